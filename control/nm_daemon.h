@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_daemon.h - the daemon contract: what a daemon author implements.
+ *
+ * A daemon is a struct whose first member is `struct nm_daemon`, pointing at
+ * a static ops table. The runtime calls a factory once per spawn to get a new
+ * instance and calls ops->destroy when the daemon is stopped.
+ *
+ * process() turns one inbound causal event into 0..n output payloads, written
+ * with nm_emit(). The host wraps each output in the daemon's own causal chain;
+ * the daemon never sees chain state. process() runs on one thread at a time
+ * per daemon (a worker lcore once pinned) and must not block, must not call
+ * back into the runtime, and should finish in microseconds.
+ *
+ *	struct echo { struct nm_daemon base; };
+ *	static int echo_process(struct nm_daemon *d, const struct nm_event *ev,
+ *				struct nm_outputs *out, struct nm_error *err)
+ *	{
+ *		return nm_emit(out, ev->payload, ev->len);
+ *	}
+ *	static const struct nm_daemon_ops echo_ops = {
+ *		.name = "echo", .process = echo_process, .destroy = ...,
+ *	};
+ */
+#ifndef NM_DAEMON_H
+#define NM_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nm_capability.h"
+#include "nm_causal.h"
+#include "nm_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NM_NAME_MAX 63 /* longest daemon name, bytes */
+
+struct nm_daemon;
+struct nm_outputs;
+
+/* A growable byte buffer for snapshot state (control path only). */
+struct nm_bytes {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Append; returns 0 or -ENOMEM. */
+int nm_bytes_append(struct nm_bytes *b, const void *p, size_t n);
+void nm_bytes_free(struct nm_bytes *b);
+
+struct nm_daemon_ops {
+	/* Human-readable, used in logs and lifecycle events; need not be unique. */
+	const char *name;
+
+	/* Placement filter; NULL means the default filter (run anywhere). */
+	void (*requirements)(const struct nm_daemon *d, struct nm_capability_filter *f);
+
+	/*
+	 * Required. One event in, outputs via nm_emit(). Return 0, or a negative
+	 * code recorded with nm_error_set(err, NM_EPROCESS_FAILED, ...). On error
+	 * the outputs of this call are discarded and the chain does not move.
+	 */
+	int (*process)(struct nm_daemon *d, const struct nm_event *ev, struct nm_outputs *out,
+		       struct nm_error *err);
+
+	/*
+	 * Optional; NULL means stateless (snapshot yields "no state"). Append the
+	 * state to `out` with nm_bytes_append and return 0, or fail with
+	 * NM_ESNAPSHOT_FAILED. Must not change the daemon (idempotent).
+	 */
+	int (*snapshot)(const struct nm_daemon *d, struct nm_bytes *out, struct nm_error *err);
+
+	/*
+	 * Optional. Called before any process() after a restore. NULL means
+	 * upstream's default: empty state is accepted, non-empty state fails with
+	 * NM_ERESTORE_FAILED ("stateless daemon ... cannot restore N-byte snapshot").
+	 */
+	int (*restore)(struct nm_daemon *d, const uint8_t *state, size_t len, struct nm_error *err);
+
+	/* Required. Free the instance. */
+	void (*destroy)(struct nm_daemon *d);
+};
+
+struct nm_daemon {
+	const struct nm_daemon_ops *ops;
+};
+
+/* Makes one new daemon per call; NULL on failure. Called on the control thread. */
+typedef struct nm_daemon *(*nm_daemon_factory_fn)(void *ctx);
+
+/*
+ * Outputs of process() calls. Events point into `arena`. One nm_outputs can
+ * collect the outputs of many deliveries (the dataplane batches this way);
+ * nm_runtime_deliver resets it first so it holds exactly one event's outputs.
+ */
+struct nm_outputs {
+	struct nm_event *ev;
+	uint32_t n;
+	uint32_t max;
+	uint8_t *arena;
+	uint32_t used;
+	uint32_t cap;
+	bool overflow; /* an emit did not fit; the host fails the call */
+};
+
+/* Use caller-provided memory (no allocation: per-lcore buffers). */
+void nm_outputs_init(struct nm_outputs *o, struct nm_event *ev, uint32_t max_events,
+		     uint8_t *arena, uint32_t arena_bytes);
+
+/* Allocate an nm_outputs with its arrays in one block; NULL on failure. */
+struct nm_outputs *nm_outputs_create(uint32_t max_events, uint32_t arena_bytes);
+void nm_outputs_free(struct nm_outputs *o);
+
+static inline void nm_outputs_reset(struct nm_outputs *o)
+{
+	o->n = 0;
+	o->used = 0;
+	o->overflow = false;
+}
+
+/* Copy one output payload. 0, or -ENOSPC (and o->overflow set). */
+int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len);
+
+/* Reserve len bytes for one output and return where to write it; NULL when full. */
+void *nm_emit_reserve(struct nm_outputs *o, uint32_t len);
+
+/* ---- per-daemon configuration and statistics ---- */
+
+struct nm_host_config {
+	uint64_t auto_snapshot_interval; /* upstream field, 0 = manual; not read yet */
+	uint32_t max_log_entries;        /* upstream field, default 10000; not read yet */
+};
+
+static inline struct nm_host_config nm_host_config_default(void)
+{
+	struct nm_host_config c = { 0, 10000 };
+	return c;
+}
+
+struct nm_daemon_stats {
+	uint64_t events_processed; /* process() returned 0 */
+	uint64_t events_emitted;   /* outputs appended to the chain */
+	uint64_t errors;           /* process() failed */
+	uint64_t snapshots_taken;  /* snapshots of state (upstream never counts these) */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NM_DAEMON_H */
