@@ -10,5 +10,9 @@
 #include "nm_capability.h"
 #include "nm_snapshot.h"
 #include "nm_daemon.h"
+#include "nm_runtime.h"
+#include "nm_builtin.h"
+#include "nm_mesh.h"
+#include "nm_eal.h"
 
 #endif /* NETMESH_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_host.h - a daemon in its host: identity, causal chain, horizon, stats.
+ *
+ * The host turns a daemon's raw output payloads into chained causal events:
+ * every output gets the daemon's origin, the next sequence, the parent hash
+ * of the previous output and the current horizon bloom. Snapshots are taken
+ * and restored here, with upstream's rules:
+ *   - restore checks the full 32-byte entity_id, then calls the daemon's
+ *     restore, then resumes the chain from the snapshot's head link;
+ *   - upstream quirk, kept for bit-exact chains: the snapshot does not carry
+ *     the head's payload, so the next parent hash is computed over the
+ *     snapshot *state* instead (equal to the last output only for daemons
+ *     whose state is their last output, like the counter);
+ *   - stats restart at zero after a restore.
+ *
+ * A host is not thread-safe: its owner (the registry under a per-host lock, or
+ * the worker lcore it is pinned on) serialises calls.
+ */
+#ifndef NM_HOST_H
+#define NM_HOST_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "nm_causal.h"
+#include "nm_daemon.h"
+#include "nm_error.h"
+#include "nm_horizon.h"
+#include "nm_identity.h"
+#include "nm_snapshot.h"
+
+struct nm_host {
+	struct nm_daemon *daemon;
+	struct nm_chain chain;
+	struct nm_horizon horizon;
+	struct nm_daemon_stats stats;
+	struct nm_identity id;
+	struct nm_host_config config;
+	atomic_flag busy; /* per-host lock for callers that share the host */
+};
+
+/*
+ * New host for a fresh daemon (chain at genesis). Takes ownership of `d` in
+ * every case: on failure the daemon is destroyed. -EINVAL for a daemon with
+ * missing ops (name, process, destroy) or a name longer than NM_NAME_MAX.
+ */
+int nm_host_create(struct nm_daemon *d, const struct nm_identity *id,
+		   const struct nm_host_config *cfg, struct nm_host **out, struct nm_error *err);
+
+/*
+ * New host from a snapshot, upstream's from_snapshot order: entity check
+ * (NM_ERESTORE_FAILED), daemon restore (its error), chain from head, bindings
+ * check (NM_ERESTORE_FAILED), horizon, zero stats. Takes ownership of `d`.
+ */
+int nm_host_from_snapshot(struct nm_daemon *d, const struct nm_identity *id,
+			  const struct nm_snapshot *snap, const struct nm_host_config *cfg,
+			  struct nm_host **out, struct nm_error *err);
+
+/* Destroy the daemon and wipe the identity. NULL is accepted. */
+void nm_host_destroy(struct nm_host *h);
+
+/*
+ * The hot path. Observes the event's origin, runs process(), and appends this
+ * call's outputs (already in `out`, after any earlier ones) to the chain,
+ * stamping received_at = now_ns. On error nothing of this call stays in `out`
+ * and the chain does not move.
+ */
+int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outputs *out,
+		    uint64_t now_ns, struct nm_error *err);
+
+/* *out = NULL for a stateless daemon; otherwise a new snapshot (caller frees). */
+int nm_host_snapshot(struct nm_host *h, struct nm_snapshot **out, struct nm_error *err);
+
+static inline uint64_t nm_host_origin(const struct nm_host *h)
+{
+	return h->id.origin_hash;
+}
+
+static inline const char *nm_host_name(const struct nm_host *h)
+{
+	return h->daemon->ops->name;
+}
+
+/* Busy-wait lock for shared hosts; process() is short by contract. */
+static inline void nm_host_lock(struct nm_host *h)
+{
+	while (atomic_flag_test_and_set_explicit(&h->busy, memory_order_acquire)) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ volatile("yield");
+#endif
+	}
+}
+
+static inline void nm_host_unlock(struct nm_host *h)
+{
+	atomic_flag_clear_explicit(&h->busy, memory_order_release);
+}
+
+/* Validate upstream's DaemonBindings byte form (compute.md §5.4). */
+bool nm_bindings_valid(const uint8_t *b, size_t len);
+
+#endif /* NM_HOST_H */

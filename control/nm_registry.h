@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_registry.h - the daemon registry: origin_hash -> live daemon host.
+ *
+ * Locking: a rwlock guards the map; operations on one daemon hold it shared
+ * plus that host's own lock, so different daemons run concurrently and one
+ * daemon's calls are serialised. Removal takes the map lock exclusively, so a
+ * host is never freed under a running call (upstream's Stale cannot arise
+ * here; the code is kept for hosts that move between owners).
+ * Hosts must not call back into the registry from process().
+ */
+#ifndef NM_REGISTRY_H
+#define NM_REGISTRY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nm_daemon.h"
+#include "nm_error.h"
+#include "nm_host.h"
+#include "nm_snapshot.h"
+#include "nm_u64map.h"
+
+struct nm_registry {
+	pthread_rwlock_t lock;
+	struct nm_u64map map; /* origin -> struct nm_host * */
+};
+
+int nm_registry_init(struct nm_registry *r);
+/* Destroys every host still registered. */
+void nm_registry_fini(struct nm_registry *r);
+
+/*
+ * Insert; the registry owns the host on success. On collision: NM_EPROCESS_FAILED
+ * "daemon 0x... already registered", the incumbent untouched, the caller keeps `h`.
+ */
+int nm_registry_register(struct nm_registry *r, struct nm_host *h, struct nm_error *err);
+
+/* Remove and destroy. NM_ENOT_FOUND when absent. */
+int nm_registry_unregister(struct nm_registry *r, uint64_t origin, struct nm_error *err);
+
+/* Remove and destroy every host; `cb` (may be NULL) sees each origin, under
+ * the exclusive lock (it must not call back into the registry). */
+size_t nm_registry_drain(struct nm_registry *r, void (*cb)(uint64_t origin, void *arg), void *arg);
+
+int nm_registry_deliver(struct nm_registry *r, uint64_t origin, const struct nm_event *ev,
+			struct nm_outputs *out, uint64_t now_ns, struct nm_error *err);
+int nm_registry_snapshot(struct nm_registry *r, uint64_t origin, struct nm_snapshot **out,
+			 struct nm_error *err);
+int nm_registry_stats(struct nm_registry *r, uint64_t origin, struct nm_daemon_stats *out,
+		      struct nm_error *err);
+
+size_t nm_registry_count(struct nm_registry *r);
+bool nm_registry_contains(struct nm_registry *r, uint64_t origin);
+
+/* Up to `max` origins into `out`; returns how many are registered in all. */
+size_t nm_registry_list(struct nm_registry *r, uint64_t *out, size_t max);
+
+/* Upstream's NotFound text, "daemon not found: 0x...", with err->origin set. */
+int nm_err_not_found(struct nm_error *err, uint64_t origin);
+
+#endif /* NM_REGISTRY_H */

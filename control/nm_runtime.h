@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_runtime.h - the compute runtime: kinds, spawn/stop, deliver, snapshots,
+ * and the lifecycle fence. Names mirror upstream's SDK DaemonRuntime.
+ *
+ * Lifecycle: Registering -> Ready -> ShuttingDown (terminal; Registering ->
+ * ShuttingDown is allowed too).
+ *   - register_factory works in Registering and Ready, fails after shutdown;
+ *   - start installs the migration handler on the mesh *before* publishing
+ *     Ready, is idempotent, and clears its handler again if it lost the race
+ *     to a concurrent shutdown;
+ *   - shutdown (always 0, idempotent) publishes ShuttingDown, drains every
+ *     daemon and uninstalls the handler;
+ *   - every insert path (spawn, spawn_from_snapshot, expect_migration)
+ *     re-checks the state after inserting and rolls back on ShuttingDown, so
+ *     no daemon outlives a shutdown.
+ * Every function is thread-safe. Daemon factories run on the calling thread.
+ */
+#ifndef NM_RUNTIME_H
+#define NM_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nm_causal.h"
+#include "nm_daemon.h"
+#include "nm_error.h"
+#include "nm_identity.h"
+#include "nm_snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct nm_mesh;
+struct nm_runtime;
+
+enum nm_runtime_state {
+	NM_RUNTIME_REGISTERING = 0,
+	NM_RUNTIME_READY = 1,
+	NM_RUNTIME_SHUTTING_DOWN = 2,
+};
+
+/* A spawned daemon. Copyable; dropping it does not stop the daemon. */
+struct nm_daemon_handle {
+	struct nm_runtime *rt;
+	uint64_t origin_hash;
+	uint8_t entity_id[NM_ENTITY_ID_LEN];
+};
+
+/* New runtime on a mesh (not started). NULL on bad argument or no memory. */
+struct nm_runtime *nm_runtime_create(struct nm_mesh *mesh);
+
+/* Shut down if needed, then free. The mesh is not touched otherwise. */
+void nm_runtime_destroy(struct nm_runtime *rt);
+
+struct nm_mesh *nm_runtime_mesh(const struct nm_runtime *rt);
+enum nm_runtime_state nm_runtime_state(const struct nm_runtime *rt);
+bool nm_runtime_is_ready(const struct nm_runtime *rt);
+size_t nm_runtime_daemon_count(struct nm_runtime *rt);
+
+/*
+ * Register a kind (1..NM_KIND_MAX bytes). NM_EFACTORY_EXISTS on a duplicate
+ * kind (exactly one of many concurrent callers wins), NM_ESHUTTING_DOWN after
+ * shutdown, -EINVAL for bad arguments.
+ */
+int nm_runtime_register_factory(struct nm_runtime *rt, const char *kind, nm_daemon_factory_fn fn,
+				void *ctx, struct nm_error *err);
+
+int nm_runtime_start(struct nm_runtime *rt, struct nm_error *err);
+int nm_runtime_shutdown(struct nm_runtime *rt, struct nm_error *err);
+
+/*
+ * Spawn a daemon of `kind` under `id` (copied). cfg NULL = default.
+ * NM_ENOT_READY / NM_ESHUTTING_DOWN, NM_EFACTORY_NOT_FOUND, NM_EPROCESS_FAILED
+ * "... already registered" when the identity is in use (the incumbent is
+ * untouched). The factory is called exactly once per call that gets that far.
+ */
+int nm_runtime_spawn(struct nm_runtime *rt, const char *kind, const struct nm_identity *id,
+		     const struct nm_host_config *cfg, struct nm_daemon_handle *out,
+		     struct nm_error *err);
+
+/*
+ * Spawn from a snapshot. The kind is checked first, then the full 32-byte
+ * entity_id (NM_ESNAPSHOT_IDENTITY, before any side effect), then the daemon's
+ * restore (NM_ERESTORE_FAILED, ...).
+ */
+int nm_runtime_spawn_from_snapshot(struct nm_runtime *rt, const char *kind,
+				   const struct nm_identity *id, const struct nm_snapshot *snap,
+				   const struct nm_host_config *cfg, struct nm_daemon_handle *out,
+				   struct nm_error *err);
+
+/*
+ * Deliver one event; `out` is reset first and then holds this event's chained
+ * outputs (payloads in out's arena). NM_ENOT_FOUND for an unknown origin;
+ * the daemon's own error when process() fails.
+ */
+int nm_runtime_deliver(struct nm_runtime *rt, uint64_t origin, const struct nm_event *ev,
+		       struct nm_outputs *out, struct nm_error *err);
+
+/* Stop a daemon. NM_ENOT_READY in Registering; absent while shutting down is 0. */
+int nm_runtime_stop(struct nm_runtime *rt, uint64_t origin, struct nm_error *err);
+
+/* *out = NULL for a stateless daemon; the caller frees a snapshot. */
+int nm_runtime_snapshot(struct nm_runtime *rt, uint64_t origin, struct nm_snapshot **out,
+			struct nm_error *err);
+
+/*
+ * Reserve an origin for an inbound migration of `kind` (placeholder slot, no
+ * keypair). Allowed before start. A collision is NM_EPROCESS_FAILED "...
+ * already registered"; an existing slot is never replaced.
+ */
+int nm_runtime_expect_migration(struct nm_runtime *rt, const char *kind, uint64_t origin,
+				const struct nm_host_config *cfg, struct nm_error *err);
+
+/* Handle calls: no readiness check; NM_ENOT_FOUND once the daemon is gone. */
+int nm_daemon_handle_stats(const struct nm_daemon_handle *h, struct nm_daemon_stats *out,
+			   struct nm_error *err);
+int nm_daemon_handle_snapshot(const struct nm_daemon_handle *h, struct nm_snapshot **out,
+			      struct nm_error *err);
+
+/* Test hooks for the race tests: sleep inside start / spawn at the racy point. */
+void nm_runtime_set_start_stall_ms(struct nm_runtime *rt, uint32_t ms);
+void nm_runtime_set_spawn_stall_ms(struct nm_runtime *rt, uint32_t ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NM_RUNTIME_H */

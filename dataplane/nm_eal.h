@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_eal.h - DPDK environment setup without DPDK headers, for programs that
+ * embed the runtime (tests, examples, out-of-tree daemons).
+ */
+#ifndef NM_EAL_H
+#define NM_EAL_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * rte_eal_init(): returns the number of arguments consumed (>= 0) or a
+ * negative errno. EAL can be initialised once per process.
+ */
+int nm_eal_init(int argc, char **argv);
+
+/* rte_eal_cleanup(): 0 or a negative errno. */
+int nm_eal_cleanup(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NM_EAL_H */

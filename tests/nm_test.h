@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* nm_test.h - shared helpers for the Check suites that run on EAL. */
+#ifndef NM_TEST_H
+#define NM_TEST_H
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nm_eal.h"
+
+/*
+ * EAL for unit tests: no hugepages, no PCI, no shared config, no telemetry,
+ * one null port. EAL runs once per process, so suites that use it run in
+ * Check's no-fork mode (set in code by nm_test_run).
+ */
+static inline void nm_test_eal_init(const char *prog)
+{
+	char *argv[] = {
+		(char *)prog, "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+		"--no-telemetry", "--vdev=net_null0", "-l", "0", "--log-level=lib.*:error",
+	};
+	int argc = (int)(sizeof(argv) / sizeof(argv[0]));
+	if (nm_eal_init(argc, argv) < 0) {
+		fprintf(stderr, "%s: EAL init failed\n", prog);
+		exit(EXIT_FAILURE);
+	}
+}
+
+/* Run a suite without forking (EAL lives in this process) and clean up EAL. */
+static inline int nm_test_run_nofork(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	nm_eal_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif /* NM_TEST_H */
