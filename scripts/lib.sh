@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Shared helpers for netmesh scripts (sourced, not run).
+
+NM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NM_BUILD=${BUILD:-$NM_ROOT/build}
+
+# Configure and build once; later calls only rebuild what changed.
+nm_build() {
+  if [ ! -f "$NM_BUILD/build.ninja" ]; then
+    meson setup "$NM_BUILD" "$NM_ROOT" --buildtype=release >/dev/null
+  fi
+  meson compile -C "$NM_BUILD" >/dev/null
+}
+
+# Free 2 MiB hugepages, in MiB (0 when none or hugetlbfs is not mounted).
+nm_hugepages_free_mb() {
+  local free size
+  free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+  size=$(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)
+  if ! grep -q hugetlbfs /proc/mounts; then echo 0; return; fi
+  echo $(( ${free:-0} * ${size:-0} / 1024 ))
+}
+
+# EAL memory options: hugepages when at least $1 MiB are free, else --no-huge.
+# Prints the choice on stderr so stdout stays machine-readable.
+nm_eal_mem_args() {
+  local want=${1:-512}
+  if [ "$(nm_hugepages_free_mb)" -ge "$want" ]; then
+    echo "# eal: hugepages (${want} MiB)" >&2
+    echo "--in-memory -m $want"
+  else
+    echo "# eal: --no-huge (no free hugepages; figures are ~3x below hugepage runs)" >&2
+    echo "--no-huge -m $want"
+  fi
+}
