@@ -61,7 +61,8 @@ static inline bool nm_link_is_genesis(const struct nm_causal_link *l)
 	return l->sequence == 0 && l->parent_hash == 0;
 }
 
-/* XXH3-64 (seed 0) over the 32 link bytes followed by the payload. */
+/* XXH3-64 (seed 0) over the 32 link bytes followed by the payload.
+ * NULL prev, or NULL payload with len > 0, returns 0. */
 uint64_t nm_parent_hash(const struct nm_causal_link *prev, const void *payload, size_t len);
 
 /* The link after `cur` whose payload was `payload`. -EOVERFLOW at sequence UINT64_MAX. */
@@ -76,7 +77,8 @@ struct nm_chain {
 /* Fresh chain at genesis (sequence 0, empty genesis payload). */
 void nm_chain_init(struct nm_chain *c, uint64_t origin);
 
-/* Resume from a head link and the payload that head carried. */
+/* Resume from a head link and the payload that head carried. Bad arguments
+ * (NULL c/head, NULL payload with len > 0) leave *c untouched. */
 void nm_chain_from_head(struct nm_chain *c, const struct nm_causal_link *head,
 			const void *head_payload, size_t len);
 
@@ -89,6 +91,7 @@ enum nm_chain_verdict {
 	NM_CHAIN_ORIGIN_MISMATCH,
 	NM_CHAIN_SEQUENCE_GAP,
 	NM_CHAIN_PARENT_MISMATCH,
+	NM_CHAIN_BAD_ARGUMENT, /* NULL link, or NULL prev_payload with prev_len > 0 */
 };
 
 struct nm_chain_error {
@@ -106,7 +109,10 @@ enum nm_chain_verdict nm_chain_validate(const struct nm_causal_link *prev, const
 					size_t prev_len, const struct nm_causal_link *next,
 					struct nm_chain_error *e);
 
-/* Upstream's Display text, e.g. "sequence gap: expected 6, got 5". */
+/*
+ * Upstream's Display text, e.g. "sequence gap: expected 6, got 5". Returns
+ * what snprintf returns (the full length; output truncated to len), or -EINVAL.
+ */
 int nm_chain_error_format(const struct nm_chain_error *e, char *buf, size_t len);
 
 /* ---- causal subprotocol (0x0400) framing: [LE32 32+len][link 32][payload] ---- */

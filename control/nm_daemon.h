@@ -114,6 +114,7 @@ void nm_outputs_init(struct nm_outputs *o, struct nm_event *ev, uint32_t max_eve
 
 /* Allocate an nm_outputs with its arrays in one block; NULL on failure. */
 struct nm_outputs *nm_outputs_create(uint32_t max_events, uint32_t arena_bytes);
+/* Only for nm_outputs_create() results; NULL is accepted. */
 void nm_outputs_free(struct nm_outputs *o);
 
 static inline void nm_outputs_reset(struct nm_outputs *o)
@@ -126,7 +127,8 @@ static inline void nm_outputs_reset(struct nm_outputs *o)
 /* Copy one output payload. 0, or -ENOSPC (and o->overflow set). */
 int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len);
 
-/* Reserve len bytes for one output and return where to write it; NULL when full. */
+/* Reserve len bytes for one output and return where to write it (unaligned);
+ * NULL (and o->overflow set) when full, NULL for a NULL o. */
 void *nm_emit_reserve(struct nm_outputs *o, uint32_t len);
 
 /* ---- per-daemon configuration and statistics ---- */

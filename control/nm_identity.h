@@ -31,15 +31,17 @@ struct nm_identity {
 	uint64_t node_id;     /* cached, derived from entity_id */
 };
 
-/* Deterministic identity from an RFC 8032 seed. Returns 0 or -EINVAL. */
+/* Deterministic identity from an RFC 8032 seed. Returns 0, -EINVAL, or -EIO if
+ * libsodium cannot initialise. */
 int nm_identity_from_seed(struct nm_identity *id, const uint8_t seed[NM_SEED_LEN]);
 
-/* Fresh identity from the OS random source. Returns 0 or -EINVAL. */
+/* Fresh identity from the OS random source. Returns 0, -EINVAL or -EIO. */
 int nm_identity_generate(struct nm_identity *id);
 
 /*
  * Load a seed file: exactly 32 raw bytes, or 64 hex digits (optional trailing
- * newline). Returns 0, -errno for I/O failures, NM_EMALFORMED for bad content.
+ * newline/whitespace). Returns 0, -errno for I/O failures, NM_EMALFORMED for
+ * bad content; err->msg names the file.
  */
 int nm_identity_from_file(struct nm_identity *id, const char *path, struct nm_error *err);
 
@@ -73,7 +75,8 @@ bool nm_entity_id_equal(const uint8_t a[NM_ENTITY_ID_LEN], const uint8_t b[NM_EN
 
 /*
  * Keyed BLAKE2s-256 (RFC 7693), first 8 bytes read little-endian. Shared by
- * the identity hashes and, later, Net's KDF labels. key_len <= 32.
+ * the identity hashes and, later, Net's KDF labels. strlen(key) <= 32; a longer
+ * key, or NULL msg with len > 0, returns 0.
  */
 uint64_t nm_blake2s_keyed_u64(const char *key, const void *msg, size_t len);
 

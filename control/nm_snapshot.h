@@ -56,7 +56,8 @@ struct nm_snapshot {
 
 /*
  * New snapshot (one allocation). through_seq = head->sequence; created_at =
- * now. Returns NULL on allocation failure or NULL arguments with nonzero lengths.
+ * now. Returns NULL on allocation failure, NULL entity_id/head, or NULL
+ * state/bindings with nonzero lengths.
  */
 struct nm_snapshot *nm_snapshot_new(const uint8_t entity_id[NM_ENTITY_ID_LEN],
 				    const struct nm_causal_link *head, const void *state,
@@ -67,7 +68,8 @@ void nm_snapshot_free(struct nm_snapshot *s);
 
 size_t nm_snapshot_wire_size(const struct nm_snapshot *s);
 
-/* Encode into buf. -ENOSPC if cap < wire size (nothing useful written). */
+/* Encode into buf (version byte always 2). -ENOSPC if cap < wire size
+ * (nothing useful written); `written` may be NULL. */
 int nm_snapshot_encode(const struct nm_snapshot *s, uint8_t *buf, size_t cap, size_t *written);
 
 /*
