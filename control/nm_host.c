@@ -90,7 +90,7 @@ int nm_host_from_snapshot(struct nm_daemon *d, const struct nm_identity *id,
 		daemon_release(d);
 		return nm_error_set(err, -EINVAL, "host: snapshot is required");
 	}
-	struct nm_host *h;
+	struct nm_host *h = NULL;
 	int rc = host_alloc(d, id, cfg, &h, err);
 	if (rc < 0)
 		return rc;

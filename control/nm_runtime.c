@@ -314,7 +314,7 @@ static int install(struct nm_runtime *rt, const struct nm_factory *f, struct nm_
 		d->ops->destroy(d);
 		return rc;
 	}
-	struct nm_host *h;
+	struct nm_host *h = NULL;
 	rc = snap != NULL ? nm_host_from_snapshot(d, id, snap, cfg, &h, err)
 			  : nm_host_create(d, id, cfg, &h, err);
 	if (rc < 0) {

@@ -2,14 +2,16 @@
 # Shared helpers for netmesh scripts (sourced, not run).
 
 NM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NM_BUILD=${BUILD:-$NM_ROOT/build}
+# Benchmarks and run scripts use their own release build; tests use build/.
+NM_BUILD=${BUILD:-$NM_ROOT/build-release}
 
 # Configure and build once; later calls only rebuild what changed.
 nm_build() {
+  local log
   if [ ! -f "$NM_BUILD/build.ninja" ]; then
-    meson setup "$NM_BUILD" "$NM_ROOT" --buildtype=release >/dev/null
+    log=$(meson setup "$NM_BUILD" "$NM_ROOT" --buildtype=release 2>&1) || { echo "$log" >&2; return 1; }
   fi
-  meson compile -C "$NM_BUILD" >/dev/null
+  log=$(meson compile -C "$NM_BUILD" 2>&1) || { echo "$log" | tail -30 >&2; return 1; }
 }
 
 # Free 2 MiB hugepages, in MiB (0 when none or hugetlbfs is not mounted).
