@@ -76,6 +76,27 @@ static struct nm_outputs *outputs(void)
 	return o;
 }
 
+static const struct nm_host_config *cfg_default(void);
+
+/* runtime_new + register one kind + start: the usual seed-test preamble. */
+static struct nm_runtime *started_runtime(const char *kind, nm_daemon_factory_fn fn)
+{
+	struct nm_runtime *rt = runtime_new();
+	ck_assert_int_eq(nm_runtime_register_factory(rt, kind, fn, NULL, NULL), 0);
+	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	return rt;
+}
+
+static struct nm_daemon_handle spawn_ok(struct nm_runtime *rt, const char *kind,
+					const struct nm_identity *id)
+{
+	struct nm_daemon_handle h;
+	struct nm_error err;
+	int rc = nm_runtime_spawn(rt, kind, id, cfg_default(), &h, &err);
+	ck_assert_msg(rc == 0, "spawn %s: %s", kind, err.msg);
+	return h;
+}
+
 static const struct nm_host_config *cfg_default(void)
 {
 	static struct nm_host_config c;
@@ -148,8 +169,7 @@ START_TEST(register_new_kind_after_ready_is_allowed)
 	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_register_factory(rt, "late", nm_echo_new, NULL, NULL), 0);
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "late", &id, cfg_default(), &h, NULL), 0);
+	spawn_ok(rt, "late", &id);
 	runtime_free(rt);
 }
 END_TEST
@@ -158,14 +178,11 @@ END_TEST
 
 START_TEST(echo_daemon_roundtrip)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "echo", nm_echo_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("echo", nm_echo_new);
 
 	struct nm_identity id = gen();
 	uint64_t origin = id.origin_hash;
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "echo", &id, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "echo", &id);
 	ck_assert_uint_eq(h.origin_hash, origin);
 
 	struct nm_outputs *out = outputs();
@@ -186,14 +203,11 @@ END_TEST
 
 START_TEST(counter_snapshot_round_trip_through_runtime)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "counter", nm_counter_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("counter", nm_counter_new);
 
 	struct nm_identity id = gen();
 	uint64_t origin = id.origin_hash;
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "counter", &id, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "counter", &id);
 
 	struct nm_outputs *out = outputs();
 	for (uint64_t i = 1; i <= 5; i++) {
@@ -230,13 +244,10 @@ END_TEST
 
 START_TEST(spawn_from_snapshot_rejects_identity_mismatch)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "counter", nm_counter_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("counter", nm_counter_new);
 
 	struct nm_identity a = gen();
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "counter", &a, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "counter", &a);
 	struct nm_snapshot *snap = NULL;
 	ck_assert_int_eq(nm_daemon_handle_snapshot(&h, &snap, NULL), 0);
 	ck_assert_msg(snap != NULL, "counter is stateful");
@@ -312,12 +323,9 @@ START_TEST(spawn_from_snapshot_checks_full_entity_id_not_just_origin_hash)
 	ck_assert_msg(!nm_entity_id_equal(nm_identity_entity_id(&a), nm_identity_entity_id(&b)),
 		      "fixture: pair must have different entity_ids");
 
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "counter", nm_counter_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("counter", nm_counter_new);
 
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "counter", &a, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "counter", &a);
 	struct nm_snapshot *snap = NULL;
 	ck_assert_int_eq(nm_daemon_handle_snapshot(&h, &snap, NULL), 0);
 	ck_assert_msg(snap != NULL, "counter is stateful");
@@ -512,9 +520,7 @@ static void *spawn_thread(void *arg)
 
 START_TEST(spawn_racing_with_shutdown_does_not_leave_daemon_registered)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "echo", nm_echo_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("echo", nm_echo_new);
 	nm_runtime_set_spawn_stall_ms(rt, 100);
 
 	struct spawn_call s = { .rt = rt, .id = gen(), .rc = 1 };
@@ -551,13 +557,10 @@ END_TEST
 
 START_TEST(spawn_same_identity_twice_is_rejected)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "echo", nm_echo_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("echo", nm_echo_new);
 
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "echo", &id, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "echo", &id);
 	struct nm_error err;
 	int rc = nm_runtime_spawn(rt, "echo", &id, cfg_default(), &h, &err);
 	/* Core(ProcessFailed("... already registered")) from the atomic factory registry. */
@@ -578,13 +581,10 @@ END_TEST
 
 START_TEST(duplicate_spawn_from_snapshot_does_not_corrupt_first_daemon)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "counter", nm_counter_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("counter", nm_counter_new);
 
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "counter", &id, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "counter", &id);
 	struct nm_outputs *out = outputs();
 	for (uint64_t i = 1; i <= 2; i++) {
 		struct nm_event ev = event(h.origin_hash, i, "tick");
@@ -615,9 +615,7 @@ END_TEST
 
 START_TEST(expect_migration_collision_is_rejected)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "echo", nm_echo_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("echo", nm_echo_new);
 
 	const uint64_t origin = 0xDEADBEEFull;
 	ck_assert_int_eq(nm_runtime_expect_migration(rt, "echo", origin, cfg_default(), NULL), 0);
@@ -632,13 +630,10 @@ END_TEST
 
 START_TEST(stop_drops_daemon_from_registry)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "echo", nm_echo_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("echo", nm_echo_new);
 
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(rt, "echo", &id, cfg_default(), &h, NULL), 0);
+	struct nm_daemon_handle h = spawn_ok(rt, "echo", &id);
 	ck_assert_uint_eq(nm_runtime_daemon_count(rt), 1);
 	ck_assert_int_eq(nm_runtime_stop(rt, h.origin_hash, NULL), 0);
 	ck_assert_uint_eq(nm_runtime_daemon_count(rt), 0);
@@ -657,9 +652,7 @@ END_TEST
 
 START_TEST(shutdown_drains_all_daemons)
 {
-	struct nm_runtime *rt = runtime_new();
-	ck_assert_int_eq(nm_runtime_register_factory(rt, "echo", nm_echo_new, NULL, NULL), 0);
-	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
+	struct nm_runtime *rt = started_runtime("echo", nm_echo_new);
 	for (int i = 0; i < 5; i++) {
 		struct nm_identity id = gen();
 		struct nm_daemon_handle h;
