@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_le.h"
+
 #include "nm_runtime.h"
 
 static void free_daemon(struct nm_daemon *d)
@@ -45,12 +47,6 @@ struct counter {
 	uint64_t count;
 };
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int counter_process(struct nm_daemon *d, const struct nm_event *ev, struct nm_outputs *out,
 			   struct nm_error *err)
 {
@@ -61,7 +57,7 @@ static int counter_process(struct nm_daemon *d, const struct nm_event *ev, struc
 	if (p == NULL)
 		return -ENOSPC;
 	c->count++;
-	put_le64(p, c->count);
+	nm_put_le64(p, c->count);
 	return 0;
 }
 
@@ -69,7 +65,7 @@ static int counter_snapshot(const struct nm_daemon *d, struct nm_bytes *out, str
 {
 	(void)err;
 	uint8_t b[8];
-	put_le64(b, ((const struct counter *)d)->count);
+	nm_put_le64(b, ((const struct counter *)d)->count);
 	return nm_bytes_append(out, b, sizeof(b));
 }
 
@@ -79,10 +75,7 @@ static int counter_restore(struct nm_daemon *d, const uint8_t *state, size_t len
 	if (len != 8)
 		return nm_error_set(err, NM_ERESTORE_FAILED, "counter state must be 8 bytes, got %zu",
 				    len);
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | state[i];
-	((struct counter *)d)->count = v;
+	((struct counter *)d)->count = nm_get_le64(state);
 	return 0;
 }
 

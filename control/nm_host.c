@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_le.h"
+
 static bool daemon_valid(const struct nm_daemon *d)
 {
 	return d != NULL && d->ops != NULL && d->ops->process != NULL && d->ops->destroy != NULL &&
@@ -234,14 +236,6 @@ static bool take(struct cursor *c, size_t n, const uint8_t **out)
 	return true;
 }
 
-static uint32_t le(const uint8_t *p, int n)
-{
-	uint32_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 static bool utf8_valid(const uint8_t *s, size_t n)
 {
@@ -280,7 +274,7 @@ static bool binding_valid(struct cursor *c)
 	const uint8_t *p;
 	if (!take(c, 8, &p) || !take(c, 2, &p))
 		return false;
-	uint32_t name_len = le(p, 2);
+	uint32_t name_len = nm_get_le16(p);
 	if (name_len == 0 || !take(c, name_len, &p) || !utf8_valid(p, name_len))
 		return false;
 	if (!take(c, 1, &p) || p[0] > 1)
@@ -288,7 +282,7 @@ static bool binding_valid(struct cursor *c)
 	if (p[0] == 1) {
 		if (!take(c, 2, &p))
 			return false;
-		if (!take(c, le(p, 2), &p))
+		if (!take(c, nm_get_le16(p), &p))
 			return false;
 	}
 	return true;
@@ -302,7 +296,7 @@ bool nm_bindings_valid(const uint8_t *b, size_t len)
 		return true;
 	if (b == NULL || !take(&c, 4, &p))
 		return false;
-	uint32_t count = le(p, 4);
+	uint32_t count = nm_get_le32(p);
 	if (count > c.left / 11) /* smallest record: 8 + 2 + 1-byte name... + flag */
 		return false;
 	for (uint32_t i = 0; i < count; i++)

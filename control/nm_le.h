@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* nm_le.h - internal: explicit little-endian loads and stores for wire codecs. */
+/* nm_le.h - internal: explicit little-endian loads and stores for every wire codec. */
 #ifndef NM_LE_H
 #define NM_LE_H
 
@@ -8,6 +8,19 @@
 #include <string.h>
 
 /* memcpy keeps these alignment-safe; compilers turn them into single moves. */
+static inline void nm_put_le16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline uint16_t nm_get_le16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
+
 static inline void nm_put_le32(uint8_t *p, uint32_t v)
 {
 	v = htole32(v);

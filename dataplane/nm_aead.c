@@ -16,7 +16,7 @@ int nm_aead_lib_init(void)
 void nm_aead_init(struct nm_aead *a, const uint8_t key[NM_AEAD_KEY_SIZE], uint64_t session_id)
 {
 	memcpy(a->key, key, NM_AEAD_KEY_SIZE);
-	nm_wire_put32(a->prefix, nm_session_prefix(session_id));
+	nm_put_le32(a->prefix, nm_session_prefix(session_id));
 }
 
 void nm_aead_wipe(struct nm_aead *a)
@@ -27,7 +27,7 @@ void nm_aead_wipe(struct nm_aead *a)
 static void nonce_of(const struct nm_aead *a, uint64_t counter, uint8_t nonce[NM_NET_NONCE_SIZE])
 {
 	memcpy(nonce, a->prefix, sizeof(a->prefix));
-	nm_wire_put64(nonce + 4, counter);
+	nm_put_le64(nonce + 4, counter);
 }
 
 int nm_aead_seal(const struct nm_aead *a, uint8_t *pkt, size_t cap, uint64_t counter)
@@ -37,7 +37,7 @@ int nm_aead_seal(const struct nm_aead *a, uint8_t *pkt, size_t cap, uint64_t cou
 
 	if (!a || !pkt || cap < NM_NET_HDR_SIZE)
 		return -EINVAL;
-	plen = nm_wire_get16(pkt + NM_OFF_PAYLOAD_LEN);
+	plen = nm_get_le16(pkt + NM_OFF_PAYLOAD_LEN);
 	if (plen > NM_NET_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	if (cap < nm_net_dgram_len(plen))
@@ -59,12 +59,12 @@ int nm_aead_open(const struct nm_aead *a, uint8_t *pkt, size_t len, uint64_t *co
 
 	if (!a || !pkt || len < NM_NET_HDR_SIZE)
 		return nm_drop(why, NM_DROP_NET_SHORT);
-	plen = nm_wire_get16(pkt + NM_OFF_PAYLOAD_LEN);
+	plen = nm_get_le16(pkt + NM_OFF_PAYLOAD_LEN);
 	if (plen > NM_NET_MAX_PAYLOAD)
 		return nm_drop(why, NM_DROP_NET_PAYLOAD_LEN);
 	if (len != nm_net_dgram_len(plen))
 		return nm_drop(why, NM_DROP_NET_LEN_MISMATCH);
-	ctr = nm_wire_get64(pkt + NM_OFF_COUNTER);
+	ctr = nm_get_le64(pkt + NM_OFF_COUNTER);
 	nonce_of(a, ctr, nonce);
 	nm_hdr_aad(pkt, aad);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(

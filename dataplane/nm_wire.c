@@ -10,7 +10,7 @@ enum nm_dgram_class nm_dgram_classify(const uint8_t *d, size_t len)
 
 	if (!d || len < 2)
 		return NM_DGRAM_UNKNOWN;
-	magic = nm_wire_get16(d);
+	magic = nm_get_le16(d);
 	/* Upstream's order matters: a 72-byte datagram is a pingwave unless it is "EN". */
 	if (len == NM_KEEPALIVE_SIZE && magic == NM_MAGIC_KEEPALIVE)
 		return NM_DGRAM_KEEPALIVE;
@@ -45,50 +45,50 @@ enum nm_drop nm_dgram_class_drop(enum nm_dgram_class c)
 
 void nm_hdr_encode(const struct nm_net_hdr *h, uint8_t out[NM_NET_HDR_SIZE])
 {
-	nm_wire_put16(out + NM_OFF_MAGIC, h->magic);
+	nm_put_le16(out + NM_OFF_MAGIC, h->magic);
 	out[NM_OFF_VERSION] = h->version;
 	out[NM_OFF_FLAGS] = h->flags;
 	out[NM_OFF_PRIORITY] = h->priority;
 	out[NM_OFF_HOP_TTL] = h->hop_ttl;
 	out[NM_OFF_HOP_COUNT] = h->hop_count;
 	out[NM_OFF_FRAG_FLAGS] = h->frag_flags;
-	nm_wire_put16(out + NM_OFF_SUBPROTOCOL, h->subprotocol_id);
-	nm_wire_put16(out + NM_OFF_CHANNEL_HASH, h->channel_hash);
+	nm_put_le16(out + NM_OFF_SUBPROTOCOL, h->subprotocol_id);
+	nm_put_le16(out + NM_OFF_CHANNEL_HASH, h->channel_hash);
 	memcpy(out + NM_OFF_NONCE, h->nonce, NM_NET_NONCE_SIZE);
-	nm_wire_put64(out + NM_OFF_SESSION_ID, h->session_id);
-	nm_wire_put64(out + NM_OFF_STREAM_ID, h->stream_id);
-	nm_wire_put64(out + NM_OFF_SEQUENCE, h->sequence);
-	nm_wire_put64(out + NM_OFF_ORIGIN_HASH, h->origin_hash);
-	nm_wire_put32(out + NM_OFF_SUBNET_ID, h->subnet_id);
-	nm_wire_put16(out + NM_OFF_FRAGMENT_ID, h->fragment_id);
-	nm_wire_put16(out + NM_OFF_FRAGMENT_OFFSET, h->fragment_offset);
-	nm_wire_put16(out + NM_OFF_PAYLOAD_LEN, h->payload_len);
-	nm_wire_put16(out + NM_OFF_EVENT_COUNT, h->event_count);
+	nm_put_le64(out + NM_OFF_SESSION_ID, h->session_id);
+	nm_put_le64(out + NM_OFF_STREAM_ID, h->stream_id);
+	nm_put_le64(out + NM_OFF_SEQUENCE, h->sequence);
+	nm_put_le64(out + NM_OFF_ORIGIN_HASH, h->origin_hash);
+	nm_put_le32(out + NM_OFF_SUBNET_ID, h->subnet_id);
+	nm_put_le16(out + NM_OFF_FRAGMENT_ID, h->fragment_id);
+	nm_put_le16(out + NM_OFF_FRAGMENT_OFFSET, h->fragment_offset);
+	nm_put_le16(out + NM_OFF_PAYLOAD_LEN, h->payload_len);
+	nm_put_le16(out + NM_OFF_EVENT_COUNT, h->event_count);
 }
 
 int nm_hdr_decode(struct nm_net_hdr *h, const uint8_t *buf, size_t len, enum nm_drop *why)
 {
 	if (!h || !buf || len < NM_NET_HDR_SIZE)
 		return nm_drop(why, NM_DROP_NET_SHORT);
-	h->magic = nm_wire_get16(buf + NM_OFF_MAGIC);
+	h->magic = nm_get_le16(buf + NM_OFF_MAGIC);
 	h->version = buf[NM_OFF_VERSION];
 	h->flags = buf[NM_OFF_FLAGS];
 	h->priority = buf[NM_OFF_PRIORITY];
 	h->hop_ttl = buf[NM_OFF_HOP_TTL];
 	h->hop_count = buf[NM_OFF_HOP_COUNT];
 	h->frag_flags = buf[NM_OFF_FRAG_FLAGS];
-	h->subprotocol_id = nm_wire_get16(buf + NM_OFF_SUBPROTOCOL);
-	h->channel_hash = nm_wire_get16(buf + NM_OFF_CHANNEL_HASH);
+	h->subprotocol_id = nm_get_le16(buf + NM_OFF_SUBPROTOCOL);
+	h->channel_hash = nm_get_le16(buf + NM_OFF_CHANNEL_HASH);
 	memcpy(h->nonce, buf + NM_OFF_NONCE, NM_NET_NONCE_SIZE);
-	h->session_id = nm_wire_get64(buf + NM_OFF_SESSION_ID);
-	h->stream_id = nm_wire_get64(buf + NM_OFF_STREAM_ID);
-	h->sequence = nm_wire_get64(buf + NM_OFF_SEQUENCE);
-	h->origin_hash = nm_wire_get64(buf + NM_OFF_ORIGIN_HASH);
-	h->subnet_id = nm_wire_get32(buf + NM_OFF_SUBNET_ID);
-	h->fragment_id = nm_wire_get16(buf + NM_OFF_FRAGMENT_ID);
-	h->fragment_offset = nm_wire_get16(buf + NM_OFF_FRAGMENT_OFFSET);
-	h->payload_len = nm_wire_get16(buf + NM_OFF_PAYLOAD_LEN);
-	h->event_count = nm_wire_get16(buf + NM_OFF_EVENT_COUNT);
+	h->session_id = nm_get_le64(buf + NM_OFF_SESSION_ID);
+	h->stream_id = nm_get_le64(buf + NM_OFF_STREAM_ID);
+	h->sequence = nm_get_le64(buf + NM_OFF_SEQUENCE);
+	h->origin_hash = nm_get_le64(buf + NM_OFF_ORIGIN_HASH);
+	h->subnet_id = nm_get_le32(buf + NM_OFF_SUBNET_ID);
+	h->fragment_id = nm_get_le16(buf + NM_OFF_FRAGMENT_ID);
+	h->fragment_offset = nm_get_le16(buf + NM_OFF_FRAGMENT_OFFSET);
+	h->payload_len = nm_get_le16(buf + NM_OFF_PAYLOAD_LEN);
+	h->event_count = nm_get_le16(buf + NM_OFF_EVENT_COUNT);
 	return 0;
 }
 
@@ -133,6 +133,6 @@ void nm_hdr_aad(const uint8_t hdr[NM_NET_HDR_SIZE], uint8_t aad[NM_NET_AAD_SIZE]
 
 void nm_nonce_build(uint8_t out[NM_NET_NONCE_SIZE], uint64_t session_id, uint64_t counter)
 {
-	nm_wire_put32(out, nm_session_prefix(session_id));
-	nm_wire_put64(out + 4, counter);
+	nm_put_le32(out, nm_session_prefix(session_id));
+	nm_put_le64(out + 4, counter);
 }

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nm_le.h"
+
 #include "nm_drop.h"
 
 #ifdef __cplusplus
@@ -107,40 +109,6 @@ struct nm_net_hdr {
 	uint16_t event_count;
 };
 
-/* ---- little-endian access to wire bytes: byte-wise, so any alignment and host order ---- */
-static inline uint16_t nm_wire_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t nm_wire_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t nm_wire_get64(const uint8_t *p)
-{
-	return (uint64_t)nm_wire_get32(p) | (uint64_t)nm_wire_get32(p + 4) << 32;
-}
-
-static inline void nm_wire_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void nm_wire_put32(uint8_t *p, uint32_t v)
-{
-	nm_wire_put16(p, (uint16_t)v);
-	nm_wire_put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static inline void nm_wire_put64(uint8_t *p, uint64_t v)
-{
-	nm_wire_put32(p, (uint32_t)v);
-	nm_wire_put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* ---- datagram classes (wire.md 1.1, tested in this order) ---- */
 enum nm_dgram_class {
 	NM_DGRAM_DIRECT = 0, /* "EN": a NetHeader follows; the only class accepted for now */
@@ -180,7 +148,7 @@ int nm_hdr_parse(struct nm_net_hdr *h, const uint8_t *dgram, size_t dgram_len, e
 /* The AEAD counter carried in nonce bytes 4..12. */
 static inline uint64_t nm_hdr_counter(const struct nm_net_hdr *h)
 {
-	return nm_wire_get64(h->nonce + 4);
+	return nm_get_le64(h->nonce + 4);
 }
 
 /* Length of a sealed datagram carrying payload_len plaintext bytes. */

@@ -577,8 +577,8 @@ START_TEST(test_seal_open_heartbeat)
 	nm_hdr_encode(&h, buf);
 	nm_aead_init(&a, KEY_VEC, 42);
 	ck_assert_int_eq(nm_aead_seal(&a, buf, sizeof(buf), 9), 0);
-	ck_assert_uint_eq(nm_wire_get64(buf + NM_OFF_COUNTER), 9);
-	ck_assert_uint_eq(nm_wire_get32(buf + NM_OFF_NONCE), 42);
+	ck_assert_uint_eq(nm_get_le64(buf + NM_OFF_COUNTER), 9);
+	ck_assert_uint_eq(nm_get_le32(buf + NM_OFF_NONCE), 42);
 	ck_assert_int_eq(nm_aead_open(&a, buf, sizeof(buf), &ctr, NULL), 0);
 	ck_assert_uint_eq(ctr, 9);
 	buf[80] ^= 1;
@@ -597,7 +597,7 @@ START_TEST(test_seal_errors)
 	ck_assert_int_eq(nm_aead_seal(&a, buf, 67, 1), -EINVAL);
 	ck_assert_int_eq(nm_aead_seal(NULL, buf, 100, 1), -EINVAL);
 	ck_assert_bytes(buf, SEALED_VEC, sizeof(buf)); /* refused calls write nothing */
-	nm_wire_put16(buf + NM_OFF_PAYLOAD_LEN, NM_NET_MAX_PAYLOAD + 1);
+	nm_put_le16(buf + NM_OFF_PAYLOAD_LEN, NM_NET_MAX_PAYLOAD + 1);
 	ck_assert_int_eq(nm_aead_seal(&a, buf, sizeof(buf), 1), -EMSGSIZE);
 }
 END_TEST
@@ -782,7 +782,7 @@ START_TEST(test_rx_sequence)
 
 	/* A forged copy with a fresh counter fails the tag and leaves the window alone. */
 	memcpy(buf, copy, n);
-	nm_wire_put64(buf + NM_OFF_COUNTER, 6);
+	nm_put_le64(buf + NM_OFF_COUNTER, 6);
 	ck_assert_int_eq(nm_replay_check(&w, 6, &why), 0);
 	ck_assert_int_eq(nm_aead_open(&a, buf, n, &ctr, &why), -EBADMSG);
 	ck_assert_int_eq(nm_replay_classify(&w, 6), NM_REPLAY_FRESH);
@@ -808,7 +808,7 @@ static void drops_crypto(void)
 	memcpy(buf, SEALED_VEC, sizeof(buf));
 	EXPECT_DROP(nm_aead_open(&a, buf, 99, NULL, &why), why, NM_DROP_NET_LEN_MISMATCH);
 	EXPECT_DROP(nm_aead_open(&a, buf, 50, NULL, &why), why, NM_DROP_NET_SHORT);
-	nm_wire_put16(buf + NM_OFF_PAYLOAD_LEN, 9000);
+	nm_put_le16(buf + NM_OFF_PAYLOAD_LEN, 9000);
 	EXPECT_DROP(nm_aead_open(&a, buf, sizeof(buf), NULL, &why), why, NM_DROP_NET_PAYLOAD_LEN);
 	drops_replay();
 }
