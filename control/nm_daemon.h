@@ -133,14 +133,18 @@ void *nm_emit_reserve(struct nm_outputs *o, uint32_t len);
 
 /* ---- per-daemon configuration and statistics ---- */
 
+/* Not pinned: the daemon runs on the control path, under the registry's lock. */
+#define NM_LCORE_CONTROL UINT32_MAX
+
 struct nm_host_config {
 	uint64_t auto_snapshot_interval; /* upstream field, 0 = manual; not read yet */
 	uint32_t max_log_entries;        /* upstream field, default 10000; not read yet */
+	uint32_t lcore; /* worker lcore the daemon is pinned on, or NM_LCORE_CONTROL */
 };
 
 static inline struct nm_host_config nm_host_config_default(void)
 {
-	struct nm_host_config c = { 0, 10000 };
+	struct nm_host_config c = { 0, 10000, NM_LCORE_CONTROL };
 	return c;
 }
 

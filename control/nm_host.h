@@ -36,8 +36,8 @@ struct nm_host {
 	struct nm_horizon horizon;
 	struct nm_daemon_stats stats;
 	struct nm_identity id;
-	struct nm_host_config config;
-	atomic_flag busy; /* per-host lock for callers that share the host */
+	struct nm_host_config config; /* config.lcore: the owner (NM_LCORE_CONTROL or a worker) */
+	atomic_flag busy; /* per-host lock for control-owned hosts */
 };
 
 /*
@@ -75,6 +75,11 @@ int nm_host_snapshot(struct nm_host *h, struct nm_snapshot **out, struct nm_erro
 static inline uint64_t nm_host_origin(const struct nm_host *h)
 {
 	return h->id.origin_hash;
+}
+
+static inline bool nm_host_is_pinned(const struct nm_host *h)
+{
+	return h->config.lcore != NM_LCORE_CONTROL;
 }
 
 static inline const char *nm_host_name(const struct nm_host *h)

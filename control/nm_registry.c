@@ -34,18 +34,61 @@ void nm_registry_fini(struct nm_registry *r)
 	pthread_rwlock_destroy(&r->lock);
 }
 
+void nm_registry_set_executor(struct nm_registry *r, const struct nm_executor *x)
+{
+	pthread_rwlock_wrlock(&r->lock);
+	r->exec = x;
+	pthread_rwlock_unlock(&r->lock);
+}
+
+/* Run one operation on a pinned host's owner lcore. */
+static int owner_call(struct nm_registry *r, struct nm_host *h, struct nm_exec_req *req)
+{
+	req->host = h;
+	return r->exec->call(r->exec->ctx, h->config.lcore, req);
+}
+
+static int attach(struct nm_registry *r, struct nm_host *h, struct nm_error *err)
+{
+	if (!nm_host_is_pinned(h))
+		return 0;
+	uint32_t lcore = h->config.lcore;
+	if (r->exec == NULL || !r->exec->has_lcore(r->exec->ctx, lcore))
+		return nm_error_set(err, -EINVAL, "no dataplane worker runs on lcore %u", lcore);
+	struct nm_exec_req req = { .op = NM_EXEC_ATTACH, .err = err };
+	return owner_call(r, h, &req);
+}
+
+/* Give a removed host back from its owner, then free it. */
+static void release(struct nm_registry *r, struct nm_host *h)
+{
+	if (nm_host_is_pinned(h)) {
+		struct nm_exec_req req = { .op = NM_EXEC_DETACH };
+		owner_call(r, h, &req);
+	}
+	nm_host_destroy(h);
+}
+
 int nm_registry_register(struct nm_registry *r, struct nm_host *h, struct nm_error *err)
 {
 	uint64_t origin = nm_host_origin(h);
+	/* Attach first: once in the map, a concurrent removal may free the host. */
+	int rc = attach(r, h, err);
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_wrlock(&r->lock);
-	int rc = nm_u64map_insert(&r->map, origin, h);
+	rc = nm_u64map_insert(&r->map, origin, h);
 	pthread_rwlock_unlock(&r->lock);
+	if (rc == 0)
+		return 0;
+	if (nm_host_is_pinned(h)) {
+		struct nm_exec_req req = { .op = NM_EXEC_DETACH };
+		owner_call(r, h, &req);
+	}
 	if (rc == -EEXIST)
 		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " already registered",
 				    origin);
-	if (rc < 0)
-		return nm_error_set(err, rc, "registry: cannot insert daemon 0x%" PRIx64, origin);
-	return 0;
+	return nm_error_set(err, rc, "registry: cannot insert daemon 0x%" PRIx64, origin);
 }
 
 int nm_registry_unregister(struct nm_registry *r, uint64_t origin, struct nm_error *err)
@@ -55,7 +98,7 @@ int nm_registry_unregister(struct nm_registry *r, uint64_t origin, struct nm_err
 	pthread_rwlock_unlock(&r->lock);
 	if (h == NULL)
 		return nm_err_not_found(err, origin);
-	nm_host_destroy(h);
+	release(r, h);
 	return 0;
 }
 
@@ -70,7 +113,7 @@ size_t nm_registry_drain(struct nm_registry *r, void (*cb)(uint64_t origin, void
 			continue;
 		uint64_t origin = r->map.slots[i].key;
 		r->map.slots[i].val = NULL;
-		nm_host_destroy(h);
+		release(r, h);
 		n++;
 		if (cb != NULL)
 			cb(origin, arg);
@@ -80,42 +123,50 @@ size_t nm_registry_drain(struct nm_registry *r, void (*cb)(uint64_t origin, void
 	return n;
 }
 
-/* Run `body` on one host under the shared map lock and the host's lock. */
-#define WITH_HOST(r, origin, err, h, body)                                                        \
-	do {                                                                                      \
-		pthread_rwlock_rdlock(&(r)->lock);                                                \
-		struct nm_host *h = nm_u64map_get(&(r)->map, (origin));                           \
-		if (h == NULL) {                                                                  \
-			pthread_rwlock_unlock(&(r)->lock);                                        \
-			return nm_err_not_found((err), (origin));                                 \
-		}                                                                                 \
-		nm_host_lock(h);                                                                  \
-		body;                                                                             \
-		nm_host_unlock(h);                                                                \
-		pthread_rwlock_unlock(&(r)->lock);                                                \
-	} while (0)
+/*
+ * Run one request on a host: on its owner lcore when pinned, else here under
+ * the host lock. The shared map lock keeps the host alive meanwhile.
+ */
+static int with_host(struct nm_registry *r, uint64_t origin, struct nm_exec_req *req)
+{
+	pthread_rwlock_rdlock(&r->lock);
+	struct nm_host *h = nm_u64map_get(&r->map, origin);
+	int rc;
+	if (h == NULL) {
+		rc = nm_err_not_found(req->err, origin);
+	} else if (nm_host_is_pinned(h)) {
+		rc = owner_call(r, h, req);
+	} else {
+		req->host = h;
+		nm_host_lock(h);
+		rc = nm_exec_run(req);
+		nm_host_unlock(h);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return rc;
+}
 
 int nm_registry_deliver(struct nm_registry *r, uint64_t origin, const struct nm_event *ev,
 			struct nm_outputs *out, uint64_t now_ns, struct nm_error *err)
 {
-	int rc;
-	WITH_HOST(r, origin, err, h, rc = nm_host_deliver(h, ev, out, now_ns, err));
-	return rc;
+	struct nm_exec_req req = {
+		.op = NM_EXEC_DELIVER, .ev = ev, .out = out, .now_ns = now_ns, .err = err
+	};
+	return with_host(r, origin, &req);
 }
 
 int nm_registry_snapshot(struct nm_registry *r, uint64_t origin, struct nm_snapshot **out,
 			 struct nm_error *err)
 {
-	int rc;
-	WITH_HOST(r, origin, err, h, rc = nm_host_snapshot(h, out, err));
-	return rc;
+	struct nm_exec_req req = { .op = NM_EXEC_SNAPSHOT, .snap = out, .err = err };
+	return with_host(r, origin, &req);
 }
 
 int nm_registry_stats(struct nm_registry *r, uint64_t origin, struct nm_daemon_stats *out,
 		      struct nm_error *err)
 {
-	WITH_HOST(r, origin, err, h, *out = h->stats);
-	return 0;
+	struct nm_exec_req req = { .op = NM_EXEC_STATS, .stats = out, .err = err };
+	return with_host(r, origin, &req);
 }
 
 size_t nm_registry_count(struct nm_registry *r)

@@ -8,6 +8,11 @@
  * host is never freed under a running call (upstream's Stale cannot arise
  * here; the code is kept for hosts that move between owners).
  * Hosts must not call back into the registry from process().
+ *
+ * Hosts pinned on a worker lcore (config.lcore) belong to that lcore: the
+ * registry attaches them there on insert, detaches them on removal, and runs
+ * deliver/snapshot/stats on them through the executor (nm_exec.h) instead of
+ * under the host lock.
  */
 #ifndef NM_REGISTRY_H
 #define NM_REGISTRY_H
@@ -19,6 +24,7 @@
 
 #include "nm_daemon.h"
 #include "nm_error.h"
+#include "nm_exec.h"
 #include "nm_host.h"
 #include "nm_snapshot.h"
 #include "nm_u64map.h"
@@ -26,14 +32,19 @@
 struct nm_registry {
 	pthread_rwlock_t lock;
 	struct nm_u64map map; /* origin -> struct nm_host * */
+	const struct nm_executor *exec; /* NULL: no worker lcores */
 };
 
 int nm_registry_init(struct nm_registry *r);
 /* Destroys every host still registered. */
 void nm_registry_fini(struct nm_registry *r);
 
+/* Install the executor for pinned hosts (before any pinned host exists). */
+void nm_registry_set_executor(struct nm_registry *r, const struct nm_executor *x);
+
 /*
- * Insert; the registry owns the host on success. On collision: NM_EPROCESS_FAILED
+ * Insert; the registry owns the host on success. A pinned host is attached to
+ * its lcore first (-EINVAL when no worker runs there). On collision: NM_EPROCESS_FAILED
  * "daemon 0x... already registered", the incumbent untouched, the caller keeps `h`.
  */
 int nm_registry_register(struct nm_registry *r, struct nm_host *h, struct nm_error *err);

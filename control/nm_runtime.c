@@ -485,6 +485,11 @@ int nm_daemon_handle_snapshot(const struct nm_daemon_handle *h, struct nm_snapsh
 	return nm_registry_snapshot(&h->rt->registry, h->origin_hash, out, err);
 }
 
+void nm_runtime_set_executor(struct nm_runtime *rt, const struct nm_executor *x)
+{
+	nm_registry_set_executor(&rt->registry, x);
+}
+
 void nm_runtime_set_start_stall_ms(struct nm_runtime *rt, uint32_t ms)
 {
 	atomic_store(&rt->start_stall_ms, ms);

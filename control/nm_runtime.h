@@ -120,6 +120,13 @@ int nm_daemon_handle_stats(const struct nm_daemon_handle *h, struct nm_daemon_st
 int nm_daemon_handle_snapshot(const struct nm_daemon_handle *h, struct nm_snapshot **out,
 			      struct nm_error *err);
 
+struct nm_executor;
+/*
+ * Let daemons be pinned on worker lcores (nm_host_config.lcore): the
+ * dataplane installs its executor once, before spawning pinned daemons.
+ */
+void nm_runtime_set_executor(struct nm_runtime *rt, const struct nm_executor *x);
+
 /* Test hooks for the race tests: sleep inside start / spawn at the racy point. */
 void nm_runtime_set_start_stall_ms(struct nm_runtime *rt, uint32_t ms);
 void nm_runtime_set_spawn_stall_ms(struct nm_runtime *rt, uint32_t ms);
