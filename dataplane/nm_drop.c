@@ -48,6 +48,18 @@ static const struct {
 	[NM_DROP_REPLAY_DUP] = { "replay_dup", -EALREADY },
 	[NM_DROP_REPLAY_OLD] = { "replay_old", -EALREADY },
 	[NM_DROP_REPLAY_CEILING] = { "replay_ceiling", -EALREADY },
+	[NM_DROP_RX_MULTISEG] = { "rx_multiseg", UNSUPP },
+	[NM_DROP_SESSION_UNKNOWN] = { "session_unknown", -ENOENT },
+	[NM_DROP_SUBPROTOCOL] = { "subprotocol", UNSUPP },
+	[NM_DROP_FRAME_OVERRUN] = { "frame_overrun", MALFORMED },
+	[NM_DROP_DAEMON_UNKNOWN] = { "daemon_unknown", -ENOENT },
+	[NM_DROP_HANDOFF_FULL] = { "handoff_full", -ENOBUFS },
+	[NM_DROP_NO_MBUF] = { "no_mbuf", -ENOBUFS },
+	[NM_DROP_SLOWPATH_FULL] = { "slowpath_full", -ENOBUFS },
+	[NM_DROP_HANDSHAKE] = { "handshake_unhandled", UNSUPP },
+	[NM_DROP_TX_FULL] = { "tx_full", -ENOBUFS },
+	[NM_DROP_TX_TOO_LARGE] = { "tx_too_large", -EMSGSIZE },
+	[NM_DROP_NO_ROUTE] = { "no_route", -ENOENT },
 };
 
 const char *nm_drop_name(enum nm_drop d)

@@ -11,6 +11,9 @@
  *   -EADDRNOTAVAIL    well formed, but addressed to someone else
  *   -EBADMSG          AEAD authentication failed
  *   -EALREADY         refused by the replay window
+ *   -ENOENT           names a session or daemon this node does not have
+ *   -ENOBUFS          a ring, queue or mempool was full (counted, never silent)
+ *   -EMSGSIZE         an output does not fit one packet at the configured MTU
  */
 #ifndef NM_DROP_H
 #define NM_DROP_H
@@ -64,8 +67,24 @@ enum nm_drop {
 	NM_DROP_REPLAY_DUP,     /* counter already seen inside the window */
 	NM_DROP_REPLAY_OLD,     /* counter older than the window */
 	NM_DROP_REPLAY_CEILING, /* counter u64::MAX, or the window is exhausted */
+	/* Packet path (dataplane workers) */
+	NM_DROP_RX_MULTISEG, /* (NM_DROP_FIRST_PATH) frame spans mbuf segments (MTU above the mbuf size) */
+	NM_DROP_SESSION_UNKNOWN,  /* session_id names no session */
+	NM_DROP_SUBPROTOCOL,      /* data packet for a subprotocol we do not serve */
+	NM_DROP_FRAME_OVERRUN,    /* event frames do not match event_count / payload_len */
+	NM_DROP_DAEMON_UNKNOWN,   /* event for a daemon (stream_id) this node does not run */
+	NM_DROP_HANDOFF_FULL,     /* ring to the daemon's owner lcore was full */
+	NM_DROP_NO_MBUF,          /* mempool empty */
+	NM_DROP_SLOWPATH_FULL,    /* ring to the control thread was full */
+	NM_DROP_HANDSHAKE,        /* handshake packet and no handshake responder */
+	NM_DROP_TX_FULL,          /* the TX queue did not take the packet */
+	NM_DROP_TX_TOO_LARGE,     /* one output event exceeds a packet at the MTU */
+	NM_DROP_NO_ROUTE,         /* output has no live session or peer to go to */
 	NM_DROP__COUNT
 };
+
+/* Reasons from here on come from the packet path, not from the codecs. */
+#define NM_DROP_FIRST_PATH NM_DROP_RX_MULTISEG
 
 /* Stable short name ("ip_cksum"), for stats output; "?" when out of range. */
 const char *nm_drop_name(enum nm_drop d);
