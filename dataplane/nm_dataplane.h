@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_dataplane.h - the appliance's packet machinery on one port: workers (one
+ * per RX/TX queue, each on its own lcore), their control channels, the peer
+ * and session tables, and the runtime executor that pins daemons on workers.
+ *
+ * Threads: the control thread (any non-worker thread) calls these functions;
+ * workers run nm_worker_main. Every change to a worker's tables is a message
+ * on its control channel, executed by the worker between bursts; when the
+ * workers are stopped the caller applies the change itself.
+ */
+#ifndef NM_DATAPLANE_H
+#define NM_DATAPLANE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_lcore.h>
+
+#include "nm_error.h"
+#include "nm_exec.h"
+#include "nm_peer.h"
+#include "nm_port.h"
+#include "nm_session.h"
+#include "nm_stats.h"
+#include "nm_worker.h"
+
+struct nm_mesh;
+struct nm_runtime;
+
+struct nm_dataplane_config {
+	struct nm_mesh *mesh;      /* its port carries the traffic */
+	struct nm_runtime *rt;     /* pinned daemons live here; may be NULL */
+	uint32_t ip;               /* our IPv4 address, host order */
+	uint16_t udp_port;         /* default 7777 */
+	uint16_t n_workers;        /* RX/TX queues, one worker each; default 1 */
+	const unsigned *lcores;    /* worker lcores; NULL: the first EAL worker lcores */
+	uint16_t mtu;              /* default 1500 */
+	uint32_t n_mbufs;          /* default 8191 */
+};
+
+/* Slow-path packets (handshakes) go to the control thread through this hook. */
+typedef void (*nm_slowpath_fn)(void *ctx, struct rte_mbuf *m);
+
+struct nm_dataplane {
+	struct nm_mesh *mesh;
+	struct nm_runtime *rt;
+	struct nm_port port;
+	uint32_t ip;
+	uint16_t udp_port;
+	uint16_t n_workers;
+	struct nm_worker *workers[NM_PORT_MAX_QUEUES];
+	struct nm_worker *by_lcore[RTE_MAX_LCORE];
+	struct nm_peer_table peers;
+	struct nm_executor exec;
+	/* Control-side records (workers keep their own copies). */
+	pthread_mutex_t lock;
+	struct nm_u64map sessions; /* session_id -> struct nm_session * */
+	struct nm_u64map daemons;  /* origin -> struct nm_dp_daemon * */
+	struct rte_ring *slowpath; /* workers -> control thread (MP/SC) */
+	nm_slowpath_fn slowpath_fn;
+	void *slowpath_ctx;
+	struct nm_lcore_stats ctl_stats; /* slow-path drops counted by the control thread */
+	bool launched;
+};
+
+int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_dataplane **out,
+			struct nm_error *err);
+
+/* Stops the workers if running, closes the port. Daemons must be gone first. */
+void nm_dataplane_destroy(struct nm_dataplane *dp);
+
+/* Launch every worker on its lcore. */
+int nm_dataplane_start(struct nm_dataplane *dp, struct nm_error *err);
+
+/* Ask workers to finish (drain hand-offs, flush TX) and wait for them. */
+void nm_dataplane_stop(struct nm_dataplane *dp);
+
+/* Peers: address, UDP port (0 = default), MAC or NULL to learn it by ARP. */
+int nm_dataplane_peer_add(struct nm_dataplane *dp, uint32_t ip, uint16_t port,
+			  const struct rte_ether_addr *mac, struct nm_error *err);
+
+/*
+ * Install a session on every worker. Until the handshake (Noise sessions
+ * issue) lands, only tests and tools call this with known keys.
+ */
+int nm_dataplane_session_add(struct nm_dataplane *dp, const struct nm_session_params *p,
+			     struct nm_error *err);
+int nm_dataplane_session_del(struct nm_dataplane *dp, uint64_t session_id, struct nm_error *err);
+
+/* Send `origin`'s outputs to daemon `stream` over `session_id` (0: back to the input's session). */
+int nm_dataplane_route_outputs(struct nm_dataplane *dp, uint64_t origin, uint64_t session_id,
+			       uint64_t stream, struct nm_error *err);
+
+/* The worker lcores, in queue order. */
+unsigned nm_dataplane_worker_lcore(const struct nm_dataplane *dp, unsigned index);
+
+/* Sum of every worker's counters (plus the control thread's slow-path drops). */
+void nm_dataplane_stats(const struct nm_dataplane *dp, struct nm_lcore_stats *sum);
+
+/* Control thread: hand queued slow-path packets to the hook. Returns how many. */
+unsigned nm_dataplane_poll_slowpath(struct nm_dataplane *dp);
+void nm_dataplane_set_slowpath(struct nm_dataplane *dp, nm_slowpath_fn fn, void *ctx);
+
+#endif /* NM_DATAPLANE_H */
