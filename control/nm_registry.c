@@ -45,6 +45,9 @@ void nm_registry_set_executor(struct nm_registry *r, const struct nm_executor *x
 static int owner_call(struct nm_registry *r, struct nm_host *h, struct nm_exec_req *req)
 {
 	req->host = h;
+	if (r->exec == NULL) /* the dataplane is gone: nothing runs the host any more */
+		return nm_error_set(req->err, -ENODEV, "daemon 0x%" PRIx64 ": lcore %u has no worker",
+				    nm_host_origin(h), h->config.lcore);
 	return r->exec->call(r->exec->ctx, h->config.lcore, req);
 }
 

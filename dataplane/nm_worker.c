@@ -15,6 +15,7 @@
 #include "nm_exec.h"
 #include "nm_host.h"
 #include "nm_le.h"
+#include "nm_packet.h"
 #include "nm_session.h"
 #include "nm_wire.h"
 
@@ -69,25 +70,18 @@ static void tx_push(struct nm_worker *w, struct rte_mbuf *m)
 	w->tx[w->n_tx++] = m;
 }
 
-/* Ethernet/IPv4/UDP around a datagram already at NM_PKT_DATA_OFF; offload flags. */
-static int frame_udp(struct nm_worker *w, struct rte_mbuf *m, const struct nm_pkt_endpoint *dst,
-		     size_t dgram_len)
+/* Offload metadata for a frame whose checksums the NIC fills. */
+static void tx_offload(const struct nm_worker *w, struct rte_mbuf *m)
 {
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	int rc = nm_pkt_build_udp(frame, rte_pktmbuf_tailroom(m) + m->data_len, &w->self, dst,
-				  w->ip_id++, dgram_len, w->tx_flags);
-	if (rc < 0)
-		return rc;
-	if (w->tx_flags != 0) {
-		m->l2_len = NM_PKT_ETH_LEN;
-		m->l3_len = NM_PKT_IP_LEN;
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
-		if (w->tx_flags & NM_PKT_TX_IP_CKSUM_OFFLOAD)
-			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
-		if (w->tx_flags & NM_PKT_TX_UDP_CKSUM_OFFLOAD)
-			m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
-	}
-	return 0;
+	if (w->tx_flags == 0)
+		return;
+	m->l2_len = NM_PKT_ETH_LEN;
+	m->l3_len = NM_PKT_IP_LEN;
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	if (w->tx_flags & NM_PKT_TX_IP_CKSUM_OFFLOAD)
+		m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+	if (w->tx_flags & NM_PKT_TX_UDP_CKSUM_OFFLOAD)
+		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 }
 
 static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
@@ -105,45 +99,40 @@ static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
 static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
 			  const struct nm_pkt_endpoint *dst)
 {
-	const uint32_t end = g->first + g->n;
+	const uint32_t left = g->first + g->n - i;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
 	if (m == NULL) {
-		drop(w, NM_DROP_NO_MBUF);
-		return end - i;
+		w->stats.drops[NM_DROP_NO_MBUF] += left;
+		return left;
 	}
-	const size_t budget = (size_t)w->mtu - NM_PKT_IP_LEN - NM_PKT_UDP_LEN - NM_NET_HDR_SIZE -
-			      NM_NET_TAG_SIZE;
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	uint8_t *dgram = frame + NM_PKT_DATA_OFF;
-	struct nm_frame_stats st;
-	nm_causal_write(dgram + NM_NET_HDR_SIZE, budget, &w->out.ev[i], end - i, &st);
-	uint32_t used = st.events_written + st.events_skipped;
-	if (st.events_written == 0) {
+	struct nm_packet_tx t = {
+		.src = &w->self,
+		.dst = dst,
+		.ip_id = w->ip_id,
+		.tx_flags = w->tx_flags,
+		.key = &g->session->tx,
+		.counter = nm_session_next_tx(g->session),
+		.session_id = g->session->session_id,
+		.stream_id = g->stream,
+		.sequence = g->src->tx_seq,
+		.origin_hash = w->node_origin,
+		.budget = nm_packet_budget(w->mtu),
+	};
+	uint32_t used;
+	size_t len;
+	int rc = nm_packet_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
+				 &w->out.ev[i], left, &used, &len);
+	if (rc < 0) {
 		/* The next event alone is larger than a packet: count it, move on. */
 		rte_pktmbuf_free(m);
 		drop(w, NM_DROP_TX_TOO_LARGE);
 		return used > 0 ? used : 1;
 	}
-	struct nm_net_hdr h = {
-		.magic = NM_MAGIC_NET,
-		.version = NM_NET_VERSION,
-		.subprotocol_id = NM_SUBPROTOCOL_CAUSAL,
-		.session_id = g->session->session_id,
-		.stream_id = g->stream,
-		.sequence = g->src->tx_seq++,
-		.origin_hash = w->node_origin,
-		.payload_len = (uint16_t)st.bytes_written,
-		.event_count = (uint16_t)st.events_written,
-	};
-	nm_hdr_encode(&h, dgram);
-	size_t dlen = NM_NET_HDR_SIZE + st.bytes_written + NM_NET_TAG_SIZE;
-	nm_aead_seal(&g->session->tx, dgram, dlen, nm_session_next_tx(g->session));
-	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + dlen);
-	m->pkt_len = m->data_len;
-	if (frame_udp(w, m, dst, dlen) < 0) {
-		drop_mbuf(w, m, NM_DROP_TX_TOO_LARGE);
-		return used;
-	}
+	w->ip_id++;
+	g->src->tx_seq++;
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	tx_offload(w, m);
 	tx_push(w, m);
 	return used;
 }

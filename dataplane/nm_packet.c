@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* nm_packet.c - build and open whole causal-event packets (see header). */
+#include "nm_packet.h"
+
+#include <errno.h>
+
+int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
+		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *len)
+{
+	*used = 0;
+	const size_t fixed = NM_PKT_DATA_OFF + NM_NET_HDR_SIZE + NM_NET_TAG_SIZE;
+	if (cap < fixed)
+		return -ENOSPC;
+	size_t budget = t->budget;
+	if (budget > cap - fixed)
+		budget = cap - fixed;
+	if (budget > NM_NET_MAX_PAYLOAD)
+		budget = NM_NET_MAX_PAYLOAD;
+
+	uint8_t *dgram = frame + NM_PKT_DATA_OFF;
+	struct nm_frame_stats st;
+	nm_causal_write(dgram + NM_NET_HDR_SIZE, budget, evs, n, &st);
+	*used = st.events_written + st.events_skipped;
+	if (st.events_written == 0)
+		return -EMSGSIZE;
+
+	struct nm_net_hdr h = {
+		.magic = NM_MAGIC_NET,
+		.version = NM_NET_VERSION,
+		.subprotocol_id = NM_SUBPROTOCOL_CAUSAL,
+		.session_id = t->session_id,
+		.stream_id = t->stream_id,
+		.sequence = t->sequence,
+		.origin_hash = t->origin_hash,
+		.payload_len = (uint16_t)st.bytes_written,
+		.event_count = (uint16_t)st.events_written,
+	};
+	nm_hdr_encode(&h, dgram);
+	size_t dlen = NM_NET_HDR_SIZE + st.bytes_written + NM_NET_TAG_SIZE;
+	int rc = nm_aead_seal(t->key, dgram, dlen, t->counter);
+	if (rc < 0)
+		return rc;
+	rc = nm_pkt_build_udp(frame, cap, t->src, t->dst, t->ip_id, dlen, t->tx_flags);
+	if (rc < 0)
+		return rc;
+	*len = NM_PKT_DATA_OFF + dlen;
+	return 0;
+}
+
+int nm_packet_open(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
+		   const struct nm_aead *key, struct nm_net_hdr *h, struct nm_event *evs,
+		   uint32_t max, enum nm_drop *why)
+{
+	struct nm_pkt_info pi;
+	int rc = nm_pkt_parse(frame, len, self, 0, &pi, why);
+	if (rc < 0)
+		return rc;
+	if (pi.kind != NM_PKT_UDP)
+		return nm_drop(why, NM_DROP_IP_PROTO);
+	uint8_t *d = frame + pi.data_off;
+	if ((rc = nm_hdr_parse(h, d, pi.data_len, why)) < 0 ||
+	    (rc = nm_aead_open(key, d, pi.data_len, NULL, why)) < 0)
+		return rc;
+	size_t consumed = 0;
+	uint32_t got = nm_causal_read(d + NM_NET_HDR_SIZE, h->payload_len, h->event_count, evs, max, 0,
+				      &consumed);
+	if (got != h->event_count || consumed != h->payload_len)
+		return nm_drop(why, NM_DROP_FRAME_OVERRUN);
+	return (int)got;
+}
