@@ -13,6 +13,8 @@
 
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -75,7 +77,7 @@ static void free_port_rings(void)
 	}
 }
 
-static void fx_up(struct fixture *f)
+static void fx_setup(struct fixture *f, bool start, uint32_t n_mbufs)
 {
 	memset(f, 0, sizeof(*f));
 	make_port();
@@ -88,7 +90,7 @@ static void fx_up(struct fixture *f)
 	ck_assert_int_eq(nm_runtime_start(f->rt, NULL), 0);
 	const unsigned lcores[N_WORKERS] = { LCORE_A, LCORE_B };
 	struct nm_dataplane_config dc = { .mesh = f->mesh, .rt = f->rt, .ip = IP_US,
-					  .n_workers = N_WORKERS, .lcores = lcores, .n_mbufs = 2047 };
+					  .n_workers = N_WORKERS, .lcores = lcores, .n_mbufs = n_mbufs };
 	int rc = nm_dataplane_create(&dc, &f->dp, &err);
 	ck_assert_msg(rc == 0, "dataplane: %s", err.msg);
 	int peer = nm_dataplane_peer_add(f->dp, IP_PEER, 7777, &peer_mac, &err);
@@ -97,12 +99,18 @@ static void fx_up(struct fixture *f)
 	memcpy(sp.tx_key, key_from_us, 32);
 	memcpy(sp.rx_key, key_to_us, 32);
 	ck_assert_int_eq(nm_dataplane_session_add(f->dp, &sp, &err), 0);
-	ck_assert_int_eq(nm_dataplane_start(f->dp, &err), 0);
+	if (start)
+		ck_assert_int_eq(nm_dataplane_start(f->dp, &err), 0);
 
 	nm_aead_init(&f->peer_tx, key_to_us, SESSION);
 	nm_aead_init(&f->peer_rx, key_from_us, SESSION);
 	f->peer = (struct nm_pkt_endpoint){ peer_mac, IP_PEER, 7777 };
 	f->us = (struct nm_pkt_endpoint){ f->dp->port.mac, IP_US, 7777 };
+}
+
+static void fx_up(struct fixture *f)
+{
+	fx_setup(f, true, 2047);
 }
 
 static void drain_tx(void)
@@ -338,6 +346,268 @@ START_TEST(runtime_api_reaches_pinned_daemons)
 }
 END_TEST
 
+/* ================= malformed input: counted, never leaked ================= */
+
+/*
+ * Workers are not launched here: the test thread runs worker A's loop, so
+ * each injected frame is fully handled before the counters are read.
+ */
+static void poll_a(struct fixture *f)
+{
+	while (nm_worker_poll(f->dp->workers[0]) != 0 || rte_ring_count(rx_rings[0]) != 0)
+		;
+}
+
+/* Inject one frame and expect exactly one drop, for `why`. */
+static void expect_drop(struct fixture *f, struct rte_mbuf *m, enum nm_drop why)
+{
+	struct nm_lcore_stats before, after;
+	nm_dataplane_stats(f->dp, &before);
+	inject(0, m);
+	poll_a(f);
+	nm_dataplane_stats(f->dp, &after);
+	if (after.drops[why] != before.drops[why] + 1) {
+		fprintf(stderr, "DEBUG expecting %s\n", nm_drop_name(why));
+		nm_stats_print(stderr, "  before ", &before);
+		nm_stats_print(stderr, "  after  ", &after);
+	}
+	ck_assert_msg(after.drops[why] == before.drops[why] + 1, "%s: %" PRIu64 " -> %" PRIu64,
+		      nm_drop_name(why), before.drops[why], after.drops[why]);
+	ck_assert_msg(nm_stats_total_drops(&after) == nm_stats_total_drops(&before) + 1,
+		      "%s: other drops were counted too", nm_drop_name(why));
+}
+
+static uint8_t *bytes(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, uint8_t *);
+}
+
+/* Re-seal after editing the NetHeader (the AAD covers it) and fix the checksums. */
+static void reseal(struct fixture *f, struct rte_mbuf *m, uint64_t counter)
+{
+	uint8_t *d = bytes(m) + NM_PKT_DATA_OFF;
+	nm_aead_seal(&f->peer_tx, d, m->data_len - NM_PKT_DATA_OFF, counter);
+	nm_pkt_build_udp(bytes(m), m->data_len, &f->peer, &f->us, 0, m->data_len - NM_PKT_DATA_OFF, 0);
+}
+
+/* Fix the IPv4 header checksum after editing it (UDP checksum 0 = none). */
+static void fix_ip(struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(bytes(m) + NM_PKT_ETH_LEN);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	((struct rte_udp_hdr *)(ip + 1))->dgram_cksum = 0;
+}
+
+START_TEST(malformed_packets_are_dropped_and_counted)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 5, LCORE_A);
+	const uint64_t d = echo.origin_hash;
+	struct rte_mbuf *m;
+
+	/* Ethernet / IPv4 / UDP */
+	m = peer_packet(&f, d, "x", 1);
+	m->data_len = m->pkt_len = 10;
+	expect_drop(&f, m, NM_DROP_ETH_SHORT);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[12] = 0x86, bytes(m)[13] = 0xDD; /* IPv6 */
+	expect_drop(&f, m, NM_DROP_ETH_TYPE);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[0] = 0x02, bytes(m)[5] = 0x77; /* another host's MAC */
+	expect_drop(&f, m, NM_DROP_ETH_NOT_OURS);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 9] = 6; /* TCP */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_IP_PROTO);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_IP_FRAGMENT);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 10] ^= 0xFF;
+	expect_drop(&f, m, NM_DROP_IP_CKSUM);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[m->data_len - 1] ^= 0xFF; /* payload byte: UDP checksum fails first */
+	expect_drop(&f, m, NM_DROP_UDP_CKSUM);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 19] = 9; /* 127.0.0.9 */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_IP_NOT_OURS);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_L4_OFF + 3] = 0x62; /* port 7778 */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_UDP_PORT);
+
+	/* NetHeader. A wrong magic fails upstream's datagram discriminator first. */
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_DATA_OFF] = 0x46;
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_CLASS_UNKNOWN);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_DATA_OFF + NM_OFF_VERSION] = 2;
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_NET_VERSION);
+	m = peer_packet(&f, d, "x", 1);
+	nm_put_le16(bytes(m) + NM_PKT_DATA_OFF + NM_OFF_PAYLOAD_LEN, 2);
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_NET_LEN_MISMATCH);
+	m = peer_packet(&f, d, "x", 1);
+	nm_put_le16(bytes(m) + NM_PKT_DATA_OFF + NM_OFF_EVENT_COUNT, 3000);
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_NET_EVENT_COUNT);
+
+	/* Sessions and crypto */
+	m = peer_packet(&f, d, "x", 1);
+	nm_put_le64(bytes(m) + NM_PKT_DATA_OFF + NM_OFF_SESSION_ID, SESSION + 1);
+	reseal(&f, m, 100);
+	expect_drop(&f, m, NM_DROP_SESSION_UNKNOWN);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_DATA_OFF + NM_NET_HDR_SIZE] ^= 1;
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_AUTH);
+	struct rte_mbuf *orig = peer_packet(&f, d, "once", 1);
+	struct rte_mbuf *copy = rte_pktmbuf_copy(orig, f.dp->port.pool, 0, UINT32_MAX);
+	inject(0, orig);
+	poll_a(&f);
+	expect_drop(&f, copy, NM_DROP_REPLAY_DUP);
+
+	/* Frames and daemons */
+	m = peer_packet(&f, d, "x", 1);
+	nm_put_le16(bytes(m) + NM_PKT_DATA_OFF + NM_OFF_EVENT_COUNT, 2); /* one frame present */
+	reseal(&f, m, f.peer_counter++);
+	expect_drop(&f, m, NM_DROP_FRAME_OVERRUN);
+	m = peer_packet(&f, d, "x", 1);
+	nm_put_le16(bytes(m) + NM_PKT_DATA_OFF + NM_OFF_SUBPROTOCOL, 0x0500);
+	reseal(&f, m, f.peer_counter++);
+	expect_drop(&f, m, NM_DROP_SUBPROTOCOL);
+	expect_drop(&f, peer_packet(&f, 0xD0E5, "x", 1), NM_DROP_DAEMON_UNKNOWN);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_DATA_OFF + NM_OFF_FLAGS] = NM_FLAG_HANDSHAKE;
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_HANDSHAKE);
+	struct rte_mbuf *seg2 = rte_pktmbuf_alloc(f.dp->port.pool);
+	m = peer_packet(&f, d, "x", 1);
+	ck_assert_int_eq(rte_pktmbuf_chain(m, seg2), 0);
+	expect_drop(&f, m, NM_DROP_RX_MULTISEG);
+
+	/* Every valid echo so far came back: drain the replies. */
+	drain_tx();
+	fx_down(&f);
+}
+END_TEST
+
+START_TEST(resource_exhaustion_is_counted)
+{
+	struct fixture f;
+	fx_setup(&f, false, 8191); /* enough mbufs to fill a hand-off ring */
+	struct nm_daemon_handle a = spawn_on(&f, "echo", 6, LCORE_A);
+	struct nm_daemon_handle b = spawn_on(&f, "sink", 7, LCORE_B);
+	struct rte_mempool *pool = f.dp->port.pool;
+
+	/*
+	 * No mbuf for a hand-off: take every other mbuf first. (A reply can always
+	 * reuse the request's mbuf, freed before outputs are built.)
+	 */
+	struct rte_mbuf *probe = peer_packet(&f, b.origin_hash, "x", 1);
+	unsigned n_free = rte_mempool_avail_count(pool);
+	struct rte_mbuf **hoard = calloc(n_free, sizeof(*hoard));
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(pool, hoard, n_free), 0);
+	expect_drop(&f, probe, NM_DROP_NO_MBUF);
+	rte_pktmbuf_free_bulk(hoard, n_free);
+
+	/* TX queue full: the ring PMD's TX ring takes no more. */
+	struct rte_mbuf *filler[1024];
+	unsigned cap = rte_ring_free_count(tx_rings[0]);
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(pool, filler, cap), 0);
+	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)filler, cap, NULL), cap);
+	expect_drop(&f, peer_packet(&f, a.origin_hash, "x", 1), NM_DROP_TX_FULL);
+	drain_tx();
+
+	/* Hand-off ring full: worker B is not polled, its ring fills up. */
+	struct nm_lcore_stats s;
+	unsigned ring = rte_ring_free_count(f.dp->workers[1]->evt_in);
+	for (unsigned sent = 0; sent < ring;) {
+		unsigned n = ring - sent < 30 ? ring - sent : 30;
+		inject(0, peer_packet(&f, b.origin_hash, "b", n));
+		poll_a(&f);
+		sent += n;
+	}
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_handed_off, ring);
+	expect_drop(&f, peer_packet(&f, b.origin_hash, "b", 1), NM_DROP_HANDOFF_FULL);
+	while (nm_worker_poll(f.dp->workers[1]) != 0) /* B consumes its backlog */
+		;
+	struct nm_daemon_stats st;
+	ck_assert_int_eq(nm_daemon_handle_stats(&b, &st, NULL), 0);
+	ck_assert_uint_eq(st.events_processed, ring);
+
+	/* Outputs routed to a session that went away. */
+	struct nm_session_params sp = { .session_id = SESSION + 7, .peer = 0 };
+	ck_assert_int_eq(nm_dataplane_session_add(f.dp, &sp, NULL), 0);
+	ck_assert_int_eq(nm_dataplane_route_outputs(f.dp, a.origin_hash, SESSION + 7, 0xABC, NULL), 0);
+	ck_assert_int_eq(nm_dataplane_session_del(f.dp, SESSION + 7, NULL), 0);
+	expect_drop(&f, peer_packet(&f, a.origin_hash, "x", 1), NM_DROP_NO_ROUTE);
+	free(hoard);
+	fx_down(&f);
+}
+END_TEST
+
+START_TEST(arp_and_icmp_are_answered)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	/* ARP who-has 127.0.0.1 from a host that is not a peer yet. */
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f.dp->port.pool);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 42);
+	const uint8_t arp[42] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x09, 0x08, 0x06,
+		0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, 0x02, 0, 0, 0, 0, 0x09, 127, 0, 0, 9,
+		0, 0, 0, 0, 0, 0, 127, 0, 0, 1,
+	};
+	memcpy(p, arp, sizeof(arp));
+	inject(0, m);
+	poll_a(&f);
+	m = await_tx(0);
+	ck_assert_ptr_nonnull(m);
+	p = bytes(m);
+	ck_assert_uint_eq(p[21], 2); /* reply */
+	ck_assert_mem_eq(p + 22, f.dp->port.mac.addr_bytes, 6); /* sender = us */
+	ck_assert_mem_eq(p + 32, arp + 22, 6);                   /* target = asker */
+	rte_pktmbuf_free(m);
+
+	/* ICMP echo request from the peer. */
+	m = peer_packet(&f, 1, "x", 1);
+	p = bytes(m);
+	p[NM_PKT_ETH_LEN + 9] = 1; /* ICMP */
+	uint8_t *icmp = p + NM_PKT_L4_OFF;
+	memset(icmp, 0, 16);
+	icmp[0] = 8;
+	icmp[4] = 0x12, icmp[6] = 0x34;
+	uint16_t ip_len = NM_PKT_IP_LEN + 16;
+	p[NM_PKT_ETH_LEN + 2] = (uint8_t)(ip_len >> 8), p[NM_PKT_ETH_LEN + 3] = (uint8_t)ip_len;
+	m->data_len = m->pkt_len = NM_PKT_ETH_LEN + ip_len;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(p + NM_PKT_ETH_LEN);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	uint16_t ck = (uint16_t)~rte_raw_cksum(icmp, 16);
+	memcpy(icmp + 2, &ck, 2);
+	inject(0, m);
+	poll_a(&f);
+	m = await_tx(0);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(bytes(m)[NM_PKT_L4_OFF], 0); /* echo reply */
+	ck_assert_uint_eq(bytes(m)[NM_PKT_L4_OFF + 4], 0x12);
+	rte_pktmbuf_free(m);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.arp_replies, 1);
+	ck_assert_uint_eq(s.icmp_replies, 1);
+	fx_down(&f);
+}
+END_TEST
+
 static Suite *dataplane_suite(void)
 {
 	Suite *s = suite_create("dataplane");
@@ -347,6 +617,11 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(tc, event_for_daemon_on_other_lcore_is_handed_off);
 	tcase_add_test(tc, runtime_api_reaches_pinned_daemons);
 	suite_add_tcase(s, tc);
+	TCase *bad = tcase_create("drops");
+	tcase_add_test(bad, malformed_packets_are_dropped_and_counted);
+	tcase_add_test(bad, resource_exhaustion_is_counted);
+	tcase_add_test(bad, arp_and_icmp_are_answered);
+	suite_add_tcase(s, bad);
 	return s;
 }
 
