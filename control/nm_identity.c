@@ -139,7 +139,7 @@ static int parse_seed(const char *path, const uint8_t *buf, size_t len,
 		n--;
 	if (n != 2 * NM_SEED_LEN)
 		return nm_error_set(err, NM_EMALFORMED,
-				    "identity file '%s': expected 32 raw bytes or 64 hex digits, "
+				    "key file '%s': expected 32 raw bytes or 64 hex digits, "
 				    "got %zu bytes",
 				    path, len);
 
@@ -147,34 +147,40 @@ static int parse_seed(const char *path, const uint8_t *buf, size_t len,
 	if (sodium_hex2bin(seed, NM_SEED_LEN, (const char *)buf, n, NULL, &bin_len, NULL) != 0 ||
 	    bin_len != NM_SEED_LEN)
 		return nm_error_set(err, NM_EMALFORMED,
-				    "identity file '%s': 64 characters but not all hex digits", path);
+				    "key file '%s': 64 characters but not all hex digits", path);
 	return 0;
+}
+
+int nm_key32_from_file(uint8_t key[32], const char *path, struct nm_error *err)
+{
+	uint8_t buf[SEED_FILE_MAX + 1];
+	ssize_t len;
+	int rc;
+
+	if (!key || !path)
+		return nm_error_set(err, -EINVAL, "key file: NULL argument");
+
+	len = read_small_file(path, buf, sizeof(buf));
+	if (len < 0)
+		return nm_error_set(err, (int)len, "key file '%s': %s", path, strerror((int)-len));
+	if (len > SEED_FILE_MAX)
+		rc = nm_error_set(err, NM_EMALFORMED,
+				  "key file '%s': too long for a 32-byte key (more than %d bytes)", path,
+				  SEED_FILE_MAX);
+	else
+		rc = parse_seed(path, buf, (size_t)len, key, err);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
 }
 
 int nm_identity_from_file(struct nm_identity *id, const char *path, struct nm_error *err)
 {
-	uint8_t buf[SEED_FILE_MAX + 1];
 	uint8_t seed[NM_SEED_LEN];
-	ssize_t len;
-	int rc;
-
-	if (!id || !path)
+	if (!id)
 		return nm_error_set(err, -EINVAL, "identity file: NULL argument");
-
-	len = read_small_file(path, buf, sizeof(buf));
-	if (len < 0)
-		return nm_error_set(err, (int)len, "identity file '%s': %s", path,
-				    strerror((int)-len));
-	if (len > SEED_FILE_MAX) {
-		rc = nm_error_set(err, NM_EMALFORMED,
-				  "identity file '%s': too long for a seed (more than %d bytes)",
-				  path, SEED_FILE_MAX);
-	} else {
-		rc = parse_seed(path, buf, (size_t)len, seed, err);
-		if (rc == 0)
-			rc = nm_identity_from_seed(id, seed);
-	}
-	sodium_memzero(buf, sizeof(buf));
+	int rc = nm_key32_from_file(seed, path, err);
+	if (rc == 0)
+		rc = nm_identity_from_seed(id, seed);
 	sodium_memzero(seed, sizeof(seed));
 	return rc;
 }

@@ -45,6 +45,9 @@ int nm_identity_generate(struct nm_identity *id);
  */
 int nm_identity_from_file(struct nm_identity *id, const char *path, struct nm_error *err);
 
+/* The same file format for any 32-byte secret (a PSK, a static key). */
+int nm_key32_from_file(uint8_t key[32], const char *path, struct nm_error *err);
+
 static inline const uint8_t *nm_identity_entity_id(const struct nm_identity *id)
 {
 	return id->sk + NM_SEED_LEN;

@@ -431,6 +431,15 @@ static unsigned drain_ring(struct nm_worker *w, struct rte_ring *r,
 	return n;
 }
 
+/* What other lcores handed us, then this burst's outputs. */
+static unsigned serve_handoffs(struct nm_worker *w)
+{
+	unsigned n = drain_ring(w, w->pkt_in, serve_handoff_packet);
+	n += drain_ring(w, w->evt_in, serve_handoff_event);
+	flush_outputs(w);
+	return n;
+}
+
 unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
@@ -438,10 +447,7 @@ unsigned nm_worker_poll(struct nm_worker *w)
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, NM_BURST);
 	for (uint16_t i = 0; i < n; i++)
 		rx_one(w, ms[i]);
-	unsigned handed = drain_ring(w, w->pkt_in, serve_handoff_packet);
-	handed += drain_ring(w, w->evt_in, serve_handoff_event);
-	flush_outputs(w);
-	return n + handed;
+	return n + serve_handoffs(w);
 }
 
 int nm_worker_main(void *arg)
@@ -454,8 +460,8 @@ int nm_worker_main(void *arg)
 		if (n == 0 || ++iter % CTL_EVERY == 0)
 			nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
 	}
-	/* Finish what was handed to us, then stop answering. */
-	while (nm_worker_poll(w) != 0)
+	/* No more RX (a port may never run dry): finish what was handed to us. */
+	while (serve_handoffs(w) != 0)
 		;
 	nm_ctl_serve(&w->ctl, nm_worker_handle, w, UINT32_MAX);
 	nm_ctl_set_running(&w->ctl, false);

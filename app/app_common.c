@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* app_common.c - shared by netmesh and netmesh-gen (see header). */
+#include "app_common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nm_identity.h"
+
+atomic_bool app_force_quit;
+static atomic_int signals_seen;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (atomic_fetch_add(&signals_seen, 1) > 0) {
+		static const char msg[] = "\nsecond signal: exiting now\n";
+		ssize_t rc = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)rc;
+		_exit(130);
+	}
+	atomic_store(&app_force_quit, true);
+}
+
+void app_signals_init(const char *prog)
+{
+	(void)prog;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: blocking calls return EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int app_parse_ipv4(const char *s, uint32_t *ip)
+{
+	struct in_addr a;
+	if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*ip = ntohl(a.s_addr);
+	return 0;
+}
+
+int app_parse_mac(const char *s, struct rte_ether_addr *mac)
+{
+	return s != NULL && rte_ether_unformat_addr(s, mac) == 0 ? 0 : -EINVAL;
+}
+
+int app_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (s == NULL || *s == '\0' || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int app_read_key32(const char *path, uint8_t key[32])
+{
+	struct nm_error err;
+	int rc = nm_key32_from_file(key, path, &err);
+	if (rc < 0)
+		fprintf(stderr, "%s\n", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+void app_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
