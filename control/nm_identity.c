@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* nm_identity.c - ed25519 identities (libsodium) and keyed BLAKE2s hashes (libb2). */
+/* nm_identity.c - ed25519 identities (libsodium) and their keyed BLAKE2s hashes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <blake2.h>
 #include <sodium.h>
 
+#include "nm_blake2s.h"
 #include "nm_identity.h"
+#include "nm_le.h"
 
 #define ORIGIN_KEY "net-origin-v1"
 #define NODE_ID_KEY "net-node-id-v1"
@@ -34,18 +35,12 @@ static int sodium_ready(void)
 
 uint64_t nm_blake2s_keyed_u64(const char *key, const void *msg, size_t len)
 {
-	size_t key_len = key ? strlen(key) : 0;
-	uint8_t out[BLAKE2S_OUTBYTES];
+	uint8_t out[NM_BLAKE2S_LEN];
 
-	if (key_len > BLAKE2S_KEYBYTES || (!msg && len > 0))
+	/* One keyed BLAKE2s in the tree: nm_blake2s_keyed, shared with the session KDF. */
+	if (nm_blake2s_keyed(out, key, key ? strlen(key) : 0, msg, len) != 0)
 		return 0;
-	if (blake2s(out, msg, key, sizeof(out), len, key_len) != 0)
-		return 0;
-
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | out[i];
-	return v;
+	return nm_get_le64(out);
 }
 
 uint64_t nm_origin_hash_of(const uint8_t entity_id[NM_ENTITY_ID_LEN])
