@@ -5,8 +5,9 @@
  * entity_id   = the 32-byte ed25519 public key (compared in full, always).
  * origin_hash = first 8 bytes, LE, of keyed BLAKE2s-256(key "net-origin-v1", entity_id).
  * node_id     = the same with key "net-node-id-v1".
- * Only the low 32 bits of origin_hash are routed in packet headers, so two
- * different identities can share them; never use origin_hash as identity proof.
+ * origin_hash is a 64-bit projection (and some upstream versions routed only
+ * its low 32 bits), so two identities can share it: never use it as identity
+ * proof; compare entity_ids.
  */
 #ifndef NM_IDENTITY_H
 #define NM_IDENTITY_H
