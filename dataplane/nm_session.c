@@ -13,6 +13,7 @@ struct nm_session *nm_session_create(const struct nm_session_params *p)
 		return NULL;
 	s->session_id = p->session_id;
 	s->peer = p->peer;
+	s->replay_window = !p->bench_no_replay_window;
 	nm_aead_init(&s->tx, p->tx_key, p->session_id);
 	nm_aead_init(&s->rx, p->rx_key, p->session_id);
 	atomic_init(&s->tx_counter, 0);

@@ -17,6 +17,7 @@
 #define NM_SESSION_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_common.h>
@@ -33,11 +34,18 @@ struct nm_session_params {
 	uint8_t tx_key[NM_AEAD_KEY_SIZE];
 	uint8_t rx_key[NM_AEAD_KEY_SIZE];
 	uint16_t peer; /* index in the peer table */
+	/*
+	 * Benchmarks only: accept repeated counters, so that a capture replayed
+	 * in a loop (net_pcap infinite_rx) exercises the whole path. Never set by
+	 * the appliance; no command-line option reaches it.
+	 */
+	bool bench_no_replay_window;
 };
 
 struct nm_session {
 	uint64_t session_id;
 	uint16_t peer;
+	bool replay_window; /* false only for benchmarks (see params) */
 	struct nm_aead tx;
 	struct nm_aead rx;
 	_Atomic uint64_t tx_counter;
