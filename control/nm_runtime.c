@@ -13,6 +13,7 @@
 
 #include "nm_factory_registry.h"
 #include "nm_host.h"
+#include "nm_time.h"
 #include "nm_mesh.h"
 #include "nm_registry.h"
 
@@ -85,13 +86,6 @@ static void stall(const _Atomic uint32_t *ms_var)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- construction ---- */
@@ -416,7 +410,7 @@ int nm_runtime_deliver(struct nm_runtime *rt, uint64_t origin, const struct nm_e
 	if (rc < 0)
 		return rc;
 	nm_outputs_reset(out);
-	return nm_registry_deliver(&rt->registry, origin, ev, out, wall_ns(), err);
+	return nm_registry_deliver(&rt->registry, origin, ev, out, nm_wall_ns(), err);
 }
 
 int nm_runtime_stop(struct nm_runtime *rt, uint64_t origin, struct nm_error *err)

@@ -184,7 +184,9 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 				     .mtu = c.mtu, .n_mbufs = c.n_mbufs };
 	if ((rc = nm_port_init(&dp->port, &pc, err)) < 0)
 		goto fail;
-	dp->slowpath = rte_ring_create("nm_slowpath", 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof(name), "nm_slow_p%u", dp->port.port_id);
+	dp->slowpath = rte_ring_create(name, 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
 	if (dp->slowpath == NULL) {
 		rc = nm_error_set(err, -ENOMEM, "dataplane: slow-path ring");
 		goto fail;
@@ -323,6 +325,24 @@ int nm_dataplane_route_outputs(struct nm_dataplane *dp, uint64_t origin, uint64_
 		return nm_error_set(err, rc, "route for 0x%" PRIx64 ": session 0x%" PRIx64 " unknown",
 				    origin, session_id);
 	return 0;
+}
+
+int nm_dataplane_send(struct nm_dataplane *dp, struct rte_mbuf *m)
+{
+	if (rte_ring_mp_enqueue(dp->workers[0]->tx_in, m) != 0) {
+		dp->ctl_stats.drops[NM_DROP_TX_FULL]++;
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+struct nm_session *nm_dataplane_session_get(struct nm_dataplane *dp, uint64_t session_id)
+{
+	pthread_mutex_lock(&dp->lock);
+	struct nm_session *s = nm_u64map_get(&dp->sessions, session_id);
+	pthread_mutex_unlock(&dp->lock);
+	return s;
 }
 
 unsigned nm_dataplane_worker_lcore(const struct nm_dataplane *dp, unsigned index)

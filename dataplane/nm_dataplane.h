@@ -94,6 +94,15 @@ int nm_dataplane_session_del(struct nm_dataplane *dp, uint64_t session_id, struc
 int nm_dataplane_route_outputs(struct nm_dataplane *dp, uint64_t origin, uint64_t session_id,
 			       uint64_t stream, struct nm_error *err);
 
+/*
+ * Control thread: send a ready frame (Ethernet onwards) through worker 0's
+ * TX queue. Takes the mbuf in every case; -ENOBUFS (counted) when the ring is full.
+ */
+int nm_dataplane_send(struct nm_dataplane *dp, struct rte_mbuf *m);
+
+/* The session installed under this id, or NULL (control thread). */
+struct nm_session *nm_dataplane_session_get(struct nm_dataplane *dp, uint64_t session_id);
+
 /* The worker lcores, in queue order. */
 unsigned nm_dataplane_worker_lcore(const struct nm_dataplane *dp, unsigned index);
 

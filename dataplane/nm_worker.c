@@ -14,6 +14,7 @@
 #include "nm_dataplane.h"
 #include "nm_exec.h"
 #include "nm_host.h"
+#include "nm_time.h"
 #include "nm_le.h"
 #include "nm_packet.h"
 #include "nm_session.h"
@@ -38,13 +39,6 @@ static inline void drop_mbuf(struct nm_worker *w, struct rte_mbuf *m, enum nm_dr
 {
 	drop(w, why);
 	rte_pktmbuf_free(m);
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* ---------------------------------------------------------------- TX */
@@ -433,11 +427,18 @@ static unsigned drain_ring(struct nm_worker *w, struct rte_ring *r,
 	return n;
 }
 
+/* A frame built by the control thread (handshake, heartbeat): just send it. */
+static void serve_control_tx(struct nm_worker *w, struct rte_mbuf *m)
+{
+	tx_push(w, m);
+}
+
 /* What other lcores handed us, then this burst's outputs. */
 static unsigned serve_handoffs(struct nm_worker *w)
 {
 	unsigned n = drain_ring(w, w->pkt_in, serve_handoff_packet);
 	n += drain_ring(w, w->evt_in, serve_handoff_event);
+	n += drain_ring(w, w->tx_in, serve_control_tx);
 	flush_outputs(w);
 	return n;
 }
@@ -445,7 +446,7 @@ static unsigned serve_handoffs(struct nm_worker *w)
 unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
-	w->now_ns = wall_ns();
+	w->now_ns = nm_wall_ns();
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, NM_BURST);
 	for (uint16_t i = 0; i < n; i++)
 		rx_one(w, ms[i]);
@@ -545,7 +546,8 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 		return rc;
 	w->pkt_in = handoff_ring("w2w_pkt", lcore);
 	w->evt_in = handoff_ring("w2w_evt", lcore);
-	if (w->pkt_in == NULL || w->evt_in == NULL)
+	w->tx_in = handoff_ring("ctl_tx", lcore);
+	if (w->pkt_in == NULL || w->evt_in == NULL || w->tx_in == NULL)
 		return -ENOMEM;
 	return nm_ctl_chan_init(&w->ctl, lcore, (int)rte_lcore_to_socket_id(lcore));
 }
@@ -561,11 +563,13 @@ void nm_worker_fini(struct nm_worker *w)
 {
 	free_ring_mbufs(w->pkt_in);
 	free_ring_mbufs(w->evt_in);
+	free_ring_mbufs(w->tx_in);
 	for (uint16_t i = 0; i < w->n_tx; i++)
 		rte_pktmbuf_free(w->tx[i]);
 	w->n_tx = 0;
 	rte_ring_free(w->pkt_in);
 	rte_ring_free(w->evt_in);
+	rte_ring_free(w->tx_in);
 	nm_ctl_chan_fini(&w->ctl);
 	nm_u64map_fini(&w->daemons);
 	nm_u64map_fini(&w->sessions);

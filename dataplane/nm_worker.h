@@ -75,6 +75,7 @@ struct nm_worker {
 
 	struct rte_ring *pkt_in; /* whole packets for sessions we own (MP/SC) */
 	struct rte_ring *evt_in; /* events for daemons we own (MP/SC) */
+	struct rte_ring *tx_in;  /* frames the control thread wants sent (MP/SC) */
 	struct nm_ctl_chan ctl;
 	_Atomic bool stop;
 

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* nm_time.h - the one clock for event stamps, session liveness and timers. */
+#ifndef NM_TIME_H
+#define NM_TIME_H
+
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * Wall-clock ns since the UNIX epoch, coarse (a few ms resolution, ~10 ns to
+ * read): what upstream stamps received_at with, and fine for timers of 100 ms
+ * and up.
+ */
+static inline uint64_t nm_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+#endif /* NM_TIME_H */

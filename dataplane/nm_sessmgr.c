@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/* nm_sessmgr.c - handshakes, heartbeats, peer health (see header). */
+#include "nm_sessmgr.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <rte_malloc.h>
+#include <sodium.h>
+
+#include "nm_handshake.h"
+#include "nm_pkt.h"
+#include "nm_time.h"
+#include "nm_wire.h"
+
+#define MS 1000000ULL
+#define SEEN_MSG1 16 /* recent msg1 ephemerals remembered per peer */
+
+struct sm_peer {
+	uint16_t dp_peer;
+	uint64_t node_id;
+	uint8_t static_pub[NM_NOISE_KEY_LEN];
+	bool has_static;
+	bool connect;
+	/* Live session. */
+	uint64_t session_id;
+	uint64_t established_ns;
+	uint64_t rtt_ns;
+	uint64_t next_heartbeat_ns;
+	bool ever_connected;
+	/* Handshake we initiated. */
+	bool pending;
+	struct nm_hs hs;
+	uint32_t attempt;
+	uint64_t started_ns;   /* first attempt of this round */
+	uint64_t attempt_ns;   /* current attempt's msg1 */
+	uint64_t next_try_ns;  /* next attempt, or next round when !pending */
+	/* msg1s we answered: a repeat is a replay. */
+	uint8_t seen[SEEN_MSG1][NM_NOISE_KEY_LEN];
+	unsigned seen_next;
+};
+
+struct nm_sessmgr {
+	struct nm_sessmgr_config cfg;
+	uint8_t psk[NM_NOISE_KEY_LEN];
+	struct nm_pkt_endpoint self;
+	struct sm_peer peers[NM_PEER_MAX];
+	unsigned n_peers;
+	uint16_t ip_id;
+	struct nm_sessmgr_stats stats;
+};
+
+static void defaults(struct nm_sessmgr_config *c)
+{
+	if (c->heartbeat_ms == 0)
+		c->heartbeat_ms = 5000;
+	if (c->session_timeout_ms == 0)
+		c->session_timeout_ms = 30000;
+	if (c->handshake_timeout_ms == 0)
+		c->handshake_timeout_ms = 5000;
+	if (c->retries == 0)
+		c->retries = 3;
+	if (c->backoff_ms == 0)
+		c->backoff_ms = 100;
+	if (c->attempt_wait_ms == 0)
+		c->attempt_wait_ms = 1000;
+}
+
+int nm_sessmgr_create(const struct nm_sessmgr_config *cfg, struct nm_sessmgr **out,
+		      struct nm_error *err)
+{
+	if (cfg == NULL || cfg->dp == NULL || cfg->keys == NULL || cfg->psk == NULL || out == NULL)
+		return nm_error_set(err, -EINVAL, "sessions: dataplane, keys and PSK are required");
+	struct nm_sessmgr *sm = rte_zmalloc("nm_sessmgr", sizeof(*sm), 0);
+	if (sm == NULL)
+		return nm_error_set(err, -ENOMEM, "sessions: out of memory");
+	sm->cfg = *cfg;
+	defaults(&sm->cfg);
+	memcpy(sm->psk, cfg->psk, sizeof(sm->psk));
+	sm->self = (struct nm_pkt_endpoint){ cfg->dp->port.mac, cfg->dp->ip, cfg->dp->udp_port };
+	nm_dataplane_set_slowpath(cfg->dp, nm_sessmgr_on_packet, sm);
+	*out = sm;
+	return 0;
+}
+
+static void drop_session(struct nm_sessmgr *sm, struct sm_peer *p)
+{
+	if (p->session_id != 0)
+		nm_dataplane_session_del(sm->cfg.dp, p->session_id, NULL);
+	p->session_id = 0;
+}
+
+void nm_sessmgr_destroy(struct nm_sessmgr *sm)
+{
+	if (sm == NULL)
+		return;
+	nm_dataplane_set_slowpath(sm->cfg.dp, NULL, NULL);
+	for (unsigned i = 0; i < sm->n_peers; i++) {
+		drop_session(sm, &sm->peers[i]);
+		nm_hs_wipe(&sm->peers[i].hs);
+	}
+	sodium_memzero(sm->psk, sizeof(sm->psk));
+	rte_free(sm);
+}
+
+int nm_sessmgr_add_peer(struct nm_sessmgr *sm, const struct nm_sm_peer_config *pc,
+			struct nm_error *err)
+{
+	if (pc == NULL || pc->node_id == 0)
+		return nm_error_set(err, -EINVAL, "peer: node_id is required (it is in the prologue)");
+	if (pc->connect && pc->static_pub == NULL)
+		return nm_error_set(err, -EINVAL, "peer: connecting needs its static public key");
+	if (sm->n_peers == NM_PEER_MAX)
+		return nm_error_set(err, -ENOSPC, "peer: table full");
+	int idx = nm_dataplane_peer_add(sm->cfg.dp, pc->ip, pc->port, pc->mac, err);
+	if (idx < 0)
+		return idx;
+	struct sm_peer *p = &sm->peers[sm->n_peers];
+	memset(p, 0, sizeof(*p));
+	p->dp_peer = (uint16_t)idx;
+	p->node_id = pc->node_id;
+	p->connect = pc->connect;
+	if (pc->static_pub != NULL) {
+		memcpy(p->static_pub, pc->static_pub, NM_NOISE_KEY_LEN);
+		p->has_static = true;
+	}
+	return (int)sm->n_peers++;
+}
+
+/* ---- sending ---- */
+
+/* Frame a datagram for a peer and queue it on the control TX ring. */
+static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *dgram, size_t len)
+{
+	const struct nm_peer *pe = &sm->cfg.dp->peers.peers[p->dp_peer];
+	struct nm_pkt_endpoint dst = { .ip = pe->ip, .port = pe->port };
+	struct rte_mbuf *m = NULL;
+	if (!nm_peer_mac(pe, &dst.mac) || (m = rte_pktmbuf_alloc(sm->cfg.dp->port.pool)) == NULL) {
+		sm->stats.tx_failures++;
+		return -ENOBUFS;
+	}
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	size_t cap = rte_pktmbuf_tailroom(m);
+	if (NM_PKT_DATA_OFF + len > cap) {
+		rte_pktmbuf_free(m);
+		sm->stats.tx_failures++;
+		return -EMSGSIZE;
+	}
+	memcpy(frame + NM_PKT_DATA_OFF, dgram, len);
+	nm_pkt_build_udp(frame, cap, &sm->self, &dst, sm->ip_id++, len, 0);
+	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + len);
+	m->pkt_len = m->data_len;
+	int rc = nm_dataplane_send(sm->cfg.dp, m);
+	if (rc < 0)
+		sm->stats.tx_failures++;
+	return rc;
+}
+
+static int send_noise(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg, size_t len)
+{
+	uint8_t pkt[NM_HS_PKT_LEN];
+	size_t plen;
+	int rc = nm_hs_pkt_encode(msg, len, pkt, sizeof(pkt), &plen);
+	return rc < 0 ? rc : send_dgram(sm, p, pkt, plen);
+}
+
+static void send_heartbeat(struct nm_sessmgr *sm, struct sm_peer *p)
+{
+	struct nm_session *s = nm_dataplane_session_get(sm->cfg.dp, p->session_id);
+	if (s == NULL)
+		return;
+	uint8_t dgram[NM_NET_HDR_SIZE + NM_NET_TAG_SIZE];
+	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = NM_NET_VERSION,
+				.flags = NM_FLAG_HEARTBEAT, .session_id = s->session_id };
+	nm_hdr_encode(&h, dgram);
+	if (nm_aead_seal(&s->tx, dgram, sizeof(dgram), nm_session_next_tx(s)) == 0 &&
+	    send_dgram(sm, p, dgram, sizeof(dgram)) == 0)
+		sm->stats.heartbeats_sent++;
+}
+
+/* ---- sessions ---- */
+
+static int install(struct nm_sessmgr *sm, struct sm_peer *p, struct nm_session_keys *k,
+		   uint64_t now)
+{
+	const uint64_t sid = k->session_id;
+	struct nm_session_params sp = { .session_id = sid, .peer = p->dp_peer };
+	memcpy(sp.tx_key, k->tx, sizeof(sp.tx_key));
+	memcpy(sp.rx_key, k->rx, sizeof(sp.rx_key));
+	int rc = nm_dataplane_session_add(sm->cfg.dp, &sp, NULL);
+	sodium_memzero(&sp, sizeof(sp));
+	nm_session_keys_wipe(k);
+	if (rc < 0)
+		return rc;
+	if (p->session_id != 0 && p->session_id != sid) {
+		drop_session(sm, p); /* rotation: the old keys stop working now */
+		sm->stats.sessions_rotated++;
+	}
+	p->session_id = sid;
+	p->established_ns = now;
+	p->next_heartbeat_ns = now + sm->cfg.heartbeat_ms * MS;
+	p->ever_connected = true;
+	sm->stats.handshakes_completed++;
+	return 0;
+}
+
+/* ---- initiator ---- */
+
+static int start_attempt(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
+{
+	struct nm_hs_config hc = {
+		.initiator = true, .local_node_id = sm->cfg.keys->identity.node_id,
+		.peer_node_id = p->node_id, .psk = sm->psk, .peer_static_pk = p->static_pub,
+		.use_split = sm->cfg.use_split,
+	};
+	uint8_t msg[NM_HS_MSG_LEN];
+	size_t len;
+	nm_hs_wipe(&p->hs);
+	int rc = nm_hs_init(&p->hs, &hc);
+	if (rc == 0)
+		rc = nm_hs_write(&p->hs, NULL, 0, msg, sizeof(msg), &len);
+	if (rc == 0) {
+		send_noise(sm, p, msg, len); /* a lost msg1 is what retries are for */
+		sm->stats.handshakes_started++;
+	}
+	p->attempt++;
+	p->attempt_ns = now;
+	p->next_try_ns = now + (sm->cfg.attempt_wait_ms + sm->cfg.backoff_ms * p->attempt) * MS;
+	return rc;
+}
+
+int nm_sessmgr_connect(struct nm_sessmgr *sm, int peer, struct nm_error *err)
+{
+	if (peer < 0 || (unsigned)peer >= sm->n_peers)
+		return nm_error_set(err, -EINVAL, "connect: no peer %d", peer);
+	struct sm_peer *p = &sm->peers[peer];
+	if (!p->has_static)
+		return nm_error_set(err, -EINVAL, "connect: peer %d has no static public key", peer);
+	uint64_t now = nm_wall_ns();
+	p->pending = true;
+	p->attempt = 0;
+	p->started_ns = now;
+	return start_attempt(sm, p, now);
+}
+
+/* msg2 for our pending handshake? Tried on a copy: a failure must not kill it. */
+static bool try_msg2(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg, size_t len,
+		     uint64_t now)
+{
+	struct nm_hs hs = p->hs;
+	struct nm_session_keys k;
+	bool ok = nm_hs_read(&hs, msg, len, NULL, 0, NULL) == 0 && nm_hs_finish(&hs, &k) == 0;
+	nm_hs_wipe(&hs);
+	if (!ok)
+		return false;
+	p->pending = false;
+	nm_hs_wipe(&p->hs);
+	p->rtt_ns = now - p->attempt_ns;
+	install(sm, p, &k, now);
+	return true;
+}
+
+/* ---- responder ---- */
+
+static bool seen_msg1(struct sm_peer *p, const uint8_t *eph)
+{
+	for (unsigned i = 0; i < SEEN_MSG1; i++)
+		if (sodium_memcmp(p->seen[i], eph, NM_NOISE_KEY_LEN) == 0)
+			return true;
+	return false;
+}
+
+static void respond(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg, size_t len,
+		    uint64_t now)
+{
+	if (len >= NM_NOISE_KEY_LEN && seen_msg1(p, msg)) {
+		sm->stats.msg1_replays++;
+		return;
+	}
+	struct nm_hs_config hc = {
+		.initiator = false, .local_node_id = sm->cfg.keys->identity.node_id,
+		.peer_node_id = p->node_id, .psk = sm->psk, .static_sk = sm->cfg.keys->noise_sk,
+		.use_split = sm->cfg.use_split,
+	};
+	struct nm_hs hs;
+	struct nm_session_keys k;
+	uint8_t reply[NM_HS_MSG_LEN];
+	size_t rlen;
+	if (nm_hs_init(&hs, &hc) < 0 || nm_hs_read(&hs, msg, len, NULL, 0, NULL) < 0) {
+		sm->stats.handshake_failures++; /* wrong PSK or prologue, or tampered */
+		nm_hs_wipe(&hs);
+		return;
+	}
+	memcpy(p->seen[p->seen_next++ % SEEN_MSG1], msg, NM_NOISE_KEY_LEN);
+	if (nm_hs_write(&hs, NULL, 0, reply, sizeof(reply), &rlen) < 0 || nm_hs_finish(&hs, &k) < 0) {
+		sm->stats.handshake_failures++;
+		nm_hs_wipe(&hs);
+		return;
+	}
+	/* Install before answering: the initiator may send data right after msg2. */
+	if (install(sm, p, &k, now) == 0)
+		send_noise(sm, p, reply, rlen);
+}
+
+static struct sm_peer *peer_by_ip(struct nm_sessmgr *sm, uint32_t ip)
+{
+	uint16_t dp_peer = nm_peer_find(&sm->cfg.dp->peers, ip);
+	for (unsigned i = 0; dp_peer != NM_PEER_NONE && i < sm->n_peers; i++)
+		if (sm->peers[i].dp_peer == dp_peer)
+			return &sm->peers[i];
+	return NULL;
+}
+
+void nm_sessmgr_on_packet(void *ctx, struct rte_mbuf *m)
+{
+	struct nm_sessmgr *sm = ctx;
+	struct nm_pkt_info pi;
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *), *msg;
+	size_t len;
+	/* The worker checked the frame already; find the datagram and its sender. */
+	if (nm_pkt_parse(frame, m->data_len, &sm->self,
+			 NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD, &pi, NULL) < 0 ||
+	    nm_hs_pkt_decode(frame + pi.data_off, pi.data_len, &msg, &len, NULL) < 0) {
+		sm->stats.malformed++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct sm_peer *p = peer_by_ip(sm, pi.src.ip);
+	if (p == NULL) {
+		sm->stats.unknown_peer++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	nm_peer_learn(&sm->cfg.dp->peers, pi.src.ip, &pi.src.mac);
+	uint64_t now = nm_wall_ns();
+	/* msg1 and msg2 look alike: our pending handshake decides, then the responder. */
+	if (!(p->pending && try_msg2(sm, p, msg, len, now)))
+		respond(sm, p, msg, len, now);
+	rte_pktmbuf_free(m);
+}
+
+/* ---- timers ---- */
+
+static uint64_t last_heard(struct nm_sessmgr *sm, const struct sm_peer *p)
+{
+	struct nm_session *s = nm_dataplane_session_get(sm->cfg.dp, p->session_id);
+	uint64_t rx = s != NULL ? atomic_load_explicit(&s->last_rx_ns, memory_order_relaxed) : 0;
+	return rx > p->established_ns ? rx : p->established_ns;
+}
+
+static void poll_handshake(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
+{
+	if (now >= p->started_ns + sm->cfg.handshake_timeout_ms * MS ||
+	    (now >= p->next_try_ns && p->attempt > sm->cfg.retries)) {
+		sm->stats.handshake_timeouts++;
+		p->pending = false;
+		nm_hs_wipe(&p->hs);
+		p->next_try_ns = now + sm->cfg.heartbeat_ms * MS; /* next round, if connecting */
+		return;
+	}
+	if (now >= p->next_try_ns)
+		start_attempt(sm, p, now);
+}
+
+static void poll_session(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
+{
+	if (now - last_heard(sm, p) > sm->cfg.session_timeout_ms * MS) {
+		drop_session(sm, p);
+		sm->stats.sessions_expired++;
+		p->next_try_ns = now;
+		return;
+	}
+	if (now >= p->next_heartbeat_ns) {
+		send_heartbeat(sm, p);
+		p->next_heartbeat_ns = now + sm->cfg.heartbeat_ms * MS;
+	}
+}
+
+void nm_sessmgr_poll(struct nm_sessmgr *sm)
+{
+	uint64_t now = nm_wall_ns();
+	for (unsigned i = 0; i < sm->n_peers; i++) {
+		struct sm_peer *p = &sm->peers[i];
+		if (p->pending)
+			poll_handshake(sm, p, now);
+		if (p->session_id != 0)
+			poll_session(sm, p, now);
+		else if (p->connect && !p->pending && now >= p->next_try_ns)
+			nm_sessmgr_connect(sm, (int)i, NULL);
+	}
+}
+
+/* ---- status ---- */
+
+int nm_sessmgr_peer_status(const struct nm_sessmgr *csm, int peer, struct nm_peer_status *st)
+{
+	struct nm_sessmgr *sm = (struct nm_sessmgr *)csm;
+	if (peer < 0 || (unsigned)peer >= sm->n_peers || st == NULL)
+		return -EINVAL;
+	const struct sm_peer *p = &sm->peers[peer];
+	memset(st, 0, sizeof(*st));
+	st->session_id = p->session_id;
+	st->rtt_ns = p->rtt_ns;
+	st->handshaking = p->pending;
+	if (p->session_id == 0) {
+		st->health = p->ever_connected ? NM_PEER_UNREACHABLE : NM_PEER_UNKNOWN;
+		return 0;
+	}
+	st->last_rx_ns = last_heard(sm, p);
+	uint64_t since = nm_wall_ns() - st->last_rx_ns;
+	uint64_t missed = since / (sm->cfg.heartbeat_ms * MS);
+	st->health = missed == 0 ? NM_PEER_HEALTHY : missed < 3 ? NM_PEER_DEGRADED
+							      : NM_PEER_UNREACHABLE;
+	return 0;
+}
+
+const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm)
+{
+	return &sm->stats;
+}
+
+const char *nm_peer_health_name(enum nm_peer_health h)
+{
+	static const char *const names[] = { "unknown", "healthy", "degraded", "unreachable" };
+	return (unsigned)h < 4 ? names[h] : "?";
+}

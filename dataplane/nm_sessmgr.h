@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_sessmgr.h - sessions on the wire: the Net handshake (Noise NKpsk0) in
+ * both roles, heartbeats, session timeout and a failure detector per peer.
+ *
+ * Runs on the control thread: workers hand it HANDSHAKE packets through the
+ * dataplane's slow path; it sends through the dataplane's control TX ring.
+ * Sessions it establishes are installed in the dataplane (one per peer; a
+ * new handshake rotates the old session out, so packets sealed with the old
+ * keys are dropped as session_unknown).
+ *
+ * Either side may initiate at any time; a responder needs no restart. The
+ * initiator must know the responder's X25519 static key; both must know each
+ * other's node_id (it is in the handshake prologue).
+ */
+#ifndef NM_SESSMGR_H
+#define NM_SESSMGR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "nm_dataplane.h"
+#include "nm_error.h"
+#include "nm_keys.h"
+
+struct nm_sessmgr;
+
+struct nm_sessmgr_config {
+	struct nm_dataplane *dp;
+	const struct nm_keys *keys; /* our node identity and X25519 static key */
+	const uint8_t *psk;         /* 32 bytes, mesh-wide */
+	bool use_split;             /* derive keys with Noise Split(): not upstream-compatible */
+	uint32_t heartbeat_ms;      /* default 5000 */
+	uint32_t session_timeout_ms; /* default 30000 */
+	uint32_t handshake_timeout_ms; /* default 5000 */
+	uint32_t retries;           /* default 3 */
+	uint32_t backoff_ms;        /* default 100 (x attempt) */
+	uint32_t attempt_wait_ms;   /* wait for msg2 per attempt; default 1000 */
+};
+
+struct nm_sm_peer_config {
+	uint32_t ip;                      /* host order */
+	uint16_t port;                    /* 0: 7777 */
+	const struct rte_ether_addr *mac; /* NULL: learned (ARP or its packets) */
+	uint64_t node_id;                 /* required: it is in the prologue */
+	const uint8_t *static_pub;        /* responder's X25519 key; NULL: we only respond */
+	bool connect;                     /* initiate now and keep a session up */
+};
+
+enum nm_peer_health {
+	NM_PEER_UNKNOWN = 0,  /* never had a session */
+	NM_PEER_HEALTHY,      /* heard from within one heartbeat interval */
+	NM_PEER_DEGRADED,     /* 1 or 2 heartbeats missed */
+	NM_PEER_UNREACHABLE,  /* 3 or more missed, or the session timed out */
+};
+
+struct nm_peer_status {
+	enum nm_peer_health health;
+	uint64_t session_id;   /* 0: none */
+	uint64_t rtt_ns;       /* last handshake's round trip (initiator side) */
+	uint64_t last_rx_ns;
+	bool handshaking;
+};
+
+struct nm_sessmgr_stats {
+	uint64_t handshakes_started;   /* msg1 sent */
+	uint64_t handshakes_completed; /* either role */
+	uint64_t handshake_failures;   /* msg1/msg2 did not authenticate (wrong PSK, tampering) */
+	uint64_t handshake_timeouts;
+	uint64_t msg1_replays;         /* a msg1 ephemeral seen before: dropped */
+	uint64_t unknown_peer;         /* handshake from an address we have no peer for */
+	uint64_t malformed;            /* not a decodable handshake packet */
+	uint64_t heartbeats_sent;
+	uint64_t sessions_expired;
+	uint64_t sessions_rotated;
+	uint64_t tx_failures;          /* no MAC for the peer yet, no mbuf, ring full */
+};
+
+int nm_sessmgr_create(const struct nm_sessmgr_config *cfg, struct nm_sessmgr **out,
+		      struct nm_error *err);
+/* Removes its sessions from the dataplane. */
+void nm_sessmgr_destroy(struct nm_sessmgr *sm);
+
+/* Add a peer (and the dataplane peer entry). Returns the peer id or a negative code. */
+int nm_sessmgr_add_peer(struct nm_sessmgr *sm, const struct nm_sm_peer_config *p,
+			struct nm_error *err);
+
+/* Start a handshake now (initiator). -EINVAL without the peer's static key. */
+int nm_sessmgr_connect(struct nm_sessmgr *sm, int peer, struct nm_error *err);
+
+/* Timers: retries, timeouts, heartbeats, expiry. Call often (every ms or so). */
+void nm_sessmgr_poll(struct nm_sessmgr *sm);
+
+/* The dataplane slow-path hook: one HANDSHAKE packet; takes the mbuf. */
+void nm_sessmgr_on_packet(void *sm, struct rte_mbuf *m);
+
+int nm_sessmgr_peer_status(const struct nm_sessmgr *sm, int peer, struct nm_peer_status *st);
+const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm);
+const char *nm_peer_health_name(enum nm_peer_health h);
+
+#endif /* NM_SESSMGR_H */
