@@ -408,10 +408,11 @@ int nm_sessmgr_peer_status(const struct nm_sessmgr *csm, int peer, struct nm_pee
 		return 0;
 	}
 	st->last_rx_ns = last_heard(sm, p);
-	uint64_t since = nm_wall_ns() - st->last_rx_ns;
-	uint64_t missed = since / (sm->cfg.heartbeat_ms * MS);
-	st->health = missed == 0 ? NM_PEER_HEALTHY : missed < 3 ? NM_PEER_DEGRADED
-							      : NM_PEER_UNREACHABLE;
+	/* Half an interval of grace for jitter; three silent intervals is unreachable. */
+	const uint64_t hb = sm->cfg.heartbeat_ms * MS, since = nm_wall_ns() - st->last_rx_ns;
+	st->health = since <= hb + hb / 2 ? NM_PEER_HEALTHY
+		     : since <= 3 * hb	  ? NM_PEER_DEGRADED
+					  : NM_PEER_UNREACHABLE;
 	return 0;
 }
 

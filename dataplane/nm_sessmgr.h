@@ -52,9 +52,9 @@ struct nm_sm_peer_config {
 
 enum nm_peer_health {
 	NM_PEER_UNKNOWN = 0,  /* never had a session */
-	NM_PEER_HEALTHY,      /* heard from within one heartbeat interval */
-	NM_PEER_DEGRADED,     /* 1 or 2 heartbeats missed */
-	NM_PEER_UNREACHABLE,  /* 3 or more missed, or the session timed out */
+	NM_PEER_HEALTHY,      /* heard from within 1.5 heartbeat intervals */
+	NM_PEER_DEGRADED,     /* silent for up to 3 intervals */
+	NM_PEER_UNREACHABLE,  /* silent for longer, or the session timed out */
 };
 
 struct nm_peer_status {
