@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* nm_pkt.c - Ethernet/IPv4/UDP parse and build, ARP and ICMP echo replies. */
+/* nm_pkt.c - Ethernet/IPv4/UDP parse and build, ARP requests and replies, ICMP echo replies. */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -221,8 +221,9 @@ int nm_pkt_build_udp(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *s
 	return 0;
 }
 
-static int arp_check(const uint8_t *f, size_t len, const struct nm_pkt_endpoint *self,
-		     enum nm_drop *why)
+/* An Ethernet/IPv4 ARP packet for our MAC (or broadcast); the operation is not judged. */
+static int arp_check_hdr(const uint8_t *f, size_t len, const struct nm_pkt_endpoint *self,
+			 enum nm_drop *why)
 {
 	if (len < NM_PKT_ETH_LEN)
 		return nm_drop(why, NM_DROP_ETH_SHORT);
@@ -234,7 +235,17 @@ static int arp_check(const uint8_t *f, size_t len, const struct nm_pkt_endpoint 
 	    be16(f + ARP_PTYPE) != RTE_ETHER_TYPE_IPV4 || f[ARP_HLEN] != RTE_ETHER_ADDR_LEN ||
 	    f[ARP_PLEN] != 4)
 		return nm_drop(why, NM_DROP_ARP_BAD);
-	if (be16(f + ARP_OP) != RTE_ARP_OP_REQUEST || be32(f + ARP_TPA) != self->ip)
+	return 0;
+}
+
+/* arp_check_hdr, then: operation `op` with our address as the target. */
+static int arp_check(const uint8_t *f, size_t len, const struct nm_pkt_endpoint *self,
+		     uint16_t op, enum nm_drop *why)
+{
+	int rc = arp_check_hdr(f, len, self, why);
+	if (rc < 0)
+		return rc;
+	if (be16(f + ARP_OP) != op || be32(f + ARP_TPA) != self->ip)
 		return nm_drop(why, NM_DROP_ARP_IGNORED);
 	return 0;
 }
@@ -246,7 +257,7 @@ int nm_pkt_arp_reply(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *s
 
 	if (!frame || !self)
 		return -EINVAL;
-	rc = arp_check(frame, len, self, why);
+	rc = arp_check(frame, len, self, RTE_ARP_OP_REQUEST, why);
 	if (rc < 0)
 		return rc;
 	eth_turn_around(frame, &self->mac);
@@ -257,6 +268,46 @@ int nm_pkt_arp_reply(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *s
 	put_be32(frame + ARP_SPA, self->ip);
 	if (out_len)
 		*out_len = NM_PKT_ETH_LEN + NM_PKT_ARP_LEN;
+	return 0;
+}
+
+int nm_pkt_arp_request(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *self,
+		       uint32_t target_ip, size_t *out_len)
+{
+	if (!frame || !self)
+		return -EINVAL;
+	if (cap < NM_PKT_ETH_LEN + NM_PKT_ARP_LEN)
+		return -ENOSPC;
+	memset(frame + ETH_DST, 0xff, RTE_ETHER_ADDR_LEN);
+	memcpy(frame + ETH_SRC, self->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	put_be16(frame + ETH_TYPE, RTE_ETHER_TYPE_ARP);
+	put_be16(frame + ARP_HTYPE, RTE_ARP_HRD_ETHER);
+	put_be16(frame + ARP_PTYPE, RTE_ETHER_TYPE_IPV4);
+	frame[ARP_HLEN] = RTE_ETHER_ADDR_LEN;
+	frame[ARP_PLEN] = 4;
+	put_be16(frame + ARP_OP, RTE_ARP_OP_REQUEST);
+	memcpy(frame + ARP_SHA, self->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+	put_be32(frame + ARP_SPA, self->ip);
+	memset(frame + ARP_THA, 0, RTE_ETHER_ADDR_LEN); /* unknown: what we ask for */
+	put_be32(frame + ARP_TPA, target_ip);
+	if (out_len)
+		*out_len = NM_PKT_ETH_LEN + NM_PKT_ARP_LEN;
+	return 0;
+}
+
+int nm_pkt_arp_reply_sender(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
+			    struct nm_pkt_endpoint *sender, enum nm_drop *why)
+{
+	int rc;
+
+	if (!frame || !self || !sender)
+		return -EINVAL;
+	rc = arp_check(frame, len, self, RTE_ARP_OP_REPLY, why);
+	if (rc < 0)
+		return rc;
+	memset(sender, 0, sizeof(*sender));
+	memcpy(sender->mac.addr_bytes, frame + ARP_SHA, RTE_ETHER_ADDR_LEN);
+	sender->ip = be32(frame + ARP_SPA);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nm_pkt.h - Ethernet II / IPv4 / UDP on flat buffers, plus ARP and ICMP echo replies.
+ * nm_pkt.h - Ethernet II / IPv4 / UDP on flat buffers, ARP requests and replies, ICMP echo.
  *
  * The appliance speaks IPv4 without options and without fragments on the
  * fast path (wire.md 8.1): eth (14) | ipv4 (20) | udp (8) | Net datagram, so
@@ -93,6 +93,22 @@ int nm_pkt_build_udp(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *s
  */
 int nm_pkt_arp_reply(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
 		     size_t *out_len, enum nm_drop *why);
+
+/*
+ * Write a broadcast ARP request from `self` asking for target_ip (host order):
+ * 42 bytes, *out_len (may be NULL); the NIC pads to the Ethernet minimum.
+ * Returns 0, -EINVAL or -ENOSPC (cap < 42).
+ */
+int nm_pkt_arp_request(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *self,
+		       uint32_t target_ip, size_t *out_len);
+
+/*
+ * Read an ARP reply addressed to self (our MAC or broadcast, target IP ours):
+ * *sender gets the replier's MAC and IP (port 0). Refused: ARP_BAD (not
+ * Ethernet/IPv4 ARP), ARP_IGNORED (not a reply, or for another address).
+ */
+int nm_pkt_arp_reply_sender(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
+			    struct nm_pkt_endpoint *sender, enum nm_drop *why);
 
 /*
  * Turn an ICMP echo request to self->ip into the echo reply, in place:

@@ -1050,6 +1050,63 @@ START_TEST(test_arp_reply_vector)
 }
 END_TEST
 
+/* PEER asks who has ME.ip: the same bytes as the request vector, written by hand. */
+START_TEST(test_arp_request_vector)
+{
+	uint8_t f[64];
+	size_t n = 0;
+
+	memset(f, 0xa5, sizeof(f));
+	ck_assert_int_eq(nm_pkt_arp_request(f, sizeof(f), &PEER, ME.ip, &n), 0);
+	ck_assert_uint_eq(n, 42);
+	ck_assert_bytes(f, ARP_REQ_VEC, sizeof(ARP_REQ_VEC));
+	ck_assert_uint_eq(f[42], 0xa5); /* nothing written past the request */
+
+	/* Exactly 42 bytes of room is enough; one less is not, and nothing is written. */
+	memset(f, 0, sizeof(f));
+	ck_assert_int_eq(nm_pkt_arp_request(f, 42, &PEER, ME.ip, NULL), 0);
+	ck_assert_bytes(f, ARP_REQ_VEC, sizeof(ARP_REQ_VEC));
+	memset(f, 0, sizeof(f));
+	ck_assert_int_eq(nm_pkt_arp_request(f, 41, &PEER, ME.ip, &n), -ENOSPC);
+	ck_assert_uint_eq(f[0], 0);
+	ck_assert_int_eq(nm_pkt_arp_request(NULL, 42, &PEER, ME.ip, &n), -EINVAL);
+	ck_assert_int_eq(nm_pkt_arp_request(f, 42, NULL, ME.ip, &n), -EINVAL);
+}
+END_TEST
+
+/* The requester reads the reply ME sent back: request -> reply -> sender. */
+START_TEST(test_arp_reply_sender)
+{
+	uint8_t f[60] = { 0 };
+	size_t n = 0;
+	enum nm_drop why = NM_DROP_NONE;
+	struct nm_pkt_endpoint s;
+	struct nm_pkt_endpoint other = PEER;
+
+	ck_assert_int_eq(nm_pkt_arp_request(f, sizeof(f), &PEER, ME.ip, &n), 0);
+	ck_assert_int_eq(nm_pkt_arp_reply(f, sizeof(f), &ME, &n, &why), 0);
+	ck_assert_bytes(f, ARP_REP_VEC, sizeof(ARP_REP_VEC));
+	ck_assert_int_eq(nm_pkt_arp_reply_sender(f, sizeof(f), &PEER, &s, &why), 0);
+	ck_assert_bytes(s.mac.addr_bytes, ME.mac.addr_bytes, 6);
+	ck_assert_uint_eq(s.ip, ME.ip);
+	ck_assert_uint_eq(s.port, 0);
+
+	/* A request is not a reply; a reply for another address is not ours. */
+	EXPECT_DROP(nm_pkt_arp_reply_sender(ARP_REQ_VEC, 42, &ME, &s, &why), why,
+		    NM_DROP_ARP_IGNORED);
+	other.ip = RTE_IPV4(10, 0, 0, 9);
+	EXPECT_DROP(nm_pkt_arp_reply_sender(ARP_REP_VEC, 42, &other, &s, &why), why,
+		    NM_DROP_ARP_IGNORED);
+	EXPECT_DROP(nm_pkt_arp_reply_sender(ARP_REP_VEC, 41, &PEER, &s, &why), why,
+		    NM_DROP_ARP_BAD);
+	EXPECT_DROP(nm_pkt_arp_reply_sender(ARP_REP_VEC, 42, &ME, &s, &why), why,
+		    NM_DROP_ETH_NOT_OURS);
+	EXPECT_DROP(nm_pkt_arp_reply_sender(UDP_VEC, sizeof(UDP_VEC), &PEER, &s, &why), why,
+		    NM_DROP_ETH_TYPE);
+	ck_assert_int_eq(nm_pkt_arp_reply_sender(NULL, 42, &PEER, &s, &why), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_icmp_echo_reply_vector)
 {
 	uint8_t f[64] = { 0 };
@@ -1181,6 +1238,8 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_parse_udp_vector);
 	tcase_add_test(tc, test_parse_checksums);
 	tcase_add_test(tc, test_arp_reply_vector);
+	tcase_add_test(tc, test_arp_request_vector);
+	tcase_add_test(tc, test_arp_reply_sender);
 	tcase_add_test(tc, test_icmp_echo_reply_vector);
 	suite_add_tcase(s, tc);
 
