@@ -7,6 +7,7 @@
  * gracefully (daemons drained, workers drained, port closed, EAL cleaned up);
  * a second signal exits at once.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 #include "nm_dataplane.h"
 #include "nm_mesh.h"
 #include "nm_runtime.h"
+#include "nm_sessmgr.h"
 #include "nm_wire.h"
 
 #define MAX_DAEMONS 64
@@ -39,6 +41,10 @@ struct peer_spec {
 	uint16_t port;
 	bool has_mac;
 	struct rte_ether_addr mac;
+	uint64_t node_id;
+	bool has_static;
+	uint8_t static_pub[32];
+	bool connect;
 };
 
 struct app_config {
@@ -52,6 +58,9 @@ struct app_config {
 	uint32_t n_mbufs;
 	unsigned stats_period;
 	char psk_file[256];
+	char keys_dir[256];
+	bool show_identity;
+	bool use_split;
 	struct daemon_spec daemons[MAX_DAEMONS];
 	unsigned n_daemons;
 	struct peer_spec peers[MAX_PEERS];
@@ -69,8 +78,13 @@ static void usage(const char *prog)
 	       "  --mtu N                 IP MTU (default 1500)\n"
 	       "  --mbufs N               mbufs in the pool (default 8191)\n"
 	       "  --psk-file FILE         mesh PSK: 32 raw bytes or 64 hex digits (required)\n"
+	       "  --keys DIR              node keys (identity.seed, noise.key), created 0600 on first use\n"
+	       "  --show-identity         print node_id and the static public key of --keys, then exit\n"
+	       "  --split-keys            derive session keys with Noise Split() (not upstream-compatible)\n"
 	       "  --daemon KIND:SEEDFILE:LCORE   spawn a daemon at start (repeatable)\n"
-	       "  --peer IP[:PORT][@MAC]  a peer (repeatable); MAC learned by ARP when omitted\n"
+	       "  --peer IP[:PORT][@MAC],node=HEX[,static=HEX][,connect]\n"
+	       "                          a peer (repeatable): node_id, X25519 static key (to connect),\n"
+	       "                          'connect' to initiate and keep a session; MAC learned if omitted\n"
 	       "  --stats-period SEC      print counters every SEC seconds (0: off; default 1)\n"
 	       "  --config FILE           read options from FILE: one 'name value' per line, '#' comments\n"
 	       "  --help                  this text\n",
@@ -116,11 +130,57 @@ static int parse_daemon(struct app_config *c, const char *v)
 	return 0;
 }
 
+static int hex_decode(const char *hex, uint8_t *out, size_t n)
+{
+	if (strlen(hex) != 2 * n)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+/* ",node=HEX,static=HEX,connect" after the address. */
+static int parse_peer_attrs(struct peer_spec *p, char *attrs, const char *v)
+{
+	for (char *save, *t = strtok_r(attrs, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		if (strncmp(t, "node=", 5) == 0) {
+			errno = 0;
+			p->node_id = strtoull(t + 5, &end, 16);
+			if (errno != 0 || *end != '\0' || p->node_id == 0)
+				return bad("peer", v, "node= wants the node_id in hex");
+		} else if (strncmp(t, "static=", 7) == 0) {
+			if (hex_decode(t + 7, p->static_pub, 32) < 0)
+				return bad("peer", v, "static= wants 64 hex digits");
+			p->has_static = true;
+		} else if (strcmp(t, "connect") == 0) {
+			p->connect = true;
+		} else {
+			return bad("peer", v, "unknown attribute (node=, static=, connect)");
+		}
+	}
+	if (p->node_id == 0)
+		return bad("peer", v, "node=HEX is required (it is in the handshake)");
+	if (p->connect && !p->has_static)
+		return bad("peer", v, "connect needs static=HEX");
+	return 0;
+}
+
 static int parse_peer(struct app_config *c, const char *v)
 {
-	char buf[128];
+	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", v);
 	struct peer_spec p = { .port = NM_NET_DEFAULT_PORT };
+	char *comma = strchr(buf, ',');
+	if (comma == NULL)
+		return bad("peer", v, "node=HEX is required (it is in the handshake)");
+	*comma = '\0';
+	if (parse_peer_attrs(&p, comma + 1, v) < 0)
+		return -EINVAL;
 	char *at = strchr(buf, '@');
 	if (at != NULL) {
 		*at = '\0';
@@ -188,6 +248,9 @@ static int apply_option(struct app_config *c, const char *name, const char *v)
 	if (strcmp(name, "psk-file") == 0)
 		return snprintf(c->psk_file, sizeof(c->psk_file), "%s", v) < (int)sizeof(c->psk_file)
 			       ? 0 : bad(name, v, "path too long");
+	if (strcmp(name, "keys") == 0)
+		return snprintf(c->keys_dir, sizeof(c->keys_dir), "%s", v) < (int)sizeof(c->keys_dir)
+			       ? 0 : bad(name, v, "path too long");
 	if (strcmp(name, "worker-lcores") == 0)
 		return parse_lcores(c, v);
 	if (strcmp(name, "daemon") == 0)
@@ -234,6 +297,8 @@ static int parse_args(struct app_config *c, int argc, char **argv)
 		{ "mbufs", required_argument, NULL, 0 },     { "psk-file", required_argument, NULL, 0 },
 		{ "daemon", required_argument, NULL, 0 },    { "peer", required_argument, NULL, 0 },
 		{ "stats-period", required_argument, NULL, 0 }, { "config", required_argument, NULL, 0 },
+		{ "keys", required_argument, NULL, 0 },      { "show-identity", no_argument, NULL, 'i' },
+		{ "split-keys", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	int idx, ch;
@@ -243,6 +308,10 @@ static int parse_args(struct app_config *c, int argc, char **argv)
 			usage(argv[0]);
 			exit(EXIT_SUCCESS);
 		}
+		if (ch == 'i' || ch == 's') {
+			*(ch == 'i' ? &c->show_identity : &c->use_split) = true;
+			continue;
+		}
 		if (ch != 0 || apply_option(c, opts[idx].name, optarg) < 0) {
 			if (ch != 0)
 				usage(argv[0]);
@@ -251,6 +320,10 @@ static int parse_args(struct app_config *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad("", argv[optind], "unexpected argument");
+	if (c->keys_dir[0] == '\0')
+		return bad("keys", "", "is required (a directory; created on first use)");
+	if (c->show_identity)
+		return 0;
 	if (c->ip == 0)
 		return bad("ip", "", "is required");
 	if (c->psk_file[0] == '\0')
@@ -264,9 +337,11 @@ static int parse_args(struct app_config *c, int argc, char **argv)
 
 struct app {
 	struct app_config cfg;
+	struct nm_keys keys;
 	struct nm_mesh *mesh;
 	struct nm_runtime *rt;
 	struct nm_dataplane *dp;
+	struct nm_sessmgr *sm;
 };
 
 static int fail(const char *what, const struct nm_error *err)
@@ -278,7 +353,8 @@ static int fail(const char *what, const struct nm_error *err)
 static int app_mesh_init(struct app *a)
 {
 	struct nm_error err = { 0 };
-	struct nm_mesh_config mc = { .port = a->cfg.port };
+	struct nm_mesh_config mc = { .port = a->cfg.port,
+				     .node_seed = nm_identity_seed(&a->keys.identity) };
 	if (mc.port[0] == '\0') {
 		uint16_t pid;
 		RTE_ETH_FOREACH_DEV(pid)
@@ -318,9 +394,18 @@ static int app_dataplane_init(struct app *a)
 	};
 	if (nm_dataplane_create(&dc, &a->dp, &err) < 0)
 		return fail("dataplane", &err);
+	struct nm_sessmgr_config sc = { .dp = a->dp, .keys = &a->keys, .psk = nm_mesh_psk(a->mesh),
+					.use_split = a->cfg.use_split };
+	if (nm_sessmgr_create(&sc, &a->sm, &err) < 0)
+		return fail("sessions", &err);
 	for (unsigned i = 0; i < a->cfg.n_peers; i++) {
 		const struct peer_spec *p = &a->cfg.peers[i];
-		if (nm_dataplane_peer_add(a->dp, p->ip, p->port, p->has_mac ? &p->mac : NULL, &err) < 0)
+		struct nm_sm_peer_config pc = {
+			.ip = p->ip, .port = p->port, .mac = p->has_mac ? &p->mac : NULL,
+			.node_id = p->node_id, .static_pub = p->has_static ? p->static_pub : NULL,
+			.connect = p->connect,
+		};
+		if (nm_sessmgr_add_peer(a->sm, &pc, &err) < 0)
 			return fail("peer", &err);
 	}
 	if (nm_dataplane_start(a->dp, &err) < 0)
@@ -357,6 +442,15 @@ static void print_stats(const struct app *a)
 	}
 	nm_dataplane_stats(a->dp, &sum);
 	nm_stats_print(stdout, "total:   ", &sum);
+	for (unsigned i = 0; a->sm != NULL && i < a->cfg.n_peers; i++) {
+		struct nm_peer_status st;
+		nm_sessmgr_peer_status(a->sm, (int)i, &st);
+		char ip[INET_ADDRSTRLEN];
+		uint32_t be = htonl(a->cfg.peers[i].ip);
+		inet_ntop(AF_INET, &be, ip, sizeof(ip));
+		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
+		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
+	}
 	fflush(stdout);
 }
 
@@ -366,6 +460,7 @@ static void control_loop(struct app *a)
 	const uint64_t period_ticks = (uint64_t)a->cfg.stats_period * 1000;
 	while (!atomic_load(&app_force_quit)) {
 		nm_dataplane_poll_slowpath(a->dp);
+		nm_sessmgr_poll(a->sm);
 		app_sleep_ms(1);
 		if (period_ticks != 0 && ++ticks % period_ticks == 0)
 			print_stats(a);
@@ -380,10 +475,26 @@ static void app_fini(struct app *a)
 	if (a->dp != NULL) {
 		nm_dataplane_stop(a->dp);
 		print_stats(a);
-		nm_dataplane_destroy(a->dp); /* stops and closes the port */
 	}
+	nm_sessmgr_destroy(a->sm); /* its sessions leave the (stopped) dataplane */
+	a->sm = NULL;
+	nm_dataplane_destroy(a->dp); /* closes the port */
 	nm_runtime_destroy(a->rt);
 	nm_mesh_destroy(a->mesh);
+	nm_keys_wipe(&a->keys);
+}
+
+static int app_keys_init(struct app *a)
+{
+	struct nm_error err = { 0 };
+	if (nm_keys_load_or_create(&a->keys, a->cfg.keys_dir, &err) < 0)
+		return fail("keys", &err);
+	if (a->cfg.show_identity) {
+		char text[NM_KEYS_SHOW_MAX];
+		nm_keys_format_identity(&a->keys, text, sizeof(text));
+		fputs(text, stdout);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -399,6 +510,13 @@ int main(int argc, char **argv)
 		.cfg = { .udp_port = NM_NET_DEFAULT_PORT, .queues = 1, .stats_period = 1 },
 	};
 	int rc = parse_args(&a.cfg, argc, argv);
+	if (rc == 0)
+		rc = app_keys_init(&a);
+	if (rc == 0 && a.cfg.show_identity) {
+		nm_keys_wipe(&a.keys);
+		rte_eal_cleanup();
+		return EXIT_SUCCESS;
+	}
 	if (rc == 0)
 		rc = app_mesh_init(&a);
 	if (rc == 0)

@@ -130,13 +130,36 @@ int nm_sessmgr_add_peer(struct nm_sessmgr *sm, const struct nm_sm_peer_config *p
 
 /* ---- sending ---- */
 
+/* Ask who has the peer's address; the worker learns the MAC from the reply. */
+static void send_arp_request(struct nm_sessmgr *sm, uint32_t ip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(sm->cfg.dp->port.pool);
+	size_t len;
+	if (m == NULL || nm_pkt_arp_request(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
+					    &sm->self, ip, &len) < 0) {
+		rte_pktmbuf_free(m);
+		sm->stats.tx_failures++;
+		return;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	if (nm_dataplane_send(sm->cfg.dp, m) == 0)
+		sm->stats.arp_requests++;
+}
+
 /* Frame a datagram for a peer and queue it on the control TX ring. */
 static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *dgram, size_t len)
 {
 	const struct nm_peer *pe = &sm->cfg.dp->peers.peers[p->dp_peer];
 	struct nm_pkt_endpoint dst = { .ip = pe->ip, .port = pe->port };
 	struct rte_mbuf *m = NULL;
-	if (!nm_peer_mac(pe, &dst.mac) || (m = rte_pktmbuf_alloc(sm->cfg.dp->port.pool)) == NULL) {
+	if (!nm_peer_mac(pe, &dst.mac)) {
+		/* Unresolved: ask now; the retry after the answer goes out. */
+		send_arp_request(sm, pe->ip);
+		sm->stats.tx_failures++;
+		return -EHOSTUNREACH;
+	}
+	if ((m = rte_pktmbuf_alloc(sm->cfg.dp->port.pool)) == NULL) {
 		sm->stats.tx_failures++;
 		return -ENOBUFS;
 	}

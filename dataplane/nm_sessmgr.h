@@ -77,6 +77,7 @@ struct nm_sessmgr_stats {
 	uint64_t sessions_expired;
 	uint64_t sessions_rotated;
 	uint64_t tx_failures;          /* no MAC for the peer yet, no mbuf, ring full */
+	uint64_t arp_requests;         /* sent to resolve a peer's MAC */
 };
 
 int nm_sessmgr_create(const struct nm_sessmgr_config *cfg, struct nm_sessmgr **out,

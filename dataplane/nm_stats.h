@@ -23,6 +23,7 @@ struct nm_lcore_stats {
 	uint64_t events_failed;    /* process() returned an error */
 	uint64_t events_handed_off; /* sent to the owner lcore */
 	uint64_t arp_replies;
+	uint64_t arp_learned; /* peer MACs from replies to our requests */
 	uint64_t icmp_replies;
 	uint64_t drops[NM_DROP__COUNT];
 } __rte_cache_aligned;

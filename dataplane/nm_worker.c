@@ -339,6 +339,14 @@ static void rx_arp(struct nm_worker *w, struct rte_mbuf *m, uint8_t *frame,
 {
 	enum nm_drop why = NM_DROP_NONE;
 	size_t out_len;
+	struct nm_pkt_endpoint sender;
+	if (nm_pkt_arp_reply_sender(frame, m->data_len, &w->self, &sender, NULL) == 0) {
+		/* The answer to our own request: remember the peer's MAC. */
+		nm_peer_learn(&w->dp->peers, sender.ip, &sender.mac);
+		w->stats.arp_learned++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (nm_pkt_arp_reply(frame, m->data_len, &w->self, &out_len, &why) < 0) {
 		drop_mbuf(w, m, why);
 		return;
