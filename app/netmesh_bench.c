@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "nm_builtin.h"
 #include "nm_eal.h"
 #include "nm_mesh.h"
@@ -32,6 +33,11 @@ static void die(const char *what, int rc, const struct nm_error *err)
 	fprintf(stderr, "netmesh-bench: %s: %s%s%s\n", what, nm_strerror(rc),
 		err && err->msg[0] ? ": " : "", err ? err->msg : "");
 	exit(EXIT_FAILURE);
+}
+
+void bench_die(const char *what, int rc)
+{
+	die(what, rc, NULL);
 }
 
 static struct nm_runtime *bench_runtime(const char *port)
@@ -178,7 +184,7 @@ static int bench_runtime_part(const char *port)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime\n"
+	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions\n"
 			"  (EAL must provide the port, e.g. --vdev=net_null0; default port net_null0)\n");
 }
 
@@ -206,6 +212,8 @@ int main(int argc, char **argv)
 	int rc;
 	if (part != NULL && strcmp(part, "runtime") == 0) {
 		rc = bench_runtime_part(port);
+	} else if (part != NULL && strcmp(part, "sessions") == 0) {
+		rc = bench_sessions_part();
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

@@ -7,8 +7,8 @@ source "$(dirname "$0")/lib.sh"
 
 part=${1:-}
 case "$part" in
-  runtime) ;;
-  *) echo "usage: $0 runtime" >&2; exit 2 ;;
+  runtime|sessions) ;;
+  *) echo "usage: $0 runtime|sessions" >&2; exit 2 ;;
 esac
 
 nm_build

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* bench.h - the parts of netmesh-bench, one function each. */
+#ifndef BENCH_H
+#define BENCH_H
+
+/* Print a fatal benchmark error and exit. */
+void bench_die(const char *what, int rc);
+
+int bench_sessions_part(void);
+
+#endif /* BENCH_H */
