@@ -12,20 +12,27 @@
 
 /*
  * EAL for unit tests: no hugepages, no PCI, no shared config, no telemetry,
- * one null port. EAL runs once per process, so suites that use it run in
- * Check's no-fork mode (set in code by nm_test_run).
+ * one null port, and the lcores asked for (e.g. "--lcores=0@0,1@1,2@1": more
+ * lcores than CPUs is fine). EAL runs once per process, so suites that use
+ * it run in Check's no-fork mode (set in code by nm_test_run_nofork).
  */
-static inline void nm_test_eal_init(const char *prog)
+static inline void nm_test_eal_init_lcores(const char *prog, const char *lcores)
 {
 	char *argv[] = {
 		(char *)prog, "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-		"--no-telemetry", "--vdev=net_null0", "-l", "0", "--log-level=lib.*:error",
+		"--no-telemetry", "--vdev=net_null0", (char *)lcores, "--log-level=lib.*:error",
 	};
 	int argc = (int)(sizeof(argv) / sizeof(argv[0]));
 	if (nm_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "%s: EAL init failed\n", prog);
 		exit(EXIT_FAILURE);
 	}
+}
+
+/* One lcore: the control-path suites. */
+static inline void nm_test_eal_init(const char *prog)
+{
+	nm_test_eal_init_lcores(prog, "--lcores=0@0");
 }
 
 /* Run a suite without forking (EAL lives in this process) and clean up EAL. */

@@ -628,11 +628,6 @@ static Suite *dataplane_suite(void)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	char *eal[] = { argv[0], "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-			"--no-telemetry", "--lcores=0@0,1@1,2@1", "--log-level=lib.*:error" };
-	if (nm_eal_init((int)(sizeof(eal) / sizeof(eal[0])), eal) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		return EXIT_FAILURE;
-	}
+	nm_test_eal_init_lcores(argv[0], "--lcores=0@0,1@1,2@1"); /* 3 lcores on 2 CPUs */
 	return nm_test_run_nofork(dataplane_suite());
 }
