@@ -229,18 +229,6 @@ static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_s
 	w->stats.events_handed_off++;
 }
 
-static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
-		     const struct nm_event *ev)
-{
-	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, daemon);
-	if (d == NULL)
-		drop(w, NM_DROP_DAEMON_UNKNOWN);
-	else if (d->lcore == w->lcore)
-		deliver_local(w, d, s, ev);
-	else
-		handoff_event(w, d->lcore, s, daemon, ev);
-}
-
 static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 {
 	const struct nm_handoff *h = rte_pktmbuf_mtod(m, const struct nm_handoff *);
@@ -278,8 +266,16 @@ static void deliver_packet(struct nm_worker *w, struct nm_session *s, const stru
 	/* Upstream delivers the well-formed prefix; the rest is counted once. */
 	if (n != h->event_count || consumed != h->payload_len)
 		drop(w, NM_DROP_FRAME_OVERRUN);
-	for (uint32_t i = 0; i < n; i++)
-		dispatch(w, s, h->stream_id, &w->evs[i]);
+	/* One destination per packet: look it up once. */
+	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, h->stream_id);
+	if (d == NULL)
+		w->stats.drops[NM_DROP_DAEMON_UNKNOWN] += n;
+	else if (d->lcore == w->lcore)
+		for (uint32_t i = 0; i < n; i++)
+			deliver_local(w, d, s, &w->evs[i]);
+	else
+		for (uint32_t i = 0; i < n; i++)
+			handoff_event(w, d->lcore, s, h->stream_id, &w->evs[i]);
 }
 
 static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t len,
