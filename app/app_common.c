@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "nm_identity.h"
+#include "nm_keys.h"
 
 atomic_bool app_force_quit;
 static atomic_int signals_seen;
@@ -67,6 +70,34 @@ int app_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
 	return 0;
 }
 
+int app_parse_hex_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	if (s == NULL)
+		return -EINVAL;
+	const char *digits = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? s + 2 : s;
+	size_t n = strspn(digits, "0123456789abcdefABCDEF");
+	if (n == 0 || n > 16 || digits[n] != '\0')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(digits, &end, 16);
+	if (errno != 0 || *end != '\0')
+		return -EINVAL;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int app_parse_hex32(const char *s, uint8_t out[32])
+{
+	size_t bin_len = 0;
+	const char *end = NULL;
+	if (s == NULL || strlen(s) != 64 ||
+	    sodium_hex2bin(out, 32, s, 64, NULL, &bin_len, &end) != 0 || bin_len != 32 ||
+	    *end != '\0')
+		return -EINVAL;
+	return 0;
+}
+
 int app_read_key32(const char *path, uint8_t key[32])
 {
 	struct nm_error err;
@@ -80,4 +111,28 @@ void app_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
+}
+
+int app_load_keys(const char *dir, struct nm_keys *keys)
+{
+	struct nm_error err = { 0 };
+	int rc = nm_keys_load_or_create(keys, dir, &err);
+	if (rc < 0)
+		fprintf(stderr, "keys: %s\n", err.msg[0] ? err.msg : strerror(-rc));
+	return rc;
+}
+
+int app_show_identity(const char *dir)
+{
+	struct nm_keys keys;
+	char text[NM_KEYS_SHOW_MAX];
+	int rc = app_load_keys(dir, &keys);
+	if (rc < 0)
+		return rc;
+	rc = nm_keys_format_identity(&keys, text, sizeof(text));
+	nm_keys_wipe(&keys);
+	if (rc < 0)
+		return rc;
+	fputs(text, stdout);
+	return 0;
 }

@@ -22,8 +22,19 @@ int app_parse_mac(const char *s, struct rte_ether_addr *mac);
 /* Whole decimal number in [min, max]. */
 int app_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
+/* 1..16 hex digits, optional 0x: a node_id or origin_hash as the tools print them. */
+int app_parse_hex_u64(const char *s, uint64_t *out);
+/* Exactly 64 hex digits: a 32-byte key as --show-identity prints it. */
+int app_parse_hex32(const char *s, uint8_t out[32]);
+
 /* 32 bytes from a file: raw, or 64 hex digits (+ optional newline). */
 int app_read_key32(const char *path, uint8_t key[32]);
+
+struct nm_keys;
+/* nm_keys_load_or_create, with the reason printed on stderr. */
+int app_load_keys(const char *dir, struct nm_keys *keys);
+/* --show-identity: load (or create) the key directory and print its identity. */
+int app_show_identity(const char *dir);
 
 /* Sleep on the control thread without spinning (testpmd style). */
 void app_sleep_ms(unsigned ms);

@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_gen.c - netmesh-gen's node logic (app/gen_core.h) against an
+ * in-process responder built from nm_hs_* and nm_packet: ARP, the handshake
+ * as initiator, sealed event packets both ways, the chain check (it must
+ * catch a broken chain and tell loss from a break), forged and replayed
+ * packets, the retry schedule, and garbage input. No EAL.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ip.h>
+#include <sodium.h>
+
+#include "gen_core.h"
+#include "nm_aead.h"
+#include "nm_causal.h"
+#include "nm_handshake.h"
+#include "nm_le.h"
+#include "nm_packet.h"
+#include "nm_pkt.h"
+
+#define GEN_NODE 0x1111222233334444ULL
+#define GEN_ORIGIN 0x5555666677778888ULL
+#define APP_NODE 0x99990000aaaabbbbULL
+#define DAEMON_A 0xd00000000000000aULL
+#define DAEMON_B 0xd00000000000000bULL
+#define EVENT_SIZE 64
+
+static const struct nm_pkt_endpoint GEN_EP = {
+	.mac = { { 0x02, 0, 0, 0, 0, 0x02 } }, .ip = RTE_IPV4(127, 0, 0, 2), .port = 7777,
+};
+static const struct nm_pkt_endpoint APP_EP = {
+	.mac = { { 0x02, 0, 0, 0, 0, 0x01 } }, .ip = RTE_IPV4(127, 0, 0, 1), .port = 7777,
+};
+
+/* The appliance's side, reduced to what the generator sees on the wire. */
+struct responder {
+	uint64_t node_id;
+	uint64_t initiator_node_id; /* whom it expects (the prologue) */
+	uint8_t psk[32];
+	uint8_t static_sk[32], static_pk[32];
+	struct nm_session_keys keys;
+	struct nm_aead tx, rx;
+	uint64_t tx_counter;
+	struct nm_chain chain[2]; /* DAEMON_A, DAEMON_B */
+	uint64_t seq[2];
+};
+
+struct fixture {
+	struct gen *g;
+	struct gen_config cfg;
+	struct responder r;
+	uint8_t frame[GEN_FRAME_MAX];
+	size_t len;
+};
+
+static void responder_init(struct responder *r, uint8_t fill)
+{
+	memset(r, 0, sizeof(*r));
+	r->node_id = APP_NODE;
+	r->initiator_node_id = GEN_NODE;
+	memset(r->psk, 0x42, sizeof(r->psk));
+	memset(r->static_sk, fill, sizeof(r->static_sk));
+	crypto_scalarmult_base(r->static_pk, r->static_sk);
+	nm_chain_init(&r->chain[0], DAEMON_A);
+	nm_chain_init(&r->chain[1], DAEMON_B);
+}
+
+static struct gen_config base_config(const struct responder *r)
+{
+	struct gen_config c = {
+		.self = GEN_EP, .peer = APP_EP, .peer_mac_known = false,
+		.node_id = GEN_NODE, .origin_hash = GEN_ORIGIN, .peer_node_id = APP_NODE,
+		.daemons = { DAEMON_A, DAEMON_B }, .n_daemons = 2,
+		.event_size = EVENT_SIZE, .events_per_packet = 3, .mtu = 1500,
+	};
+	memcpy(c.psk, r->psk, 32);
+	memcpy(c.peer_static, r->static_pk, 32);
+	return c;
+}
+
+static void fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	responder_init(&f->r, 0x21);
+	f->cfg = base_config(&f->r);
+	f->g = calloc(1, sizeof(*f->g));
+	ck_assert_ptr_nonnull(f->g);
+	ck_assert_int_eq(gen_init(f->g, &f->cfg, NULL), 0);
+}
+
+static void fixture_fini(struct fixture *f)
+{
+	gen_fini(f->g);
+	free(f->g);
+}
+
+/* The UDP datagram of a frame addressed to `to`. */
+static uint8_t *datagram(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *to, size_t *dlen)
+{
+	struct nm_pkt_info pi;
+	enum nm_drop why = NM_DROP_NONE;
+	ck_assert_int_eq(nm_pkt_parse(frame, len, to, 0, &pi, &why), 0);
+	ck_assert_int_eq(pi.kind, NM_PKT_UDP);
+	*dlen = pi.data_len;
+	return frame + pi.data_off;
+}
+
+/* Read msg1 from the frame, write msg2 in its place (frame to the generator). */
+static int responder_answer(struct responder *r, uint8_t *frame, size_t len, size_t *out_len)
+{
+	size_t dlen, mlen, m2len, plen;
+	const uint8_t *msg;
+	uint8_t *d = datagram(frame, len, &APP_EP, &dlen);
+	uint8_t m2[NM_HS_MSG_LEN];
+	struct nm_hs hs;
+	const struct nm_hs_config rc = {
+		.initiator = false, .local_node_id = r->node_id,
+		.peer_node_id = r->initiator_node_id, .psk = r->psk, .static_sk = r->static_sk,
+	};
+	ck_assert_int_eq(nm_hs_pkt_decode(d, dlen, &msg, &mlen, NULL), 0);
+	ck_assert_int_eq(nm_hs_init(&hs, &rc), 0);
+	int rc_read = nm_hs_read(&hs, msg, mlen, NULL, 0, NULL);
+	if (rc_read < 0)
+		return rc_read;
+	ck_assert_int_eq(nm_hs_write(&hs, NULL, 0, m2, sizeof(m2), &m2len), 0);
+	ck_assert_int_eq(nm_hs_finish(&hs, &r->keys), 0);
+	nm_aead_init(&r->tx, r->keys.tx, r->keys.session_id);
+	nm_aead_init(&r->rx, r->keys.rx, r->keys.session_id);
+	r->tx_counter = 0;
+	ck_assert_int_eq(nm_hs_pkt_encode(m2, m2len, frame + NM_PKT_DATA_OFF,
+					  GEN_FRAME_MAX - NM_PKT_DATA_OFF, &plen), 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, GEN_FRAME_MAX, &APP_EP, &GEN_EP, 1, plen, 0), 0);
+	*out_len = NM_PKT_DATA_OFF + plen;
+	return 0;
+}
+
+/* ARP, msg1, msg2: the fixture ends ESTABLISHED. */
+static void establish(struct fixture *f)
+{
+	size_t out = 0;
+	ck_assert_int_eq(f->g->state, GEN_RESOLVING);
+	ck_assert_int_eq(gen_arp_request(f->g, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_int_eq(nm_pkt_arp_reply(f->frame, f->len, &APP_EP, &out, NULL), 0);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_RESOLVED);
+	ck_assert_int_eq(f->g->state, GEN_HANDSHAKING);
+	ck_assert_int_eq(gen_hs_msg1(f->g, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_int_eq(responder_answer(&f->r, f->frame, f->len, &out), 0);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_ESTABLISHED);
+	ck_assert_int_eq(f->g->state, GEN_ESTABLISHED);
+}
+
+/* After editing a datagram from the appliance: fix the UDP/IPv4 checksums so the edit reaches Net. */
+static void refresh_udp(uint8_t *frame, size_t len)
+{
+	ck_assert_int_eq(nm_pkt_build_udp(frame, GEN_FRAME_MAX, &APP_EP, &GEN_EP, 1,
+					  len - NM_PKT_DATA_OFF, 0), 0);
+}
+
+/* One packet of daemon `k`'s outputs with the given links (payload "out<i>"). */
+static size_t responder_emit(struct responder *r, unsigned k, const struct nm_event *evs,
+			     uint32_t n, uint8_t *frame)
+{
+	const struct nm_packet_tx t = {
+		.src = &APP_EP, .dst = &GEN_EP, .ip_id = 7, .key = &r->tx,
+		.counter = r->tx_counter++, .session_id = r->keys.session_id,
+		.stream_id = k == 0 ? DAEMON_A : DAEMON_B, .sequence = r->seq[k]++,
+		.origin_hash = APP_NODE, .budget = nm_packet_budget(1500),
+	};
+	uint32_t used;
+	size_t len;
+	ck_assert_int_eq(nm_packet_build(frame, GEN_FRAME_MAX, &t, evs, n, &used, &len), 0);
+	ck_assert_uint_eq(used, n);
+	return len;
+}
+
+/* Daemon k's next honest output. */
+static struct nm_event next_output(struct responder *r, unsigned k, const uint8_t *payload,
+				   uint32_t len)
+{
+	struct nm_event ev = { .payload = payload, .len = len };
+	ck_assert_int_eq(nm_chain_append(&r->chain[k], payload, len, 0, &ev.link), 0);
+	return ev;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+START_TEST(test_config)
+{
+	struct responder r;
+	struct gen *g = calloc(1, sizeof(*g));
+	struct gen_config c;
+	responder_init(&r, 0x21);
+
+	c = base_config(&r);
+	c.events_per_packet = 100; /* 1388-byte budget / 100 bytes per event = 13 */
+	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
+	ck_assert_uint_eq(g->per_packet, 13);
+	ck_assert_int_eq(g->state, GEN_RESOLVING);
+	c.peer_mac_known = true;
+	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
+	ck_assert_int_eq(g->state, GEN_HANDSHAKING);
+
+	c = base_config(&r);
+	c.event_size = 1388 - 36 + 1; /* one byte over the budget */
+	ck_assert_int_eq(gen_init(g, &c, NULL), -EMSGSIZE);
+	c.event_size = 1388 - 36;
+	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
+	ck_assert_uint_eq(g->per_packet, 1);
+	c.event_size = GEN_EVENT_MAX + 1;
+	ck_assert_int_eq(gen_init(g, &c, NULL), -EMSGSIZE);
+
+	struct nm_error err = { 0 };
+	c = base_config(&r);
+	c.n_daemons = 0;
+	ck_assert_int_eq(gen_init(g, &c, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "daemons"));
+	c = base_config(&r);
+	c.peer.ip = 0;
+	ck_assert_int_eq(gen_init(g, &c, NULL), -EINVAL);
+	c = base_config(&r);
+	c.events_per_packet = 0;
+	ck_assert_int_eq(gen_init(g, &c, NULL), -EINVAL);
+	ck_assert_int_eq(gen_init(NULL, &c, NULL), -EINVAL);
+	free(g);
+}
+END_TEST
+
+START_TEST(test_arp_request_and_answers)
+{
+	struct fixture f;
+	struct nm_pkt_endpoint who;
+	size_t out = 0;
+	fixture_init(&f);
+
+	/* Our request: broadcast, asking for the appliance's address. */
+	ck_assert_int_eq(gen_arp_request(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_uint_eq(f.len, 42);
+	ck_assert_uint_eq(f.frame[0] & f.frame[5], 0xff);
+	ck_assert_uint_eq(nm_get_le32(f.frame + 38), rte_cpu_to_be_32(APP_EP.ip));
+	ck_assert_uint_eq(f.g->st.arp_requests, 1);
+
+	/* Someone else's reply teaches us nothing. */
+	struct nm_pkt_endpoint stranger = APP_EP;
+	stranger.ip = RTE_IPV4(127, 0, 0, 9);
+	ck_assert_int_eq(gen_arp_request(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	nm_put_le32(f.frame + 38, rte_cpu_to_be_32(stranger.ip));
+	ck_assert_int_eq(nm_pkt_arp_reply(f.frame, f.len, &stranger, &out, NULL), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_ARP_IGNORED], 1);
+	ck_assert_int_eq(f.g->state, GEN_RESOLVING);
+
+	/* The appliance asks for us: answered in place with our MAC. */
+	uint8_t req[60] = { 0 };
+	ck_assert_int_eq(nm_pkt_arp_request(req, sizeof(req), &APP_EP, GEN_EP.ip, NULL), 0);
+	ck_assert_int_eq(gen_rx(f.g, req, sizeof(req), &out), GEN_RX_REPLY);
+	ck_assert_uint_eq(out, 42);
+	ck_assert_int_eq(nm_pkt_arp_reply_sender(req, out, &APP_EP, &who, NULL), 0);
+	ck_assert_uint_eq(who.ip, GEN_EP.ip);
+	ck_assert_mem_eq(who.mac.addr_bytes, GEN_EP.mac.addr_bytes, 6);
+	ck_assert_uint_eq(f.g->st.arp_replies, 1);
+
+	/* A request for another address is not answered. */
+	ck_assert_int_eq(nm_pkt_arp_request(req, sizeof(req), &APP_EP, RTE_IPV4(127, 0, 0, 7), NULL), 0);
+	ck_assert_int_eq(gen_rx(f.g, req, sizeof(req), &out), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_ARP_IGNORED], 2);
+
+	/* Nothing but ARP works before the session. */
+	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_handshake_msg1_on_the_wire)
+{
+	struct fixture f;
+	size_t out, dlen;
+	fixture_init(&f);
+	establish(&f);
+	fixture_fini(&f);
+
+	/* msg1 as docs/sessions.md has it: 116 bytes, HANDSHAKE, payload_len 48, all else 0. */
+	fixture_init(&f);
+	f.cfg.peer_mac_known = true;
+	f.cfg.peer.mac = APP_EP.mac;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_uint_eq(f.len, 42 + 116);
+	uint8_t *d = datagram(f.frame, f.len, &APP_EP, &dlen);
+	ck_assert_uint_eq(dlen, NM_HS_PKT_LEN);
+	ck_assert_uint_eq(d[0], 0x45);
+	ck_assert_uint_eq(d[1], 0x4e);
+	ck_assert_uint_eq(d[2], 1);
+	ck_assert_uint_eq(d[3], NM_FLAG_HANDSHAKE);
+	ck_assert_uint_eq(nm_get_le16(d + 64), 48);
+	for (unsigned i = 4; i < 64; i++)
+		ck_assert_msg(d[i] == 0, "header byte %u is %u", i, d[i]);
+	ck_assert_uint_eq(nm_get_le16(d + 66), 0);
+
+	/* Each attempt has a fresh ephemeral. */
+	uint8_t e1[32];
+	memcpy(e1, d + 68, 32);
+	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	d = datagram(f.frame, f.len, &APP_EP, &dlen);
+	ck_assert_int_ne(memcmp(e1, d + 68, 32), 0);
+	ck_assert_uint_eq(f.g->st.hs_attempts, 2);
+	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_ESTABLISHED);
+	ck_assert_uint_eq(f.g->session_id, f.r.keys.session_id);
+	ck_assert_mem_eq(f.g->tx.key, f.r.keys.rx, 32);
+	ck_assert_mem_eq(f.g->rx.key, f.r.keys.tx, 32);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* Both node ids are in the prologue: a responder expecting someone else refuses msg1. */
+START_TEST(test_handshake_prologue_uses_node_ids)
+{
+	struct fixture f;
+	size_t out;
+	fixture_init(&f);
+	f.cfg.peer_mac_known = true;
+	f.cfg.peer.mac = APP_EP.mac;
+	f.cfg.peer_node_id = APP_NODE ^ 1;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), -EBADMSG);
+
+	f.cfg.peer_node_id = APP_NODE;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	f.r.initiator_node_id = GEN_NODE ^ 0x100000000ULL; /* only the routed low 32 bits count */
+	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_ESTABLISHED);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* A msg2 that does not authenticate (wrong static key, stale attempt) leaves the attempt alive. */
+START_TEST(test_handshake_bad_msg2_keeps_attempt)
+{
+	struct fixture f;
+	struct responder impostor;
+	uint8_t first[GEN_FRAME_MAX];
+	size_t out, first_len;
+	fixture_init(&f);
+	f.cfg.peer_mac_known = true;
+	f.cfg.peer.mac = APP_EP.mac;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+
+	/* Attempt 1's msg2 arrives after attempt 2 started: stale, refused. */
+	ck_assert_int_eq(gen_hs_msg1(f.g, first, sizeof(first), &first_len), 0);
+	ck_assert_int_eq(responder_answer(&f.r, first, first_len, &first_len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_rx(f.g, first, first_len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 1);
+	ck_assert_int_eq(f.g->state, GEN_HANDSHAKING);
+
+	/* An impostor with another static key (and the PSK) cannot answer for the appliance. */
+	uint8_t copy[GEN_FRAME_MAX];
+	memcpy(copy, f.frame, f.len);
+	responder_init(&impostor, 0x77);
+	int rc = responder_answer(&impostor, copy, f.len, &out);
+	ck_assert_int_eq(rc, -EBADMSG); /* msg1 was for the real static key: es differs */
+
+	/* The real answer still completes attempt 2. */
+	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), 0);
+	uint8_t tampered[GEN_FRAME_MAX];
+	memcpy(tampered, f.frame, out);
+	tampered[42 + 68 + 40] ^= 0x01; /* in msg2's tag */
+	refresh_udp(tampered, out);
+	ck_assert_int_eq(gen_rx(f.g, tampered, out, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 2);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_ESTABLISHED);
+
+	/* A msg2 once established is a stray handshake packet. */
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_HANDSHAKE], 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_events_to_the_appliance)
+{
+	struct fixture f;
+	struct nm_net_hdr h;
+	struct nm_event evs[16];
+	enum nm_drop why = NM_DROP_NONE;
+	struct nm_causal_link prev = nm_link_genesis(GEN_ORIGIN, 0);
+	uint8_t prev_payload[EVENT_SIZE];
+	size_t prev_len = 0;
+	fixture_init(&f);
+	establish(&f);
+
+	for (unsigned p = 0; p < 4; p++) {
+		ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+		int n = nm_packet_open(f.frame, f.len, &APP_EP, &f.r.rx, &h, evs, 16, &why);
+		ck_assert_int_eq(n, 3);
+		ck_assert_uint_eq(h.subprotocol_id, NM_SUBPROTOCOL_CAUSAL);
+		ck_assert_uint_eq(h.session_id, f.r.keys.session_id);
+		ck_assert_uint_eq(nm_hdr_counter(&h), p);        /* per-session, from 0 */
+		ck_assert_uint_eq(h.stream_id, p % 2 ? DAEMON_B : DAEMON_A); /* round-robin */
+		ck_assert_uint_eq(h.sequence, p / 2);            /* per stream */
+		ck_assert_uint_eq(h.origin_hash, GEN_ORIGIN);
+		for (int i = 0; i < n; i++) {
+			/* Our own identity chain, link by link across packets and daemons. */
+			ck_assert_int_eq(nm_chain_validate(&prev, prev_payload, prev_len, &evs[i].link,
+							   NULL), NM_CHAIN_OK);
+			ck_assert_uint_eq(evs[i].len, EVENT_SIZE);
+			ck_assert_uint_eq(nm_get_le64(evs[i].payload), p * 3 + (unsigned)i);
+			ck_assert_mem_eq(evs[i].payload + 8, "netmesh-", 8);
+			prev = evs[i].link;
+			memcpy(prev_payload, evs[i].payload, EVENT_SIZE);
+			prev_len = EVENT_SIZE;
+		}
+	}
+	ck_assert_uint_eq(f.g->st.tx_packets, 4);
+	ck_assert_uint_eq(f.g->st.tx_events, 12);
+
+	/* A heartbeat is 84 sealed bytes on the same counter sequence. */
+	ck_assert_int_eq(gen_build_heartbeat(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_uint_eq(f.len, 42 + 84);
+	ck_assert_int_eq(nm_packet_open(f.frame, f.len, &APP_EP, &f.r.rx, &h, evs, 16, &why), 0);
+	ck_assert_uint_eq(h.flags, NM_FLAG_HEARTBEAT);
+	ck_assert_uint_eq(nm_hdr_counter(&h), 4);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_replies_chain_ok)
+{
+	struct fixture f;
+	uint8_t pay[4][8];
+	fixture_init(&f);
+	establish(&f);
+
+	/* Counter-style outputs, several per packet, interleaved daemons. */
+	for (unsigned p = 0; p < 6; p++) {
+		unsigned k = p % 2;
+		struct nm_event evs[4];
+		for (unsigned i = 0; i < 4; i++) {
+			nm_put_le64(pay[i], p * 4 + i + 1);
+			evs[i] = next_output(&f.r, k, pay[i], 8);
+		}
+		f.len = responder_emit(&f.r, k, evs, 4, f.frame);
+		ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	}
+	ck_assert_uint_eq(f.g->st.rx_packets, 6);
+	ck_assert_uint_eq(f.g->st.rx_events, 24);
+	ck_assert_uint_eq(f.g->st.chain_ok, 24); /* the first of each daemon against genesis */
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	ck_assert_uint_eq(f.g->st.chain_gaps, 0);
+	ck_assert_uint_eq(gen_drops_total(&f.g->st), 0);
+	ck_assert_uint_eq(f.g->n_checks, 2);
+	ck_assert_uint_eq(f.g->checks[0].origin, DAEMON_A);
+	ck_assert_uint_eq(f.g->checks[0].ok, 12);
+	ck_assert_uint_eq(f.g->checks[1].ok, 12);
+
+	/* The appliance's heartbeat opens and counts. */
+	f.len = NM_PKT_DATA_OFF + nm_net_dgram_len(0);
+	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = 1, .flags = NM_FLAG_HEARTBEAT,
+				.session_id = f.r.keys.session_id };
+	nm_hdr_encode(&h, f.frame + NM_PKT_DATA_OFF);
+	ck_assert_int_eq(nm_aead_seal(&f.r.tx, f.frame + NM_PKT_DATA_OFF, 84, f.r.tx_counter++), 0);
+	ck_assert_int_eq(nm_pkt_build_udp(f.frame, sizeof(f.frame), &APP_EP, &GEN_EP, 1, 84, 0), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.rx_heartbeats, 1);
+	ck_assert_uint_eq(gen_drops_total(&f.g->st), 0);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* Send daemon A's events one per packet, as given. */
+static void emit_one(struct fixture *f, const struct nm_event *ev)
+{
+	f->len = responder_emit(&f->r, 0, ev, 1, f->frame);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, f->len, NULL), GEN_RX_CONSUMED);
+}
+
+START_TEST(test_chain_break_detected)
+{
+	struct fixture f;
+	static const uint8_t a[] = "alpha", b[] = "bravo", c[] = "charlie", d[] = "delta";
+	fixture_init(&f);
+	establish(&f);
+
+	struct nm_event e1 = next_output(&f.r, 0, a, 5);
+	emit_one(&f, &e1);
+	ck_assert_uint_eq(f.g->st.chain_ok, 1);
+
+	/* A parent hash that does not follow: a break, counted once (the emitter goes on from it). */
+	struct nm_event e2 = next_output(&f.r, 0, b, 5);
+	e2.link.parent_hash ^= 0x10;
+	nm_chain_from_head(&f.r.chain[0], &e2.link, b, 5);
+	emit_one(&f, &e2);
+	ck_assert_uint_eq(f.g->st.chain_errors, 1);
+	ck_assert_ptr_nonnull(strstr(f.g->last_chain_error, "d00000000000000a"));
+	struct nm_event e3 = next_output(&f.r, 0, c, 7);
+	emit_one(&f, &e3);
+	ck_assert_uint_eq(f.g->st.chain_errors, 1);
+	ck_assert_uint_eq(f.g->st.chain_ok, 2);
+
+	/* A payload that is not the one the next link hashed: the next link breaks. */
+	struct nm_event e4 = next_output(&f.r, 0, d, 5);
+	e4.payload = a;
+	emit_one(&f, &e4);
+	ck_assert_uint_eq(f.g->st.chain_ok, 3); /* e4's own link follows e3 */
+	struct nm_event e5 = next_output(&f.r, 0, c, 7);
+	emit_one(&f, &e5);
+	ck_assert_uint_eq(f.g->st.chain_errors, 2);
+
+	/* A link of another origin on this daemon's stream. */
+	struct nm_event e6 = next_output(&f.r, 0, a, 5);
+	struct nm_event wrong = e6;
+	wrong.link.origin_hash = DAEMON_B;
+	emit_one(&f, &wrong);
+	ck_assert_uint_eq(f.g->st.chain_errors, 3);
+	emit_one(&f, &e6); /* not adopted: the real one still follows */
+	ck_assert_uint_eq(f.g->st.chain_ok, 4);
+
+	/* The sequence going back (an old event re-sent in a new packet). */
+	emit_one(&f, &e3);
+	ck_assert_uint_eq(f.g->st.chain_errors, 4);
+	ck_assert_ptr_nonnull(strstr(f.g->last_chain_error, "sequence"));
+
+	/* Loss is not a break: a forward gap is counted apart, then the check resumes. */
+	(void)next_output(&f.r, 0, b, 5);
+	(void)next_output(&f.r, 0, b, 5);
+	struct nm_event e9 = next_output(&f.r, 0, c, 7);
+	emit_one(&f, &e9);
+	ck_assert_uint_eq(f.g->st.chain_gaps, 1);
+	ck_assert_uint_eq(f.g->st.lost_events, 2);
+	struct nm_event e10 = next_output(&f.r, 0, d, 5);
+	emit_one(&f, &e10);
+	ck_assert_uint_eq(f.g->st.chain_ok, 5);
+	ck_assert_uint_eq(f.g->st.chain_errors, 4);
+	ck_assert_uint_eq(f.g->checks[0].errors, 4);
+	ck_assert_uint_eq(f.g->checks[0].gaps, 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* The first output seen must follow the daemon's genesis link. */
+START_TEST(test_chain_first_event_against_genesis)
+{
+	struct fixture f;
+	static const uint8_t a[] = "alpha";
+	fixture_init(&f);
+	establish(&f);
+	struct nm_event e1 = next_output(&f.r, 1, a, 5);
+	e1.link.parent_hash ^= 1;
+	f.len = responder_emit(&f.r, 1, &e1, 1, f.frame);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.chain_errors, 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_forged_replayed_foreign)
+{
+	struct fixture f;
+	uint8_t saved[GEN_FRAME_MAX];
+	static const uint8_t a[] = "alpha";
+	fixture_init(&f);
+	establish(&f);
+
+	struct nm_event e1 = next_output(&f.r, 0, a, 5);
+	f.len = responder_emit(&f.r, 0, &e1, 1, f.frame);
+	memcpy(saved, f.frame, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.chain_ok, 1);
+
+	/* The same packet again: the replay window refuses it before any crypto. */
+	memcpy(f.frame, saved, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_REPLAY_DUP], 1);
+
+	/* A flipped ciphertext bit: auth, and the window does not move. */
+	struct nm_event e2 = next_output(&f.r, 0, a, 5);
+	f.len = responder_emit(&f.r, 0, &e2, 1, f.frame);
+	memcpy(saved, f.frame, f.len);
+	f.frame[42 + 68 + 3] ^= 0x80;
+	refresh_udp(f.frame, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 1);
+	ck_assert_int_eq(gen_rx(f.g, saved, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.chain_ok, 2);
+
+	/* Another session id, another port, another class. */
+	memcpy(f.frame, saved, f.len);
+	f.frame[42 + 24] ^= 1;
+	refresh_udp(f.frame, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SESSION_UNKNOWN], 1);
+	struct nm_pkt_endpoint other = GEN_EP;
+	other.port = 7778;
+	ck_assert_int_eq(nm_pkt_build_udp(f.frame, sizeof(f.frame), &APP_EP, &other, 1, 20, 0), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, 42 + 20, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_UDP_PORT], 1);
+	memset(f.frame + 42, 0, 20);
+	ck_assert_int_eq(nm_pkt_build_udp(f.frame, sizeof(f.frame), &APP_EP, &GEN_EP, 1, 20, 0), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, 42 + 20, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_CLASS_UNKNOWN], 1);
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* A valid packet of another subprotocol is authenticated, then refused. */
+START_TEST(test_other_subprotocol)
+{
+	struct fixture f;
+	fixture_init(&f);
+	establish(&f);
+	uint8_t *d = f.frame + NM_PKT_DATA_OFF;
+	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = 1, .subprotocol_id = 0x0B01,
+				.session_id = f.r.keys.session_id, .payload_len = 4 };
+	nm_hdr_encode(&h, d);
+	memset(d + 68, 0, 4);
+	ck_assert_int_eq(nm_aead_seal(&f.r.tx, d, 88, f.r.tx_counter++), 0);
+	ck_assert_int_eq(nm_pkt_build_udp(f.frame, sizeof(f.frame), &APP_EP, &GEN_EP, 1, 88, 0), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, 42 + 88, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SUBPROTOCOL], 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Random bytes, truncations and bit flips of real packets: always counted, never a crash. */
+START_TEST(test_garbage_is_counted)
+{
+	struct fixture f;
+	uint8_t good[GEN_FRAME_MAX], buf[GEN_FRAME_MAX];
+	uint8_t pay[8] = { 1 };
+	size_t out;
+	fixture_init(&f);
+	establish(&f);
+	struct nm_event e = next_output(&f.r, 0, pay, 8);
+	size_t good_len = responder_emit(&f.r, 0, &e, 1, good);
+	memcpy(buf, good, good_len);
+	ck_assert_int_eq(gen_rx(f.g, buf, good_len, NULL), GEN_RX_CONSUMED);
+	const uint64_t ok_before = f.g->st.chain_ok;
+	ck_assert_uint_eq(ok_before, 1);
+
+	for (unsigned i = 0; i < 3000; i++) {
+		size_t len;
+		if (i % 3 == 0) { /* random bytes, our MAC so parsing goes deeper */
+			len = rng() % 300;
+			for (size_t k = 0; k < len; k++)
+				buf[k] = (uint8_t)rng();
+			if (len >= 6)
+				memcpy(buf, GEN_EP.mac.addr_bytes, 6);
+		} else if (i % 3 == 1) { /* truncated */
+			len = rng() % good_len;
+			memcpy(buf, good, len);
+		} else { /* one flipped bit anywhere */
+			len = good_len;
+			memcpy(buf, good, len);
+			size_t bit = rng() % (len * 8);
+			buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		}
+		enum gen_rx_result r = gen_rx(f.g, buf, len, &out);
+		ck_assert(r == GEN_RX_CONSUMED || r == GEN_RX_REPLY);
+	}
+	ck_assert_uint_eq(f.g->st.chain_ok, ok_before);
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	ck_assert_uint_ge(gen_drops_total(&f.g->st), 2900);
+	/* The session survived all of it. */
+	e = next_output(&f.r, 0, pay, 8);
+	good_len = responder_emit(&f.r, 0, &e, 1, good);
+	ck_assert_int_eq(gen_rx(f.g, good, good_len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.chain_ok, ok_before + 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_tx_unsent)
+{
+	struct fixture f;
+	fixture_init(&f);
+	establish(&f);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	gen_tx_unsent(f.g, 3, f.len);
+	ck_assert_uint_eq(f.g->st.tx_packets, 1);
+	ck_assert_uint_eq(f.g->st.tx_events, 3);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_TX_FULL], 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+#define MS 1000000ULL
+
+/* 1 s wait per attempt, 100 ms x attempt back-off, 4 sends, 5 s overall. */
+START_TEST(test_retry_schedule)
+{
+	struct gen_retry r;
+	gen_retry_start(&r, 1000 * MS, 4, 1000, 100, 5000);
+	ck_assert_int_eq(gen_retry_poll(&r, 1000 * MS), GEN_RETRY_SEND);
+	ck_assert_int_eq(gen_retry_poll(&r, 1000 * MS), GEN_RETRY_WAIT);
+	ck_assert_int_eq(gen_retry_poll(&r, 2099 * MS), GEN_RETRY_WAIT);
+	ck_assert_int_eq(gen_retry_poll(&r, 2100 * MS), GEN_RETRY_SEND); /* 1000 + 100 x 1 */
+	ck_assert_int_eq(gen_retry_poll(&r, 3299 * MS), GEN_RETRY_WAIT);
+	ck_assert_int_eq(gen_retry_poll(&r, 3300 * MS), GEN_RETRY_SEND); /* 1000 + 100 x 2 */
+	ck_assert_int_eq(gen_retry_poll(&r, 4600 * MS), GEN_RETRY_SEND); /* 1000 + 100 x 3 */
+	ck_assert_uint_eq(r.attempts, 4);
+	ck_assert_int_eq(gen_retry_poll(&r, 5599 * MS), GEN_RETRY_WAIT);
+	ck_assert_int_eq(gen_retry_poll(&r, 5600 * MS), GEN_RETRY_FAIL); /* last wait over */
+
+	/* The overall deadline wins over a slow schedule. */
+	gen_retry_start(&r, 0, 4, 3000, 100, 5000);
+	ck_assert_int_eq(gen_retry_poll(&r, 0), GEN_RETRY_SEND);
+	ck_assert_int_eq(gen_retry_poll(&r, 3100 * MS), GEN_RETRY_SEND);
+	ck_assert_int_eq(gen_retry_poll(&r, 4999 * MS), GEN_RETRY_WAIT);
+	ck_assert_int_eq(gen_retry_poll(&r, 5000 * MS), GEN_RETRY_FAIL);
+}
+END_TEST
+
+static Suite *gen_suite(void)
+{
+	Suite *s = suite_create("gen");
+	TCase *tc = tcase_create("handshake");
+	tcase_add_test(tc, test_config);
+	tcase_add_test(tc, test_arp_request_and_answers);
+	tcase_add_test(tc, test_handshake_msg1_on_the_wire);
+	tcase_add_test(tc, test_handshake_prologue_uses_node_ids);
+	tcase_add_test(tc, test_handshake_bad_msg2_keeps_attempt);
+	tcase_add_test(tc, test_retry_schedule);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("traffic");
+	tcase_add_test(tc, test_events_to_the_appliance);
+	tcase_add_test(tc, test_replies_chain_ok);
+	tcase_add_test(tc, test_chain_break_detected);
+	tcase_add_test(tc, test_chain_first_event_against_genesis);
+	tcase_add_test(tc, test_forged_replayed_foreign);
+	tcase_add_test(tc, test_other_subprotocol);
+	tcase_add_test(tc, test_garbage_is_counted);
+	tcase_add_test(tc, test_tx_unsent);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (nm_aead_lib_init() < 0)
+		return EXIT_FAILURE;
+	SRunner *sr = srunner_create(gen_suite());
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
