@@ -287,7 +287,7 @@ static bool quit(void)
 	return atomic_load(&app_force_quit);
 }
 
-static void tx_flush(struct ctx *c)
+static void tx_flush(struct ctx *c, uint64_t now)
 {
 	if (c->n_txq == 0)
 		return;
@@ -297,7 +297,7 @@ static void tx_flush(struct ctx *c)
 	c->n_txq -= sent;
 	memmove(c->txq, c->txq + sent, c->n_txq * sizeof(c->txq[0]));
 	memmove(c->txq_events, c->txq_events + sent, c->n_txq * sizeof(c->txq_events[0]));
-	c->last_tx_ns = now_ns();
+	c->last_tx_ns = now;
 }
 
 /* Queue a built frame; the queue has room (callers build only when it has). */
@@ -463,7 +463,7 @@ static int retry_until(struct ctx *c, enum gen_state from, build_fn build, const
 		default:
 			break;
 		}
-		tx_flush(c);
+		tx_flush(c, now);
 		rx_poll(c, NULL);
 		rte_delay_us_sleep(100);
 	}
@@ -538,7 +538,7 @@ static void tick(struct ctx *c, struct run *r, uint64_t now)
 		r->next_stats_ns += (uint64_t)c->o.stats_period * NS_PER_S;
 	}
 	/* Keep the session alive while the rate leaves us idle. */
-	if (c->n_txq == 0 && now - c->last_tx_ns >= HEARTBEAT_IDLE_MS * NS_PER_MS)
+	if (c->n_txq == 0 && now >= c->last_tx_ns + HEARTBEAT_IDLE_MS * NS_PER_MS)
 		tx_build(c, gen_build_heartbeat, 0);
 }
 
@@ -552,7 +552,7 @@ static void send_loop(struct ctx *c, struct run *r)
 		for (uint64_t k = tx_allowed(c, r, now); k > 0; k--)
 			if (tx_build(c, gen_build_events, per) < 0)
 				break;
-		tx_flush(c);
+		tx_flush(c, now);
 		rx_poll(c, NULL);
 		tick(c, r, now);
 	}
@@ -566,7 +566,7 @@ static void drain(struct ctx *c)
 	for (;;) {
 		unsigned n;
 		uint64_t now = now_ns();
-		tx_flush(c);
+		tx_flush(c, now);
 		rx_poll(c, &n);
 		if (n > 0)
 			last_rx = now;
