@@ -11,6 +11,7 @@ set -euo pipefail
 usage() {
   cat <<EOF
 usage: scripts/run.sh [--duration SEC] [--rate PPS] [--event-size BYTES] [--events-per-packet N]
+                      [--no-build] [--tag NAME]
 
 Runs until Ctrl-C, or for --duration SEC seconds, then stops both processes
 and prints the generator's summary.
@@ -19,6 +20,8 @@ and prints the generator's summary.
   --rate PPS              generator packets per second, 0 = as fast as possible (default 10000)
   --event-size BYTES      event payload size (default 64)
   --events-per-packet N   events per packet, capped by the 1500-byte MTU (default 1)
+  --no-build              use the binaries in \$BUILD as they are (the test suite does)
+  --tag NAME              names the memif socket and EAL file prefixes (default: pid-random)
   --help                  this text
 
 Needs no NIC: the two processes talk over a memif pair (addresses 127.0.0.1 and
@@ -27,13 +30,15 @@ otherwise. Binaries come from \$BUILD (default build-release/, built if needed).
 EOF
 }
 
-duration=0 rate=10000 event_size=64 per_packet=1
+duration=0 rate=10000 event_size=64 per_packet=1 build=1 tag=$$-$RANDOM
 while [ $# -gt 0 ]; do
   case $1 in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
     --rate) rate=${2:?--rate needs a value}; shift 2 ;;
     --event-size) event_size=${2:?--event-size needs a value}; shift 2 ;;
     --events-per-packet) per_packet=${2:?--events-per-packet needs a value}; shift 2 ;;
+    --no-build) build=0; shift ;;
+    --tag) tag=${2:?--tag needs a value}; shift 2 ;;
     --help|-h) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -41,16 +46,21 @@ done
 for n in "$duration" "$rate" "$event_size" "$per_packet"; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: '$n' is not a number" >&2; exit 2; }
 done
+[[ $tag =~ ^[A-Za-z0-9_-]+$ ]] || { echo "run.sh: --tag: letters, digits, - and _ only" >&2; exit 2; }
 
 # shellcheck disable=SC1091 # lib.sh is checked on its own
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-echo "# building in $NM_BUILD" >&2
-nm_build
+if [ "$build" = 1 ]; then
+  echo "# building in $NM_BUILD" >&2
+  nm_build
+fi
 app_bin=$NM_BUILD/app/netmesh
 gen_bin=$NM_BUILD/app/netmesh-gen
+for b in "$app_bin" "$gen_bin"; do
+  [ -x "$b" ] || { echo "run.sh: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
+done
 
 # Unique names, so several demos (and the test suite) can run side by side.
-tag=$$-$RANDOM
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-run.XXXXXX")
 sock=/netmesh-run-$tag.sock # abstract namespace: no file appears
 app_prefix=nmrun-app-$tag
@@ -77,7 +87,7 @@ cleanup() {
   stop_pid "$app_pid"
   rm -rf "$tmp"
   local d
-  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk"; do
+  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
     rm -rf "${d:?}/$app_prefix" "${d:?}/$gen_prefix"
   done
 }
