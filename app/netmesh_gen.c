@@ -457,8 +457,10 @@ static int retry_until(struct ctx *c, enum gen_state from, build_fn build, const
 				sent_at = now;
 			break;
 		case GEN_RETRY_FAIL:
-			fprintf(stderr, "netmesh-gen: %s: no answer after %u attempt(s) in %u ms\n",
-				what, r.attempts, GEN_HS_TIMEOUT_MS);
+			fprintf(stderr, "netmesh-gen: %s: no answer after %u attempt(s) in %u ms%s\n",
+				what, r.attempts, GEN_HS_TIMEOUT_MS,
+				from == GEN_HANDSHAKING ? " (check --peer-node, --peer-static and the PSK, "
+				"and that the appliance has --peer for our address and node_id)" : "");
 			return -ETIMEDOUT;
 		default:
 			break;
