@@ -45,8 +45,11 @@ int gen_init(struct gen *g, const struct gen_config *cfg, struct nm_error *err)
 	int rc = check_config(cfg, err);
 	if (rc < 0)
 		return rc;
-	const size_t per_event = nm_causal_frame_size(cfg->event_size);
-	const size_t fit = nm_packet_budget(cfg->mtu) / per_event;
+	/* A jumbo MTU still carries at most one full Net datagram. */
+	size_t budget = nm_packet_budget(cfg->mtu);
+	if (budget > NM_NET_MAX_PAYLOAD)
+		budget = NM_NET_MAX_PAYLOAD;
+	const size_t fit = budget / nm_causal_frame_size(cfg->event_size);
 	if (fit == 0)
 		return nm_error_set(err, -EMSGSIZE, "an event of %u bytes does not fit a packet at MTU %u",
 				    cfg->event_size, cfg->mtu);

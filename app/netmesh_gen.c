@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct gen_opts {
 	char port[RTE_ETH_NAME_MAX_LEN];
 	uint32_t ip, peer_ip;
 	uint16_t udp_port, peer_port, mtu;
-	bool has_peer_mac, has_peer_node, has_peer_static, show_identity;
+	bool has_peer_mac, has_peer_node, has_peer_static, show_identity, help, split_keys;
 	struct rte_ether_addr peer_mac;
 	uint64_t peer_node;
 	uint8_t peer_static[32];
@@ -76,6 +77,7 @@ static void usage(const char *prog)
 	       "  --duration SEC          stop after SEC seconds (0: until Ctrl-C; default 0)\n"
 	       "  --count N               stop after N packets (0: no limit; default 0)\n"
 	       "  --stats-period SEC      a stats line every SEC seconds (0: off; default 1)\n"
+	       "  --split-keys            session keys from Noise Split(), as the appliance's option\n"
 	       "  --show-identity         print node_id, entity_id, noise_static_pub of --keys and exit\n"
 	       "  --help                  this text\n"
 	       "The last line is machine-readable: 'gen: sent_events=N recv_events=N chain_ok=N\n"
@@ -118,6 +120,7 @@ static int opt_daemon(struct gen_opts *o, const char *v)
 	return 0;
 }
 
+/* Addresses, identities, paths; -ENOENT when `name` is none of these. */
 static int opt_addresses(struct gen_opts *o, const char *name, const char *v)
 {
 	if (strcmp(name, "ip") == 0)
@@ -144,14 +147,14 @@ static int opt_addresses(struct gen_opts *o, const char *name, const char *v)
 		return copy_str(o->psk_file, sizeof(o->psk_file), name, v);
 	if (strcmp(name, "daemon") == 0)
 		return opt_daemon(o, v);
-	return 1; /* not one of these */
+	return -ENOENT;
 }
 
 static int apply_option(struct gen_opts *o, const char *name, const char *v)
 {
 	unsigned long n;
 	int rc = opt_addresses(o, name, v);
-	if (rc <= 0)
+	if (rc != -ENOENT)
 		return rc;
 	if (strcmp(name, "udp-port") == 0 || strcmp(name, "peer-port") == 0) {
 		if ((rc = opt_uint(name, v, 1, 65535, &n)) == 0)
@@ -185,6 +188,8 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 
 static int check_required(const struct gen_opts *o)
 {
+	if (o->help)
+		return 0;
 	if (o->keys_dir[0] == '\0')
 		return bad("keys", "", "is required");
 	if (o->show_identity)
@@ -204,7 +209,7 @@ static int check_required(const struct gen_opts *o)
 	return 0;
 }
 
-/* 0 to go on, 1 when --help was printed, negative on a bad option. */
+/* Fills *o (o->help: just print the usage); negative on a bad option. */
 static int parse_args(struct gen_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -217,18 +222,15 @@ static int parse_args(struct gen_opts *o, int argc, char **argv)
 		{ "event-size", required_argument, NULL, 0 }, { "events-per-packet", required_argument, NULL, 0 },
 		{ "mtu", required_argument, NULL, 0 },        { "duration", required_argument, NULL, 0 },
 		{ "count", required_argument, NULL, 0 },      { "stats-period", required_argument, NULL, 0 },
-		{ "show-identity", no_argument, NULL, 'I' },  { "help", no_argument, NULL, 'h' },
+		{ "show-identity", no_argument, NULL, 'I' },  { "split-keys", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int idx, ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
-		if (ch == 'h') {
-			usage(argv[0]);
-			return 1;
-		}
-		if (ch == 'I') {
-			o->show_identity = true;
+		if (ch == 'h' || ch == 'I' || ch == 'S') {
+			*(ch == 'h' ? &o->help : ch == 'I' ? &o->show_identity : &o->split_keys) = true;
 			continue;
 		}
 		if (ch != 0) {
@@ -300,12 +302,12 @@ static void tx_flush(struct ctx *c, uint64_t now)
 	c->last_tx_ns = now;
 }
 
-/* Queue a built frame; the queue has room (callers build only when it has). */
+/* Queue a built frame. Events are built only into an empty queue, so only a reply can find it full. */
 static void tx_push(struct ctx *c, struct rte_mbuf *m, size_t len, uint32_t events)
 {
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
-	if (c->n_txq == BURST) { /* only a reply can find it full: drop it, counted */
+	if (c->n_txq == BURST) { /* a reply to a burst of ARP/ICMP: dropped, counted */
 		rte_pktmbuf_free(m);
 		gen_tx_unsent(c->g, 0, 0);
 		return;
@@ -334,11 +336,10 @@ static int tx_build(struct ctx *c, build_fn build, uint32_t events)
 	return 0;
 }
 
-/* Receive a burst; answer what needs an answer. Returns the results seen (bit per value). */
-static unsigned rx_poll(struct ctx *c, unsigned *n_rx)
+/* Receive a burst and answer what needs an answer. Returns the frames received. */
+static unsigned rx_poll(struct ctx *c)
 {
 	struct rte_mbuf *ms[BURST];
-	unsigned seen = 0;
 	uint16_t n = rte_eth_rx_burst(c->port.port_id, 0, ms, BURST);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = ms[i];
@@ -349,15 +350,12 @@ static unsigned rx_poll(struct ctx *c, unsigned *n_rx)
 			continue;
 		}
 		enum gen_rx_result r = gen_rx(c->g, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &out);
-		seen |= 1u << r;
 		if (r == GEN_RX_REPLY)
 			tx_push(c, m, out, 0);
 		else
 			rte_pktmbuf_free(m);
 	}
-	if (n_rx != NULL)
-		*n_rx = n;
-	return seen;
+	return n;
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -419,6 +417,7 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 		.event_size = c->o.event_size,
 		.events_per_packet = c->o.events_per_packet,
 		.mtu = c->o.mtu,
+		.use_split = c->o.split_keys,
 	};
 	nm_keys_wipe(&keys);
 	memcpy(gc->peer_static, c->o.peer_static, sizeof(gc->peer_static));
@@ -466,7 +465,7 @@ static int retry_until(struct ctx *c, enum gen_state from, build_fn build, const
 			break;
 		}
 		tx_flush(c, now);
-		rx_poll(c, NULL);
+		rx_poll(c);
 		rte_delay_us_sleep(100);
 	}
 	if (c->g->state == GEN_ESTABLISHED)
@@ -555,7 +554,7 @@ static void send_loop(struct ctx *c, struct run *r)
 			if (tx_build(c, gen_build_events, per) < 0)
 				break;
 		tx_flush(c, now);
-		rx_poll(c, NULL);
+		rx_poll(c);
 		tick(c, r, now);
 	}
 }
@@ -566,10 +565,9 @@ static void drain(struct ctx *c)
 	const uint64_t start = now_ns();
 	uint64_t last_rx = start;
 	for (;;) {
-		unsigned n;
 		uint64_t now = now_ns();
 		tx_flush(c, now);
-		rx_poll(c, &n);
+		unsigned n = rx_poll(c);
 		if (n > 0)
 			last_rx = now;
 		if (now - last_rx >= DRAIN_QUIET_MS * NS_PER_MS || now - start >= DRAIN_MAX_MS * NS_PER_MS)
@@ -653,11 +651,12 @@ static int run_without_eal(int argc, char **argv, int first)
 	struct gen_opts o;
 	opts_defaults(&o);
 	argv[first - 1] = argv[0];
-	int rc = parse_args(&o, argc - first + 1, argv + first - 1);
-	if (rc == 1)
-		return EXIT_SUCCESS;
-	if (rc < 0)
+	if (parse_args(&o, argc - first + 1, argv + first - 1) < 0)
 		return EXIT_SETUP;
+	if (o.help) {
+		usage(argv[0]);
+		return EXIT_SUCCESS;
+	}
 	return app_show_identity(o.keys_dir) == 0 ? EXIT_SUCCESS : EXIT_SETUP;
 }
 
@@ -678,6 +677,21 @@ static int run(struct ctx *c)
 	return run_traffic(c);
 }
 
+/* What the command line asks for; returns the exit status. */
+static int run_command(struct ctx *c, int argc, char **argv)
+{
+	opts_defaults(&c->o);
+	if (parse_args(&c->o, argc, argv) < 0)
+		return EXIT_SETUP;
+	if (c->o.help) {
+		usage(argv[0]);
+		return EXIT_SUCCESS;
+	}
+	if (c->o.show_identity)
+		return app_show_identity(c->o.keys_dir) == 0 ? EXIT_SUCCESS : EXIT_SETUP;
+	return run(c);
+}
+
 int main(int argc, char **argv)
 {
 	int first;
@@ -691,12 +705,7 @@ int main(int argc, char **argv)
 	app_signals_init(argv[0]);
 
 	static struct ctx c;
-	opts_defaults(&c.o);
-	int rc = parse_args(&c.o, argc, argv);
-	if (rc == 0 && c.o.show_identity)
-		rc = app_show_identity(c.o.keys_dir) < 0 ? -EINVAL : 1;
-	int status = rc == 1 ? EXIT_SUCCESS : rc < 0 ? EXIT_SETUP : run(&c);
-
+	int status = run_command(&c, argc, argv);
 	if (c.g != NULL) {
 		gen_fini(c.g);
 		free(c.g);

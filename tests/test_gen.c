@@ -213,6 +213,21 @@ START_TEST(test_config)
 	c.event_size = GEN_EVENT_MAX + 1;
 	ck_assert_int_eq(gen_init(g, &c, NULL), -EMSGSIZE);
 
+	/* A jumbo MTU: still one datagram of at most 8108 payload bytes. */
+	c = base_config(&r);
+	c.mtu = 9000;
+	c.events_per_packet = 10;
+	c.event_size = 4400; /* two fit 9000 - 112, but not 8108 */
+	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
+	ck_assert_uint_eq(g->per_packet, 1);
+	c.event_size = GEN_EVENT_MAX;
+	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
+	ck_assert_uint_eq(g->per_packet, 1);
+	c.event_size = 0; /* empty events: 8108 / 36 */
+	c.events_per_packet = GEN_MAX_EVENTS_PER_PACKET;
+	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
+	ck_assert_uint_eq(g->per_packet, 225);
+
 	struct nm_error err = { 0 };
 	c = base_config(&r);
 	c.n_daemons = 0;
@@ -629,14 +644,13 @@ START_TEST(test_other_subprotocol)
 }
 END_TEST
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rng(void)
+/* xorshift64: deterministic, so a failure reproduces. */
+static uint64_t rng(uint64_t *state)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
 }
 
 /* Random bytes, truncations and bit flips of real packets: always counted, never a crash. */
@@ -646,6 +660,7 @@ START_TEST(test_garbage_is_counted)
 	uint8_t good[GEN_FRAME_MAX], buf[GEN_FRAME_MAX];
 	uint8_t pay[8] = { 1 };
 	size_t out;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
 	fixture_init(&f);
 	establish(&f);
 	struct nm_event e = next_output(&f.r, 0, pay, 8);
@@ -658,18 +673,18 @@ START_TEST(test_garbage_is_counted)
 	for (unsigned i = 0; i < 3000; i++) {
 		size_t len;
 		if (i % 3 == 0) { /* random bytes, our MAC so parsing goes deeper */
-			len = rng() % 300;
+			len = rng(&seed) % 300;
 			for (size_t k = 0; k < len; k++)
-				buf[k] = (uint8_t)rng();
+				buf[k] = (uint8_t)rng(&seed);
 			if (len >= 6)
 				memcpy(buf, GEN_EP.mac.addr_bytes, 6);
 		} else if (i % 3 == 1) { /* truncated */
-			len = rng() % good_len;
+			len = rng(&seed) % good_len;
 			memcpy(buf, good, len);
 		} else { /* one flipped bit anywhere */
 			len = good_len;
 			memcpy(buf, good, len);
-			size_t bit = rng() % (len * 8);
+			size_t bit = rng(&seed) % (len * 8);
 			buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		}
 		enum gen_rx_result r = gen_rx(f.g, buf, len, &out);
