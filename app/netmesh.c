@@ -130,31 +130,15 @@ static int parse_daemon(struct app_config *c, const char *v)
 	return 0;
 }
 
-static int hex_decode(const char *hex, uint8_t *out, size_t n)
-{
-	if (strlen(hex) != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned b;
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return -EINVAL;
-		out[i] = (uint8_t)b;
-	}
-	return 0;
-}
-
 /* ",node=HEX,static=HEX,connect" after the address. */
 static int parse_peer_attrs(struct peer_spec *p, char *attrs, const char *v)
 {
 	for (char *save, *t = strtok_r(attrs, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char *end;
 		if (strncmp(t, "node=", 5) == 0) {
-			errno = 0;
-			p->node_id = strtoull(t + 5, &end, 16);
-			if (errno != 0 || *end != '\0' || p->node_id == 0)
+			if (app_parse_hex_u64(t + 5, &p->node_id) < 0 || p->node_id == 0)
 				return bad("peer", v, "node= wants the node_id in hex");
 		} else if (strncmp(t, "static=", 7) == 0) {
-			if (hex_decode(t + 7, p->static_pub, 32) < 0)
+			if (app_parse_hex32(t + 7, p->static_pub) < 0)
 				return bad("peer", v, "static= wants 64 hex digits");
 			p->has_static = true;
 		} else if (strcmp(t, "connect") == 0) {
@@ -486,15 +470,7 @@ static void app_fini(struct app *a)
 
 static int app_keys_init(struct app *a)
 {
-	struct nm_error err = { 0 };
-	if (nm_keys_load_or_create(&a->keys, a->cfg.keys_dir, &err) < 0)
-		return fail("keys", &err);
-	if (a->cfg.show_identity) {
-		char text[NM_KEYS_SHOW_MAX];
-		nm_keys_format_identity(&a->keys, text, sizeof(text));
-		fputs(text, stdout);
-	}
-	return 0;
+	return app_load_keys(a->cfg.keys_dir, &a->keys);
 }
 
 int main(int argc, char **argv)
@@ -510,13 +486,13 @@ int main(int argc, char **argv)
 		.cfg = { .udp_port = NM_NET_DEFAULT_PORT, .queues = 1, .stats_period = 1 },
 	};
 	int rc = parse_args(&a.cfg, argc, argv);
+	if (rc == 0 && a.cfg.show_identity) {
+		rc = app_show_identity(a.cfg.keys_dir);
+		rte_eal_cleanup();
+		return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
 	if (rc == 0)
 		rc = app_keys_init(&a);
-	if (rc == 0 && a.cfg.show_identity) {
-		nm_keys_wipe(&a.keys);
-		rte_eal_cleanup();
-		return EXIT_SUCCESS;
-	}
 	if (rc == 0)
 		rc = app_mesh_init(&a);
 	if (rc == 0)

@@ -5,7 +5,7 @@ set -euo pipefail
 nm=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-eal=(--no-huge -m 256 --no-pci --no-shconf --no-telemetry --vdev=net_null0 --lcores=0@0,1@1
+eal=(--no-huge -m 256 --no-pci --no-shconf --no-telemetry --vdev=net_null0 "--lcores=0@0,1@1"
      "--log-level=lib.*:error")
 fail() { echo "FAIL: $*"; exit 1; }
 
