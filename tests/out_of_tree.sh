@@ -12,7 +12,8 @@ pc=$(find "$stage" -name netmesh.pc -print -quit)
 [ -n "$pc" ] || { echo "netmesh.pc was not installed"; exit 1; }
 lib=$(dirname "$(find "$stage" -name 'libnetmesh.so' -print -quit)")
 
-export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$stage
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$stage
 flags=$(pkg-config --cflags --libs netmesh)
 echo "pkg-config netmesh: $flags"
 # shellcheck disable=SC2086
