@@ -3,6 +3,7 @@
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
  *   netmesh-bench [EAL args] -- runtime
+ *   netmesh-bench [EAL args] -- dataplane     (bench_dataplane.c)
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
  * bytes), for scripts/bench.sh. Not a test: nothing here asserts a target.
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_dataplane.h"
 #include "nm_builtin.h"
 #include "nm_eal.h"
 #include "nm_mesh.h"
@@ -179,7 +181,9 @@ static int bench_runtime_part(const char *port)
 static void usage(void)
 {
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime\n"
-			"  (EAL must provide the port, e.g. --vdev=net_null0; default port net_null0)\n");
+			"       netmesh-bench [EAL args] -- dataplane\n"
+			"  runtime: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
+			"  dataplane: EAL needs one worker lcore; net_pcap ports are hot-plugged\n");
 }
 
 int main(int argc, char **argv)
@@ -206,6 +210,8 @@ int main(int argc, char **argv)
 	int rc;
 	if (part != NULL && strcmp(part, "runtime") == 0) {
 		rc = bench_runtime_part(port);
+	} else if (part != NULL && strcmp(part, "dataplane") == 0) {
+		rc = bench_dataplane_part();
 	} else {
 		usage();
 		rc = EXIT_FAILURE;
