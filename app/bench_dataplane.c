@@ -445,8 +445,20 @@ static unsigned worker_lcore(void)
 	return lc;
 }
 
-int bench_dataplane_part(void)
+static bool known_case(const char *name)
 {
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (strcmp(cases[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int bench_dataplane_part(const char *only)
+{
+	if (only != NULL && !known_case(only)) {
+		fprintf(stderr, "netmesh-bench: dataplane: no case '%s' (1x64, 50x64)\n", only);
+		return EXIT_FAILURE;
+	}
 	if (nm_aead_lib_init() < 0) /* the fast ChaCha20 code, before any timing */
 		die("libsodium", -ENOSYS, NULL);
 	const unsigned lcore = worker_lcore();
@@ -458,6 +470,8 @@ int bench_dataplane_part(void)
 
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct bench_case *bc = &cases[i];
+		if (only != NULL && strcmp(only, bc->name) != 0)
+			continue;
 		struct capture c = { 0 };
 		snprintf(c.path, sizeof(c.path), "%s/%s.pcap", dir, bc->name);
 		build_packets(bc, echo.origin_hash, &c);

@@ -5,9 +5,10 @@
 
 /*
  * Needs EAL with one worker lcore (e.g. --lcores=0@0,1@1) and the net_pcap
- * PMD; the ports are hot-plugged. Prints `name: value unit` lines; returns an
- * exit status.
+ * PMD; the ports are hot-plugged. Runs every case, or only `only` ("1x64",
+ * "50x64"; for profiling). Prints `name: value unit` lines; returns an exit
+ * status.
  */
-int bench_dataplane_part(void);
+int bench_dataplane_part(const char *only);
 
 #endif /* BENCH_DATAPLANE_H */

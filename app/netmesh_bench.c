@@ -3,7 +3,7 @@
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
  *   netmesh-bench [EAL args] -- runtime
- *   netmesh-bench [EAL args] -- dataplane     (bench_dataplane.c)
+ *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
  * bytes), for scripts/bench.sh. Not a test: nothing here asserts a target.
@@ -181,7 +181,7 @@ static int bench_runtime_part(const char *port)
 static void usage(void)
 {
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime\n"
-			"       netmesh-bench [EAL args] -- dataplane\n"
+			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
 			"  runtime: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
 			"  dataplane: EAL needs one worker lcore; net_pcap ports are hot-plugged\n");
 }
@@ -196,12 +196,14 @@ int main(int argc, char **argv)
 	argc -= used;
 	argv += used;
 	const char *port = "net_null0";
-	const char *part = NULL;
+	const char *part = NULL, *only = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = argv[++i];
 		else if (part == NULL && argv[i][0] != '-')
 			part = argv[i];
+		else if (only == NULL && argv[i][0] != '-' && strcmp(part, "dataplane") == 0)
+			only = argv[i];
 		else {
 			usage();
 			return EXIT_FAILURE;
@@ -211,7 +213,7 @@ int main(int argc, char **argv)
 	if (part != NULL && strcmp(part, "runtime") == 0) {
 		rc = bench_runtime_part(port);
 	} else if (part != NULL && strcmp(part, "dataplane") == 0) {
-		rc = bench_dataplane_part();
+		rc = bench_dataplane_part(only);
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

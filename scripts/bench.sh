@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one benchmark part and print `name: value unit` lines (base units).
 #   scripts/bench.sh runtime     the compute runtime, one thread, a net_null port
-#   scripts/bench.sh dataplane   the packet path on hot-plugged net_pcap ports, one worker
+#   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,4 +20,4 @@ nm_build
 mem=$(nm_eal_mem_args 512)
 # shellcheck disable=SC2086
 exec "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \
-  "${eal[@]}" --log-level='lib.*:error' -- "$part"
+  "${eal[@]}" --log-level='lib.*:error' -- "$@"
