@@ -94,8 +94,10 @@ struct figures {
 	double crypto_pps;
 	double dp_rx_pps, dp_events_ps, dp_tx_pps;
 	double io_pps;
-	double cpu_share_min; /* CPU time / wall time of the measured threads */
+	double share[3];      /* CPU time / wall time of the crypto, dp and io threads */
 };
+
+enum { CRYPTO, DP, IO };
 
 /* CPU and wall time of one thread over a window. */
 struct span {
@@ -137,10 +139,9 @@ static double share(const struct span *s)
 	return s->wall_s > 0 ? s->cpu_s / s->wall_s : 0;
 }
 
-static void note_share(struct figures *f, const struct span *s)
+static double share_min(const struct figures *f)
 {
-	if (f->cpu_share_min == 0 || share(s) < f->cpu_share_min)
-		f->cpu_share_min = share(s);
+	return RTE_MIN(f->share[CRYPTO], RTE_MIN(f->share[DP], f->share[IO]));
 }
 
 static bool window_over(const struct span *s)
@@ -253,7 +254,7 @@ static double crypto_bound(struct capture *c, unsigned lcore, struct figures *f)
 	rte_eal_wait_lcore(lcore);
 	if (j.rc < 0)
 		die("crypto loop: a packet did not open", j.rc, NULL);
-	note_share(f, &j.span);
+	f->share[CRYPTO] = share(&j.span);
 	return (double)j.packets / j.span.cpu_s;
 }
 
@@ -294,7 +295,7 @@ static double io_bound(uint16_t port, unsigned lcore, struct figures *f)
 	rte_eal_wait_lcore(lcore);
 	if (j.tx == 0 || j.tx != j.rx)
 		die("io loop: packets not forwarded", -EIO, NULL);
-	note_share(f, &j.span);
+	f->share[IO] = share(&j.span);
 	return (double)j.rx / j.span.cpu_s;
 }
 
@@ -404,7 +405,7 @@ static void dp_measure(const struct bench_case *bc, const struct capture *c,
 	span_end(&sp);
 	nm_dataplane_stop(r.dp);
 
-	note_share(f, &sp);
+	f->share[DP] = share(&sp);
 	f->dp_rx_pps = (double)(b.rx_packets - a.rx_packets) / sp.cpu_s;
 	f->dp_events_ps = (double)(b.events_delivered - a.events_delivered) / sp.cpu_s;
 	f->dp_tx_pps = (double)(b.tx_packets - a.tx_packets) / sp.cpu_s;
@@ -430,8 +431,10 @@ static void print_case(const struct bench_case *bc, const struct figures *f)
 	printf("dp_%s_tx_packets_per_s: %.0f packets/s\n", n, f->dp_tx_pps);
 	printf("io_fwd_%s_packets_per_s: %.0f packets/s\n", n, f->io_pps);
 	printf("dp_vs_crypto_%s: %.2f ratio\n", n, f->dp_rx_pps / f->crypto_pps);
-	printf("cpu_share_min_%s: %.2f ratio\n", n, f->cpu_share_min);
+	printf("cpu_share_min_%s: %.2f ratio\n", n, share_min(f));
 	fflush(stdout);
+	fprintf(stderr, "# %s: CPU share of the measured thread: crypto %.2f, dp %.2f, io %.2f\n", n,
+		f->share[CRYPTO], f->share[DP], f->share[IO]);
 }
 
 static unsigned worker_lcore(void)
