@@ -220,7 +220,9 @@ static void run_once(unsigned idx, const struct frames *in, const struct expecte
 	snprintf(out_path, sizeof(out_path), "%s/out%u.pcap", tmp_dir, idx);
 	snprintf(devargs, sizeof(devargs), "%s,rx_pcap=%s,tx_pcap=%s", port, in_path, out_path);
 	write_capture(in_path, in);
-	ck_assert_int_eq(rte_dev_probe(devargs), 0);
+	int rc = rte_dev_probe(devargs);
+	ck_assert_msg(rc == 0, "rte_dev_probe(%s): %s (the net_pcap PMD needs libpcap)", devargs,
+		      strerror(-rc));
 
 	struct nm_error err = { 0 };
 	struct nm_mesh_config mc = { .port = port, .node_seed = node_seed };
