@@ -3,6 +3,7 @@
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
  *   netmesh-bench [EAL args] -- runtime
+ *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
  * bytes), for scripts/bench.sh. Not a test: nothing here asserts a target.
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "bench_dataplane.h"
 #include "nm_builtin.h"
 #include "nm_eal.h"
 #include "nm_mesh.h"
@@ -184,8 +186,11 @@ static int bench_runtime_part(const char *port)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions\n"
-			"  (EAL must provide the port, e.g. --vdev=net_null0; default port net_null0)\n");
+	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime\n"
+			"       netmesh-bench [EAL args] -- sessions\n"
+			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
+			"  runtime: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
+			"  dataplane: EAL needs one worker lcore; net_pcap ports are hot-plugged\n");
 }
 
 int main(int argc, char **argv)
@@ -198,12 +203,14 @@ int main(int argc, char **argv)
 	argc -= used;
 	argv += used;
 	const char *port = "net_null0";
-	const char *part = NULL;
+	const char *part = NULL, *only = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = argv[++i];
 		else if (part == NULL && argv[i][0] != '-')
 			part = argv[i];
+		else if (only == NULL && argv[i][0] != '-' && strcmp(part, "dataplane") == 0)
+			only = argv[i];
 		else {
 			usage();
 			return EXIT_FAILURE;
@@ -214,6 +221,8 @@ int main(int argc, char **argv)
 		rc = bench_runtime_part(port);
 	} else if (part != NULL && strcmp(part, "sessions") == 0) {
 		rc = bench_sessions_part();
+	} else if (part != NULL && strcmp(part, "dataplane") == 0) {
+		rc = bench_dataplane_part(only);
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

@@ -44,14 +44,28 @@ uint16_t nm_peer_find(const struct nm_peer_table *t, uint32_t ip)
 	return NM_PEER_NONE;
 }
 
+static void learn_at(struct nm_peer *p, const struct rte_ether_addr *mac)
+{
+	uint64_t w = mac_word(mac);
+	/* Written only when it changed: the line stays shared between workers. */
+	if (atomic_load_explicit(&p->mac, memory_order_relaxed) != w)
+		atomic_store_explicit(&p->mac, w, memory_order_relaxed);
+}
+
 void nm_peer_learn(struct nm_peer_table *t, uint32_t ip, const struct rte_ether_addr *mac)
 {
 	uint16_t i = nm_peer_find(t, ip);
-	if (i == NM_PEER_NONE)
-		return;
-	uint64_t w = mac_word(mac);
-	if (atomic_load_explicit(&t->peers[i].mac, memory_order_relaxed) != w)
-		atomic_store_explicit(&t->peers[i].mac, w, memory_order_relaxed);
+	if (i != NM_PEER_NONE)
+		learn_at(&t->peers[i], mac);
+}
+
+void nm_peer_learn_hint(struct nm_peer_table *t, uint16_t hint, uint32_t ip,
+			const struct rte_ether_addr *mac)
+{
+	if (hint < t->n && t->peers[hint].ip == ip)
+		learn_at(&t->peers[hint], mac);
+	else
+		nm_peer_learn(t, ip, mac);
 }
 
 bool nm_peer_mac(const struct nm_peer *p, struct rte_ether_addr *mac)

@@ -41,6 +41,10 @@ uint16_t nm_peer_find(const struct nm_peer_table *t, uint32_t ip);
 /* Remember a MAC for this address if it is a peer (ARP, authenticated RX). */
 void nm_peer_learn(struct nm_peer_table *t, uint32_t ip, const struct rte_ether_addr *mac);
 
+/* The same, trying peer `hint` first (a session's peer): O(1) on the packet path. */
+void nm_peer_learn_hint(struct nm_peer_table *t, uint16_t hint, uint32_t ip,
+			const struct rte_ether_addr *mac);
+
 /* The peer's MAC, if known. */
 bool nm_peer_mac(const struct nm_peer *p, struct rte_ether_addr *mac);
 

@@ -9,6 +9,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "nm_cksum.h"
 #include "nm_pkt.h"
 
 /* Ethernet */
@@ -79,6 +80,30 @@ static bool mac_for_us(const uint8_t *p, const struct rte_ether_addr *self)
 	return mac_is(p, self) || mac_is(p, &bcast);
 }
 
+/* __rte_ipv4_udptcp_cksum with the fast sum over the datagram. */
+static uint16_t l4_sum(const struct rte_ipv4_hdr *ip, const void *l4)
+{
+	uint32_t l3_len = rte_be_to_cpu_16(ip->total_length);
+	uint32_t hdr_len = rte_ipv4_hdr_len(ip);
+	if (l3_len < hdr_len)
+		return 0;
+	uint32_t sum = (uint32_t)nm_cksum_raw(l4, l3_len - hdr_len) + rte_ipv4_phdr_cksum(ip, 0);
+	return (uint16_t)((sum >> 16) + (sum & 0xffff));
+}
+
+/* rte_ipv4_udptcp_cksum: a computed 0 goes on the wire as 0xffff (RFC 768). */
+static uint16_t udp_cksum(const struct rte_ipv4_hdr *ip, const void *udp)
+{
+	uint16_t c = (uint16_t)~l4_sum(ip, udp);
+	return c == 0 ? 0xffff : c;
+}
+
+/* rte_ipv4_udptcp_cksum_verify: 0 when the checksum in the datagram is right. */
+static int udp_cksum_verify(const struct rte_ipv4_hdr *ip, const void *udp)
+{
+	return l4_sum(ip, udp) == 0xffff ? 0 : -1;
+}
+
 /* Sets the Ethernet fields of a reply: back to the sender, from us. */
 static void eth_turn_around(uint8_t *f, const struct rte_ether_addr *self)
 {
@@ -99,7 +124,7 @@ static int parse_udp(const uint8_t *f, uint16_t tot, const struct nm_pkt_endpoin
 		return nm_drop(why, NM_DROP_UDP_LEN);
 	/* A zero checksum means "none" on IPv4 (RFC 768). */
 	if (udp->dgram_cksum != 0 && !(rx_flags & NM_PKT_RX_L4_CKSUM_GOOD) &&
-	    rte_ipv4_udptcp_cksum_verify(ip_of(f), udp) != 0)
+	    udp_cksum_verify(ip_of(f), udp) != 0)
 		return nm_drop(why, NM_DROP_UDP_CKSUM);
 	pi->src.port = be16(f + NM_PKT_L4_OFF);
 	pi->dst_port = be16(f + NM_PKT_L4_OFF + 2);
@@ -215,7 +240,7 @@ int nm_pkt_build_udp(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *s
 	if (tx_flags & NM_PKT_TX_UDP_CKSUM_OFFLOAD)
 		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
 	else
-		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+		udp->dgram_cksum = udp_cksum(ip, udp);
 	if (!(tx_flags & NM_PKT_TX_IP_CKSUM_OFFLOAD))
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	return 0;

@@ -16,6 +16,7 @@
 #include "nm_host.h"
 #include "nm_time.h"
 #include "nm_le.h"
+#include "nm_mesh.h"
 #include "nm_packet.h"
 #include "nm_session.h"
 #include "nm_wire.h"
@@ -229,6 +230,31 @@ static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_s
 	w->stats.events_handed_off++;
 }
 
+/* Every frame of a packet goes to the daemon stream_id names: one lookup per packet. */
+static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
+		     const struct nm_event *evs, uint32_t n, uint32_t bytes)
+{
+	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, daemon);
+	if (d == NULL) {
+		w->stats.drops[NM_DROP_DAEMON_UNKNOWN] += n;
+		return;
+	}
+	if (d->lcore != w->lcore) {
+		for (uint32_t i = 0; i < n; i++)
+			handoff_event(w, d->lcore, s, daemon, &evs[i]);
+		return;
+	}
+	/*
+	 * Daemons mostly emit about what they take in: flush before a packet whose
+	 * outputs would cross ensure_room's mark rather than in its middle, so full
+	 * input packets make full output packets, not one runt per flush.
+	 */
+	if (w->out.n + n > NM_OUT_EVENTS / 2 || w->out.used + bytes > NM_OUT_ARENA / 2)
+		flush_outputs(w);
+	for (uint32_t i = 0; i < n; i++)
+		deliver_local(w, d, s, &evs[i]);
+}
+
 static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 {
 	const struct nm_handoff *h = rte_pktmbuf_mtod(m, const struct nm_handoff *);
@@ -266,16 +292,7 @@ static void deliver_packet(struct nm_worker *w, struct nm_session *s, const stru
 	/* Upstream delivers the well-formed prefix; the rest is counted once. */
 	if (n != h->event_count || consumed != h->payload_len)
 		drop(w, NM_DROP_FRAME_OVERRUN);
-	/* One destination per packet: look it up once. */
-	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, h->stream_id);
-	if (d == NULL)
-		w->stats.drops[NM_DROP_DAEMON_UNKNOWN] += n;
-	else if (d->lcore == w->lcore)
-		for (uint32_t i = 0; i < n; i++)
-			deliver_local(w, d, s, &w->evs[i]);
-	else
-		for (uint32_t i = 0; i < n; i++)
-			handoff_event(w, d->lcore, s, h->stream_id, &w->evs[i]);
+	dispatch(w, s, h->stream_id, w->evs, n, h->payload_len);
 }
 
 static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t len,
@@ -324,7 +341,7 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 	}
 	atomic_store_explicit(&s->last_rx_ns, w->now_ns, memory_order_relaxed);
 	if (pi != NULL)
-		nm_peer_learn(&w->dp->peers, pi->src.ip, &pi->src.mac);
+		nm_peer_learn_hint(&w->dp->peers, s->peer, pi->src.ip, &pi->src.mac);
 	if (!(h.flags & NM_FLAG_HEARTBEAT))
 		deliver_packet(w, s, &h, d + NM_NET_HDR_SIZE);
 	rte_pktmbuf_free(m);
@@ -537,6 +554,8 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 		      (dp->port.rx_udp_cksum ? NM_PKT_RX_L4_CKSUM_GOOD : 0);
 	w->tx_flags = (dp->port.tx_ip_cksum ? NM_PKT_TX_IP_CKSUM_OFFLOAD : 0) |
 		      (dp->port.tx_udp_cksum ? NM_PKT_TX_UDP_CKSUM_OFFLOAD : 0);
+	/* NetHeader origin_hash of what we send: this node's identity (wire.md 8.3). */
+	w->node_origin = nm_mesh_identity(dp->mesh)->origin_hash;
 	w->self.mac = dp->port.mac;
 	w->self.ip = dp->ip;
 	w->self.port = dp->udp_port;

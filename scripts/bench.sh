@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Run one benchmark part and print `name: value unit` lines (base units).
-#   scripts/bench.sh runtime
+#   scripts/bench.sh runtime     the compute runtime, one thread, a net_null port
+#   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 part=${1:-}
 case "$part" in
-  runtime|sessions) ;;
-  *) echo "usage: $0 runtime|sessions" >&2; exit 2 ;;
+  runtime)
+    eal=(--vdev=net_null0 -l 0) ;;
+  sessions)
+    eal=(-l 0) ;;
+  dataplane)
+    # Main lcore on CPU 0 (sleeps while measuring), the one worker on CPU 1.
+    eal=(--lcores=0@0,1@1) ;;
+  *) echo "usage: $0 runtime|sessions|dataplane" >&2; exit 2 ;;
 esac
 
 nm_build
 mem=$(nm_eal_mem_args 512)
 # shellcheck disable=SC2086
 exec "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \
-  --vdev=net_null0 -l 0 --log-level='lib.*:error' -- "$part"
+  "${eal[@]}" --log-level='lib.*:error' -- "$@"

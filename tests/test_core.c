@@ -536,6 +536,22 @@ START_TEST(test_link_next)
 }
 END_TEST
 
+/* The parent hash is XXH3-64 of link bytes || payload, byte for byte the library's
+ * (nm_causal inlines xxhash.h), on both sides of the one-shot/streaming split. */
+START_TEST(test_parent_hash_is_library_xxh3)
+{
+	static uint8_t buf[NM_CAUSAL_LINK_SIZE + 600];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	struct nm_causal_link l = { 0x0102030405060708ull, 0x1112131415161718ull,
+				    0x2122232425262728ull, 0x3132333435363738ull };
+	nm_link_to_bytes(&l, buf);
+	for (size_t len = 0; len <= 600; len++)
+		ck_assert_uint_eq(nm_parent_hash(&l, buf + NM_CAUSAL_LINK_SIZE, len),
+				  XXH3_64bits(buf, NM_CAUSAL_LINK_SIZE + len));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- framing */
 
 static void make_events(struct nm_event *ev, uint8_t payloads[3][100])
@@ -1449,6 +1465,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_chain_overflow);
 	tcase_add_test(tc, test_chain_from_head);
 	tcase_add_test(tc, test_link_next);
+	tcase_add_test(tc, test_parent_hash_is_library_xxh3);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("framing");

@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include <rte_ip.h>
+#include <rte_udp.h>
 #include <sodium.h>
 
 #include "nm_aead.h"
+#include "nm_cksum.h"
 #include "nm_drop.h"
 #include "nm_error.h"
 #include "nm_pkt.h"
@@ -1194,6 +1196,60 @@ START_TEST(test_drops_all_covered)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ checksum */
+
+static void fill_pseudo_random(uint8_t *b, size_t n)
+{
+	uint32_t x = 12345;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		b[i] = (uint8_t)(x >> 16);
+	}
+}
+
+/* nm_cksum_raw is rte_raw_cksum: every length and alignment up to 2 KiB, and the extremes. */
+START_TEST(test_cksum_matches_dpdk)
+{
+	static uint8_t buf[65536 + 8];
+	fill_pseudo_random(buf, sizeof(buf));
+	for (size_t len = 0; len <= 2100; len++)
+		for (size_t off = 0; off < 4; off++)
+			ck_assert_uint_eq(nm_cksum_raw(buf + off, len), rte_raw_cksum(buf + off, len));
+	ck_assert_uint_eq(nm_cksum_raw(buf + 3, 65535), rte_raw_cksum(buf + 3, 65535));
+	memset(buf, 0xff, sizeof(buf));
+	ck_assert_uint_eq(nm_cksum_raw(buf + 1, 65535), rte_raw_cksum(buf + 1, 65535));
+	memset(buf, 0, sizeof(buf));
+	ck_assert_uint_eq(nm_cksum_raw(buf, 1501), 0);
+}
+END_TEST
+
+/* Built UDP checksums are DPDK's and verify with DPDK, for datagrams of every size class. */
+START_TEST(test_udp_cksum_matches_dpdk)
+{
+	static uint8_t f[NM_PKT_DATA_OFF + 9000];
+	const struct nm_pkt_endpoint a = { { { 2, 0, 0, 0, 0, 1 } }, RTE_IPV4(10, 0, 0, 1), 7777 };
+	const struct nm_pkt_endpoint b = { { { 2, 0, 0, 0, 0, 2 } }, RTE_IPV4(10, 0, 0, 2), 7777 };
+	fill_pseudo_random(f, sizeof(f));
+	for (size_t len = 0; len <= 9000; len += len < 300 ? 1 : 97) {
+		ck_assert_int_eq(nm_pkt_build_udp(f, sizeof(f), &a, &b, (uint16_t)len, len, 0), 0);
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(f + NM_PKT_L3_OFF);
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(f + NM_PKT_L4_OFF);
+		ck_assert_int_eq(rte_ipv4_udptcp_cksum_verify(ip, udp), 0);
+		uint16_t built = udp->dgram_cksum;
+		udp->dgram_cksum = 0;
+		ck_assert_uint_eq(built, rte_ipv4_udptcp_cksum(ip, udp));
+		udp->dgram_cksum = built;
+		struct nm_pkt_info pi;
+		ck_assert_int_eq(nm_pkt_parse(f, NM_PKT_DATA_OFF + len, &b, 0, &pi, NULL), 0);
+		f[NM_PKT_DATA_OFF + len / 2] ^= len > 0 ? 0x10 : 0;
+		enum nm_drop why = NM_DROP_NONE;
+		if (len > 0)
+			ck_assert_int_lt(nm_pkt_parse(f, NM_PKT_DATA_OFF + len, &b, 0, &pi, &why), 0);
+		ck_assert_int_eq(why, len > 0 ? NM_DROP_UDP_CKSUM : NM_DROP_NONE);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------------ main */
 
 static Suite *wire_suite(void)
@@ -1241,6 +1297,8 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_arp_request_vector);
 	tcase_add_test(tc, test_arp_reply_sender);
 	tcase_add_test(tc, test_icmp_echo_reply_vector);
+	tcase_add_test(tc, test_cksum_matches_dpdk);
+	tcase_add_test(tc, test_udp_cksum_matches_dpdk);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("drops");
