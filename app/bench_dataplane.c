@@ -51,8 +51,8 @@
 #include "nm_pcapfile.h"
 #include "nm_runtime.h"
 
-#define IP_US RTE_IPV4(10, 0, 0, 1)
-#define IP_PEER RTE_IPV4(10, 0, 0, 2)
+#define IP_US RTE_IPV4(127, 0, 0, 1)
+#define IP_PEER RTE_IPV4(127, 0, 0, 2)
 #define SESSION_ID 0x5E55105E55100001ULL
 #define PEER_ORIGIN 0xFEEDFACECAFEULL
 #define N_PACKETS 512u

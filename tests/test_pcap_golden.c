@@ -51,8 +51,8 @@
 #include "nm_runtime.h"
 #include "nm_test.h"
 
-#define IP_US RTE_IPV4(10, 0, 0, 1)
-#define IP_PEER RTE_IPV4(10, 0, 0, 2)
+#define IP_US RTE_IPV4(127, 0, 0, 1)
+#define IP_PEER RTE_IPV4(127, 0, 0, 2)
 #define SESSION 0x601DE75E55105ULL
 #define PEER_ORIGIN 0xFEED0000FEEDULL
 #define UNKNOWN_DAEMON 0xBADD0000BADDULL
