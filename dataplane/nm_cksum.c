@@ -10,7 +10,13 @@
  * carry is lost below 16 GiB, and the compiler vectorises the loop. The
  * AVX2 clone is chosen by the dynamic loader (ifunc).
  */
-__attribute__((target_clones("avx2", "default"))) uint16_t nm_cksum_raw(const void *buf, size_t len)
+#if defined(__x86_64__)
+#define NM_CKSUM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NM_CKSUM_CLONES
+#endif
+
+NM_CKSUM_CLONES uint16_t nm_cksum_raw(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t sum = 0;
