@@ -16,14 +16,17 @@ struct nm_bq *nm_bq_create(uint32_t cap, uint32_t esize)
 	if (cap == 0 || esize == 0 || esize > (1u << 20))
 		return NULL;
 	uint32_t stride = (uint32_t)sizeof(uint64_t) + ((esize + 7u) & ~7u);
-	struct nm_bq *q = calloc(1, sizeof(*q) + (size_t)cap * stride);
+	/* One cell cannot tell "filled at p" from "free for p+1": take two, admit one. */
+	uint32_t cells = cap < 2 ? 2 : cap;
+	struct nm_bq *q = calloc(1, sizeof(*q) + (size_t)cells * stride);
 	if (q == NULL)
 		return NULL;
 	q->cap = cap;
+	q->cells_n = cells;
 	q->esize = esize;
 	q->stride = stride;
 	/* A cell is free for position p when its sequence is p. */
-	for (uint32_t i = 0; i < cap; i++)
+	for (uint32_t i = 0; i < cells; i++)
 		atomic_init((_Atomic uint64_t *)(q->cells + (size_t)i * stride), (uint64_t)i);
 	return q;
 }
@@ -35,7 +38,7 @@ void nm_bq_free(struct nm_bq *q)
 
 static inline _Atomic uint64_t *cell(const struct nm_bq *q, uint64_t pos)
 {
-	return (_Atomic uint64_t *)(uintptr_t)(q->cells + (size_t)(pos % q->cap) * q->stride);
+	return (_Atomic uint64_t *)(uintptr_t)(q->cells + (size_t)(pos % q->cells_n) * q->stride);
 }
 
 static void futex_wake_all(_Atomic uint32_t *w)
@@ -62,6 +65,9 @@ int nm_bq_push(struct nm_bq *q, const void *rec)
 	for (;;) {
 		seq = cell(q, pos);
 		int64_t d = (int64_t)(atomic_load_explicit(seq, memory_order_acquire) - pos);
+		if (d == 0 && q->cap < q->cells_n &&
+		    pos - atomic_load_explicit(&q->tail, memory_order_acquire) >= q->cap)
+			return -ENOBUFS; /* capacity 1: the spare cell is never filled */
 		if (d == 0) {
 			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
 								  memory_order_relaxed,
@@ -99,7 +105,7 @@ int nm_bq_pop(struct nm_bq *q, void *rec)
 	}
 	memcpy(rec, (const uint8_t *)(seq + 1), q->esize);
 	/* Free for the producer one lap later. */
-	atomic_store_explicit(seq, pos + q->cap, memory_order_release);
+	atomic_store_explicit(seq, pos + q->cells_n, memory_order_release);
 	return 0;
 }
 

@@ -24,7 +24,8 @@ struct nm_bq {
 	_Atomic uint32_t wake;     /* futex word: bumped on push (with waiters) and close */
 	_Atomic uint32_t waiters;
 	_Atomic bool closed;
-	uint32_t cap;
+	uint32_t cap;              /* records admitted */
+	uint32_t cells_n;          /* cells: cap, or 2 for cap 1 */
 	uint32_t esize;
 	uint32_t stride;           /* cell: sequence word, then the record */
 	uint8_t cells[];

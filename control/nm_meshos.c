@@ -538,6 +538,7 @@ static void pump_lcore(struct nm_meshos *m, uint32_t lcore, struct nm_exec_contr
 {
 	for (size_t i = 0; i < n; i += PUMP_CHUNK) {
 		uint32_t k = (uint32_t)(n - i < PUMP_CHUNK ? n - i : PUMP_CHUNK);
+		nm_meshos_count(&m->n.control_batches, 1);
 		if (nm_runtime_control(m->rt, lcore, b + i, k, nm_ctlslot_drain, delivered) < 0)
 			nm_meshos_count(&m->n.pump_errors, 1);
 	}
@@ -572,6 +573,7 @@ void nm_meshos_deliver_now(struct nm_meshos *m, struct nm_ctlslot *s)
 {
 	struct nm_exec_control one = { .origin = s->id, .queue = s };
 	uint64_t delivered = 0;
+	nm_meshos_count(&m->n.control_batches, 1);
 	if (nm_runtime_control(m->rt, s->lcore, &one, 1, nm_ctlslot_drain, &delivered) < 0)
 		nm_meshos_count(&m->n.pump_errors, 1);
 	nm_meshos_count(&m->n.control_delivered, delivered);
@@ -632,6 +634,7 @@ void nm_meshos_stats(struct nm_meshos *m, struct nm_meshos_stats *o)
 	o->control_routed = atomic_load(&m->router.routed);
 	o->control_dropped = nm_ctlrouter_dropped(&m->router);
 	o->control_delivered = atomic_load(&c->control_delivered);
+	o->control_batches = atomic_load(&c->control_batches);
 	o->pump_errors = atomic_load(&c->pump_errors);
 	o->backpressure_asserts = atomic_load(&c->bp_asserts);
 	o->backpressure_releases = atomic_load(&c->bp_releases);

@@ -200,6 +200,7 @@ struct nm_meshos_stats {
 	uint64_t control_routed;        /* events a channel accepted */
 	uint64_t control_dropped;       /* events refused by a full channel (monotonic) */
 	uint64_t control_delivered;     /* events handed to on_control */
+	uint64_t control_batches;       /* on_control requests (one per owner lcore and 512 daemons) */
 	uint64_t pump_errors;           /* on_control batches no worker took */
 	uint64_t logs;                  /* records in the log ring so far */
 	uint64_t capability_sets;       /* daemons with a published capability set */
@@ -323,10 +324,12 @@ uint64_t nm_meshos_daemon_id(const struct nm_meshos_handle *h);
 const char *nm_meshos_daemon_name(const struct nm_meshos_handle *h);
 
 /*
- * The next control event: *out->kind NONE when the channel is empty (try_)
- * or when timeout_ms passed (0: wait without limit) or the channel closed
- * (the daemon was unregistered, the SDK shut down). -EINVAL for a daemon
- * whose events go to its on_control, -ESHUTDOWN after graceful_shutdown.
+ * The next control event: out->kind NONE when the channel is empty (try_)
+ * or when timeout_ms passed (0: wait without limit) or the channel is closed
+ * and empty (the daemon was unregistered, the SDK shut down). Still works
+ * after graceful_shutdown (upstream: already_shutdown), so the daemon's own
+ * thread gets the Shutdown that call sent. -EINVAL for a daemon whose events
+ * go to its on_control.
  */
 int nm_meshos_try_next_control(struct nm_meshos_handle *h, struct nm_daemon_control *out);
 int nm_meshos_next_control(struct nm_meshos_handle *h, uint64_t timeout_ms,

@@ -23,7 +23,7 @@ struct nm_meshos_counters {
 	_Atomic uint64_t ticks, events_applied, events_refused;
 	_Atomic uint64_t actions_emitted, actions_dropped, actions_failed;
 	_Atomic uint64_t transitions_committed, transitions_rejected;
-	_Atomic uint64_t control_broadcasts, control_delivered, pump_errors;
+	_Atomic uint64_t control_broadcasts, control_delivered, control_batches, pump_errors;
 	_Atomic uint64_t bp_asserts, bp_releases;
 };
 
