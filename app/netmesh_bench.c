@@ -2,7 +2,7 @@
 /*
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
- *   netmesh-bench [EAL args] -- runtime
+ *   netmesh-bench [EAL args] -- runtime|sessions|meshos
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
  * bytes), for scripts/bench.sh. Not a test: nothing here asserts a target.
@@ -184,7 +184,7 @@ static int bench_runtime_part(const char *port)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions\n"
+	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
 			"  (EAL must provide the port, e.g. --vdev=net_null0; default port net_null0)\n");
 }
 
@@ -214,6 +214,8 @@ int main(int argc, char **argv)
 		rc = bench_runtime_part(port);
 	} else if (part != NULL && strcmp(part, "sessions") == 0) {
 		rc = bench_sessions_part();
+	} else if (part != NULL && strcmp(part, "meshos") == 0) {
+		rc = bench_meshos_part(port);
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

@@ -11,7 +11,7 @@
 #include "nm_time.h"
 
 #define EVENTS_PER_POLL 256 /* applied per poll, after a tick if one was due */
-#define PUMP_CHUNK 512      /* daemons per on_control request to one worker */
+#define PUMP_CHUNK 1024    /* daemons per on_control request: bounds a worker's stall */
 
 /* ---- construction ---- */
 

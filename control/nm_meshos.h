@@ -200,7 +200,7 @@ struct nm_meshos_stats {
 	uint64_t control_routed;        /* events a channel accepted */
 	uint64_t control_dropped;       /* events refused by a full channel (monotonic) */
 	uint64_t control_delivered;     /* events handed to on_control */
-	uint64_t control_batches;       /* on_control requests (one per owner lcore and 512 daemons) */
+	uint64_t control_batches;       /* on_control requests (one per owner lcore and 1024 daemons) */
 	uint64_t pump_errors;           /* on_control batches no worker took */
 	uint64_t logs;                  /* records in the log ring so far */
 	uint64_t capability_sets;       /* daemons with a published capability set */
