@@ -472,10 +472,12 @@ static void print_stats(const struct app *a)
 		struct nm_meshos_stats mt;
 		nm_meshos_status(a->mos, &ms);
 		nm_meshos_stats(a->mos, &mt);
-		printf("meshos: %s %" PRIu64 " ms, daemons %" PRIu64 ", backpressure %s (%.2f), "
+		printf("meshos: %s", nm_maint_kind_name(ms.state.kind));
+		if (ms.state.kind != NM_MAINT_ACTIVE)
+			printf(" for %" PRIu64 " ms", ms.view.since_ms);
+		printf(", daemons %" PRIu64 ", backpressure %s (%.2f), "
 		       "control routed %" PRIu64 " dropped %" PRIu64 " delivered %" PRIu64
-		       ", logs %" PRIu64 ", capability sets %" PRIu64 "\n",
-		       nm_maint_kind_name(ms.state.kind), ms.view.since_ms, mt.daemons,
+		       ", logs %" PRIu64 ", capability sets %" PRIu64 "\n", mt.daemons,
 		       ms.backpressure ? "on" : "off", (double)ms.level, mt.control_routed,
 		       mt.control_dropped, mt.control_delivered, mt.logs, mt.capability_sets);
 	}
