@@ -55,6 +55,14 @@ uint32_t nm_logring_read(struct nm_logring *lr, uint64_t after_seq, struct nm_lo
 	return n;
 }
 
+uint64_t nm_logring_last(struct nm_logring *lr)
+{
+	pthread_mutex_lock(&lr->lock);
+	uint64_t n = lr->last;
+	pthread_mutex_unlock(&lr->lock);
+	return n;
+}
+
 const char *nm_log_level_name(uint32_t level)
 {
 	static const char *const names[] = { "trace", "debug", "info", "warn", "error" };

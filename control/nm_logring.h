@@ -62,6 +62,9 @@ void nm_logring_publish(struct nm_logring *lr);
 uint32_t nm_logring_read(struct nm_logring *lr, uint64_t after_seq, struct nm_log_record *out,
 			 uint32_t max);
 
+/* Records pushed so far (the newest seq). */
+uint64_t nm_logring_last(struct nm_logring *lr);
+
 /* "trace", "debug", "info", "warn", "error"; "?" otherwise. */
 const char *nm_log_level_name(uint32_t level);
 

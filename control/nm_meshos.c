@@ -640,9 +640,7 @@ void nm_meshos_stats(struct nm_meshos *m, struct nm_meshos_stats *o)
 	o->backpressure_releases = atomic_load(&c->bp_releases);
 	o->capability_sets = nm_capindex_count(&m->caps);
 	o->capability_publishes = nm_capindex_publishes(&m->caps);
-	pthread_mutex_lock(&m->logs.lock);
-	o->logs = m->logs.last;
-	pthread_mutex_unlock(&m->logs.lock);
+	o->logs = nm_logring_last(&m->logs);
 	o->daemons = nm_ctlrouter_count(&m->router);
 }
 
