@@ -26,7 +26,7 @@ extern "C" {
 
 enum nm_maint_kind {
 	NM_MAINT_ACTIVE = 0,       /* normal participation */
-	NM_MAINT_ENTERING = 1,     /* draining: daemons got DrainStart; the deadline drives DrainFailed */
+	NM_MAINT_ENTERING = 1,     /* draining (daemons got DrainStart) until the deadline */
 	NM_MAINT_MAINTENANCE = 2,  /* steady state, isolated */
 	NM_MAINT_EXITING = 3,      /* daemons restart and must come back healthy */
 	NM_MAINT_DRAIN_FAILED = 4, /* the drain missed its deadline: waits for the operator */
@@ -56,7 +56,7 @@ struct nm_maint_view {
 /* What reconcile needs to know about the node's daemons. */
 struct nm_maint_facts {
 	bool all_stopped;          /* no local daemon runs (true with none) */
-	bool all_running_healthy;  /* every local daemon runs, healthy or not reported (true with none) */
+	bool all_running_healthy;  /* every daemon runs, healthy or unreported (true with none) */
 	uint64_t ramp_window_ms;   /* Recovery -> Active after this long */
 };
 

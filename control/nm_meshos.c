@@ -87,7 +87,8 @@ int nm_meshos_start(const struct nm_meshos_config *cfg, const struct nm_meshos_d
 		    struct nm_meshos **out)
 {
 	if (cfg == NULL || cfg->rt == NULL || out == NULL)
-		return nm_meshos_fail(-EINVAL, "invalid_argument", "config with a runtime and out are required");
+		return nm_meshos_fail(-EINVAL, "invalid_argument",
+				      "config with a runtime and out are required");
 	struct nm_meshos *m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return nm_meshos_fail(-ENOMEM, "runtime_panic", "out of memory");
@@ -111,9 +112,10 @@ int nm_meshos_start(const struct nm_meshos_config *cfg, const struct nm_meshos_d
 		rc = nm_runtime_set_observer(m->rt, &m->obs);
 	if (rc < 0) {
 		destroy(m);
-		return nm_meshos_fail(rc, rc == -EBUSY ? "invalid_argument" : "runtime_panic",
+		bool busy = rc == -EBUSY;
+		return nm_meshos_fail(rc, busy ? "invalid_argument" : "runtime_panic",
 				      "cannot start MeshOS: %s",
-				      rc == -EBUSY ? "the runtime has a MeshOS already" : strerror(-rc));
+				      busy ? "the runtime has a MeshOS already" : strerror(-rc));
 	}
 	nm_meshos_ok();
 	*out = m;
@@ -228,7 +230,8 @@ static void apply_enter(struct nm_meshos *m, const struct nm_meshos_event *ev, u
 	mirror_set(m, ev->node, NM_MAINT_ENTERING);
 	if (ev->node != m->node_id)
 		return;
-	nm_maint_enter(&m->maint, now_ms, ev->drain_for_ms ? ev->drain_for_ms : m->cfg.drain_deadline_ms);
+	uint64_t drain = ev->drain_for_ms ? ev->drain_for_ms : m->cfg.drain_deadline_ms;
+	nm_maint_enter(&m->maint, now_ms, drain);
 	nm_meshos_count(&m->n.transitions_committed, 1);
 	emit_edges(m, now_ms);
 }

@@ -146,7 +146,7 @@ enum nm_meshos_event_kind {
 	NM_MESHOS_EV_ENTER_MAINTENANCE = 1, /* node; drain_for_ms (0: the configured deadline) */
 	NM_MESHOS_EV_EXIT_MAINTENANCE = 2,  /* node */
 	NM_MESHOS_EV_TRANSITION = 3,        /* node; state: a transition committed elsewhere */
-	NM_MESHOS_EV_DAEMON_SIGNAL = 4,     /* daemon; arg: enum nm_meshos_signal (+health/saturation) */
+	NM_MESHOS_EV_DAEMON_SIGNAL = 4,     /* daemon; arg: enum nm_meshos_signal; health/saturation */
 	NM_MESHOS_EV_DAEMON_INTENT = 5,     /* daemon; arg: enum nm_meshos_intent */
 	NM_MESHOS_EV_LOG = 6,               /* arg: level; daemon if has_daemon; message */
 };

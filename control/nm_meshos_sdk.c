@@ -75,13 +75,19 @@ int nm_meshos_last_error_format(char *buf, size_t len)
 	return nm_meshos_error_format(buf, len, last_error.kind, last_error.msg);
 }
 
+/* Upstream's text for a handle consumed by graceful_shutdown. */
+static int err_consumed(void)
+{
+	return nm_meshos_fail(-ESHUTDOWN, "already_shutdown", "daemon handle was already consumed");
+}
+
 /* Argument and state checks shared by the handle calls. */
 static int check_handle(const struct nm_meshos_handle *h)
 {
 	if (h == NULL)
 		return nm_meshos_fail(-EINVAL, "invalid_argument", "daemon handle is NULL");
 	if (atomic_load(&h->consumed))
-		return nm_meshos_fail(-ESHUTDOWN, "already_shutdown", "daemon handle was already consumed");
+		return err_consumed();
 	return 0;
 }
 
@@ -131,11 +137,13 @@ int nm_meshos_register(struct nm_meshos *m, struct nm_daemon *d, const struct nm
 {
 	if (m == NULL || d == NULL || id == NULL || out == NULL) {
 		release_daemon(d);
-		return nm_meshos_fail(-EINVAL, "invalid_argument", "sdk, daemon, identity and out are required");
+		return nm_meshos_fail(-EINVAL, "invalid_argument",
+				      "sdk, daemon, identity and out are required");
 	}
 	if (atomic_load(&m->closed)) {
 		release_daemon(d);
-		return nm_meshos_fail(-ESHUTDOWN, "already_shutdown", "MeshOsDaemonSdk was already shut down");
+		return nm_meshos_fail(-ESHUTDOWN, "already_shutdown",
+				      "MeshOsDaemonSdk was already shut down");
 	}
 	struct nm_error err = { 0 };
 	struct nm_daemon_handle dh;
@@ -320,7 +328,8 @@ int nm_meshos_publish_log(struct nm_meshos_handle *h, int level, const char *msg
 		return nm_meshos_fail(rc, "queue_full",
 				      "MeshOS event queue at capacity; daemon log line dropped");
 	if (rc == -EPIPE)
-		return nm_meshos_fail(rc, "loop_closed", "MeshOS loop has exited; daemon log line dropped");
+		return nm_meshos_fail(rc, "loop_closed",
+				      "MeshOS loop has exited; daemon log line dropped");
 	nm_meshos_ok();
 	return 0;
 }
@@ -339,7 +348,7 @@ int nm_meshos_graceful_shutdown(struct nm_meshos_handle *h, uint64_t grace_ms)
 	if (h == NULL)
 		return nm_meshos_fail(-EINVAL, "invalid_argument", "daemon handle is NULL");
 	if (atomic_exchange(&h->consumed, true))
-		return nm_meshos_fail(-ESHUTDOWN, "already_shutdown", "daemon handle was already consumed");
+		return err_consumed();
 	const uint64_t grace = grace_ms ? grace_ms : NM_MESHOS_DEFAULT_GRACE_MS;
 	struct nm_daemon_control c = { .kind = NM_CONTROL_SHUTDOWN, .grace_period_ms = grace };
 	/* At most once: a full channel drops it (counted), as upstream. */
@@ -353,7 +362,8 @@ int nm_meshos_graceful_shutdown(struct nm_meshos_handle *h, uint64_t grace_ms)
 		uint64_t now = nm_mono_ms();
 		if (now >= end)
 			break;
-		sleep_ms(end - now < NM_MESHOS_SHUTDOWN_POLL_MS ? end - now : NM_MESHOS_SHUTDOWN_POLL_MS);
+		uint64_t left = end - now;
+		sleep_ms(left < NM_MESHOS_SHUTDOWN_POLL_MS ? left : NM_MESHOS_SHUTDOWN_POLL_MS);
 	}
 	unregister(h);
 	nm_meshos_ok();
