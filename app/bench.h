@@ -7,5 +7,6 @@
 void bench_die(const char *what, int rc);
 
 int bench_sessions_part(void);
+int bench_meshos_part(const char *port);
 
 #endif /* BENCH_H */

@@ -23,8 +23,11 @@
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
 #include "nm_mesh.h"
+#include "nm_meshos.h"
+#include "nm_meshos_probe.h"
 #include "nm_runtime.h"
 #include "nm_sessmgr.h"
+#include "nm_time.h"
 #include "nm_wire.h"
 
 #define MAX_DAEMONS 64
@@ -326,6 +329,8 @@ struct app {
 	struct nm_runtime *rt;
 	struct nm_dataplane *dp;
 	struct nm_sessmgr *sm;
+	struct nm_meshos *mos;
+	struct nm_meshos_probe_ctx probe;
 };
 
 static int fail(const char *what, const struct nm_error *err)
@@ -397,6 +402,17 @@ static int app_dataplane_init(struct app *a)
 	return 0;
 }
 
+/* MeshOS supervises every daemon of the runtime; its loop runs in control_loop. */
+static int app_meshos_init(struct app *a)
+{
+	a->probe = (struct nm_meshos_probe_ctx){ .dp = a->dp, .sm = a->sm };
+	struct nm_meshos_config mc = { .rt = a->rt, .probes = nm_meshos_probes_of(&a->probe) };
+	int rc = nm_meshos_start(&mc, NULL, &a->mos);
+	if (rc < 0)
+		fprintf(stderr, "netmesh: meshos: %s\n", nm_meshos_last_error_message());
+	return rc;
+}
+
 static int app_spawn_daemons(struct app *a)
 {
 	for (unsigned i = 0; i < a->cfg.n_daemons; i++) {
@@ -435,6 +451,20 @@ static void print_stats(const struct app *a)
 		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
 		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
 	}
+	if (a->mos != NULL) {
+		struct nm_meshos_status ms;
+		struct nm_meshos_stats mt;
+		nm_meshos_status(a->mos, &ms);
+		nm_meshos_stats(a->mos, &mt);
+		printf("meshos: %s", nm_maint_kind_name(ms.state.kind));
+		if (ms.state.kind != NM_MAINT_ACTIVE)
+			printf(" for %" PRIu64 " ms", ms.view.since_ms);
+		printf(", daemons %" PRIu64 ", backpressure %s (%.2f), "
+		       "control routed %" PRIu64 " dropped %" PRIu64 " delivered %" PRIu64
+		       ", logs %" PRIu64 ", capability sets %" PRIu64 "\n", mt.daemons,
+		       ms.backpressure ? "on" : "off", (double)ms.level, mt.control_routed,
+		       mt.control_dropped, mt.control_delivered, mt.logs, mt.capability_sets);
+	}
 	fflush(stdout);
 }
 
@@ -445,6 +475,7 @@ static void control_loop(struct app *a)
 	while (!atomic_load(&app_force_quit)) {
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
+		nm_meshos_poll(a->mos, nm_mono_ms());
 		app_sleep_ms(1);
 		if (period_ticks != 0 && ++ticks % period_ticks == 0)
 			print_stats(a);
@@ -454,6 +485,8 @@ static void control_loop(struct app *a)
 /* Tear down in dependency order; every step tolerates a partial start. */
 static void app_fini(struct app *a)
 {
+	nm_meshos_free(a->mos); /* before the runtime it observes */
+	a->mos = NULL;
 	if (a->rt != NULL)
 		nm_runtime_shutdown(a->rt, NULL); /* drains daemons through the workers */
 	if (a->dp != NULL) {
@@ -499,6 +532,8 @@ int main(int argc, char **argv)
 		rc = app_runtime_init(&a);
 	if (rc == 0)
 		rc = app_dataplane_init(&a);
+	if (rc == 0)
+		rc = app_meshos_init(&a);
 	if (rc == 0)
 		rc = app_spawn_daemons(&a);
 	if (rc == 0) {

@@ -2,7 +2,7 @@
 /*
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
- *   netmesh-bench [EAL args] -- runtime
+ *   netmesh-bench [EAL args] -- runtime|sessions|meshos
  *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
@@ -186,10 +186,9 @@ static int bench_runtime_part(const char *port)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime\n"
-			"       netmesh-bench [EAL args] -- sessions\n"
+	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
 			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
-			"  runtime: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
+			"  runtime, meshos: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
 			"  dataplane: EAL needs one worker lcore; net_pcap ports are hot-plugged\n");
 }
 
@@ -223,6 +222,8 @@ int main(int argc, char **argv)
 		rc = bench_sessions_part();
 	} else if (part != NULL && strcmp(part, "dataplane") == 0) {
 		rc = bench_dataplane_part(only);
+	} else if (part != NULL && strcmp(part, "meshos") == 0) {
+		rc = bench_meshos_part(port);
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

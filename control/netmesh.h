@@ -12,6 +12,7 @@
 #include "nm_daemon.h"
 #include "nm_runtime.h"
 #include "nm_builtin.h"
+#include "nm_meshos.h"
 #include "nm_mesh.h"
 #include "nm_eal.h"
 

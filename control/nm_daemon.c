@@ -120,3 +120,10 @@ void *nm_emit_reserve(struct nm_outputs *o, uint32_t len)
 	/* Writable: it points into the caller's arena (or is the 0-byte stand-in). */
 	return ev ? (void *)(uintptr_t)ev->payload : NULL;
 }
+
+const char *nm_control_kind_name(uint32_t kind)
+{
+	static const char *const names[] = { "None", "Shutdown", "DrainStart", "DrainFinish",
+					     "BackpressureOn", "BackpressureOff" };
+	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "Unknown";
+}

@@ -53,6 +53,31 @@ struct nm_bytes {
 int nm_bytes_append(struct nm_bytes *b, const void *p, size_t n);
 void nm_bytes_free(struct nm_bytes *b);
 
+/*
+ * A control event from the supervisor (MeshOS, nm_meshos.h): upstream's
+ * DaemonControl wire form, with its stable kind numbers. Relative times only
+ * (the daemon needs no clock of ours). Delivered at most once.
+ */
+enum nm_control_kind {
+	NM_CONTROL_NONE = 0,             /* no event: empty channel, timeout, or closed */
+	NM_CONTROL_SHUTDOWN = 1,         /* finish in-flight work, exit within grace_period_ms */
+	NM_CONTROL_DRAIN_START = 2,      /* take no new work; in-flight work goes on until the
+					  * grace or DRAIN_FINISH */
+	NM_CONTROL_DRAIN_FINISH = 3,     /* exit now; in-flight work may be abandoned */
+	NM_CONTROL_BACKPRESSURE_ON = 4,  /* shed optional work in proportion to level (1: pause it) */
+	NM_CONTROL_BACKPRESSURE_OFF = 5, /* resume optional work */
+	NM_CONTROL_UNKNOWN = 99,         /* a kind this build does not know */
+};
+
+struct nm_daemon_control {
+	uint32_t kind;            /* enum nm_control_kind */
+	float level;              /* BACKPRESSURE_ON: 0..1; otherwise 0 */
+	uint64_t grace_period_ms; /* SHUTDOWN, DRAIN_START (past deadlines are 0); otherwise 0 */
+};
+
+/* "Shutdown", "DrainStart", ... (upstream's variant names), "None", "Unknown". */
+const char *nm_control_kind_name(uint32_t kind);
+
 struct nm_daemon_ops {
 	/* Human-readable, used in logs and lifecycle events; need not be unique. */
 	const char *name;
@@ -84,6 +109,15 @@ struct nm_daemon_ops {
 
 	/* Required. Free the instance. */
 	void (*destroy)(struct nm_daemon *d);
+
+	/*
+	 * Optional. One control event from MeshOS. Runs where process() runs: on
+	 * the daemon's worker lcore when it is pinned (never at the same time as
+	 * process()), else on the control thread. The same rules as process():
+	 * no blocking, no calls back into the runtime. A daemon with on_control
+	 * gets all its events here; its SDK handle has no next_control.
+	 */
+	void (*on_control)(struct nm_daemon *d, const struct nm_daemon_control *c);
 };
 
 struct nm_daemon {
@@ -147,6 +181,25 @@ static inline struct nm_host_config nm_host_config_default(void)
 	struct nm_host_config c = { 0, 10000, NM_LCORE_CONTROL };
 	return c;
 }
+
+/* What a lifecycle observer learns about a daemon (nm_runtime_set_observer). */
+struct nm_daemon_info {
+	uint64_t origin;
+	const char *name;  /* valid during the callback only */
+	uint32_t lcore;    /* owner: a worker lcore or NM_LCORE_CONTROL */
+	bool on_control;   /* the daemon has an on_control op */
+};
+
+enum nm_lifecycle_event {
+	NM_LIFECYCLE_REGISTERED = 1,   /* upstream's Registered (MeshOS: Started) */
+	NM_LIFECYCLE_UNREGISTERED = 2, /* upstream's Unregistered (MeshOS: ExitedCleanly) */
+};
+
+struct nm_lifecycle_observer {
+	void *ctx;
+	/* Called with the daemon registry locked: must not call into the runtime. */
+	void (*on_event)(void *ctx, enum nm_lifecycle_event ev, const struct nm_daemon_info *d);
+};
 
 struct nm_daemon_stats {
 	uint64_t events_processed; /* process() returned 0 */

@@ -27,7 +27,18 @@ enum nm_exec_op {
 	NM_EXEC_DELIVER,  /* nm_host_deliver on the owner */
 	NM_EXEC_SNAPSHOT, /* nm_host_snapshot on the owner */
 	NM_EXEC_STATS,    /* copy the host's stats */
+	NM_EXEC_CONTROL,  /* pass waiting control events to on_control, for a batch of hosts */
 };
+
+/* One daemon's part of a CONTROL request (MeshOS batches one request per lcore). */
+struct nm_exec_control {
+	uint64_t origin;
+	struct nm_host *host; /* set by the registry; NULL when the daemon is gone or elsewhere */
+	void *queue;          /* the caller's: where the daemon's events wait */
+};
+
+/* Hand the events waiting in `queue` to d->ops->on_control; returns how many. */
+typedef uint32_t (*nm_exec_drain_fn)(void *queue, struct nm_daemon *d);
 
 struct nm_exec_req {
 	enum nm_exec_op op;
@@ -37,6 +48,10 @@ struct nm_exec_req {
 	uint64_t now_ns;           /* DELIVER */
 	struct nm_snapshot **snap; /* SNAPSHOT */
 	struct nm_daemon_stats *stats; /* STATS */
+	struct nm_exec_control *ctl;   /* CONTROL: n_ctl entries */
+	uint32_t n_ctl;                /* CONTROL */
+	nm_exec_drain_fn drain;        /* CONTROL */
+	uint64_t delivered;            /* CONTROL: events passed on (out) */
 	struct nm_error *err;
 };
 

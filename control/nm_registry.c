@@ -16,6 +16,8 @@ int nm_err_not_found(struct nm_error *err, uint64_t origin)
 
 int nm_registry_init(struct nm_registry *r)
 {
+	r->exec = NULL;
+	r->obs = NULL;
 	int rc = nm_u64map_init(&r->map, 64);
 	if (rc < 0)
 		return rc;
@@ -39,6 +41,32 @@ void nm_registry_set_executor(struct nm_registry *r, const struct nm_executor *x
 	pthread_rwlock_wrlock(&r->lock);
 	r->exec = x;
 	pthread_rwlock_unlock(&r->lock);
+}
+
+/* Tell the observer (caller holds the exclusive lock). */
+static void notify(const struct nm_registry *r, enum nm_lifecycle_event ev, const struct nm_host *h)
+{
+	if (r->obs == NULL)
+		return;
+	struct nm_daemon_info d = { .origin = nm_host_origin(h), .name = nm_host_name(h),
+				    .lcore = h->config.lcore,
+				    .on_control = h->daemon->ops->on_control != NULL };
+	r->obs->on_event(r->obs->ctx, ev, &d);
+}
+
+int nm_registry_set_observer(struct nm_registry *r, const struct nm_lifecycle_observer *o)
+{
+	pthread_rwlock_wrlock(&r->lock);
+	if (o != NULL && r->obs != NULL && r->obs != o) {
+		pthread_rwlock_unlock(&r->lock);
+		return -EBUSY;
+	}
+	r->obs = o;
+	for (size_t i = 0; o != NULL && i <= r->map.mask; i++)
+		if (r->map.slots[i].val != NULL)
+			notify(r, NM_LIFECYCLE_REGISTERED, r->map.slots[i].val);
+	pthread_rwlock_unlock(&r->lock);
+	return 0;
 }
 
 /* Run one operation on a pinned host's owner lcore. */
@@ -81,6 +109,8 @@ int nm_registry_register(struct nm_registry *r, struct nm_host *h, struct nm_err
 		return rc;
 	pthread_rwlock_wrlock(&r->lock);
 	rc = nm_u64map_insert(&r->map, origin, h);
+	if (rc == 0)
+		notify(r, NM_LIFECYCLE_REGISTERED, h);
 	pthread_rwlock_unlock(&r->lock);
 	if (rc == 0)
 		return 0;
@@ -98,6 +128,8 @@ int nm_registry_unregister(struct nm_registry *r, uint64_t origin, struct nm_err
 {
 	pthread_rwlock_wrlock(&r->lock);
 	struct nm_host *h = nm_u64map_remove(&r->map, origin);
+	if (h != NULL)
+		notify(r, NM_LIFECYCLE_UNREGISTERED, h);
 	pthread_rwlock_unlock(&r->lock);
 	if (h == NULL)
 		return nm_err_not_found(err, origin);
@@ -116,6 +148,7 @@ size_t nm_registry_drain(struct nm_registry *r, void (*cb)(uint64_t origin, void
 			continue;
 		uint64_t origin = r->map.slots[i].key;
 		r->map.slots[i].val = NULL;
+		notify(r, NM_LIFECYCLE_UNREGISTERED, h);
 		release(r, h);
 		n++;
 		if (cb != NULL)
@@ -170,6 +203,42 @@ int nm_registry_stats(struct nm_registry *r, uint64_t origin, struct nm_daemon_s
 {
 	struct nm_exec_req req = { .op = NM_EXEC_STATS, .stats = out, .err = err };
 	return with_host(r, origin, &req);
+}
+
+/* Control-path daemons: each under its own host lock, on this thread. */
+static void control_here(struct nm_exec_req *req)
+{
+	for (uint32_t i = 0; i < req->n_ctl; i++) {
+		struct nm_host *h = req->ctl[i].host;
+		if (h == NULL || h->daemon->ops->on_control == NULL)
+			continue;
+		nm_host_lock(h);
+		req->delivered += req->drain(req->ctl[i].queue, h->daemon);
+		nm_host_unlock(h);
+	}
+}
+
+int nm_registry_control(struct nm_registry *r, uint32_t lcore, struct nm_exec_control *batch,
+			uint32_t n, nm_exec_drain_fn drain, uint64_t *delivered)
+{
+	struct nm_exec_req req = { .op = NM_EXEC_CONTROL, .ctl = batch, .n_ctl = n, .drain = drain };
+	int rc = 0;
+	/* Shared for the whole batch: no host of it can be freed meanwhile. */
+	pthread_rwlock_rdlock(&r->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct nm_host *h = nm_u64map_get(&r->map, batch[i].origin);
+		batch[i].host = h != NULL && h->config.lcore == lcore ? h : NULL;
+	}
+	if (lcore == NM_LCORE_CONTROL)
+		control_here(&req);
+	else if (r->exec == NULL || !r->exec->has_lcore(r->exec->ctx, lcore))
+		rc = -ENODEV;
+	else
+		rc = r->exec->call(r->exec->ctx, lcore, &req);
+	pthread_rwlock_unlock(&r->lock);
+	if (delivered != NULL)
+		*delivered += req.delivered;
+	return rc;
 }
 
 size_t nm_registry_count(struct nm_registry *r)

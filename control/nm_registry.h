@@ -33,6 +33,7 @@ struct nm_registry {
 	pthread_rwlock_t lock;
 	struct nm_u64map map; /* origin -> struct nm_host * */
 	const struct nm_executor *exec; /* NULL: no worker lcores */
+	const struct nm_lifecycle_observer *obs; /* NULL: none; called under the exclusive lock */
 };
 
 int nm_registry_init(struct nm_registry *r);
@@ -41,6 +42,14 @@ void nm_registry_fini(struct nm_registry *r);
 
 /* Install the executor for pinned hosts (before any pinned host exists). */
 void nm_registry_set_executor(struct nm_registry *r, const struct nm_executor *x);
+
+/*
+ * Install the lifecycle observer (NULL removes it); -EBUSY when another one
+ * is installed. Every daemon already registered is reported as REGISTERED
+ * first, under the same lock, so the observer sees each daemon exactly once.
+ * Once this returns, no call to a previous observer is running.
+ */
+int nm_registry_set_observer(struct nm_registry *r, const struct nm_lifecycle_observer *o);
 
 /*
  * Insert; the registry owns the host on success. A pinned host is attached to
@@ -62,6 +71,16 @@ int nm_registry_snapshot(struct nm_registry *r, uint64_t origin, struct nm_snaps
 			 struct nm_error *err);
 int nm_registry_stats(struct nm_registry *r, uint64_t origin, struct nm_daemon_stats *out,
 		      struct nm_error *err);
+
+/*
+ * CONTROL for the daemons of one owner (`lcore`: a worker lcore, or
+ * NM_LCORE_CONTROL for control-path daemons, run here under each host's
+ * lock): one request for the whole batch. Entries whose daemon is gone or
+ * owned elsewhere get host NULL and are skipped. Adds the events passed on
+ * to *delivered. -ENODEV when no worker runs that lcore.
+ */
+int nm_registry_control(struct nm_registry *r, uint32_t lcore, struct nm_exec_control *batch,
+			uint32_t n, nm_exec_drain_fn drain, uint64_t *delivered);
 
 size_t nm_registry_count(struct nm_registry *r);
 bool nm_registry_contains(struct nm_registry *r, uint64_t origin);

@@ -295,7 +295,18 @@ static int make_daemon(const struct nm_factory *f, struct nm_daemon **d, struct 
 	return 0;
 }
 
-/* Shared tail of both spawn paths: slot, host, registry, fence. Owns `d`. */
+/* Undo the factory slot of a failed install (there is none without a factory). */
+static void forget_slot(struct nm_runtime *rt, const struct nm_factory *f, uint64_t origin)
+{
+	if (f != NULL)
+		nm_factory_registry_remove(&rt->factories, origin);
+}
+
+/*
+ * Shared tail of every spawn path: slot, host, registry, fence. Owns `d`.
+ * f NULL (a ready-made daemon) installs no factory slot: the registry insert
+ * is then the atomic collision check.
+ */
 static int install(struct nm_runtime *rt, const struct nm_factory *f, struct nm_daemon *d,
 		   const struct nm_identity *id, const struct nm_snapshot *snap,
 		   const struct nm_host_config *cfg, struct nm_daemon_handle *out,
@@ -303,7 +314,7 @@ static int install(struct nm_runtime *rt, const struct nm_factory *f, struct nm_
 {
 	const uint64_t origin = id->origin_hash;
 	/* Atomic on collision: a duplicate identity fails here, incumbent untouched. */
-	int rc = nm_factory_registry_register(&rt->factories, id, cfg, f, err);
+	int rc = f != NULL ? nm_factory_registry_register(&rt->factories, id, cfg, f, err) : 0;
 	if (rc < 0) {
 		d->ops->destroy(d);
 		return rc;
@@ -312,13 +323,13 @@ static int install(struct nm_runtime *rt, const struct nm_factory *f, struct nm_
 	rc = snap != NULL ? nm_host_from_snapshot(d, id, snap, cfg, &h, err)
 			  : nm_host_create(d, id, cfg, &h, err);
 	if (rc < 0) {
-		nm_factory_registry_remove(&rt->factories, origin);
+		forget_slot(rt, f, origin);
 		return rc;
 	}
 	rc = nm_registry_register(&rt->registry, h, err);
 	if (rc < 0) {
 		nm_host_destroy(h);
-		nm_factory_registry_remove(&rt->factories, origin);
+		forget_slot(rt, f, origin);
 		return rc;
 	}
 	rc = fence(rt, origin, true, err);
@@ -359,6 +370,27 @@ int nm_runtime_spawn(struct nm_runtime *rt, const char *kind, const struct nm_id
 	if (rc < 0)
 		return rc;
 	return install(rt, f, d, id, NULL, cfg, out, err);
+}
+
+int nm_runtime_spawn_with_daemon(struct nm_runtime *rt, struct nm_daemon *d,
+				 const struct nm_identity *id, const struct nm_host_config *cfg,
+				 struct nm_daemon_handle *out, struct nm_error *err)
+{
+	int rc = 0;
+	if (rt == NULL || d == NULL || id == NULL || out == NULL)
+		rc = nm_error_set(err, -EINVAL, "spawn: runtime, daemon, identity and out are required");
+	else if ((rc = require_ready(rt, err)) == 0 &&
+		 nm_factory_registry_contains(&rt->factories, id->origin_hash))
+		/* A spawned daemon or a migration placeholder holds the identity. */
+		rc = nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " already registered",
+				  id->origin_hash);
+	if (rc < 0) {
+		if (d != NULL && d->ops != NULL && d->ops->destroy != NULL)
+			d->ops->destroy(d);
+		return rc;
+	}
+	stall(&rt->spawn_stall_ms);
+	return install(rt, NULL, d, id, NULL, cfg, out, err);
 }
 
 int nm_runtime_spawn_from_snapshot(struct nm_runtime *rt, const char *kind,
@@ -477,6 +509,25 @@ int nm_daemon_handle_snapshot(const struct nm_daemon_handle *h, struct nm_snapsh
 		return nm_error_set(err, -EINVAL, "snapshot: handle and out are required");
 	*out = NULL;
 	return nm_registry_snapshot(&h->rt->registry, h->origin_hash, out, err);
+}
+
+bool nm_runtime_has_daemon(struct nm_runtime *rt, uint64_t origin)
+{
+	return rt != NULL && nm_registry_contains(&rt->registry, origin);
+}
+
+int nm_runtime_set_observer(struct nm_runtime *rt, const struct nm_lifecycle_observer *o)
+{
+	return rt != NULL ? nm_registry_set_observer(&rt->registry, o) : -EINVAL;
+}
+
+int nm_runtime_control(struct nm_runtime *rt, uint32_t lcore, struct nm_exec_control *batch,
+		       uint32_t n, uint32_t (*drain)(void *queue, struct nm_daemon *d),
+		       uint64_t *delivered)
+{
+	if (rt == NULL || (n > 0 && (batch == NULL || drain == NULL)))
+		return -EINVAL;
+	return nm_registry_control(&rt->registry, lcore, batch, n, drain, delivered);
 }
 
 void nm_runtime_set_executor(struct nm_runtime *rt, const struct nm_executor *x)

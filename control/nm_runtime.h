@@ -82,6 +82,17 @@ int nm_runtime_spawn(struct nm_runtime *rt, const char *kind, const struct nm_id
 		     struct nm_error *err);
 
 /*
+ * Install a ready-made daemon instance under `id` (the MeshOS SDK's
+ * registration). Takes ownership of `d` in every case. No kind and no factory
+ * slot, so it cannot be the target of a migration; nm_runtime_stop stops it.
+ * NM_EPROCESS_FAILED "daemon 0x... already registered" when the identity is
+ * in use (the incumbent is untouched); NM_ENOT_READY / NM_ESHUTTING_DOWN.
+ */
+int nm_runtime_spawn_with_daemon(struct nm_runtime *rt, struct nm_daemon *d,
+				 const struct nm_identity *id, const struct nm_host_config *cfg,
+				 struct nm_daemon_handle *out, struct nm_error *err);
+
+/*
  * Spawn from a snapshot. The kind is checked first, then the full 32-byte
  * entity_id (NM_ESNAPSHOT_IDENTITY, before any side effect), then the daemon's
  * restore (NM_ERESTORE_FAILED, ...).
@@ -119,6 +130,28 @@ int nm_daemon_handle_stats(const struct nm_daemon_handle *h, struct nm_daemon_st
 			   struct nm_error *err);
 int nm_daemon_handle_snapshot(const struct nm_daemon_handle *h, struct nm_snapshot **out,
 			      struct nm_error *err);
+
+/* Is a daemon with this origin registered (live)? */
+bool nm_runtime_has_daemon(struct nm_runtime *rt, uint64_t origin);
+
+/*
+ * Install the lifecycle observer (NULL removes it; -EBUSY while another is
+ * installed); the daemons already registered are reported first. MeshOS uses
+ * this. The observer must outlive its installation.
+ */
+int nm_runtime_set_observer(struct nm_runtime *rt, const struct nm_lifecycle_observer *o);
+
+struct nm_exec_control;
+/*
+ * Run `drain` for a batch of daemons owned by `lcore` (a worker lcore, or
+ * NM_LCORE_CONTROL), each where its process() runs: one request on the
+ * worker's control channel for the whole batch (inline when the workers are
+ * stopped). MeshOS passes waiting control events to on_control this way.
+ * Adds what drain returned to *delivered. -ENODEV without a worker there.
+ */
+int nm_runtime_control(struct nm_runtime *rt, uint32_t lcore, struct nm_exec_control *batch,
+		       uint32_t n, uint32_t (*drain)(void *queue, struct nm_daemon *d),
+		       uint64_t *delivered);
 
 struct nm_executor;
 /*

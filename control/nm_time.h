@@ -18,4 +18,12 @@ static inline uint64_t nm_wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Monotonic ms (CLOCK_MONOTONIC): the MeshOS loop clock and SDK timeouts. */
+static inline uint64_t nm_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
+}
+
 #endif /* NM_TIME_H */

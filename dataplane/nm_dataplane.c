@@ -358,6 +358,29 @@ void nm_dataplane_stats(const struct nm_dataplane *dp, struct nm_lcore_stats *su
 	nm_stats_add(sum, &dp->ctl_stats);
 }
 
+static float ring_fill(const struct rte_ring *r)
+{
+	unsigned cap = r != NULL ? rte_ring_get_capacity(r) : 0;
+	return cap != 0 ? (float)rte_ring_count(r) / (float)cap : 0.0f;
+}
+
+static float max_level(float a, float b)
+{
+	return a > b ? a : b;
+}
+
+float nm_dataplane_load(const struct nm_dataplane *dp)
+{
+	float level = ring_fill(dp->slowpath);
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		const struct nm_worker *w = dp->workers[i];
+		level = max_level(level, ring_fill(w->evt_in));
+		level = max_level(level, ring_fill(w->pkt_in));
+		level = max_level(level, ring_fill(w->tx_in));
+	}
+	return level;
+}
+
 void nm_dataplane_set_slowpath(struct nm_dataplane *dp, nm_slowpath_fn fn, void *ctx)
 {
 	dp->slowpath_ctx = ctx;

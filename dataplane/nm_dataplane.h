@@ -109,6 +109,15 @@ unsigned nm_dataplane_worker_lcore(const struct nm_dataplane *dp, unsigned index
 /* Sum of every worker's counters (plus the control thread's slow-path drops). */
 void nm_dataplane_stats(const struct nm_dataplane *dp, struct nm_lcore_stats *sum);
 
+/*
+ * Backpressure input (read-only, any thread): how full the fullest queue in
+ * front of a worker is, 0..1 of its capacity, over every worker's hand-off
+ * rings (w2w_evt, w2w_pkt), its control TX ring (ctl_tx) and the slow-path
+ * ring. The output arena is left out: it is the worker's private state and
+ * is flushed within every burst.
+ */
+float nm_dataplane_load(const struct nm_dataplane *dp);
+
 /* Control thread: hand queued slow-path packets to the hook. Returns how many. */
 unsigned nm_dataplane_poll_slowpath(struct nm_dataplane *dp);
 void nm_dataplane_set_slowpath(struct nm_dataplane *dp, nm_slowpath_fn fn, void *ctx);

@@ -423,6 +423,7 @@ int nm_sessmgr_peer_status(const struct nm_sessmgr *csm, int peer, struct nm_pee
 		return -EINVAL;
 	const struct sm_peer *p = &sm->peers[peer];
 	memset(st, 0, sizeof(*st));
+	st->node_id = p->node_id;
 	st->session_id = p->session_id;
 	st->rtt_ns = p->rtt_ns;
 	st->handshaking = p->pending;
@@ -442,6 +443,11 @@ int nm_sessmgr_peer_status(const struct nm_sessmgr *csm, int peer, struct nm_pee
 const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm)
 {
 	return &sm->stats;
+}
+
+unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm)
+{
+	return sm->n_peers;
 }
 
 const char *nm_peer_health_name(enum nm_peer_health h)

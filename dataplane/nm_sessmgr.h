@@ -59,6 +59,7 @@ enum nm_peer_health {
 
 struct nm_peer_status {
 	enum nm_peer_health health;
+	uint64_t node_id;
 	uint64_t session_id;   /* 0: none */
 	uint64_t rtt_ns;       /* last handshake's round trip (initiator side) */
 	uint64_t last_rx_ns;
@@ -99,6 +100,8 @@ void nm_sessmgr_poll(struct nm_sessmgr *sm);
 void nm_sessmgr_on_packet(void *sm, struct rte_mbuf *m);
 
 int nm_sessmgr_peer_status(const struct nm_sessmgr *sm, int peer, struct nm_peer_status *st);
+/* Peers added so far (ids 0..n-1). */
+unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm);
 const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm);
 const char *nm_peer_health_name(enum nm_peer_health h);
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run one benchmark part and print `name: value unit` lines (base units).
 #   scripts/bench.sh runtime     the compute runtime, one thread, a net_null port
+#   scripts/bench.sh sessions    handshakes and heartbeats, one core
+#   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
@@ -12,10 +14,13 @@ case "$part" in
     eal=(--vdev=net_null0 -l 0) ;;
   sessions)
     eal=(-l 0) ;;
+  meshos)
+    # Also times a fan-out to daemons on a worker: lcore 1 is that worker.
+    eal=(--vdev=net_null0 -l 0,1) ;;
   dataplane)
     # Main lcore on CPU 0 (sleeps while measuring), the one worker on CPU 1.
     eal=(--lcores=0@0,1@1) ;;
-  *) echo "usage: $0 runtime|sessions|dataplane" >&2; exit 2 ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane" >&2; exit 2 ;;
 esac
 
 nm_build

@@ -31,6 +31,7 @@ timeout -s INT 3 "$nm" "${eal[@]}" -- --config "$tmp/conf" > "$tmp/out" 2>&1 || 
 grep -q "netmesh: stopping" "$tmp/out" || fail "no graceful stop: $(tail -5 "$tmp/out")"
 grep -q "daemon echo origin" "$tmp/out" || fail "daemon not spawned"
 grep -q "drop eth_not_ours" "$tmp/out" || fail "net_null frames not counted"
+grep -q "^meshos: active, daemons 1," "$tmp/out" || fail "no MeshOS state line"
 [ "$rc" = 124 ] || fail "exit status $rc"
 
 expect_error() {
