@@ -207,7 +207,7 @@ static double route_rate(struct bench *b, int rounds)
 static int worker_fanout(const char *port)
 {
 	if (!rte_lcore_is_enabled(1)) {
-		printf("# drain_start_on_worker_10k_ms: skipped (no EAL lcore 1)\n");
+		printf("# drain_start_on_worker_10k_ns: skipped (no EAL lcore 1)\n");
 		return 0;
 	}
 	struct bench b = { 0 };
@@ -225,7 +225,7 @@ static int worker_fanout(const char *port)
 	double v[RUNS];
 	for (int r = 0; r < RUNS; r++)
 		v[r] = one_transition(&b, N_DAEMONS, N_DAEMONS);
-	printf("drain_start_on_worker_10k_ms: %.3f ms\n", median(v, RUNS));
+	printf("drain_start_on_worker_10k_ns: %.0f ns\n", median(v, RUNS) * 1e6);
 	bench_down(&b);
 	return 0;
 }
@@ -236,7 +236,7 @@ int bench_meshos_part(const char *port)
 	bench_up(&b, port);
 	spawn_all(&b, "sink", NM_LCORE_CONTROL);
 	fanout_ms(&b); /* warm up */
-	printf("drain_start_fanout_10k_ms: %.3f ms\n", fanout_ms(&b));
+	printf("drain_start_fanout_10k_ns: %.0f ns\n", fanout_ms(&b) * 1e6);
 	route_rate(&b, 5);
 	printf("control_route_rate: %.0f events/s\n", route_rate(&b, 60));
 	bench_down(&b);
