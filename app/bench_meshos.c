@@ -2,11 +2,11 @@
 /*
  * bench_meshos.c - `netmesh-bench meshos`: what MeshOS supervision costs.
  *
- *   drain_start_fanout_10k_ms   EnterMaintenance published -> DrainStart queued
+ *   drain_start_fanout_10k_ns   EnterMaintenance published -> DrainStart queued
  *                               in the channel of every one of 10,000 daemons
  *                               (one nm_meshos_poll: apply, detector, broadcast);
  *                               median of 21 runs
- *   drain_start_on_worker_10k_ms the same, plus handing every DrainStart to
+ *   drain_start_on_worker_10k_ns the same, plus handing every DrainStart to
  *                               on_control on the worker lcore the daemons are
  *                               pinned on (needs EAL lcore 1; skipped without)
  *   control_route_rate          nm_meshos_route to one of 10,000 daemons by id
