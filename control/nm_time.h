@@ -26,4 +26,12 @@ static inline uint64_t nm_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000ULL + (uint64_t)ts.tv_nsec / 1000000ULL;
 }
 
+/* Monotonic ns, precise: for durations that must not read 0 (round trips). */
+static inline uint64_t nm_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 #endif /* NM_TIME_H */

@@ -35,6 +35,7 @@ struct sm_peer {
 	uint32_t attempt;
 	uint64_t started_ns;   /* first attempt of this round */
 	uint64_t attempt_ns;   /* current attempt's msg1 */
+	uint64_t attempt_mono; /* the same, precise, for the round-trip time */
 	uint64_t next_try_ns;  /* next attempt, or next round when !pending */
 	/* msg1s we answered: a repeat is a replay. */
 	uint8_t seen[SEEN_MSG1][NM_NOISE_KEY_LEN];
@@ -249,6 +250,7 @@ static int start_attempt(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
 	}
 	p->attempt++;
 	p->attempt_ns = now;
+	p->attempt_mono = nm_mono_ns();
 	p->next_try_ns = now + (sm->cfg.attempt_wait_ms + sm->cfg.backoff_ms * p->attempt) * MS;
 	return rc;
 }
@@ -279,7 +281,7 @@ static bool try_msg2(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *ms
 		return false;
 	p->pending = false;
 	nm_hs_wipe(&p->hs);
-	p->rtt_ns = now - p->attempt_ns;
+	p->rtt_ns = nm_mono_ns() - p->attempt_mono;
 	install(sm, p, &k, now);
 	return true;
 }

@@ -28,6 +28,15 @@
 #include "nm_test.h"
 #include "nm_time.h"
 
+/*
+ * Short but not tight timers: health bands are 1.5 and 3 heartbeats wide, so
+ * a loaded machine that stalls the test thread for a while cannot skip one.
+ * Tests wait for conditions (with generous deadlines), never for durations.
+ */
+#define HB_MS 250
+#define TIMEOUT_MS 1500
+#define DEADLINE_MS 5000
+
 #define IP_A RTE_IPV4(127, 0, 0, 1)
 #define IP_B RTE_IPV4(127, 0, 0, 2)
 
@@ -72,7 +81,7 @@ static void node_up(struct node *n, const char *name, uint32_t ip, unsigned lcor
 					  .lcores = lcores, .n_mbufs = 2047 };
 	ck_assert_int_eq(nm_dataplane_create(&dc, &n->dp, &err), 0);
 	struct nm_sessmgr_config sc = { .dp = n->dp, .keys = &n->keys, .psk = nm_mesh_psk(n->mesh),
-					.heartbeat_ms = 100, .session_timeout_ms = 600,
+					.heartbeat_ms = HB_MS, .session_timeout_ms = TIMEOUT_MS,
 					.handshake_timeout_ms = 400, .attempt_wait_ms = 50,
 					.backoff_ms = 10 };
 	ck_assert_int_eq(nm_sessmgr_create(&sc, &n->sm, &err), 0);
@@ -152,11 +161,59 @@ static void pump(struct node *a, struct node *b, unsigned ms, wire_filter ab, wi
 	} while (nm_wall_ns() < end);
 }
 
+typedef bool (*condition)(struct node *a, struct node *b);
+
+/* Run both nodes and the wire until cond holds (true) or DEADLINE_MS pass (false). */
+static bool pump_until(struct node *a, struct node *b, condition cond, wire_filter ab,
+		       wire_filter ba, void *ctx)
+{
+	uint64_t end = nm_wall_ns() + (uint64_t)DEADLINE_MS * 1000000ULL;
+	while (!cond(a, b)) {
+		if (nm_wall_ns() >= end)
+			return false;
+		unsigned moved = step(a) + step(b);
+		moved += carry(a, b, ab, ctx) + carry(b, a, ba, ctx);
+		if (moved == 0)
+			usleep(200);
+	}
+	return true;
+}
+
 static struct nm_peer_status status(const struct node *n)
 {
 	struct nm_peer_status st;
 	ck_assert_int_eq(nm_sessmgr_peer_status(n->sm, n->peer, &st), 0);
 	return st;
+}
+
+static bool established(struct node *a, struct node *b)
+{
+	uint64_t sa = status(a).session_id;
+	return sa != 0 && sa == status(b).session_id;
+}
+
+static bool heartbeats_both_ways(struct node *a, struct node *b)
+{
+	return nm_sessmgr_stats(a->sm)->heartbeats_sent >= 2 &&
+	       nm_sessmgr_stats(b->sm)->heartbeats_sent >= 2;
+}
+
+static bool b_refused_msg1(struct node *a, struct node *b)
+{
+	(void)a;
+	return nm_sessmgr_stats(b->sm)->handshake_failures >= 1;
+}
+
+static bool a_timed_out(struct node *a, struct node *b)
+{
+	(void)b;
+	return nm_sessmgr_stats(a->sm)->handshake_timeouts >= 1;
+}
+
+static bool b_completed(struct node *a, struct node *b)
+{
+	(void)a;
+	return nm_sessmgr_stats(b->sm)->handshakes_completed >= 1;
 }
 
 static void pair_up(struct node *a, struct node *b, uint8_t psk_a, uint8_t psk_b)
@@ -172,18 +229,16 @@ START_TEST(handshake_establishes_matching_sessions)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x42);
-	pump(&a, &b, 100, NULL, NULL, NULL);
-	struct nm_peer_status sa = status(&a), sb = status(&b);
-	ck_assert_uint_ne(sa.session_id, 0);
-	ck_assert_uint_eq(sa.session_id, sb.session_id);
+	ck_assert(pump_until(&a, &b, established, NULL, NULL, NULL));
+	struct nm_peer_status sa = status(&a);
 	ck_assert_int_eq(sa.health, NM_PEER_HEALTHY);
 	ck_assert(!sa.handshaking);
+	ck_assert_uint_gt(sa.rtt_ns, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(a.sm)->handshakes_completed, 1);
 	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->handshakes_completed, 1);
 	/* Heartbeats flow both ways and keep both sides healthy. */
-	pump(&a, &b, 350, NULL, NULL, NULL);
-	ck_assert_uint_ge(nm_sessmgr_stats(a.sm)->heartbeats_sent, 2);
-	ck_assert_uint_ge(nm_sessmgr_stats(b.sm)->heartbeats_sent, 2);
+	ck_assert(pump_until(&a, &b, heartbeats_both_ways, NULL, NULL, NULL));
+	pump(&a, &b, 20, NULL, NULL, NULL); /* the last beat reaches its peer */
 	ck_assert_int_eq(status(&a).health, NM_PEER_HEALTHY);
 	ck_assert_int_eq(status(&b).health, NM_PEER_HEALTHY);
 	node_down(&a);
@@ -204,13 +259,22 @@ static struct nm_daemon_handle spawn(struct node *n, const char *kind, uint8_t s
 	return h;
 }
 
+static const struct nm_daemon_handle *watched_sink;
+
+static bool sink_saw_ten(struct node *a, struct node *b)
+{
+	(void)a;
+	(void)b;
+	struct nm_daemon_stats st;
+	return nm_daemon_handle_stats(watched_sink, &st, NULL) == 0 && st.events_processed >= 10;
+}
+
 START_TEST(events_cross_the_established_sessions_both_ways)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x42);
-	pump(&a, &b, 100, NULL, NULL, NULL);
+	ck_assert(pump_until(&a, &b, established, NULL, NULL, NULL));
 	uint64_t sid = status(&a).session_id;
-	ck_assert_uint_ne(sid, 0);
 
 	/* A's echo forwards to B's counter, whose outputs go to A's sink. */
 	struct nm_daemon_handle echo = spawn(&a, "echo", 1);
@@ -245,7 +309,8 @@ START_TEST(events_cross_the_established_sessions_both_ways)
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
 	ck_assert_int_eq(rte_ring_enqueue(a.rx, m), 0);
-	pump(&a, &b, 100, NULL, NULL, NULL);
+	watched_sink = &sink;
+	ck_assert(pump_until(&a, &b, sink_saw_ten, NULL, NULL, NULL));
 
 	struct nm_daemon_stats st;
 	ck_assert_int_eq(nm_daemon_handle_stats(&counter, &st, NULL), 0);
@@ -262,13 +327,11 @@ START_TEST(wrong_psk_gives_no_session_and_a_counted_failure)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x43);
-	pump(&a, &b, 150, NULL, NULL, NULL);
+	ck_assert(pump_until(&a, &b, b_refused_msg1, NULL, NULL, NULL));
+	ck_assert(pump_until(&a, &b, a_timed_out, NULL, NULL, NULL));
 	ck_assert_uint_eq(status(&a).session_id, 0);
 	ck_assert_uint_eq(status(&b).session_id, 0);
-	ck_assert_uint_ge(nm_sessmgr_stats(b.sm)->handshake_failures, 1);
 	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->handshakes_completed, 0);
-	pump(&a, &b, 400, NULL, NULL, NULL); /* past the handshake timeout */
-	ck_assert_uint_ge(nm_sessmgr_stats(a.sm)->handshake_timeouts, 1);
 	node_down(&a);
 	node_down(&b);
 }
@@ -285,11 +348,11 @@ START_TEST(tampered_msg2_is_rejected)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x42);
-	/* Every B -> A frame is tampered: A never completes. */
-	pump(&a, &b, 120, NULL, tamper, NULL);
+	/* Every B -> A frame is tampered: A never completes, and gives the round up. */
+	ck_assert(pump_until(&a, &b, b_completed, NULL, tamper, NULL));
+	ck_assert(pump_until(&a, &b, a_timed_out, NULL, tamper, NULL));
 	ck_assert_uint_eq(status(&a).session_id, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(a.sm)->handshakes_completed, 0);
-	ck_assert_uint_ge(nm_sessmgr_stats(b.sm)->handshakes_completed, 1);
 	node_down(&a);
 	node_down(&b);
 }
@@ -308,18 +371,22 @@ static bool capture_first(struct rte_mbuf *m, void *ctx)
 	return true;
 }
 
+static bool b_saw_replay(struct node *a, struct node *b)
+{
+	(void)a;
+	return nm_sessmgr_stats(b->sm)->msg1_replays >= 1;
+}
+
 START_TEST(replayed_msg1_is_dropped)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x42);
 	struct capture c = { NULL, b.dp->port.pool };
-	pump(&a, &b, 100, capture_first, NULL, &c);
+	ck_assert(pump_until(&a, &b, established, capture_first, NULL, &c));
 	ck_assert_ptr_nonnull(c.first); /* A's msg1 */
 	uint64_t sid = status(&b).session_id;
-	ck_assert_uint_ne(sid, 0);
 	ck_assert_int_eq(rte_ring_enqueue(b.rx, c.first), 0);
-	pump(&a, &b, 50, NULL, NULL, NULL);
-	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->msg1_replays, 1);
+	ck_assert(pump_until(&a, &b, b_saw_replay, NULL, NULL, NULL));
 	ck_assert_uint_eq(status(&b).session_id, sid); /* no rotation */
 	node_down(&a);
 	node_down(&b);
@@ -328,46 +395,68 @@ END_TEST
 
 struct cut {
 	bool down;
-	struct rte_mbuf *old; /* a frame sealed under the first session */
+	struct rte_mbuf *old; /* an A -> B frame sealed under the first session */
 	struct rte_mempool *pool;
 };
 
-static bool link_cut(struct rte_mbuf *m, void *ctx)
+static bool cut_drop(struct rte_mbuf *m, struct cut *c)
 {
-	struct cut *c = ctx;
-	if (c->old == NULL)
-		c->old = rte_pktmbuf_copy(m, c->pool, 0, UINT32_MAX);
 	if (!c->down)
 		return true;
 	rte_pktmbuf_free(m);
 	return false;
 }
 
+static bool cut_ab(struct rte_mbuf *m, void *ctx)
+{
+	struct cut *c = ctx;
+	if (c->down && c->old == NULL)
+		c->old = rte_pktmbuf_copy(m, c->pool, 0, UINT32_MAX);
+	return cut_drop(m, c);
+}
+
+static bool cut_ba(struct rte_mbuf *m, void *ctx)
+{
+	return cut_drop(m, ctx);
+}
+
+static bool a_degraded(struct node *a, struct node *b)
+{
+	(void)b;
+	return status(a).health == NM_PEER_DEGRADED;
+}
+
+static bool a_expired(struct node *a, struct node *b)
+{
+	(void)b;
+	return nm_sessmgr_stats(a->sm)->sessions_expired >= 1;
+}
+
+static uint64_t first_session;
+
+static bool rotated(struct node *a, struct node *b)
+{
+	return established(a, b) && status(a).session_id != first_session;
+}
+
 START_TEST(silence_makes_a_peer_unreachable_and_a_new_handshake_restores_it)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x42);
-	pump(&a, &b, 100, NULL, NULL, NULL);
-	uint64_t first = status(&a).session_id;
-	ck_assert_uint_ne(first, 0);
-	pump(&a, &b, 150, NULL, NULL, NULL); /* A sends a heartbeat under the first session */
+	ck_assert(pump_until(&a, &b, established, NULL, NULL, NULL));
+	first_session = status(&a).session_id;
 
-	/* Cut the link both ways: heartbeats stop arriving. */
+	/* Cut the link both ways: heartbeats stop arriving; health walks down. */
 	struct cut c = { .down = true, .pool = b.dp->port.pool };
-	/* Last heard 0..100 ms before the cut: 180 ms later it is 180..280 ms, degraded. */
-	pump(&a, &b, 180, link_cut, link_cut, &c);
-	ck_assert_int_eq(status(&a).health, NM_PEER_DEGRADED);
-	pump(&a, &b, 520, link_cut, link_cut, &c); /* past 3 missed beats and the 600 ms timeout */
-	ck_assert_int_eq(status(&a).health, NM_PEER_UNREACHABLE);
-	ck_assert_uint_ge(nm_sessmgr_stats(a.sm)->sessions_expired, 1);
+	ck_assert(pump_until(&a, &b, a_degraded, cut_ab, cut_ba, &c));
+	ck_assert(pump_until(&a, &b, a_expired, cut_ab, cut_ba, &c)); /* 30 s upstream, 1.5 s here */
+	struct nm_peer_status st = status(&a);
+	ck_assert_int_eq(st.health, NM_PEER_UNREACHABLE);
+	ck_assert_uint_eq(st.session_id, 0);
 
 	/* Link back: A (connecting) handshakes again; B rotates to the new session. */
 	c.down = false;
-	pump(&a, &b, 700, NULL, NULL, NULL);
-	uint64_t second = status(&a).session_id;
-	ck_assert_uint_ne(second, 0);
-	ck_assert_uint_ne(second, first);
-	ck_assert_uint_eq(status(&b).session_id, second);
+	ck_assert(pump_until(&a, &b, rotated, NULL, NULL, NULL));
 	ck_assert_int_eq(status(&a).health, NM_PEER_HEALTHY);
 
 	/* A frame sealed under the first session is dropped now. */
