@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include <rte_ethdev.h>
-#include <rte_malloc.h>
 
 #include "nm_causal.h"
 #include "nm_dataplane.h"
