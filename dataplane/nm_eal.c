@@ -15,6 +15,16 @@ int nm_eal_init(int argc, char **argv)
 	return rc;
 }
 
+int nm_eal_init_dev(int argc, char **argv)
+{
+	if (argc > 1)
+		return nm_eal_init(argc, argv);
+	char *defaults[] = { argc == 1 ? argv[0] : "netmesh", "--no-huge", "-m", "128", "--no-pci",
+			     "--no-shconf", "--no-telemetry", "--vdev=" NM_EAL_DEV_PORT, "-l", "0",
+			     "--log-level=lib.*:error" };
+	return nm_eal_init((int)(sizeof(defaults) / sizeof(defaults[0])), defaults);
+}
+
 int nm_eal_cleanup(void)
 {
 	int rc = rte_eal_cleanup();

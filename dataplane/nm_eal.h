@@ -16,6 +16,17 @@ extern "C" {
  */
 int nm_eal_init(int argc, char **argv);
 
+/* The port nm_eal_init_dev's defaults create. */
+#define NM_EAL_DEV_PORT "net_null0"
+
+/*
+ * nm_eal_init, except that a program run without arguments (argc == 1) gets
+ * development defaults: no hugepages, no PCI, lcore 0, one net_null0 port,
+ * quiet EAL logs. For examples and embedding programs; the appliance takes
+ * real EAL arguments.
+ */
+int nm_eal_init_dev(int argc, char **argv);
+
 /* rte_eal_cleanup(): 0 or a negative errno. */
 int nm_eal_cleanup(void);
 

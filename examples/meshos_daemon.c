@@ -161,18 +161,12 @@ static int supervise(struct nm_runtime *rt)
 
 int main(int argc, char **argv)
 {
-	char *defaults[] = { argv[0], "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-			     "--no-telemetry", "--vdev=net_null0", "-l", "0",
-			     "--log-level=lib.*:error" };
-	if (argc == 1) {
-		argc = (int)(sizeof(defaults) / sizeof(defaults[0]));
-		argv = defaults;
-	}
-	if (nm_eal_init(argc, argv) < 0) {
+	/* No arguments: a no-hugepage EAL with one net_null0 port (nm_eal_init_dev). */
+	if (nm_eal_init_dev(argc, argv) < 0) {
 		fprintf(stderr, "pulse: EAL init failed\n");
 		return EXIT_FAILURE;
 	}
-	struct nm_mesh_config mc = { .port = "net_null0" };
+	struct nm_mesh_config mc = { .port = NM_EAL_DEV_PORT };
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	struct nm_mesh *mesh;
 	if (nm_mesh_create(&mc, &mesh, NULL) < 0)

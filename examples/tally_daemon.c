@@ -144,18 +144,12 @@ done:
 
 int main(int argc, char **argv)
 {
-	char *defaults[] = { argv[0], "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-			     "--no-telemetry", "--vdev=net_null0", "-l", "0",
-			     "--log-level=lib.*:error" };
-	if (argc == 1) {
-		argc = (int)(sizeof(defaults) / sizeof(defaults[0]));
-		argv = defaults;
-	}
-	if (nm_eal_init(argc, argv) < 0) {
+	/* No arguments: a no-hugepage EAL with one net_null0 port (nm_eal_init_dev). */
+	if (nm_eal_init_dev(argc, argv) < 0) {
 		fprintf(stderr, "tally: EAL init failed\n");
 		return EXIT_FAILURE;
 	}
-	struct nm_mesh_config cfg = { .port = "net_null0" };
+	struct nm_mesh_config cfg = { .port = NM_EAL_DEV_PORT };
 	memset(cfg.psk, 0x42, sizeof(cfg.psk));
 	struct nm_mesh *mesh;
 	struct nm_error err;
