@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_ethdev.h>
 
@@ -166,17 +165,21 @@ static void add_group(struct nm_worker *w, uint32_t first, uint32_t n, struct nm
 
 /* ---------------------------------------------------------------- events */
 
-/* Keep room for a daemon's outputs: flush when half the arena or slots are used. */
-static void ensure_room(struct nm_worker *w)
+/*
+ * Keep room for outputs: flush when n more events of `bytes` would pass half
+ * the slots or half the arena (the other half is slack for daemons that emit
+ * more than they take in).
+ */
+static void ensure_room(struct nm_worker *w, uint32_t n, uint32_t bytes)
 {
-	if (w->out.used > NM_OUT_ARENA / 2 || w->out.n > NM_OUT_EVENTS / 2)
+	if (w->out.n + n > NM_OUT_EVENTS / 2 || w->out.used + bytes > NM_OUT_ARENA / 2)
 		flush_outputs(w);
 }
 
 static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
 			  const struct nm_event *ev)
 {
-	ensure_room(w);
+	ensure_room(w, 0, 0);
 	const uint32_t n0 = w->out.n, used0 = w->out.used;
 	if (nm_host_deliver(d->host, ev, &w->out, w->now_ns, &w->err) < 0) {
 		w->stats.events_failed++;
@@ -245,11 +248,10 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	}
 	/*
 	 * Daemons mostly emit about what they take in: flush before a packet whose
-	 * outputs would cross ensure_room's mark rather than in its middle, so full
-	 * input packets make full output packets, not one runt per flush.
+	 * outputs would cross the mark rather than in its middle, so full input
+	 * packets make full output packets, not one runt per flush.
 	 */
-	if (w->out.n + n > NM_OUT_EVENTS / 2 || w->out.used + bytes > NM_OUT_ARENA / 2)
-		flush_outputs(w);
+	ensure_room(w, n, bytes);
 	for (uint32_t i = 0; i < n; i++)
 		deliver_local(w, d, s, &evs[i]);
 }
