@@ -181,19 +181,11 @@ int gen_build_heartbeat(struct gen *g, uint8_t *frame, size_t cap, size_t *len)
 {
 	if (g->state != GEN_ESTABLISHED)
 		return -EPROTO;
-	const size_t dlen = nm_net_dgram_len(0);
+	const size_t dlen = NM_HEARTBEAT_LEN;
 	if (cap < NM_PKT_DATA_OFF + dlen)
 		return -ENOSPC;
-	const struct nm_net_hdr h = {
-		.magic = NM_MAGIC_NET,
-		.version = NM_NET_VERSION,
-		.flags = NM_FLAG_HEARTBEAT,
-		.session_id = g->session_id,
-		.origin_hash = g->cfg.origin_hash,
-	};
-	uint8_t *d = frame + NM_PKT_DATA_OFF;
-	nm_hdr_encode(&h, d);
-	int rc = nm_aead_seal(&g->tx, d, dlen, g->tx_counter);
+	int rc = nm_packet_heartbeat(frame + NM_PKT_DATA_OFF, &g->tx, g->session_id,
+				     g->cfg.origin_hash, g->tx_counter);
 	if (rc == 0)
 		rc = nm_pkt_build_udp(frame, cap, &g->cfg.self, &g->cfg.peer, g->ip_id, dlen, 0);
 	if (rc < 0)

@@ -47,6 +47,20 @@ int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 	return 0;
 }
 
+int nm_packet_heartbeat(uint8_t dgram[NM_HEARTBEAT_LEN], const struct nm_aead *key,
+			uint64_t session_id, uint64_t origin_hash, uint64_t counter)
+{
+	const struct nm_net_hdr h = {
+		.magic = NM_MAGIC_NET,
+		.version = NM_NET_VERSION,
+		.flags = NM_FLAG_HEARTBEAT,
+		.session_id = session_id,
+		.origin_hash = origin_hash,
+	};
+	nm_hdr_encode(&h, dgram);
+	return nm_aead_seal(key, dgram, NM_HEARTBEAT_LEN, counter);
+}
+
 int nm_packet_open(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
 		   const struct nm_aead *key, struct nm_net_hdr *h, struct nm_event *evs,
 		   uint32_t max, enum nm_drop *why)

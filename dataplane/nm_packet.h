@@ -48,6 +48,17 @@ struct nm_packet_tx {
 int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *len);
 
+/* A heartbeat is a NetHeader and the tag over an empty payload: 84 bytes. */
+#define NM_HEARTBEAT_LEN (NM_NET_HDR_SIZE + NM_NET_TAG_SIZE)
+
+/*
+ * Write a sealed heartbeat datagram (wire.md 2.7: HEARTBEAT flag, session_id
+ * set, stream and sequence 0, empty payload) into dgram. origin_hash is the
+ * sender's, or 0. Returns 0 or the seal's error.
+ */
+int nm_packet_heartbeat(uint8_t dgram[NM_HEARTBEAT_LEN], const struct nm_aead *key,
+			uint64_t session_id, uint64_t origin_hash, uint64_t counter);
+
 /*
  * Open a frame addressed to `self` with the RX key: parse, check the header,
  * decrypt in place, read the events (payloads point into frame). Returns the

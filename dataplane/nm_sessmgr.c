@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "nm_handshake.h"
+#include "nm_packet.h"
 #include "nm_pkt.h"
 #include "nm_time.h"
 #include "nm_wire.h"
@@ -194,11 +195,9 @@ static void send_heartbeat(struct nm_sessmgr *sm, struct sm_peer *p)
 	struct nm_session *s = nm_dataplane_session_get(sm->cfg.dp, p->session_id);
 	if (s == NULL)
 		return;
-	uint8_t dgram[NM_NET_HDR_SIZE + NM_NET_TAG_SIZE];
-	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = NM_NET_VERSION,
-				.flags = NM_FLAG_HEARTBEAT, .session_id = s->session_id };
-	nm_hdr_encode(&h, dgram);
-	if (nm_aead_seal(&s->tx, dgram, sizeof(dgram), nm_session_next_tx(s)) == 0 &&
+	uint8_t dgram[NM_HEARTBEAT_LEN];
+	/* origin_hash 0: it is set on published events only (wire.md 8.3). */
+	if (nm_packet_heartbeat(dgram, &s->tx, s->session_id, 0, nm_session_next_tx(s)) == 0 &&
 	    send_dgram(sm, p, dgram, sizeof(dgram)) == 0)
 		sm->stats.heartbeats_sent++;
 }
