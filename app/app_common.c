@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "nm_identity.h"
+#include "nm_time.h"
 #include "nm_keys.h"
 
 atomic_bool app_force_quit;
@@ -109,8 +110,7 @@ int app_read_key32(const char *path, uint8_t key[32])
 
 void app_sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	nm_sleep_ms(ms);
 }
 
 int app_load_keys(const char *dir, struct nm_keys *keys)

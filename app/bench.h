@@ -3,6 +3,9 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+/* Monotonic seconds, for timing a loop. */
+double bench_now_s(void);
+
 /* Print a fatal benchmark error and exit. */
 void bench_die(const char *what, int rc);
 

@@ -31,12 +31,6 @@
 #define N_DAEMONS 10000
 #define RUNS 21
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -156,10 +150,10 @@ static struct nm_meshos *meshos_up(struct bench *b)
 static double one_transition(struct bench *b, uint64_t expect_routed, uint64_t expect_delivered)
 {
 	struct nm_meshos *m = meshos_up(b);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	nm_meshos_enter_maintenance(m, 1, 60000);
 	nm_meshos_poll(m, 2);
-	double ms = (now_s() - t0) * 1e3;
+	double ms = (bench_now_s() - t0) * 1e3;
 	struct nm_meshos_stats st;
 	nm_meshos_stats(m, &st);
 	if (st.control_routed != expect_routed || st.control_delivered != expect_delivered)
@@ -185,11 +179,11 @@ static double route_rate(struct bench *b, int rounds)
 	double timed = 0;
 	uint64_t routed = 0;
 	for (int r = 0; r < rounds; r++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		for (int k = 0; k < NM_MESHOS_DEFAULT_CONTROL_CAPACITY; k++)
 			for (uint32_t i = 0; i < N_DAEMONS; i++)
 				routed += nm_meshos_route(m, b->ids[i], &c) == 0;
-		timed += now_s() - t0;
+		timed += bench_now_s() - t0;
 		for (uint32_t i = 0; i < N_DAEMONS; i++) {
 			struct nm_ctlslot *s = nm_ctlrouter_get(&m->router, b->ids[i]);
 			while (nm_ctlslot_pop(s, &out) == 0)

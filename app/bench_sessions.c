@@ -18,12 +18,6 @@
 #include "nm_replay.h"
 #include "nm_wire.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* One handshake, both sides. Returns 0 when both derived the same session. */
 static int handshake_once(const uint8_t *psk, const uint8_t *sk, const uint8_t *pk)
@@ -53,11 +47,11 @@ static double handshakes_per_s(unsigned n)
 	randombytes_buf(psk, sizeof(psk));
 	randombytes_buf(sk, sizeof(sk));
 	crypto_scalarmult_curve25519_base(pk, sk);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (unsigned k = 0; k < n; k++)
 		if (handshake_once(psk, sk, pk) != 0)
 			bench_die("handshake", -1);
-	return (double)n / (now_s() - t0);
+	return (double)n / (bench_now_s() - t0);
 }
 
 static double heartbeat_round_ns(unsigned n)
@@ -72,7 +66,7 @@ static double heartbeat_round_ns(unsigned n)
 	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = NM_NET_VERSION,
 				.flags = NM_FLAG_HEARTBEAT, .session_id = 0x5E55 };
 	uint8_t pkt[NM_NET_HDR_SIZE + NM_NET_TAG_SIZE];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (unsigned k = 0; k < n; k++) {
 		nm_hdr_encode(&h, pkt);
 		uint64_t ctr;
@@ -81,7 +75,7 @@ static double heartbeat_round_ns(unsigned n)
 		    nm_replay_commit(&win, ctr, NULL) != 0)
 			bench_die("heartbeat", -1);
 	}
-	return (now_s() - t0) * 1e9 / (double)n;
+	return (bench_now_s() - t0) * 1e9 / (double)n;
 }
 
 int bench_sessions_part(void)

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "app_common.h"
+#include "nm_time.h"
 #include "gen_core.h"
 #include "nm_keys.h"
 #include "nm_port.h"
@@ -277,12 +278,6 @@ struct ctx {
 	uint64_t last_tx_ns;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 static bool quit(void)
 {
@@ -388,9 +383,9 @@ static int port_up(struct ctx *c)
 
 static int wait_link(const struct ctx *c)
 {
-	const uint64_t deadline = now_ns() + LINK_TIMEOUT_MS * NS_PER_MS;
+	const uint64_t deadline = nm_mono_ns() + LINK_TIMEOUT_MS * NS_PER_MS;
 	struct rte_eth_link link;
-	while (!quit() && now_ns() < deadline) {
+	while (!quit() && nm_mono_ns() < deadline) {
 		if (rte_eth_link_get_nowait(c->port.port_id, &link) == 0 && link.link_status)
 			return 0;
 		app_sleep_ms(10);
@@ -444,12 +439,12 @@ static int retry_until(struct ctx *c, enum gen_state from, build_fn build, const
 {
 	struct gen_retry r;
 	uint64_t sent_at = 0;
-	gen_retry_start(&r, now_ns(), GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
+	gen_retry_start(&r, nm_mono_ns(), GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
 			GEN_HS_TIMEOUT_MS);
 	while (c->g->state == from) {
 		if (quit())
 			return -EINTR;
-		uint64_t now = now_ns();
+		uint64_t now = nm_mono_ns();
 		switch (gen_retry_poll(&r, now)) {
 		case GEN_RETRY_SEND:
 			if (tx_build(c, build, 0) == 0)
@@ -470,7 +465,7 @@ static int retry_until(struct ctx *c, enum gen_state from, build_fn build, const
 	}
 	if (c->g->state == GEN_ESTABLISHED)
 		printf("gen: session %016" PRIx64 " up after %u attempt(s), handshake rtt %" PRIu64
-		       " us\n", c->g->session_id, r.attempts, (now_ns() - sent_at) / 1000);
+		       " us\n", c->g->session_id, r.attempts, (nm_mono_ns() - sent_at) / 1000);
 	return 0;
 }
 
@@ -547,7 +542,7 @@ static void send_loop(struct ctx *c, struct run *r)
 {
 	const uint32_t per = c->g->per_packet;
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = nm_mono_ns();
 		if (done_sending(c, r, now))
 			break;
 		for (uint64_t k = tx_allowed(c, r, now); k > 0; k--)
@@ -562,10 +557,10 @@ static void send_loop(struct ctx *c, struct run *r)
 /* Collect the replies still in flight: until quiet, bounded. */
 static void drain(struct ctx *c)
 {
-	const uint64_t start = now_ns();
+	const uint64_t start = nm_mono_ns();
 	uint64_t last_rx = start;
 	for (;;) {
-		uint64_t now = now_ns();
+		uint64_t now = nm_mono_ns();
 		tx_flush(c, now);
 		unsigned n = rx_poll(c);
 		if (n > 0)
@@ -616,7 +611,7 @@ static void print_summary(const struct ctx *c, double secs)
 
 static int run_traffic(struct ctx *c)
 {
-	struct run r = { .start_ns = now_ns() };
+	struct run r = { .start_ns = nm_mono_ns() };
 	r.last_ns = r.start_ns;
 	r.end_ns = c->o.duration ? r.start_ns + (uint64_t)c->o.duration * NS_PER_S : 0;
 	r.next_stats_ns = r.start_ns + (uint64_t)c->o.stats_period * NS_PER_S;
@@ -626,7 +621,7 @@ static int run_traffic(struct ctx *c)
 	       c->o.rate ? "limited" : "unlimited");
 	fflush(stdout);
 	send_loop(c, &r);
-	const uint64_t sent_done = now_ns();
+	const uint64_t sent_done = nm_mono_ns();
 	drain(c);
 	print_summary(c, (double)(sent_done - r.start_ns) / NS_PER_S);
 	return c->g->st.chain_errors == 0 ? 0 : EXIT_CHAIN;

@@ -336,13 +336,6 @@ int nm_meshos_publish_log(struct nm_meshos_handle *h, int level, const char *msg
 
 /* ---- leaving ---- */
 
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 int nm_meshos_graceful_shutdown(struct nm_meshos_handle *h, uint64_t grace_ms)
 {
 	if (h == NULL)
@@ -363,7 +356,7 @@ int nm_meshos_graceful_shutdown(struct nm_meshos_handle *h, uint64_t grace_ms)
 		if (now >= end)
 			break;
 		uint64_t left = end - now;
-		sleep_ms(left < NM_MESHOS_SHUTDOWN_POLL_MS ? left : NM_MESHOS_SHUTDOWN_POLL_MS);
+		nm_sleep_ms(left < NM_MESHOS_SHUTDOWN_POLL_MS ? left : NM_MESHOS_SHUTDOWN_POLL_MS);
 	}
 	unregister(h);
 	nm_meshos_ok();

@@ -81,11 +81,8 @@ static int err_bad_kind(struct nm_error *err)
 static void stall(const _Atomic uint32_t *ms_var)
 {
 	uint32_t ms = atomic_load_explicit(ms_var, memory_order_relaxed);
-	if (ms == 0)
-		return;
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	if (ms != 0)
+		nm_sleep_ms(ms);
 }
 
 /* ---- construction ---- */

@@ -3,6 +3,7 @@
 #ifndef NM_TIME_H
 #define NM_TIME_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -32,6 +33,14 @@ static inline uint64_t nm_mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep ms milliseconds, resuming after signals. */
+static inline void nm_sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 #endif /* NM_TIME_H */
