@@ -20,8 +20,10 @@
 #include <rte_lcore.h>
 
 #include "app_common.h"
+#include "app_ops.h"
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
+#include "nm_log.h"
 #include "nm_mesh.h"
 #include "nm_meshos.h"
 #include "nm_meshos_probe.h"
@@ -335,7 +337,7 @@ struct app {
 
 static int fail(const char *what, const struct nm_error *err)
 {
-	fprintf(stderr, "netmesh: %s: %s\n", what, err->msg[0] ? err->msg : nm_strerror(err->code));
+	nm_log(NM_LT_APP, NM_LV_ERR, "%s: %s", what, err->msg[0] ? err->msg : nm_strerror(err->code));
 	return err->code < 0 ? err->code : -EINVAL;
 }
 
@@ -352,7 +354,7 @@ static int app_mesh_init(struct app *a)
 			break;
 		}
 		if (a->cfg.port[0] == '\0') {
-			fprintf(stderr, "netmesh: no ethdev: give EAL a device (-a PCI or --vdev)\n");
+			nm_log(NM_LT_APP, NM_LV_ERR, "no ethdev: give EAL a device (-a PCI or --vdev)");
 			return -ENODEV;
 		}
 	}
@@ -409,7 +411,7 @@ static int app_meshos_init(struct app *a)
 	struct nm_meshos_config mc = { .rt = a->rt, .probes = nm_meshos_probes_of(&a->probe) };
 	int rc = nm_meshos_start(&mc, NULL, &a->mos);
 	if (rc < 0)
-		fprintf(stderr, "netmesh: meshos: %s\n", nm_meshos_last_error_message());
+		nm_log(NM_LT_APP, NM_LV_ERR, "meshos: %s", nm_meshos_last_error_message());
 	return rc;
 }
 
@@ -425,7 +427,7 @@ static int app_spawn_daemons(struct app *a)
 		if (nm_identity_from_file(&id, d->seed_file, &err) < 0 ||
 		    nm_runtime_spawn(a->rt, d->kind, &id, &hc, &h, &err) < 0)
 			return fail(d->kind, &err);
-		printf("netmesh: daemon %s origin 0x%016" PRIx64 " on lcore %u\n", d->kind,
+		nm_log(NM_LT_APP, NM_LV_NOTICE, "daemon %s origin 0x%016" PRIx64 " on lcore %u", d->kind,
 		       h.origin_hash, d->lcore);
 		nm_identity_wipe(&id);
 	}
@@ -514,6 +516,7 @@ int main(int argc, char **argv)
 	argc -= used;
 	argv += used;
 	app_signals_init(argv[0]);
+	app_ops_init();
 
 	static struct app a = {
 		.cfg = { .udp_port = NM_NET_DEFAULT_PORT, .queues = 1, .stats_period = 1 },
@@ -521,6 +524,7 @@ int main(int argc, char **argv)
 	int rc = parse_args(&a.cfg, argc, argv);
 	if (rc == 0 && a.cfg.show_identity) {
 		rc = app_show_identity(a.cfg.keys_dir);
+		app_ops_fini();
 		rte_eal_cleanup();
 		return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
@@ -537,13 +541,14 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = app_spawn_daemons(&a);
 	if (rc == 0) {
-		printf("netmesh: node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop\n",
+		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
 		fflush(stdout);
 		control_loop(&a);
-		printf("netmesh: stopping\n");
+		nm_log(NM_LT_APP, NM_LV_NOTICE, "stopping");
 	}
 	app_fini(&a);
+	app_ops_fini();
 	int crc = rte_eal_cleanup();
 	if (crc < 0)
 		fprintf(stderr, "netmesh: EAL cleanup failed: %s\n", rte_strerror(-crc));
