@@ -21,6 +21,7 @@
 
 #include "app_common.h"
 #include "app_ops.h"
+#include "app_telemetry.h"
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
 #include "nm_log.h"
@@ -475,8 +476,10 @@ static void control_loop(struct app *a)
 	uint64_t ticks = 0;
 	const uint64_t period_ticks = (uint64_t)a->cfg.stats_period * 1000;
 	while (!atomic_load(&app_force_quit)) {
+		app_telemetry_hold(); /* session state changes here; /netmesh/peers reads it */
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
+		app_telemetry_release();
 		nm_meshos_poll(a->mos, nm_mono_ms());
 		app_sleep_ms(1);
 		if (period_ticks != 0 && ++ticks % period_ticks == 0)
@@ -487,6 +490,7 @@ static void control_loop(struct app *a)
 /* Tear down in dependency order; every step tolerates a partial start. */
 static void app_fini(struct app *a)
 {
+	app_telemetry_fini(); /* no telemetry callback reads what follows */
 	nm_meshos_free(a->mos); /* before the runtime it observes */
 	a->mos = NULL;
 	if (a->rt != NULL)
@@ -501,6 +505,18 @@ static void app_fini(struct app *a)
 	nm_runtime_destroy(a->rt);
 	nm_mesh_destroy(a->mesh);
 	nm_keys_wipe(&a->keys);
+}
+
+/* /netmesh/... commands; without telemetry (--no-telemetry) they are simply never asked. */
+static int app_telemetry_init_from(struct app *a)
+{
+	struct app_telemetry_src src = { .mesh = a->mesh, .dp = a->dp, .sm = a->sm, .rt = a->rt,
+					 .mos = a->mos };
+	int rc = app_telemetry_init(&src);
+	if (rc < 0)
+		nm_log(NM_LT_APP, NM_LV_ERR, "telemetry: cannot register /netmesh commands: %s",
+		       strerror(-rc));
+	return rc;
 }
 
 static int app_keys_init(struct app *a)
@@ -540,6 +556,8 @@ int main(int argc, char **argv)
 		rc = app_meshos_init(&a);
 	if (rc == 0)
 		rc = app_spawn_daemons(&a);
+	if (rc == 0)
+		rc = app_telemetry_init_from(&a);
 	if (rc == 0) {
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
