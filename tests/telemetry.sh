@@ -8,17 +8,11 @@ set -euo pipefail
 src=$1
 build=$2
 nm=$build/app/netmesh
-tag=tel-$$-$RANDOM
 tmp=$(mktemp -d)
-run_pid=''
+# shellcheck source=tests/demo_lib.sh
+source "$(dirname "$0")/demo_lib.sh"
 # shellcheck disable=SC2317 # called from the EXIT trap
-finish() {
-  if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
-    kill -TERM "$run_pid" 2>/dev/null || true
-    wait "$run_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
+finish() { demo_kill; rm -rf "$tmp"; }
 trap finish EXIT
 fail() { echo "FAIL: $*"; tail -30 "$tmp/run.out" 2>/dev/null || true; exit 1; }
 
@@ -27,8 +21,10 @@ eal=(--no-huge -m 256 --no-pci --no-shconf --no-telemetry --vdev=net_null0 "--lc
      "--log-level=lib.*:error")
 head -c 32 /dev/urandom > "$tmp/psk"
 app=(-- --ip 127.0.0.1 --keys "$tmp/keys" --psk-file "$tmp/psk" --stats-period 0)
-timeout -s INT 3 "$nm" "${eal[@]}" "${app[@]}" > "$tmp/default.out" 2>&1 || true
-timeout -s INT 3 "$nm" "${eal[@]}" "--log-level=netmesh.*:debug" "${app[@]}" > "$tmp/debug.out" 2>&1 || true
+# --foreground: timeout then signals the appliance once (not also its process group, which the
+# appliance would take for a second Ctrl-C and exit at once).
+timeout --foreground -s INT 3 "$nm" "${eal[@]}" "${app[@]}" > "$tmp/default.out" 2>&1 || true
+timeout --foreground -s INT 3 "$nm" "${eal[@]}" "--log-level=netmesh.*:debug" "${app[@]}" > "$tmp/debug.out" 2>&1 || true
 for f in default debug; do
   grep -q '^netmesh: stopping' "$tmp/$f.out" || fail "$f run did not stop gracefully: $(tail -3 "$tmp/$f.out")"
   grep -q '^netmesh.dataplane: port 0 (net_null): started' "$tmp/$f.out" || fail "$f run: no info line"
@@ -38,15 +34,9 @@ grep -q '^netmesh.dataplane: worker 0: launched on lcore 1' "$tmp/debug.out" ||
 ! grep -q 'launched on lcore' "$tmp/default.out" || fail "the default level shows debug lines"
 
 # ---- 2. telemetry on the demo ----
-BUILD=$build TMPDIR=$tmp "$src/scripts/run.sh" --no-build --tag "$tag" > "$tmp/run.out" 2>&1 &
-run_pid=$!
-deadline=$((SECONDS + 90))
-until grep -q '^gen | gen: t=.* recv_events=[1-9]' "$tmp/run.out"; do
-  kill -0 "$run_pid" 2>/dev/null || fail "the demo ended before traffic flowed"
-  [ "$SECONDS" -lt "$deadline" ] || fail "no traffic within 90 s"
-  sleep 0.2
-done
-prefix=nmrun-app-$tag
+demo_start "$src" "$build" "$tmp" "tel-$$-$RANDOM"
+demo_wait_traffic
+prefix=nmrun-app-$demo_tag
 query() { echo "$1" | timeout 20 dpdk-telemetry.py -f "$prefix" | grep '^{' ; }
 for c in stats drops peers daemons meshos; do
   query "/netmesh/$c" > "$tmp/$c.json" || fail "dpdk-telemetry.py /netmesh/$c"
@@ -134,10 +124,5 @@ if value("netmesh_meshos_state", state="active") != 1 or value("netmesh_daemons"
     sys.exit("meshos / daemons")
 PY
 
-kill -TERM "$run_pid"
-rc=0
-wait "$run_pid" || rc=$?
-run_pid=''
-[ "$rc" = 0 ] || fail "run.sh exit status $rc"
-grep -q '^run: ok' "$tmp/run.out" || fail "no verdict"
+demo_stop
 echo "telemetry: ok (log types, 5 /netmesh commands, Prometheus text)"

@@ -4,30 +4,17 @@
 set -euo pipefail
 src=$1
 build=$2
-tag=top-$$-$RANDOM
 tmp=$(mktemp -d)
-run_pid=''
+# shellcheck source=tests/demo_lib.sh
+source "$(dirname "$0")/demo_lib.sh"
 # shellcheck disable=SC2317 # called from the EXIT trap
-finish() {
-  if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
-    kill -TERM "$run_pid" 2>/dev/null || true
-    wait "$run_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
+finish() { demo_kill; rm -rf "$tmp"; }
 trap finish EXIT
 fail() { echo "FAIL: $*"; cat "$tmp/frame" 2>/dev/null || tail -30 "$tmp/run.out"; exit 1; }
 
-BUILD=$build TMPDIR=$tmp "$src/scripts/run.sh" --no-build --tag "$tag" > "$tmp/run.out" 2>&1 &
-run_pid=$!
-deadline=$((SECONDS + 90))
-until grep -q '^gen | gen: t=.* recv_events=[1-9]' "$tmp/run.out"; do
-  kill -0 "$run_pid" 2>/dev/null || fail "the demo ended before traffic flowed"
-  [ "$SECONDS" -lt "$deadline" ] || fail "no traffic within 90 s"
-  sleep 0.2
-done
-
-"$src/scripts/netmesh-top" --file-prefix "nmrun-app-$tag" --once > "$tmp/frame" 2>&1 ||
+demo_start "$src" "$build" "$tmp" "top-$$-$RANDOM"
+demo_wait_traffic
+"$src/scripts/netmesh-top" --file-prefix "nmrun-app-$demo_tag" --once > "$tmp/frame" 2>&1 ||
   fail "netmesh-top --once"
 f=$tmp/frame
 has() { grep -Eq -- "$1" "$f" || fail "no line matching '$1'"; }
@@ -45,9 +32,5 @@ has '^DROPS \(total [0-9]+\)$'
 has '^MESHOS  state active  backpressure off .* daemons 2  ticks [1-9]'
 has '^MIGRATIONS '
 
-kill -TERM "$run_pid"
-rc=0
-wait "$run_pid" || rc=$?
-run_pid=''
-[ "$rc" = 0 ] || fail "run.sh exit status $rc"
+demo_stop
 echo "top: ok"
