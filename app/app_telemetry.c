@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,19 +62,30 @@ static void put_sub(struct rte_tel_data *d, const char *name, struct rte_tel_dat
 		rte_tel_data_free(c);
 }
 
+/* A counter struct's uint64_t fields by name: one table per struct, one loop. */
+struct u64_field {
+	const char *name;
+	size_t off;
+};
+#define U64_FIELD(type, member, name) { name, offsetof(type, member) }
+
+static void put_fields(struct rte_tel_data *c, const void *base, const struct u64_field *f,
+		       size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put_u64(c, f[i].name, *(const uint64_t *)((const char *)base + f[i].off));
+}
+
+#define LS(m) U64_FIELD(struct nm_lcore_stats, m, #m)
+static const struct u64_field lcore_fields[] = {
+	LS(rx_packets),	      LS(rx_bytes),	     LS(tx_packets),	 LS(tx_bytes),
+	LS(events_delivered), LS(events_emitted),    LS(events_failed), LS(events_handed_off),
+	LS(arp_replies),      LS(arp_learned),	     LS(icmp_replies),
+};
+
 static void put_lcore_stats(struct rte_tel_data *c, const struct nm_lcore_stats *s)
 {
-	put_u64(c, "rx_packets", s->rx_packets);
-	put_u64(c, "rx_bytes", s->rx_bytes);
-	put_u64(c, "tx_packets", s->tx_packets);
-	put_u64(c, "tx_bytes", s->tx_bytes);
-	put_u64(c, "events_delivered", s->events_delivered);
-	put_u64(c, "events_emitted", s->events_emitted);
-	put_u64(c, "events_failed", s->events_failed);
-	put_u64(c, "events_handed_off", s->events_handed_off);
-	put_u64(c, "arp_replies", s->arp_replies);
-	put_u64(c, "arp_learned", s->arp_learned);
-	put_u64(c, "icmp_replies", s->icmp_replies);
+	put_fields(c, s, lcore_fields, RTE_DIM(lcore_fields));
 	put_u64(c, "drops", nm_stats_total_drops(s));
 }
 
@@ -164,25 +176,15 @@ static void put_peer(struct rte_tel_data *d, const struct nm_sessmgr *sm, int i,
 	put_sub(d, key, c);
 }
 
-static void put_handshakes(struct rte_tel_data *d, const struct nm_sessmgr_stats *hs)
-{
-	struct rte_tel_data *c = sub_dict();
-	if (c == NULL)
-		return;
-	put_u64(c, "started", hs->handshakes_started);
-	put_u64(c, "completed", hs->handshakes_completed);
-	put_u64(c, "failures", hs->handshake_failures);
-	put_u64(c, "timeouts", hs->handshake_timeouts);
-	put_u64(c, "msg1_replays", hs->msg1_replays);
-	put_u64(c, "unknown_peer", hs->unknown_peer);
-	put_u64(c, "malformed", hs->malformed);
-	put_u64(c, "heartbeats_sent", hs->heartbeats_sent);
-	put_u64(c, "sessions_expired", hs->sessions_expired);
-	put_u64(c, "sessions_rotated", hs->sessions_rotated);
-	put_u64(c, "tx_failures", hs->tx_failures);
-	put_u64(c, "arp_requests", hs->arp_requests);
-	put_sub(d, "handshakes", c);
-}
+#define HS(m, name) U64_FIELD(struct nm_sessmgr_stats, m, name)
+static const struct u64_field handshake_fields[] = {
+	HS(handshakes_started, "started"),     HS(handshakes_completed, "completed"),
+	HS(handshake_failures, "failures"),    HS(handshake_timeouts, "timeouts"),
+	HS(msg1_replays, "msg1_replays"),      HS(unknown_peer, "unknown_peer"),
+	HS(malformed, "malformed"),	       HS(heartbeats_sent, "heartbeats_sent"),
+	HS(sessions_expired, "sessions_expired"), HS(sessions_rotated, "sessions_rotated"),
+	HS(tx_failures, "tx_failures"),	       HS(arp_requests, "arp_requests"),
+};
 
 /* Dict entries are capped (RTE_TEL_MAX_DICT_ENTRIES): the rest is counted, not listed. */
 #define MAX_LISTED 240
@@ -193,7 +195,10 @@ static int cmd_peers(const struct app_telemetry_src *s, struct rte_tel_data *d)
 	put_u64(d, "count", n);
 	if (s->sm == NULL)
 		return 0;
-	put_handshakes(d, nm_sessmgr_stats(s->sm));
+	struct rte_tel_data *c = sub_dict();
+	if (c != NULL)
+		put_fields(c, nm_sessmgr_stats(s->sm), handshake_fields, RTE_DIM(handshake_fields));
+	put_sub(d, "handshakes", c);
 	uint64_t now = nm_wall_ns();
 	for (unsigned i = 0; i < n && i < MAX_LISTED; i++)
 		put_peer(d, s->sm, (int)i, now);
@@ -227,33 +232,16 @@ static int cmd_daemons(const struct app_telemetry_src *s, struct rte_tel_data *d
 	return 0;
 }
 
-static void put_meshos_stats(struct rte_tel_data *d, const struct nm_meshos_stats *m)
-{
-	struct rte_tel_data *c = sub_dict();
-	if (c == NULL)
-		return;
-	put_u64(c, "ticks", m->ticks);
-	put_u64(c, "events_applied", m->events_applied);
-	put_u64(c, "events_refused", m->events_refused);
-	put_u64(c, "actions_emitted", m->actions_emitted);
-	put_u64(c, "actions_dropped", m->actions_dropped);
-	put_u64(c, "actions_failed", m->actions_failed);
-	put_u64(c, "transitions_committed", m->transitions_committed);
-	put_u64(c, "transitions_rejected", m->transitions_rejected);
-	put_u64(c, "control_broadcasts", m->control_broadcasts);
-	put_u64(c, "control_routed", m->control_routed);
-	put_u64(c, "control_dropped", m->control_dropped);
-	put_u64(c, "control_delivered", m->control_delivered);
-	put_u64(c, "control_batches", m->control_batches);
-	put_u64(c, "pump_errors", m->pump_errors);
-	put_u64(c, "logs", m->logs);
-	put_u64(c, "capability_sets", m->capability_sets);
-	put_u64(c, "capability_publishes", m->capability_publishes);
-	put_u64(c, "backpressure_asserts", m->backpressure_asserts);
-	put_u64(c, "backpressure_releases", m->backpressure_releases);
-	put_u64(c, "daemons", m->daemons);
-	put_sub(d, "counters", c);
-}
+#define MS(m) U64_FIELD(struct nm_meshos_stats, m, #m)
+static const struct u64_field meshos_fields[] = {
+	MS(ticks),		   MS(events_applied),	      MS(events_refused),
+	MS(actions_emitted),	   MS(actions_dropped),	      MS(actions_failed),
+	MS(transitions_committed), MS(transitions_rejected),  MS(control_broadcasts),
+	MS(control_routed),	   MS(control_dropped),	      MS(control_delivered),
+	MS(control_batches),	   MS(pump_errors),	      MS(logs),
+	MS(capability_sets),	   MS(capability_publishes),  MS(backpressure_asserts),
+	MS(backpressure_releases), MS(daemons),
+};
 
 static int cmd_meshos(const struct app_telemetry_src *s, struct rte_tel_data *d)
 {
@@ -276,7 +264,10 @@ static int cmd_meshos(const struct app_telemetry_src *s, struct rte_tel_data *d)
 	put_u64(d, "load_permille", (uint64_t)(st.level * 1000.0f + 0.5f));
 	put_u64(d, "last_tick_ms", st.last_tick_ms);
 	put_u64(d, "closed", st.closed);
-	put_meshos_stats(d, &mt);
+	struct rte_tel_data *c = sub_dict();
+	if (c != NULL)
+		put_fields(c, &mt, meshos_fields, RTE_DIM(meshos_fields));
+	put_sub(d, "counters", c);
 	return 0;
 }
 
