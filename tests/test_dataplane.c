@@ -422,9 +422,14 @@ START_TEST(malformed_packets_are_dropped_and_counted)
 	fix_ip(m);
 	expect_drop(&f, m, NM_DROP_IP_PROTO);
 	m = peer_packet(&f, d, "x", 1);
-	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments */
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments, of TCP: not reassembled */
+	bytes(m)[NM_PKT_ETH_LEN + 9] = 6;
 	fix_ip(m);
 	expect_drop(&f, m, NM_DROP_IP_FRAGMENT);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* a UDP first fragment of 129 bytes: not 8-aligned */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_FRAG_BAD);
 	m = peer_packet(&f, d, "x", 1);
 	bytes(m)[NM_PKT_ETH_LEN + 10] ^= 0xFF;
 	expect_drop(&f, m, NM_DROP_IP_CKSUM);
