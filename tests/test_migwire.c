@@ -83,7 +83,7 @@ static void decode_ok(const uint8_t *buf, size_t len, struct nm_mig_msg *m, stru
 }
 
 static struct nm_mig_msg snapshot_ready(uint64_t origin, const uint8_t *b, size_t len, uint64_t seq,
-				    uint32_t idx, uint32_t total)
+					uint32_t idx, uint32_t total)
 {
 	struct nm_mig_msg m = { .type = NM_MIG_SNAPSHOT_READY, .daemon_origin = origin };
 	m.snapshot_ready = (struct nm_mig_snapshot_ready){ seq, idx, total, b, len };
@@ -100,13 +100,36 @@ static int feed(struct nm_mig_reasm *r, uint64_t origin, const uint8_t *b, size_
 	return rc;
 }
 
-static int feed_fill(struct nm_mig_reasm *r, uint64_t origin, uint8_t fill, size_t len, uint64_t seq,
-		     uint32_t idx, uint32_t total, uint64_t now, struct nm_mig_reasm_error *why)
+static int feed_fill(struct nm_mig_reasm *r, uint64_t origin, uint8_t fill, size_t len,
+		     uint64_t seq, uint32_t idx, uint32_t total, uint64_t now,
+		     struct nm_mig_reasm_error *why)
 {
 	uint8_t buf[NM_MIG_MAX_CHUNK + 1];
 	ck_assert_uint_le(len, sizeof(buf));
 	memset(buf, fill, len);
 	return feed(r, origin, buf, len, seq, idx, total, now, why);
+}
+
+/* A feed that must be refused with `kind`; returns the error for its fields. */
+static struct nm_mig_reasm_error reject(struct nm_mig_reasm *r, uint64_t origin, const uint8_t *b,
+					size_t len, uint64_t seq, uint32_t idx, uint32_t total,
+					uint64_t now, enum nm_mig_reasm_err kind)
+{
+	struct nm_mig_reasm_error why;
+	ck_assert_int_eq(feed(r, origin, b, len, seq, idx, total, now, &why), NM_EMIG_REASSEMBLY);
+	ck_assert_int_eq(why.kind, kind);
+	return why;
+}
+
+static struct nm_mig_reasm_error reject_fill(struct nm_mig_reasm *r, uint64_t origin, uint8_t fill,
+					     size_t len, uint64_t seq, uint32_t idx, uint32_t total,
+					     uint64_t now, enum nm_mig_reasm_err kind)
+{
+	struct nm_mig_reasm_error why;
+	ck_assert_int_eq(feed_fill(r, origin, fill, len, seq, idx, total, now, &why),
+			 NM_EMIG_REASSEMBLY);
+	ck_assert_int_eq(why.kind, kind);
+	return why;
 }
 
 static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
@@ -257,8 +280,9 @@ START_TEST(test_wire_encode_rejects_oversized_failure_reason)
 	size_t len = 0;
 	struct nm_error err = { 0 };
 	ck_assert_int_eq(nm_mig_encode(&m, buf, sizeof(buf), &len, &err), NM_EMIG_STATE_FAILED);
-	ck_assert_str_eq(err.msg,
-			 "state operation failed: failure reason message length 65536 exceeds u16::MAX");
+	ck_assert_str_eq(
+	    err.msg,
+	    "state operation failed: failure reason message length 65536 exceeds u16::MAX");
 	ck_assert_uint_eq(nm_mig_encoded_size(&m), 0);
 	/* 65535 is the largest that fits. */
 	m.failed.msg_len = UINT16_MAX;
@@ -268,7 +292,8 @@ END_TEST
 
 START_TEST(test_wire_rejects_unknown_failure_code)
 {
-	expect_decode_err_hex("06 efbe000000000000 ffff", "unknown MigrationFailureReason code 65535");
+	expect_decode_err_hex("06 efbe000000000000 ffff",
+			      "unknown MigrationFailureReason code 65535");
 }
 END_TEST
 
@@ -289,8 +314,8 @@ END_TEST
 START_TEST(test_regression_wire_decode_rejects_total_chunks_overflow)
 {
 	expect_decode_err_hex(
-		"01 aaaa000000000000 0100000000000000 00000000 ffffffff 00000000",
-		"SnapshotReady: total_chunks 4294967295 exceeds MAX_TOTAL_CHUNKS (700000)");
+	    "01 aaaa000000000000 0100000000000000 00000000 ffffffff 00000000",
+	    "SnapshotReady: total_chunks 4294967295 exceeds MAX_TOTAL_CHUNKS (700000)");
 }
 END_TEST
 
@@ -399,8 +424,8 @@ START_TEST(chunk_count_too_large)
 	ck_assert_int_eq(nm_mig_chunk_count(max, &n, &err), 0);
 	ck_assert_uint_eq(n, UINT32_MAX);
 	ck_assert_int_eq(nm_mig_chunk_count(max + 1, &n, &err), NM_EMIG_SNAPSHOT_TOO_LARGE);
-	ck_assert_str_eq(err.msg,
-			 "snapshot too large: 30064771065001 bytes exceeds max 30064771065000 bytes");
+	ck_assert_str_eq(
+	    err.msg, "snapshot too large: 30064771065001 bytes exceeds max 30064771065000 bytes");
 	struct nm_mig_msg c;
 	ck_assert_int_eq(nm_mig_chunk(1, (const uint8_t *)"x", max + 1, 0, 0, &c), -EINVAL);
 	ck_assert_int_eq(nm_mig_chunk(1, NULL, 5, 0, 0, &c), -EINVAL);
@@ -426,8 +451,7 @@ START_TEST(test_regression_reassembler_rejects_chunk_index_out_of_range)
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
 	struct nm_mig_reasm_error why;
 	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 1, 0, 3, 0, NULL), NM_MIG_FEED_PENDING);
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 2, 10, 1, 5, 3, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE);
+	why = reject_fill(r, 0xAAAA, 2, 10, 1, 5, 3, 0, NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE);
 	ck_assert_uint_eq(why.a, 5);
 	ck_assert_uint_eq(why.b, 3);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
@@ -438,9 +462,7 @@ END_TEST
 START_TEST(test_regression_reassembler_rejects_zero_total_chunks)
 {
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
-	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 1, 0, 0, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_ZERO_TOTAL_CHUNKS);
+	reject_fill(r, 0xAAAA, 1, 10, 1, 0, 0, 0, NM_MIG_REASM_ZERO_TOTAL_CHUNKS);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	nm_mig_reasm_free(r);
 }
@@ -450,9 +472,8 @@ START_TEST(test_regression_reassembler_caps_total_chunks)
 {
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
 	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 1, 0, UINT32_MAX, 0, &why),
-			 NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE);
+	why =
+	    reject_fill(r, 0xAAAA, 1, 10, 1, 0, UINT32_MAX, 0, NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE);
 	ck_assert_uint_eq(why.a, UINT32_MAX);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	/* The cap itself is accepted. */
@@ -466,9 +487,8 @@ START_TEST(test_regression_reassembler_rejects_oversized_chunk)
 {
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
 	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 0, NM_MIG_MAX_CHUNK + 1, 1, 0, 3, 0, &why),
-			 NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_TOO_LARGE);
+	why = reject_fill(r, 0xAAAA, 0, NM_MIG_MAX_CHUNK + 1, 1, 0, 3, 0,
+			  NM_MIG_REASM_CHUNK_TOO_LARGE);
 	ck_assert_uint_eq(why.a, NM_MIG_MAX_CHUNK + 1);
 	nm_mig_reasm_free(r);
 }
@@ -479,8 +499,7 @@ START_TEST(test_regression_reassembler_rejects_total_chunks_mismatch)
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
 	struct nm_mig_reasm_error why;
 	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 1, 0, 3, 0, NULL), NM_MIG_FEED_PENDING);
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 2, 10, 1, 1, 100, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH);
+	why = reject_fill(r, 0xAAAA, 2, 10, 1, 1, 100, 0, NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH);
 	ck_assert_uint_eq(why.a, 100);
 	ck_assert_uint_eq(why.b, 3);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
@@ -492,13 +511,11 @@ START_TEST(reassembler_refuses_zero_byte_chunk)
 {
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
 	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed(r, 0xAAAA, NULL, 0, 1, 0, 3, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_TOO_LARGE);
+	why = reject(r, 0xAAAA, NULL, 0, 1, 0, 3, 0, NM_MIG_REASM_CHUNK_TOO_LARGE);
 	ck_assert_uint_eq(why.a, 0);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	/* Also on the single-chunk path (an empty snapshot never reassembles). */
-	ck_assert_int_eq(feed(r, 0xAAAA, NULL, 0, 1, 0, 1, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_TOO_LARGE);
+	why = reject(r, 0xAAAA, NULL, 0, 1, 0, 1, 0, NM_MIG_REASM_CHUNK_TOO_LARGE);
 	nm_mig_reasm_free(r);
 }
 END_TEST
@@ -508,8 +525,7 @@ START_TEST(fast_path_rejects_single_chunk_after_multi_chunk_state)
 	struct nm_mig_reasm *r = nm_mig_reasm_create(0, 0);
 	struct nm_mig_reasm_error why;
 	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 7, 0, 3, 0, NULL), NM_MIG_FEED_PENDING);
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 2, 10, 7, 0, 1, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH);
+	why = reject_fill(r, 0xAAAA, 2, 10, 7, 0, 1, 0, NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH);
 	ck_assert_uint_eq(why.a, 1);
 	ck_assert_uint_eq(why.b, 3);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
@@ -526,8 +542,7 @@ START_TEST(test_regression_reassembler_evicts_older_seq_per_daemon)
 				 NM_MIG_FEED_PENDING);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
 	ck_assert_uint_eq(nm_mig_reasm_pending_bytes(r, 0xAAAA), 10);
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 5, 0, 3, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_STALE_SEQ_THROUGH);
+	why = reject_fill(r, 0xAAAA, 1, 10, 5, 0, 3, 0, NM_MIG_REASM_STALE_SEQ_THROUGH);
 	ck_assert_uint_eq(why.a, 5);
 	ck_assert_uint_eq(why.b, 12);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
@@ -541,8 +556,9 @@ static uint32_t fill_to_cap(struct nm_mig_reasm *r, uint32_t *total)
 	uint32_t n = NM_MIG_MAX_PENDING_BYTES / NM_MIG_MAX_CHUNK;
 	*total = n + 2;
 	for (uint32_t i = 0; i < n; i++)
-		ck_assert_int_eq(feed_fill(r, 0xAAAA, 0xCC, NM_MIG_MAX_CHUNK, 1, i, *total, 0, NULL),
-				 NM_MIG_FEED_PENDING);
+		ck_assert_int_eq(
+		    feed_fill(r, 0xAAAA, 0xCC, NM_MIG_MAX_CHUNK, 1, i, *total, 0, NULL),
+		    NM_MIG_FEED_PENDING);
 	return n;
 }
 
@@ -554,9 +570,8 @@ START_TEST(reassembler_refuses_chunk_that_overflows_pending_byte_cap)
 	size_t buffered = (size_t)n * NM_MIG_MAX_CHUNK;
 	ck_assert_uint_eq(nm_mig_reasm_pending_bytes(r, 0xAAAA), buffered);
 	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 0xCC, NM_MIG_MAX_CHUNK, 1, n, total, 0, &why),
-			 NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_TOO_MANY_PENDING_BYTES);
+	why = reject_fill(r, 0xAAAA, 0xCC, NM_MIG_MAX_CHUNK, 1, n, total, 0,
+			  NM_MIG_REASM_TOO_MANY_PENDING_BYTES);
 	ck_assert_uint_eq(why.a, buffered);
 	ck_assert_uint_eq(why.b, NM_MIG_MAX_CHUNK);
 	ck_assert_uint_eq(why.c, NM_MIG_MAX_PENDING_BYTES);
@@ -616,8 +631,7 @@ START_TEST(reassembler_sweep_stale_preserves_latest_seq)
 	struct nm_mig_reasm_error why;
 	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 100, 0, 3, 0, NULL), NM_MIG_FEED_PENDING);
 	ck_assert_uint_eq(nm_mig_reasm_sweep(r, 20 * MS, 10 * MS), 1);
-	ck_assert_int_eq(feed_fill(r, 0xAAAA, 1, 10, 50, 0, 3, 20 * MS, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_STALE_SEQ_THROUGH);
+	why = reject_fill(r, 0xAAAA, 1, 10, 50, 0, 3, 20 * MS, NM_MIG_REASM_STALE_SEQ_THROUGH);
 	ck_assert_uint_eq(why.a, 50);
 	ck_assert_uint_eq(why.b, 100);
 	nm_mig_reasm_free(r);
@@ -655,10 +669,8 @@ START_TEST(test_regression_reassembler_end_to_end_forged_chunk_cannot_complete)
 	ck_assert_int_eq(feed_fill(r, 0xDEAD, 0xA0, 10, 1, 0, 4, 0, NULL), NM_MIG_FEED_PENDING);
 	const uint32_t bad[] = { 4, 5, 7, 999 };
 	for (size_t i = 0; i < 4; i++) {
-		struct nm_mig_reasm_error why;
-		ck_assert_int_eq(feed_fill(r, 0xDEAD, 0xFF, 10, 1, bad[i], 4, 0, &why),
-				 NM_EMIG_REASSEMBLY);
-		ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE);
+		reject_fill(r, 0xDEAD, 0xFF, 10, 1, bad[i], 4, 0,
+			    NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE);
 	}
 	ck_assert_int_eq(feed_fill(r, 0xDEAD, 0xA1, 10, 1, 1, 4, 0, NULL), NM_MIG_FEED_PENDING);
 	ck_assert_int_eq(feed_fill(r, 0xDEAD, 0xA2, 10, 1, 2, 4, 0, NULL), NM_MIG_FEED_PENDING);
@@ -856,9 +868,8 @@ START_TEST(target_failure_mid_chunking_releases_orchestrator_and_allows_retarget
 	nm_mig_reasm_cancel(r, origin);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed(r, origin, snap, NM_MIG_MAX_CHUNK, seq - 1, 0, n, 0, &why),
-			 NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_STALE_SEQ_THROUGH);
+	why = reject(r, origin, snap, NM_MIG_MAX_CHUNK, seq - 1, 0, n, 0,
+		     NM_MIG_REASM_STALE_SEQ_THROUGH);
 	ck_assert_uint_eq(why.a, seq - 1);
 	ck_assert_uint_eq(why.b, seq);
 	/* A straggler for the same key opens a fresh partial reassembly. */
@@ -894,8 +905,7 @@ START_TEST(reassembler_cancel_is_idempotent_across_repeated_target_failures)
 	nm_mig_reasm_cancel(r, origin);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed_fill(r, origin, 0, 16, seq - 1, 0, 4, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_STALE_SEQ_THROUGH);
+	why = reject_fill(r, origin, 0, 16, seq - 1, 0, 4, 0, NM_MIG_REASM_STALE_SEQ_THROUGH);
 	ck_assert_uint_eq(why.a, seq - 1);
 	ck_assert_uint_eq(why.b, seq);
 	ck_assert_int_eq(feed_fill(r, origin, 0, 16, seq + 1, 0, 1, 0, NULL), NM_MIG_FEED_COMPLETE);
@@ -1001,7 +1011,8 @@ START_TEST(validate_chunk_header_passes_non_chunk_0_unchecked)
 	const uint8_t bytes[8] = { 0 };
 	const uint32_t idx[] = { 1, 2, 47, UINT32_MAX };
 	for (size_t i = 0; i < 4; i++)
-		ck_assert_int_eq(nm_mig_validate_chunk_header(idx[i], bytes, 8, 0xDEADBEEF, NULL), 0);
+		ck_assert_int_eq(nm_mig_validate_chunk_header(idx[i], bytes, 8, 0xDEADBEEF, NULL),
+				 0);
 }
 END_TEST
 
@@ -1036,8 +1047,8 @@ START_TEST(migration_failure_reason_code_is_stable_and_unique)
 	ck_assert_int_eq(NM_MIG_FAIL_ALREADY_MIGRATING, 4);
 	ck_assert_int_eq(NM_MIG_FAIL_IDENTITY_TRANSPORT_FAILED, 5);
 	ck_assert_int_eq(NM_MIG_FAIL_NOT_READY_TIMEOUT, 6);
-	const char *names[] = { "NotReady",         "FactoryNotFound",         "ComputeNotSupported",
-				"StateFailed",      "AlreadyMigrating",        "IdentityTransportFailed",
+	const char *names[] = { "NotReady",       "FactoryNotFound",  "ComputeNotSupported",
+				"StateFailed",    "AlreadyMigrating", "IdentityTransportFailed",
 				"NotReadyTimeout" };
 	for (uint16_t c = 0; c <= 6; c++)
 		ck_assert_str_eq(nm_mig_reason_name(c), names[c]);
@@ -1087,7 +1098,8 @@ START_TEST(migration_error_display_texts)
 	ck_assert_int_eq(nm_mig_err_target_unavailable(&err, 0x2222), NM_EMIG_TARGET_UNAVAILABLE);
 	ck_assert_str_eq(err.msg, "target node 0x2222 unavailable");
 	ck_assert_int_eq(nm_mig_err_no_target(&err), NM_EMIG_NO_TARGET);
-	ck_assert_str_eq(err.msg, "no candidate node satisfies the daemon's capability requirements");
+	ck_assert_str_eq(err.msg,
+			 "no candidate node satisfies the daemon's capability requirements");
 	ck_assert_int_eq(nm_mig_err_state_failed(&err, "parse snapshot: %s", "bad"),
 			 NM_EMIG_STATE_FAILED);
 	ck_assert_str_eq(err.msg, "state operation failed: parse snapshot: bad");
@@ -1098,7 +1110,8 @@ START_TEST(migration_error_display_texts)
 	ck_assert_int_eq(nm_mig_err_buffer_full(&err, 3, 4096), NM_EMIG_BUFFER_FULL);
 	ck_assert_str_eq(err.msg, "migration buffer full: 3 events / 4096 bytes");
 	ck_assert_int_eq(nm_mig_err_wrong_peer(&err, 0xAAAA, 0x9999, 0x1111), NM_EMIG_WRONG_PEER);
-	ck_assert_str_eq(err.msg, "migration 0xaaaa: peer 0x9999 not the recorded principal 0x1111");
+	ck_assert_str_eq(err.msg,
+			 "migration 0xaaaa: peer 0x9999 not the recorded principal 0x1111");
 	ck_assert_uint_eq(err.origin, 0xAAAA);
 	nm_mig_err_wrong_phase(&err, NM_MIG_PHASE_CUTOVER, NM_MIG_PHASE_COMPLETE);
 	ck_assert_str_eq(err.msg, "wrong migration phase: expected Cutover, got Complete");
@@ -1129,11 +1142,11 @@ END_TEST
  */
 static const char *const VEC_TAKE_SNAPSHOT = "00 0807060504030201 1817161514131211";
 static const char *const VEC_SNAPSHOT_READY =
-	"01 0807060504030201 2a00000000000000 02000000 05000000 03000000 deadbe";
+    "01 0807060504030201 2a00000000000000 02000000 05000000 03000000 deadbe";
 static const char *const VEC_RESTORE_COMPLETE = "02 a100000000000000 0001000000000000";
 static const char *const VEC_REPLAY_COMPLETE =
-	"03 5555000000000000 c800000000000000"
-	" 5555000000000000 0f00000000000000 c800000000000000 efbeadde00000000";
+    "03 5555000000000000 c800000000000000"
+    " 5555000000000000 0f00000000000000 c800000000000000 efbeadde00000000";
 static const char *const VEC_CUTOVER_NOTIFY = "04 6666000000000000 7777000000000000";
 static const char *const VEC_CLEANUP_COMPLETE = "05 8888000000000000";
 static const char *const VEC_FAILED_STATE = "06 9999000000000000 0300 0400 626f6f6d";
@@ -1144,17 +1157,17 @@ static const char *const VEC_FAILED_FACTORY = "06 9999000000000000 0100";
 static const char *const VEC_FAILED_COMPUTE = "06 9999000000000000 0200";
 static const char *const VEC_FAILED_ALREADY = "06 9999000000000000 0400";
 static const char *const VEC_BUFFERED_EVENTS =
-	"07 aaaa000000000000 02000000"
-	" bbbb000000000000 0000000000000000 0100000000000000 3412000000000000 02000000 6162"
-	" 6400000000000000"
-	" bbbb000000000000 0100000000000000 0200000000000000 7856000000000000 00000000"
-	" 0201000000000000";
+    "07 aaaa000000000000 02000000"
+    " bbbb000000000000 0000000000000000 0100000000000000 3412000000000000 02000000 6162"
+    " 6400000000000000"
+    " bbbb000000000000 0100000000000000 0200000000000000 7856000000000000 00000000"
+    " 0201000000000000";
 static const char *const VEC_ACTIVATE_TARGET = "08 cccc000000000000";
 static const char *const VEC_ACTIVATE_ACK = "09 cccc000000000000 4d00000000000000";
 static const char *const VEC_MOVED = "80 cccc000000000000 2222000000000000";
 static const char *const VEC_QUERY = "81 cccc000000000000 0201000000000000";
 static const char *const VEC_STATUS =
-	"82 cccc000000000000 0201000000000000 03 02 0900000000000000 2222000000000000";
+    "82 cccc000000000000 0201000000000000 03 02 0900000000000000 2222000000000000";
 
 static const struct nm_event vec_events[2] = {
 	{ { 0xBBBB, 0, 1, 0x1234 }, (const uint8_t *)"ab", 2, 100 },
@@ -1169,14 +1182,16 @@ static struct nm_mig_msg vec_msg(const char *v)
 		m = (struct nm_mig_msg){ .type = 0, .daemon_origin = 0x0102030405060708 };
 		m.take_snapshot.target_node = 0x1112131415161718;
 	} else if (v == VEC_SNAPSHOT_READY) {
-		m = snapshot_ready(0x0102030405060708, (const uint8_t *)"\xde\xad\xbe", 3, 42, 2, 5);
+		m = snapshot_ready(0x0102030405060708, (const uint8_t *)"\xde\xad\xbe", 3, 42, 2,
+				   5);
 	} else if (v == VEC_RESTORE_COMPLETE) {
 		m = (struct nm_mig_msg){ .type = 2, .daemon_origin = 0xA1 };
 		m.restore_complete.restored_seq = 0x100;
 	} else if (v == VEC_REPLAY_COMPLETE) {
 		m = (struct nm_mig_msg){ .type = 3, .daemon_origin = 0x5555 };
 		m.replay_complete.replayed_seq = 200;
-		m.replay_complete.target_head = (struct nm_causal_link){ 0x5555, 0xF, 200, 0xDEADBEEF };
+		m.replay_complete.target_head =
+		    (struct nm_causal_link){ 0x5555, 0xF, 200, 0xDEADBEEF };
 	} else if (v == VEC_CUTOVER_NOTIFY) {
 		m = (struct nm_mig_msg){ .type = 4, .daemon_origin = 0x6666 };
 		m.cutover_notify.target_node = 0x7777;
@@ -1199,8 +1214,8 @@ static struct nm_mig_msg vec_msg(const char *v)
 		m.query.nonce = 0x0102;
 	} else if (v == VEC_STATUS) {
 		m = (struct nm_mig_msg){ .type = NM_MIG_STATUS, .daemon_origin = 0xCCCC };
-		m.status = (struct nm_mig_status){ 0x0102, NM_MIG_ROLE_TARGET, NM_MIG_PHASE_RESTORE, 9,
-						   0x2222 };
+		m.status = (struct nm_mig_status){ 0x0102, NM_MIG_ROLE_TARGET, NM_MIG_PHASE_RESTORE,
+						   9, 0x2222 };
 	} else {
 		m = (struct nm_mig_msg){ .type = 6, .daemon_origin = 0x9999 };
 		if (v == VEC_FAILED_STATE)
@@ -1260,10 +1275,12 @@ static void assert_same_msg(const struct nm_mig_msg *d, const struct nm_mig_msg 
 		ck_assert_uint_eq(d->snapshot_ready.chunk_index, w->snapshot_ready.chunk_index);
 		ck_assert_uint_eq(d->snapshot_ready.total_chunks, w->snapshot_ready.total_chunks);
 		ck_assert_uint_eq(d->snapshot_ready.len, w->snapshot_ready.len);
-		ck_assert_mem_eq(d->snapshot_ready.bytes, w->snapshot_ready.bytes, w->snapshot_ready.len);
+		ck_assert_mem_eq(d->snapshot_ready.bytes, w->snapshot_ready.bytes,
+				 w->snapshot_ready.len);
 		break;
 	case NM_MIG_RESTORE_COMPLETE:
-		ck_assert_uint_eq(d->restore_complete.restored_seq, w->restore_complete.restored_seq);
+		ck_assert_uint_eq(d->restore_complete.restored_seq,
+				  w->restore_complete.restored_seq);
 		break;
 	case NM_MIG_REPLAY_COMPLETE:
 		ck_assert_uint_eq(d->replay_complete.replayed_seq, w->replay_complete.replayed_seq);
@@ -1337,7 +1354,8 @@ START_TEST(vectors_encode_and_decode)
 		/* Every strict prefix fails to decode. */
 		for (size_t k = 0; k < wl; k++) {
 			struct nm_mig_msg t;
-			ck_assert_msg(nm_mig_decode(want, k, &t, NULL, NULL) == NM_EMIG_STATE_FAILED,
+			ck_assert_msg(nm_mig_decode(want, k, &t, NULL, NULL) ==
+					  NM_EMIG_STATE_FAILED,
 				      "vector %zu prefix %zu decoded", i, k);
 		}
 	}
@@ -1349,9 +1367,15 @@ END_TEST
 START_TEST(decode_error_texts)
 {
 	expect_decode_err(NULL, 0, "empty message");
-	const char *names[] = { "TakeSnapshot",    "SnapshotReady",  "RestoreComplete",
-				"ReplayComplete",  "CutoverNotify",  "CleanupComplete",
-				NULL,              "BufferedEvents", "ActivateTarget",
+	const char *names[] = { "TakeSnapshot",
+				"SnapshotReady",
+				"RestoreComplete",
+				"ReplayComplete",
+				"CutoverNotify",
+				"CleanupComplete",
+				NULL,
+				"BufferedEvents",
+				"ActivateTarget",
 				"ActivateAck" };
 	for (uint8_t t = 0; t <= 9; t++) {
 		char want[64];
@@ -1385,15 +1409,16 @@ START_TEST(decode_error_texts)
 	expect_decode_err_hex("01 aaaa000000000000 0100000000000000 05000000 00000000 50460000",
 			      "SnapshotReady: total_chunks must be >= 1");
 	expect_decode_err_hex(
-		"01 aaaa000000000000 0100000000000000 05000000 61ae0a00 00000000",
-		"SnapshotReady: total_chunks 700001 exceeds MAX_TOTAL_CHUNKS (700000)");
+	    "01 aaaa000000000000 0100000000000000 05000000 61ae0a00 00000000",
+	    "SnapshotReady: total_chunks 700001 exceeds MAX_TOTAL_CHUNKS (700000)");
 	expect_decode_err_hex("01 aaaa000000000000 0100000000000000 03000000 03000000 591b0000",
 			      "SnapshotReady: chunk_index 3 out of range for total_chunks 3");
 	expect_decode_err_hex(
-		"01 aaaa000000000000 0100000000000000 00000000 01000000 591b0000",
-		"SnapshotReady: chunk len 7001 exceeds MAX_SNAPSHOT_CHUNK_SIZE (7000)");
-	expect_decode_err_hex("01 aaaa000000000000 0100000000000000 00000000 01000000 03000000 0102",
-			      "truncated snapshot payload");
+	    "01 aaaa000000000000 0100000000000000 00000000 01000000 591b0000",
+	    "SnapshotReady: chunk len 7001 exceeds MAX_SNAPSHOT_CHUNK_SIZE (7000)");
+	expect_decode_err_hex(
+	    "01 aaaa000000000000 0100000000000000 00000000 01000000 03000000 0102",
+	    "truncated snapshot payload");
 	/* BufferedEvents: the bound uses the bytes after the count (43 < 44). */
 	char hex[512];
 	snprintf(hex, sizeof(hex), "07 0000000000000000 01000000 %086d", 0);
@@ -1408,12 +1433,18 @@ START_TEST(decode_error_texts)
 	snprintf(hex, sizeof(hex), "07 0000000000000000 01000000 %064d 591b0000 %016d", 0, 0);
 	expect_decode_err_hex(hex, "buffered event payload 7001 exceeds per-event cap 7000");
 	/* MigrationFailed reasons. */
-	expect_decode_err_hex("06 0000000000000000 0300", "truncated StateFailed message length prefix");
-	expect_decode_err_hex("06 0000000000000000 0300 05", "truncated StateFailed message length prefix");
-	expect_decode_err_hex("06 0000000000000000 0300 0500 6162", "truncated StateFailed message body");
-	expect_decode_err_hex("06 0000000000000000 0500", "truncated IdentityTransportFailed message length prefix");
-	expect_decode_err_hex("06 0000000000000000 0500 0100", "truncated IdentityTransportFailed message body");
-	expect_decode_err_hex("06 0000000000000000 0600", "truncated NotReadyTimeout attempts field");
+	expect_decode_err_hex("06 0000000000000000 0300",
+			      "truncated StateFailed message length prefix");
+	expect_decode_err_hex("06 0000000000000000 0300 05",
+			      "truncated StateFailed message length prefix");
+	expect_decode_err_hex("06 0000000000000000 0300 0500 6162",
+			      "truncated StateFailed message body");
+	expect_decode_err_hex("06 0000000000000000 0500",
+			      "truncated IdentityTransportFailed message length prefix");
+	expect_decode_err_hex("06 0000000000000000 0500 0100",
+			      "truncated IdentityTransportFailed message body");
+	expect_decode_err_hex("06 0000000000000000 0600",
+			      "truncated NotReadyTimeout attempts field");
 	expect_decode_err_hex("06 0000000000000000 0700", "unknown MigrationFailureReason code 7");
 	expect_decode_err_hex("06 0000000000000000 0300 0100 ff",
 			      "StateFailed message is not valid UTF-8: invalid utf-8 sequence of 1 "
@@ -1437,9 +1468,9 @@ START_TEST(decode_utf8_like_rust)
 		{ "f0908c28", "invalid utf-8 sequence of 3 bytes from index 0" },
 		{ "e282", "incomplete utf-8 byte sequence from index 0" },
 		{ "6162f0908d", "incomplete utf-8 byte sequence from index 2" },
-		{ "eda080", "invalid utf-8 sequence of 1 bytes from index 0" }, /* surrogate */
-		{ "c080", "invalid utf-8 sequence of 1 bytes from index 0" },   /* overlong */
-		{ "e08080", "invalid utf-8 sequence of 1 bytes from index 0" }, /* overlong */
+		{ "eda080", "invalid utf-8 sequence of 1 bytes from index 0" },   /* surrogate */
+		{ "c080", "invalid utf-8 sequence of 1 bytes from index 0" },     /* overlong */
+		{ "e08080", "invalid utf-8 sequence of 1 bytes from index 0" },   /* overlong */
 		{ "f4908080", "invalid utf-8 sequence of 1 bytes from index 0" }, /* > U+10FFFF */
 		{ "f5", "invalid utf-8 sequence of 1 bytes from index 0" },
 		{ "c2", "incomplete utf-8 byte sequence from index 0" },
@@ -1457,7 +1488,8 @@ START_TEST(decode_utf8_like_rust)
 			continue;
 		}
 		char want[160];
-		snprintf(want, sizeof(want), "StateFailed message is not valid UTF-8: %s", cases[i].why);
+		snprintf(want, sizeof(want), "StateFailed message is not valid UTF-8: %s",
+			 cases[i].why);
 		expect_decode_err(buf, 13 + n, want);
 	}
 }
@@ -1472,14 +1504,15 @@ START_TEST(encode_error_texts)
 	struct nm_error err = { 0 };
 	struct nm_mig_msg m = snapshot_ready(1, buf, (size_t)UINT32_MAX + 1, 0, 0, 1);
 	ck_assert_int_eq(nm_mig_encode(&m, buf, sizeof(buf), &len, &err), NM_EMIG_STATE_FAILED);
-	ck_assert_str_eq(err.msg,
-			 "state operation failed: snapshot_bytes length 4294967296 exceeds u32::MAX");
+	ck_assert_str_eq(
+	    err.msg, "state operation failed: snapshot_bytes length 4294967296 exceeds u32::MAX");
 	ck_assert_uint_eq(nm_mig_encoded_size(&m), 0);
 	m = (struct nm_mig_msg){ .type = NM_MIG_BUFFERED_EVENTS, .daemon_origin = 1 };
 	m.buffered.events = sample_events;
 	m.buffered.count = (size_t)UINT32_MAX + 1;
 	ck_assert_int_eq(nm_mig_encode(&m, buf, sizeof(buf), &len, &err), NM_EMIG_STATE_FAILED);
-	ck_assert_str_eq(err.msg, "state operation failed: events length 4294967296 exceeds u32::MAX");
+	ck_assert_str_eq(err.msg,
+			 "state operation failed: events length 4294967296 exceeds u32::MAX");
 	/* Unknown type, NULL data, no room. */
 	m = (struct nm_mig_msg){ .type = 0x0a, .daemon_origin = 1 };
 	ck_assert_int_eq(nm_mig_encode(&m, buf, sizeof(buf), &len, &err), -EINVAL);
@@ -1532,30 +1565,23 @@ START_TEST(reasm_order_of_checks)
 	struct nm_mig_reasm_error why;
 	ck_assert_int_eq(feed_fill(r, 0xA, 1, 10, 5, 0, 3, 0, NULL), NM_MIG_FEED_PENDING);
 	/* 1 before 3: total 0 with an empty chunk. */
-	ck_assert_int_eq(feed(r, 0xA, NULL, 0, 5, 0, 0, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_ZERO_TOTAL_CHUNKS);
+	why = reject(r, 0xA, NULL, 0, 5, 0, 0, 0, NM_MIG_REASM_ZERO_TOTAL_CHUNKS);
 	/* total too large before index range. */
-	ck_assert_int_eq(feed_fill(r, 0xA, 1, 10, 5, NM_MIG_MAX_TOTAL_CHUNKS + 5,
-				   NM_MIG_MAX_TOTAL_CHUNKS + 1, 0, &why),
-			 NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE);
+	why = reject_fill(r, 0xA, 1, 10, 5, NM_MIG_MAX_TOTAL_CHUNKS + 5,
+			  NM_MIG_MAX_TOTAL_CHUNKS + 1, 0, NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE);
 	/* index range before stale. */
-	ck_assert_int_eq(feed_fill(r, 0xA, 1, 10, 1, 3, 3, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE);
+	why = reject_fill(r, 0xA, 1, 10, 1, 3, 3, 0, NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE);
 	/* size before stale. */
-	ck_assert_int_eq(feed_fill(r, 0xA, 1, NM_MIG_MAX_CHUNK + 1, 1, 0, 3, 0, &why),
-			 NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_TOO_LARGE);
+	why =
+	    reject_fill(r, 0xA, 1, NM_MIG_MAX_CHUNK + 1, 1, 0, 3, 0, NM_MIG_REASM_CHUNK_TOO_LARGE);
 	/* stale before mismatch. */
-	ck_assert_int_eq(feed_fill(r, 0xA, 1, 10, 4, 1, 4, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_STALE_SEQ_THROUGH);
+	why = reject_fill(r, 0xA, 1, 10, 4, 1, 4, 0, NM_MIG_REASM_STALE_SEQ_THROUGH);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
 	/* A structural reject does not sweep... */
 	ck_assert_int_eq(feed(r, 0xB, NULL, 0, 1, 0, 0, 20 * MS, &why), NM_EMIG_REASSEMBLY);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 1);
 	/* ...but the size check comes after the sweep, as upstream. */
-	ck_assert_int_eq(feed(r, 0xB, NULL, 0, 1, 0, 3, 20 * MS, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_CHUNK_TOO_LARGE);
+	why = reject(r, 0xB, NULL, 0, 1, 0, 3, 20 * MS, NM_MIG_REASM_CHUNK_TOO_LARGE);
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	uint64_t latest = 0;
 	ck_assert(nm_mig_reasm_latest_seq(r, 0xA, &latest));
@@ -1660,9 +1686,7 @@ START_TEST(reasm_single_chunk_paths)
 	ck_assert_uint_eq(nm_mig_reasm_pending_count(r), 0);
 	ck_assert_uint_eq(nm_mig_reasm_pending_bytes_total(r), 0);
 	/* A stale single chunk is refused. */
-	struct nm_mig_reasm_error why;
-	ck_assert_int_eq(feed_fill(r, 0xA, 1, 10, 4, 0, 1, 0, &why), NM_EMIG_REASSEMBLY);
-	ck_assert_int_eq(why.kind, NM_MIG_REASM_STALE_SEQ_THROUGH);
+	reject_fill(r, 0xA, 1, 10, 4, 0, 1, 0, NM_MIG_REASM_STALE_SEQ_THROUGH);
 	/* A newer multi-chunk entry evicts the older one of the same origin. */
 	ck_assert_int_eq(feed_fill(r, 0xA, 1, 10, 6, 0, 2, 0, NULL), NM_MIG_FEED_PENDING);
 	ck_assert_int_eq(feed_fill(r, 0xA, 1, 30, 7, 0, 2, 0, NULL), NM_MIG_FEED_PENDING);
@@ -1725,7 +1749,9 @@ START_TEST(reasm_error_texts)
 		struct nm_mig_reasm_error e;
 		const char *display, *debug;
 	} cases[] = {
-		{ { NM_MIG_REASM_ZERO_TOTAL_CHUNKS, 0, 0, 0 }, "total_chunks == 0", "ZeroTotalChunks" },
+		{ { NM_MIG_REASM_ZERO_TOTAL_CHUNKS, 0, 0, 0 },
+		  "total_chunks == 0",
+		  "ZeroTotalChunks" },
 		{ { NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE, 5, 3, 0 },
 		  "chunk_index 5 out of range for total_chunks 3",
 		  "ChunkIndexOutOfRange { chunk_index: 5, total_chunks: 3 }" },
@@ -1733,7 +1759,8 @@ START_TEST(reasm_error_texts)
 		  "total_chunks 4294967295 exceeds MAX_TOTAL_CHUNKS (700000)",
 		  "TotalChunksTooLarge { total_chunks: 4294967295 }" },
 		{ { NM_MIG_REASM_CHUNK_TOO_LARGE, 0, 0, 0 },
-		  "chunk length 0 exceeds MAX_SNAPSHOT_CHUNK_SIZE (7000)", "ChunkTooLarge { len: 0 }" },
+		  "chunk length 0 exceeds MAX_SNAPSHOT_CHUNK_SIZE (7000)",
+		  "ChunkTooLarge { len: 0 }" },
 		{ { NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH, 1, 3, 0 },
 		  "total_chunks 1 does not match first chunk's declared 3",
 		  "TotalChunksMismatch { got: 1, expected: 3 }" },
@@ -1758,7 +1785,8 @@ START_TEST(reasm_error_texts)
 	ck_assert_int_eq(nm_mig_reasm_feed(r, 1, NULL, 0, 1, 0, 2, 0, &out, NULL, &err),
 			 NM_EMIG_REASSEMBLY);
 	ck_assert_str_eq(err.msg, "chunk length 0 exceeds MAX_SNAPSHOT_CHUNK_SIZE (7000)");
-	ck_assert_int_eq(nm_mig_reasm_feed(NULL, 1, NULL, 0, 1, 0, 2, 0, &out, NULL, &err), -EINVAL);
+	ck_assert_int_eq(nm_mig_reasm_feed(NULL, 1, NULL, 0, 1, 0, 2, 0, &out, NULL, &err),
+			 -EINVAL);
 	nm_mig_reasm_free(r);
 }
 END_TEST
@@ -1844,8 +1872,9 @@ START_TEST(trailer_unknown_tlvs_skipped)
 	uint8_t buf[128];
 	size_t len = encode_ok(&m, buf, sizeof(buf));
 	uint8_t want[64];
-	size_t wl = unhex("05 0500000000000000 4e4d5831 04 0800 0900000000000000 55 0300 78797a 40 0000",
-			  want, sizeof(want));
+	size_t wl =
+	    unhex("05 0500000000000000 4e4d5831 04 0800 0900000000000000 55 0300 78797a 40 0000",
+		  want, sizeof(want));
 	ck_assert_uint_eq(len, wl);
 	ck_assert_mem_eq(buf, want, wl);
 	struct nm_mig_msg d;
@@ -1893,15 +1922,15 @@ static void expect_malformed(const char *body_hex, const char *trailer_hex)
 START_TEST(trailer_garbage_ignored)
 {
 	const char *body = "09 cccc000000000000 4d00000000000000";
-	expect_malformed(body, "67617262616765"); /* "garbage" */
-	expect_malformed(body, "4e4d58");           /* short magic */
-	expect_malformed(body, "4e4d5832");         /* another version */
-	expect_malformed(body, "4e4d5831 01");      /* TLV header cut */
-	expect_malformed(body, "4e4d5831 55 0500 0102"); /* value past the end */
-	expect_malformed(body, "4e4d5831 01 0400 01020304"); /* MSEQ is 8 bytes */
+	expect_malformed(body, "67617262616765");                    /* "garbage" */
+	expect_malformed(body, "4e4d58");                            /* short magic */
+	expect_malformed(body, "4e4d5832");                          /* another version */
+	expect_malformed(body, "4e4d5831 01");                       /* TLV header cut */
+	expect_malformed(body, "4e4d5831 55 0500 0102");             /* value past the end */
+	expect_malformed(body, "4e4d5831 01 0400 01020304");         /* MSEQ is 8 bytes */
 	expect_malformed(body, "4e4d5831 06 0800 0100000000000000"); /* FLAGS is 4 */
 	expect_malformed(body, "4e4d5831 01 0800 0100000000000000 01 0800 0200000000000000");
-	expect_malformed(body, "4e4d5831 07 0000");      /* empty kind */
+	expect_malformed(body, "4e4d5831 07 0000");        /* empty kind */
 	expect_malformed(body, "4e4d5831 02 0300 010203"); /* senders not n x 8 */
 	char kind64[300] = "4e4d5831 07 4000 ";
 	for (int i = 0; i < 64; i++)

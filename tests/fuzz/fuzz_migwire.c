@@ -61,7 +61,8 @@ static void check_reencode(const uint8_t *data, const struct nm_mig_msg *d)
 }
 
 /* An accepted trailer, rebuilt from its typed view and raw TLVs, reads back the same. */
-static void check_trailer(const uint8_t *data, const struct nm_mig_msg *d, const struct nm_mig_ext *x)
+static void check_trailer(const uint8_t *data, const struct nm_mig_msg *d,
+			  const struct nm_mig_ext *x)
 {
 	static struct nm_mig_tlv extra[UINT16_MAX / NM_MIG_TLV_HDR + 1];
 	struct nm_mig_ext e = *x;
@@ -288,21 +289,27 @@ void fuzz_seeds(void)
 	struct nm_mig_msg m[13] = {
 		{ .type = NM_MIG_TAKE_SNAPSHOT, .daemon_origin = 1, .take_snapshot = { 2 } },
 		{ .type = NM_MIG_RESTORE_COMPLETE, .daemon_origin = 1, .restore_complete = { 3 } },
-		{ .type = NM_MIG_REPLAY_COMPLETE, .daemon_origin = 1,
+		{ .type = NM_MIG_REPLAY_COMPLETE,
+		  .daemon_origin = 1,
 		  .replay_complete = { 4, { 1, 2, 3, 4 } } },
 		{ .type = NM_MIG_CUTOVER_NOTIFY, .daemon_origin = 1, .cutover_notify = { 2 } },
 		{ .type = NM_MIG_CLEANUP_COMPLETE, .daemon_origin = 1 },
-		{ .type = NM_MIG_FAILED, .daemon_origin = 1,
+		{ .type = NM_MIG_FAILED,
+		  .daemon_origin = 1,
 		  .failed = { NM_MIG_FAIL_STATE_FAILED, "boom", 4, 0 } },
-		{ .type = NM_MIG_FAILED, .daemon_origin = 1,
+		{ .type = NM_MIG_FAILED,
+		  .daemon_origin = 1,
 		  .failed = { NM_MIG_FAIL_NOT_READY_TIMEOUT, NULL, 0, 3 } },
-		{ .type = NM_MIG_BUFFERED_EVENTS, .daemon_origin = 1, .buffered = { ev, 2, NULL, 0 },
+		{ .type = NM_MIG_BUFFERED_EVENTS,
+		  .daemon_origin = 1,
+		  .buffered = { ev, 2, NULL, 0 },
 		  .ext = &x },
 		{ .type = NM_MIG_ACTIVATE_TARGET, .daemon_origin = 1 },
 		{ .type = NM_MIG_ACTIVATE_ACK, .daemon_origin = 1, .activate_ack = { 4 } },
 		{ .type = NM_MIG_MOVED, .daemon_origin = 1, .moved = { 3 } },
 		{ .type = NM_MIG_QUERY, .daemon_origin = 1, .query = { 9 } },
-		{ .type = NM_MIG_STATUS, .daemon_origin = 1,
+		{ .type = NM_MIG_STATUS,
+		  .daemon_origin = 1,
 		  .status = { 9, NM_MIG_ROLE_TARGET, NM_MIG_PHASE_REPLAY, 4, 3 } },
 	};
 	for (size_t i = 0; i < 13; i++) {
