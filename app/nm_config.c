@@ -102,14 +102,29 @@ static int set_uint(const struct place *p, unsigned long min, unsigned long max,
 	return 0;
 }
 
-static int set_path(const struct place *p, char *dst)
+/*
+ * A path of len bytes into dst: relative to base (the config file's
+ * directory) unless absolute or base is "". -E2BIG when it does not fit.
+ */
+static int join_path(char *dst, const char *base, const char *s, size_t len)
 {
-	size_t n = strlen(p->value);
-	if (n == 0)
+	size_t b = s[0] == '/' ? 0 : strlen(base);
+	if (b + 1 + len >= NM_CONFIG_PATH_MAX)
+		return -E2BIG;
+	memcpy(dst, base, b);
+	if (b != 0 && base[b - 1] != '/')
+		dst[b++] = '/';
+	memcpy(dst + b, s, len);
+	dst[b + len] = '\0';
+	return 0;
+}
+
+static int set_path(const struct nm_app_config *c, const struct place *p, char *dst)
+{
+	if (p->value[0] == '\0')
 		return bad(p, "empty path");
-	if (n >= NM_CONFIG_PATH_MAX)
+	if (join_path(dst, c->base_dir, p->value, strlen(p->value)) < 0)
 		return bad(p, "path too long (at most %d bytes)", NM_CONFIG_PATH_MAX - 1);
-	memcpy(dst, p->value, n + 1);
 	return 0;
 }
 
@@ -180,7 +195,7 @@ static int add_daemon(struct nm_app_config *c, const struct place *p)
 	struct nm_config_daemon *d = &c->daemons[c->n_daemons];
 	if (span_copy(d->kind, sizeof(d->kind), v, (size_t)(a - v)) < 0)
 		return bad(p, "kind longer than %d bytes (KIND:SEEDFILE:LCORE)", NM_KIND_MAX);
-	if (span_copy(d->seed_file, sizeof(d->seed_file), a + 1, (size_t)(b - a - 1)) < 0)
+	if (join_path(d->seed_file, c->base_dir, a + 1, (size_t)(b - a - 1)) < 0)
 		return bad(p, "seed file path too long (at most %d bytes)", NM_CONFIG_PATH_MAX - 1);
 	if (span_uint(b + 1, strlen(b + 1), 0, RTE_MAX_LCORE - 1, &lc) < 0)
 		return bad(p, "LCORE is a lcore id 0..%d (KIND:SEEDFILE:LCORE)", RTE_MAX_LCORE - 1);
@@ -395,16 +410,16 @@ static int set_value(struct nm_app_config *c, int id, const struct place *p)
 	case O_MBUFS: return set_num(p, id, NULL, &c->n_mbufs);
 	case O_STATS_PERIOD: return set_num(p, id, NULL, &c->stats_period);
 	case O_SNAPSHOT_INTERVAL: return set_num(p, id, NULL, &c->snapshot_interval);
-	case O_PSK_FILE: return set_path(p, c->psk_file);
-	case O_KEYS: return set_path(p, c->keys_dir);
-	case O_STATE_DIR: return set_path(p, c->state_dir);
+	case O_PSK_FILE: return set_path(c, p, c->psk_file);
+	case O_KEYS: return set_path(c, p, c->keys_dir);
+	case O_STATE_DIR: return set_path(c, p, c->state_dir);
 	case O_SPLIT_KEYS: return set_split(c, p);
 	case O_DAEMON: return add_daemon(c, p);
 	case O_PEER: return add_peer(c, p);
-	case O_CONFIG: return set_path(p, c->config_file);
+	case O_CONFIG: return set_path(c, p, c->config_file);
 	case O_CHECK_CONFIG:
 		c->check = true;
-		return set_path(p, c->config_file);
+		return set_path(c, p, c->config_file);
 	case O_SHOW_IDENTITY: return set_flag(p, &c->show_identity);
 	case O_HELP: return set_flag(p, &c->help);
 	}
@@ -583,6 +598,15 @@ int nm_config_parse_buffer(struct nm_app_config *cfg, const char *text, size_t l
 		return nm_error_set(err, -ENOMEM, "%s: out of memory", filename);
 	int saved = cfg->source, rc = 0;
 	cfg->source = ++cfg->n_sources;
+	/* Relative paths in the file are relative to its directory. */
+	const char *slash = strrchr(filename, '/');
+	size_t dlen = slash == NULL ? 0 : slash == filename ? 1 : (size_t)(slash - filename);
+	if (dlen >= sizeof(cfg->base_dir)) {
+		free(value);
+		return nm_error_set(err, -E2BIG, "config '%.60s...': path too long", filename);
+	}
+	memcpy(cfg->base_dir, filename, dlen);
+	cfg->base_dir[dlen] = '\0';
 	struct line l = { .s = text, .file = filename, .err = err };
 	const char *end = text + len;
 	while (rc == 0 && l.s < end) {
@@ -601,6 +625,7 @@ int nm_config_parse_buffer(struct nm_app_config *cfg, const char *text, size_t l
 		l.s = l.e + 1;
 	}
 	cfg->source = saved;
+	cfg->base_dir[0] = '\0';
 	free(value);
 	return rc;
 }

@@ -13,7 +13,9 @@
  * reason" for a file, "--name 'value': reason" for the command line. Nothing
  * is cut to fit: an over-long value, an extra token, an unknown option or a
  * single-valued option given twice in one source is an error. Command-line
- * options override the config file's (whatever their order).
+ * options override the config file's (whatever their order). A relative path
+ * in a config file (keys, psk-file, state-dir, a daemon's seed file) is
+ * relative to the file's directory; on the command line, to the current one.
  *
  * No EAL: parsing and validation touch files only, so tests, fuzzers and
  * --check-config drive them without DPDK set up.
@@ -97,6 +99,7 @@ struct nm_app_config {
 	char config_file[NM_CONFIG_PATH_MAX];    /* --config / --check-config FILE */
 
 	/* Parser state. */
+	char base_dir[NM_CONFIG_PATH_MAX];      /* the config file's directory while it is read */
 	int source;                              /* of the option being applied */
 	int n_sources;
 	struct nm_config_origin origins[NM_CONFIG_N_OPTIONS];

@@ -317,6 +317,23 @@ START_TEST(print_parses_back)
 }
 END_TEST
 
+START_TEST(relative_paths_follow_the_file)
+{
+	memset(&err, 0, sizeof(err));
+	const char *text = "keys k\npsk-file /abs/psk\ndaemon echo:e.seed:1\nstate-dir ../st\n";
+	ck_assert_int_eq(nm_config_parse_buffer(&cfg, text, strlen(text), "etc/nm/n.conf", &err), 0);
+	ck_assert_str_eq(cfg.keys_dir, "etc/nm/k");
+	ck_assert_str_eq(cfg.psk_file, "/abs/psk");
+	ck_assert_str_eq(cfg.daemons[0].seed_file, "etc/nm/e.seed");
+	ck_assert_str_eq(cfg.state_dir, "etc/nm/../st");
+	ck_assert_int_eq(nm_config_parse_buffer(&cfg2, "keys k\n", 7, "/n.conf", &err), 0);
+	ck_assert_str_eq(cfg2.keys_dir, "/k");
+	char *argv[] = { "netmesh", "--psk-file", "p" }; /* the command line: the current directory */
+	ck_assert_int_eq(parse_args(&cfg, 3, argv), 0);
+	ck_assert_str_eq(cfg.psk_file, "p");
+}
+END_TEST
+
 START_TEST(sample_config_parses)
 {
 	ck_assert_ptr_nonnull(sample_path);
@@ -489,6 +506,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, line_endings_nul_and_separators);
 	tcase_add_test(tc, peer_and_daemon_values);
 	tcase_add_test(tc, print_parses_back);
+	tcase_add_test(tc, relative_paths_follow_the_file);
 	tcase_add_test(tc, sample_config_parses);
 	suite_add_tcase(s, tc);
 	TCase *tv = tcase_create("validate");
