@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rte_ethdev.h>
+
 #include "nm_config.h"
+#include "nm_port.h"
 
 #define STATIC_HEX "3d0e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7e20"
 
@@ -487,6 +490,25 @@ START_TEST(validate_daemons_and_peers)
 }
 END_TEST
 
+/* The start-time check of --rxd/--txd against a device's limits (nm_port). */
+START_TEST(descriptors_against_device_limits)
+{
+	struct rte_eth_dev_info info;
+	memset(&info, 0, sizeof(info));
+	info.driver_name = "net_test";
+	info.rx_desc_lim = (struct rte_eth_desc_lim){ .nb_max = 4096, .nb_min = 64, .nb_align = 32 };
+	info.tx_desc_lim = (struct rte_eth_desc_lim){ .nb_max = 1024, .nb_min = 64, .nb_align = 1 };
+	ck_assert_int_eq(nm_port_check_desc(&info, 3, 1024, 1024, &err), 0);
+	ck_assert_int_eq(nm_port_check_desc(&info, 3, 100, 512, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "port 3 (net_test): 100 rx descriptors asked, the device takes "
+				  "64..4096 in multiples of 32");
+	ck_assert_int_eq(nm_port_check_desc(&info, 3, 8192, 512, &err), -EINVAL);
+	ck_assert_int_eq(nm_port_check_desc(&info, 3, 4096, 2048, &err), -EINVAL);
+	ck_assert_msg(strstr(err.msg, "2048 tx descriptors"), "%s", err.msg);
+	ck_assert_int_eq(nm_port_check_desc(&info, 3, 32, 64, &err), -EINVAL);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -508,6 +530,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, print_parses_back);
 	tcase_add_test(tc, relative_paths_follow_the_file);
 	tcase_add_test(tc, sample_config_parses);
+	tcase_add_test(tc, descriptors_against_device_limits);
 	suite_add_tcase(s, tc);
 	TCase *tv = tcase_create("validate");
 	tcase_add_checked_fixture(tv, files_setup, files_teardown);
