@@ -37,16 +37,19 @@ static bool from_argv(const char *where)
 	return where[0] == '-';
 }
 
+/* err->msg = "HEAD: why". */
+static int verror(struct nm_error *err, const char *head, const char *fmt, va_list ap)
+{
+	char why[NM_ERROR_MSG_MAX];
+	vsnprintf(why, sizeof(why), fmt, ap);
+	return nm_error_set(err, -EINVAL, "%s: %s", head, why);
+}
+
 /* "FILE:LINE: name 'value': why" or "--name 'value': why". */
 static int bad(const struct place *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(const struct place *p, const char *fmt, ...)
 {
-	char why[NM_ERROR_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	char val[SHOW_MAX + 48] = "";
+	char val[SHOW_MAX + 48] = "", head[NM_CONFIG_WHERE_MAX + sizeof(val) + 48];
 	if (p->value != NULL) {
 		size_t n = strlen(p->value);
 		if (n > SHOW_MAX)
@@ -55,10 +58,16 @@ static int bad(const struct place *p, const char *fmt, ...)
 			snprintf(val, sizeof(val), " '%s'", p->value);
 	}
 	if (p->where[0] == '\0') /* a default */
-		return nm_error_set(p->err, -EINVAL, "--%s%s: %s", p->name, val, why);
-	if (from_argv(p->where))
-		return nm_error_set(p->err, -EINVAL, "%s%s: %s", p->where, val, why);
-	return nm_error_set(p->err, -EINVAL, "%s: %s%s: %s", p->where, p->name, val, why);
+		snprintf(head, sizeof(head), "--%s%s", p->name, val);
+	else if (from_argv(p->where))
+		snprintf(head, sizeof(head), "%s%s", p->where, val);
+	else
+		snprintf(head, sizeof(head), "%s: %s%s", p->where, p->name, val);
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = verror(p->err, head, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* ------------------------------------------------------------ value parsers */
@@ -477,12 +486,13 @@ struct line {
 static int line_error(const struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int line_error(const struct line *l, const char *fmt, ...)
 {
-	char why[NM_ERROR_MSG_MAX];
+	char head[NM_CONFIG_WHERE_MAX];
+	snprintf(head, sizeof(head), "%s:%u", l->file, l->no);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	int rc = verror(l->err, head, fmt, ap);
 	va_end(ap);
-	return nm_error_set(l->err, -EINVAL, "%s:%u: %s", l->file, l->no, why);
+	return rc;
 }
 
 static bool is_space(char ch)
