@@ -254,12 +254,15 @@ static int app_configure(struct nm_app_config *c, int argc, char **argv)
 		nm_config_usage(stdout, argv[0]);
 		return EXIT_SUCCESS;
 	}
-	if (nm_config_validate(c, &err) < 0) {
+	int rc = nm_config_validate(c, &err);
+	if (c->check) /* what was resolved, also when it does not validate (relative paths) */
+		nm_config_print(c, stdout);
+	fflush(stdout);
+	if (rc < 0) {
 		fprintf(stderr, "netmesh: %s\n", err.msg);
 		return EXIT_FAILURE;
 	}
 	if (c->check) {
-		nm_config_print(c, stdout);
 		printf("netmesh: %s: ok\n", c->config_file);
 		return EXIT_SUCCESS;
 	}
