@@ -981,7 +981,7 @@ static void print_peer(FILE *out, const struct nm_config_peer *pe)
 void nm_config_print(const struct nm_app_config *c, FILE *out)
 {
 	char v[NM_CONFIG_PATH_MAX + 96];
-	fprintf(out, "# netmesh: what would run (config-file syntax)\n");
+	fprintf(out, "# netmesh: the resolved configuration (config-file syntax)\n");
 	put_ip(out, O_IP, c->ip);
 	if (c->port[0] != '\0')
 		put(out, O_PORT, c->port);

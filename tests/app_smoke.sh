@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 # Wait (generously: the machine may be loaded) until $2 matches in file $1 or process $pid ends.
 wait_for() {
-  local file=$1 pattern=$2 deadline=$((SECONDS + 60))
+  local file=$1 pattern=$2 deadline=$((SECONDS + 45))
   until grep -q -- "$pattern" "$file"; do
     kill -0 "$pid" 2>/dev/null || return 1
     [ $SECONDS -lt $deadline ] || return 1
