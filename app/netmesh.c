@@ -242,10 +242,12 @@ static int app_keys_init(struct app *a)
  * Options and validation, before EAL; --help, --check-config and
  * --show-identity end here. Returns an exit status, or -1 to start.
  */
-static int app_configure(struct nm_app_config *c, int argc, char **argv)
+static int app_configure(struct nm_app_config *c, int argc, char **argv, int eal_argc,
+			 char **eal_argv)
 {
 	struct nm_error err = { 0 };
 	nm_config_init(c);
+	nm_config_eal_lcores(c, eal_argc, eal_argv);
 	if (nm_config_parse_argv(c, argc, argv, &err) < 0) {
 		fprintf(stderr, "netmesh: %s (--help lists the options)\n", err.msg);
 		return EXIT_FAILURE;
@@ -276,7 +278,7 @@ int main(int argc, char **argv)
 	static struct app a;
 	int eal_argc, first = nm_config_app_args(argc, argv, &eal_argc);
 	argv[first - 1] = argv[0]; /* the app's own argv: the program, then its options */
-	int status = app_configure(&a.cfg, argc - first + 1, argv + first - 1);
+	int status = app_configure(&a.cfg, argc - first + 1, argv + first - 1, eal_argc, argv);
 	if (status >= 0)
 		return status;
 	if (rte_eal_init(eal_argc, argv) < 0)

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -824,17 +825,67 @@ static int check_psk(const struct nm_app_config *c, struct nm_error *err)
 	return rc < 0 ? bad(&p, "%s", kerr.msg) : 0;
 }
 
-static bool has_lcore(const struct nm_app_config *c, unsigned lc)
+static bool eal_has(const struct nm_config_eal *e, unsigned lc)
 {
-	for (unsigned i = 0; i < c->n_lcores; i++)
-		if (c->lcores[i] == lc)
-			return true;
-	return false;
+	return lc < RTE_MAX_LCORE && (e->lcores[lc / 64] >> (lc % 64) & 1);
+}
+
+/* "0-2,5" for messages. */
+static void format_lcores(const struct nm_config_eal *e, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (unsigned lc = 0; lc < RTE_MAX_LCORE && n < cap; lc++) {
+		if (!eal_has(e, lc) || (lc > 0 && eal_has(e, lc - 1)))
+			continue;
+		unsigned last = lc;
+		while (last + 1 < RTE_MAX_LCORE && eal_has(e, last + 1))
+			last++;
+		n += (size_t)snprintf(out + n, cap - n, last == lc ? "%s%u" : "%s%u-%u",
+				      n ? "," : "", lc, last);
+	}
+}
+
+/*
+ * The worker lcores, in queue order: worker-lcores, or the first EAL worker
+ * lcores when EAL's are known. 0 when they cannot be known before EAL.
+ */
+static int worker_lcores(const struct nm_app_config *c, unsigned *out, unsigned *n,
+			 struct nm_error *err)
+{
+	const struct nm_config_eal *e = &c->eal;
+	char have[128];
+	*n = 0;
+	if (e->known)
+		format_lcores(e, have, sizeof(have));
+	for (unsigned i = 0; i < c->n_lcores; i++) {
+		unsigned lc = c->lcores[i];
+		if (e->known && (!eal_has(e, lc) || lc == e->main_lcore)) {
+			struct place p = at(c, O_WORKER_LCORES, NULL, err);
+			return bad(&p, "lcore %u is not an EAL worker lcore (EAL lcores %s, main %u)",
+				   lc, have, e->main_lcore);
+		}
+		out[(*n)++] = lc;
+	}
+	if (c->n_lcores != 0 || !e->known)
+		return 0;
+	for (unsigned lc = 0; lc < RTE_MAX_LCORE && *n < c->queues; lc++)
+		if (eal_has(e, lc) && lc != e->main_lcore)
+			out[(*n)++] = lc;
+	if (*n < c->queues) {
+		struct place p = at(c, O_QUEUES, NULL, err);
+		return bad(&p, "%u queue(s) need as many EAL worker lcores; EAL lcores %s with main "
+			   "%u leave %u (-l/--lcores)", c->queues, have, e->main_lcore, *n);
+	}
+	return 0;
 }
 
 /* Each seed loads; no two daemons share one (same origin); lcores are workers'. */
 static int check_daemons(struct nm_app_config *c, struct nm_error *err)
 {
+	unsigned workers[NM_PORT_MAX_QUEUES], n_workers;
+	if (worker_lcores(c, workers, &n_workers, err) < 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < c->n_daemons; i++) {
 		struct nm_config_daemon *d = &c->daemons[i];
 		struct place p = { .where = d->where, .name = "daemon", .value = d->seed_file,
@@ -849,8 +900,12 @@ static int check_daemons(struct nm_app_config *c, struct nm_error *err)
 			if (c->daemons[j].origin == d->origin)
 				return bad(&p, "the same identity (origin 0x%016" PRIx64
 					   ") as the daemon at %s", d->origin, c->daemons[j].where);
-		if (c->n_lcores != 0 && !has_lcore(c, d->lcore))
-			return bad(&p, "lcore %u is not one of worker-lcores", d->lcore);
+		bool pinned = n_workers == 0;
+		for (unsigned w = 0; w < n_workers; w++)
+			pinned |= workers[w] == d->lcore;
+		if (!pinned)
+			return bad(&p, "lcore %u is not a worker lcore (%s)", d->lcore,
+				   c->n_lcores ? "worker-lcores" : "the first EAL worker lcores");
 	}
 	return 0;
 }
@@ -996,6 +1051,10 @@ void nm_config_print(const struct nm_app_config *c, FILE *out)
 		put(out, O_WORKER_LCORES, v);
 	else
 		fprintf(out, "# worker-lcores: the first %u EAL worker lcore(s)\n", c->queues);
+	if (c->eal.known) {
+		format_lcores(&c->eal, v, sizeof(v));
+		fprintf(out, "# EAL lcores %s, main %u\n", v, c->eal.main_lcore);
+	}
 	put_u(out, O_MTU, c->mtu);
 	put_u(out, O_MBUFS, c->n_mbufs);
 	put_u(out, O_RXD, c->rx_desc);
@@ -1037,4 +1096,114 @@ void nm_config_usage(FILE *out, const char *prog)
 	}
 	fprintf(out, "A config file has one 'name value' per line (or name=value), the same names;\n"
 		     "\"...\" quotes a value (\\\" and \\\\ inside), '#' starts a comment.\n");
+}
+
+/* ------------------------------------------------------------ EAL's lcores */
+
+/* "N" or "N-M" ranges separated by ',' in [s, e), into the set. */
+static int lcore_ranges(const char *s, const char *e, uint64_t *set)
+{
+	while (s < e) {
+		const char *end = memchr(s, ',', (size_t)(e - s));
+		end = end ? end : e;
+		const char *dash = memchr(s, '-', (size_t)(end - s));
+		unsigned long lo = 0, hi = 0;
+		if (span_uint(s, (size_t)((dash ? dash : end) - s), 0, RTE_MAX_LCORE - 1, &lo) < 0 ||
+		    (dash && span_uint(dash + 1, (size_t)(end - dash - 1), lo, RTE_MAX_LCORE - 1, &hi) < 0))
+			return -EINVAL;
+		for (unsigned long lc = lo; lc <= (dash ? hi : lo); lc++)
+			set[lc / 64] |= 1ull << (lc % 64);
+		s = end < e ? end + 1 : e;
+	}
+	return 0;
+}
+
+/* -l's list, or --lcores': elements "L", "L-M" or "(list)", each with an optional "@cpus". */
+static int lcore_list(const char *s, uint64_t *set)
+{
+	while (*s != '\0') {
+		const char *e = *s == '(' ? strchr(s, ')') : s + strcspn(s, "@,");
+		if (e == NULL || lcore_ranges(s + (*s == '('), e, set) < 0)
+			return -EINVAL;
+		s = e + (*s == '(');
+		if (*s == '@') {
+			const char *cpus = s + 1;
+			s = *cpus == '(' ? strchr(cpus, ')') : cpus + strcspn(cpus, ",");
+			if (s == NULL)
+				return -EINVAL;
+			s += *cpus == '(';
+		}
+		if (*s == ',')
+			s++;
+		else if (*s != '\0')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int lcore_mask(const char *s, uint64_t *set)
+{
+	size_t n = strlen(s), i = n;
+	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2, n -= 2, i = n;
+	if (n == 0 || n > RTE_MAX_LCORE / 4)
+		return -EINVAL;
+	for (unsigned bit = 0; i-- > 0; bit += 4) {
+		const char *hex = "0123456789abcdef", *d = strchr(hex, s[i] | 0x20);
+		if (d == NULL || s[i] == '\0')
+			return -EINVAL;
+		for (unsigned b = 0; b < 4; b++)
+			if (((unsigned)(d - hex) >> b) & 1)
+				set[(bit + b) / 64] |= 1ull << ((bit + b) % 64);
+	}
+	return 0;
+}
+
+/* "-l X", "-lX", "--lcores X", "--lcores=X": X, and advances *i past it. */
+static const char *eal_value(int argc, char **argv, int *i, const char *shrt, const char *lng)
+{
+	const char *a = argv[*i];
+	size_t ls = shrt ? strlen(shrt) : 0, ll = strlen(lng);
+	if ((shrt && strcmp(a, shrt) == 0) || strcmp(a, lng) == 0)
+		return *i + 1 < argc ? argv[++*i] : NULL;
+	if (shrt && strncmp(a, shrt, ls) == 0 && a[1] != '-')
+		return a + ls;
+	if (strncmp(a, lng, ll) == 0 && a[ll] == '=')
+		return a + ll + 1;
+	return NULL;
+}
+
+void nm_config_eal_lcores(struct nm_app_config *cfg, int argc, char **argv)
+{
+	struct nm_config_eal *e = &cfg->eal;
+	bool given = false, has_main = false, ok = true;
+	unsigned long main_lcore = 0;
+	memset(e, 0, sizeof(*e));
+	for (int i = 1; i < argc && ok; i++) {
+		const char *v;
+		if ((v = eal_value(argc, argv, &i, "-l", "--lcores")) != NULL) {
+			memset(e->lcores, 0, sizeof(e->lcores));
+			ok = lcore_list(v, e->lcores) == 0;
+			given = true;
+		} else if ((v = eal_value(argc, argv, &i, "-c", "--coremask")) != NULL) {
+			memset(e->lcores, 0, sizeof(e->lcores));
+			ok = lcore_mask(v, e->lcores) == 0;
+			given = true;
+		} else if ((v = eal_value(argc, argv, &i, NULL, "--main-lcore")) != NULL) {
+			ok = span_uint(v, strlen(v), 0, RTE_MAX_LCORE - 1, &main_lcore) == 0;
+			has_main = true;
+		}
+	}
+	cpu_set_t cpus;
+	if (ok && !given) {
+		ok = sched_getaffinity(0, sizeof(cpus), &cpus) == 0;
+		for (unsigned lc = 0; ok && lc < RTE_MAX_LCORE && lc < CPU_SETSIZE; lc++)
+			if (CPU_ISSET(lc, &cpus))
+				e->lcores[lc / 64] |= 1ull << (lc % 64);
+	}
+	unsigned first = 0;
+	while (first < RTE_MAX_LCORE && !eal_has(e, first))
+		first++;
+	e->main_lcore = has_main ? (unsigned)main_lcore : first;
+	e->known = ok && first < RTE_MAX_LCORE && eal_has(e, e->main_lcore);
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <rte_config.h>
 #include <rte_ether.h>
 
 #include "nm_error.h"
@@ -68,6 +69,14 @@ struct nm_config_origin {
 };
 
 #define NM_CONFIG_N_OPTIONS 32
+#define NM_CONFIG_LCORE_WORDS ((RTE_MAX_LCORE + 63) / 64)
+
+/* The lcores EAL will have, read from its arguments before it starts. */
+struct nm_config_eal {
+	bool known;                              /* false: not checked (unknown syntax) */
+	uint64_t lcores[NM_CONFIG_LCORE_WORDS];  /* bit n: lcore n */
+	unsigned main_lcore;
+};
 
 struct nm_app_config {
 	char port[NM_CONFIG_PORT_MAX]; /* ethdev name or port id; "": the first port */
@@ -91,6 +100,8 @@ struct nm_app_config {
 	unsigned n_daemons;
 	struct nm_config_peer peers[NM_CONFIG_MAX_PEERS];
 	unsigned n_peers;
+
+	struct nm_config_eal eal;      /* nm_config_eal_lcores */
 
 	/* Actions, command line only. */
 	bool help;
@@ -132,12 +143,22 @@ int nm_config_parse_argv(struct nm_app_config *cfg, int argc, char **argv, struc
 
 /*
  * Everything that can be checked without EAL: required options, lcores vs
- * queues and daemons, mbufs vs descriptors, the key directory and PSK file
+ * queues and daemons (and vs EAL's lcores when cfg->eal.known), mbufs vs descriptors, the key directory and PSK file
  * (exist, regular, no group/other access: the nm_keys rules), the PSK and
  * seed files parse (fills each daemon's origin), duplicate daemons and peers,
  * state-dir. With show_identity only the key directory is checked.
  */
 int nm_config_validate(struct nm_app_config *cfg, struct nm_error *err);
+
+/*
+ * The lcores EAL will have, from its own arguments (argv[1..argc-1]): -l,
+ * --lcores, -c, --main-lcore; with none of them, the CPUs this process may
+ * run on (EAL's default). Then nm_config_validate checks worker-lcores, the
+ * queues' worker count and the daemons' lcores against them, before EAL. An
+ * argument it cannot read leaves cfg->eal.known false (those checks wait
+ * for EAL).
+ */
+void nm_config_eal_lcores(struct nm_app_config *cfg, int argc, char **argv);
 
 /* What would run, in config-file syntax (parses back to the same config). */
 void nm_config_print(const struct nm_app_config *cfg, FILE *out);

@@ -42,6 +42,7 @@ grep -Eq '^node_id [0-9a-f]{16}$' "$tmp/id" || fail "show-identity: $(cat "$tmp/
 # The shipped sample, as shipped, next to the files it names (its paths are relative to it).
 cp "$sample" "$tmp/netmesh.conf"
 conf=$tmp/netmesh.conf
+line_of() { grep -n "^$1 " "$sample" | cut -d: -f1; }
 head -c 32 /dev/urandom > "$tmp/psk"
 head -c 32 /dev/urandom > "$tmp/echo.seed"
 head -c 32 /dev/urandom > "$tmp/counter.seed"
@@ -50,6 +51,10 @@ out=$("$nm" --check-config "$conf" 2>&1) || fail "--check-config on the sample: 
 grep -q "^daemon  *echo:$tmp/echo.seed:1$" <<<"$out" || fail "check-config output: $out"
 grep -q "^keys  *$tmp/keys$" <<<"$out" || fail "sample paths not relative to it: $out"
 grep -q "netmesh: $conf: ok" <<<"$out" || fail "no ok line: $out"
+# EAL's lcores, read from its arguments before EAL: -l 0 leaves no worker for the daemons.
+if out=$("$nm" -l 0 -- --check-config "$conf" 2>&1); then fail "-l 0 accepted"; fi
+grep -q -- "netmesh.conf:$(line_of queues): queues: 1 queue(s) need as many EAL worker lcores; EAL lcores 0 with main 0" <<<"$out" ||
+  fail "EAL lcores: $out"
 # Its commented peer line is valid syntax.
 sed 's/^# peer /peer /' "$sample" > "$tmp/peer.conf"
 out=$("$nm" --check-config "$tmp/peer.conf" 2>&1) || fail "sample peer line: $out"
@@ -57,7 +62,6 @@ grep -q "^peer .*,node=89643ce17b7519cf,static=3d0e.*,connect$" <<<"$out" || fai
 
 # Bad configs: exit 1, and the message names the file and line.
 n=$(($(wc -l < "$sample") + 1))
-line_of() { grep -n "^$1 " "$sample" | cut -d: -f1; }
 expect_bad_line() {
   local line=$1 want=$2 out
   { cat "$sample"; echo "$line"; } > "$tmp/bad.conf"

@@ -454,7 +454,7 @@ START_TEST(validate_sizes_and_lcores)
 	nm_config_init(&cfg);
 	ck_assert_int_eq(parse_valid("worker-lcores 2\n"), 0);
 	ck_error(validate(), "t.conf:4: daemon");
-	ck_assert_msg(strstr(err.msg, "lcore 1 is not one of worker-lcores"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "lcore 1 is not a worker lcore (worker-lcores)"), "%s", err.msg);
 	nm_config_init(&cfg);
 	ck_assert_int_eq(parse_valid("mbufs 2048\n"), 0);
 	ck_error(validate(), "t.conf:5: mbufs: 2048 mbufs, but the rings alone hold 2048");
@@ -487,6 +487,70 @@ START_TEST(validate_daemons_and_peers)
 	nm_config_init(&cfg);
 	ck_assert_int_eq(parse_valid("peer 127.0.0.1,node=1\n"), 0);
 	ck_error(validate(), "our own address");
+}
+END_TEST
+
+static bool eal_has(unsigned lc)
+{
+	return cfg.eal.lcores[lc / 64] >> (lc % 64) & 1;
+}
+
+static void eal_args(const char *a, const char *b, const char *c)
+{
+	char *argv[] = { "netmesh", (char *)a, (char *)b, (char *)c };
+	int argc = 1 + (a != NULL) + (b != NULL) + (c != NULL);
+	nm_config_eal_lcores(&cfg, argc, argv);
+}
+
+START_TEST(eal_lcores_from_eal_arguments)
+{
+	eal_args("-l", "0-1", NULL);
+	ck_assert(cfg.eal.known && eal_has(0) && eal_has(1) && !eal_has(2));
+	ck_assert_uint_eq(cfg.eal.main_lcore, 0);
+	eal_args("--lcores=0@0,1@1", "-m", "256");
+	ck_assert(cfg.eal.known && eal_has(0) && eal_has(1) && !eal_has(2));
+	eal_args("--lcores", "(0-2)@0,4@(0,1)", "--main-lcore=2");
+	ck_assert(cfg.eal.known && eal_has(1) && eal_has(2) && eal_has(4) && !eal_has(3));
+	ck_assert_uint_eq(cfg.eal.main_lcore, 2);
+	eal_args("-c", "0x5", NULL);
+	ck_assert(cfg.eal.known && eal_has(0) && !eal_has(1) && eal_has(2));
+	eal_args("-l3,5", NULL, NULL);
+	ck_assert(cfg.eal.known && eal_has(3) && eal_has(5) && !eal_has(4));
+	ck_assert_uint_eq(cfg.eal.main_lcore, 3);
+	eal_args("-l", "1-x", NULL);
+	ck_assert(!cfg.eal.known); /* unreadable: EAL will say */
+	eal_args("-l", "0-1", "--main-lcore=5");
+	ck_assert(!cfg.eal.known); /* main not among them: EAL refuses it */
+	eal_args(NULL, NULL, NULL); /* EAL's default: the CPUs we may run on */
+	ck_assert(cfg.eal.known);
+}
+END_TEST
+
+START_TEST(validate_against_eal_lcores)
+{
+	eal_args("-l", "0", NULL);
+	ck_assert_int_eq(parse_valid(""), 0);
+	ck_error(validate(), "--queues: 1 queue(s) need as many EAL worker lcores; EAL lcores 0 with main 0 leave 0");
+	nm_config_init(&cfg);
+	eal_args("-l", "0-1", NULL);
+	ck_assert_int_eq(parse_valid("worker-lcores 2\n"), 0);
+	ck_error(validate(), "t.conf:5: worker-lcores: lcore 2 is not an EAL worker lcore (EAL lcores 0-1, main 0)");
+	nm_config_init(&cfg);
+	eal_args("--lcores=0-2,7", NULL, NULL);
+	ck_assert_int_eq(parse_valid(""), 0);
+	ck_assert_msg(validate() == 0, "%s", err.msg); /* the daemon's lcore 1 is the first worker */
+	nm_config_init(&cfg);
+	eal_args("-l", "0-2", NULL);
+	char extra[256];
+	snprintf(extra, sizeof(extra), "daemon counter:%s/b.seed:2\n", dir);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	ck_error(validate(), "t.conf:5: daemon");
+	ck_assert_msg(strstr(err.msg, "lcore 2 is not a worker lcore (the first EAL worker lcores)"), "%s", err.msg);
+	nm_config_init(&cfg);
+	eal_args("-l", "0-2", NULL);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	cfg.queues = 2;
+	ck_assert_msg(validate() == 0, "%s", err.msg);
 }
 END_TEST
 
@@ -531,6 +595,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, relative_paths_follow_the_file);
 	tcase_add_test(tc, sample_config_parses);
 	tcase_add_test(tc, descriptors_against_device_limits);
+	tcase_add_test(tc, eal_lcores_from_eal_arguments);
 	suite_add_tcase(s, tc);
 	TCase *tv = tcase_create("validate");
 	tcase_add_checked_fixture(tv, files_setup, files_teardown);
@@ -540,6 +605,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tv, validate_key_dir);
 	tcase_add_test(tv, validate_sizes_and_lcores);
 	tcase_add_test(tv, validate_daemons_and_peers);
+	tcase_add_test(tv, validate_against_eal_lcores);
 	suite_add_tcase(s, tv);
 	return s;
 }
