@@ -47,7 +47,8 @@ static int verror(struct nm_error *err, const char *head, const char *fmt, va_li
 }
 
 /* "FILE:LINE: name 'value': why" or "--name 'value': why". */
-static int bad(const struct place *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(const struct place *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static int bad(const struct place *p, const char *fmt, ...)
 {
 	char val[SHOW_MAX + 48] = "", head[NM_CONFIG_WHERE_MAX + sizeof(val) + 48];
@@ -84,7 +85,7 @@ static int span_uint(const char *s, size_t len, unsigned long min, unsigned long
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
 		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (max - d) / 10)
+		if (d > max || v > (max - d) / 10)
 			return -EINVAL;
 		v = v * 10 + d;
 	}
@@ -242,7 +243,8 @@ static int peer_attr(struct nm_config_peer *pe, const char *s, size_t len, unsig
 		*seen |= 4;
 		pe->connect = true;
 	} else {
-		return bad(p, "unknown attribute '%.*s' (node=, static=, connect)", (int)(len > 20 ? 20 : len), s);
+		return bad(p, "unknown attribute '%.*s' (node=, static=, connect)",
+			   (int)(len > 20 ? 20 : len), s);
 	}
 	return 0;
 }
@@ -298,19 +300,10 @@ static int add_peer(struct nm_app_config *c, const struct place *p)
 	return 0;
 }
 
-static int set_split(struct nm_app_config *c, const struct place *p)
-{
-	if (p->value != NULL && parse_bool(p->value, &c->use_split) < 0)
-		return bad(p, "yes or no (or no value)");
-	if (p->value == NULL)
-		c->use_split = true;
-	return 0;
-}
-
 static int set_flag(const struct place *p, bool *flag)
 {
 	if (p->value != NULL && parse_bool(p->value, flag) < 0)
-		return bad(p, "takes no value");
+		return bad(p, "yes or no (or no value)");
 	if (p->value == NULL)
 		*flag = true;
 	return 0;
@@ -354,8 +347,8 @@ static const struct opt OPTS[O_COUNT] = {
 	[O_TXD] = { "txd", "N", "TX descriptors per queue (default 1024; the device's limits apply)",
 		    0, 1, 32768 },
 	[O_BURST] = { "burst", "N", "packets per RX/TX burst (default and most 32)", 0, 1, NM_BURST },
-	[O_STATS_PERIOD] = { "stats-period", "SEC", "print counters every SEC seconds (0: off; default 1)",
-			     0, 0, 3600 },
+	[O_STATS_PERIOD] = { "stats-period", "SEC",
+			     "print counters every SEC seconds (0: off; default 1)", 0, 0, 3600 },
 	[O_PSK_FILE] = { "psk-file", "FILE",
 			 "mesh PSK: 32 raw bytes or 64 hex digits, mode 0600 (required)", 0, 0, 0 },
 	[O_KEYS] = { "keys", "DIR", "node keys (identity.seed, noise.key), created 0600 on first use",
@@ -423,7 +416,7 @@ static int set_value(struct nm_app_config *c, int id, const struct place *p)
 	case O_PSK_FILE: return set_path(c, p, c->psk_file);
 	case O_KEYS: return set_path(c, p, c->keys_dir);
 	case O_STATE_DIR: return set_path(c, p, c->state_dir);
-	case O_SPLIT_KEYS: return set_split(c, p);
+	case O_SPLIT_KEYS: return set_flag(p, &c->use_split);
 	case O_DAEMON: return add_daemon(c, p);
 	case O_PEER: return add_peer(c, p);
 	case O_CONFIG: return set_path(c, p, c->config_file);
@@ -484,7 +477,8 @@ struct line {
 	struct nm_error *err;
 };
 
-static int line_error(const struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int line_error(const struct line *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static int line_error(const struct line *l, const char *fmt, ...)
 {
 	char head[NM_CONFIG_WHERE_MAX];
@@ -579,8 +573,10 @@ static int parse_line(struct nm_app_config *cfg, const struct line *l, char *val
 	char name[40];
 	if (s == n || !(token_end(s, l->e) || *s == '=') ||
 	    span_copy(name, sizeof(name), n, (size_t)(s - n)) < 0) {
-		size_t show = strcspn(n, " \t=#\n");
-		return line_error(l, "'%.*s': not an option name", (int)(show > 40 ? 40 : show), n);
+		const char *w = n;
+		while (w < l->e && w - n < 40 && !token_end(w, l->e) && *w != '=')
+			w++;
+		return line_error(l, "'%.*s': not an option name", (int)(w - n), n);
 	}
 	s = skip_space(s, l->e);
 	if (s < l->e && *s == '=')

@@ -142,11 +142,12 @@ int nm_config_parse_file(struct nm_app_config *cfg, const char *path, struct nm_
 int nm_config_parse_argv(struct nm_app_config *cfg, int argc, char **argv, struct nm_error *err);
 
 /*
- * Everything that can be checked without EAL: required options, lcores vs
- * queues and daemons (and vs EAL's lcores when cfg->eal.known), mbufs vs descriptors, the key directory and PSK file
- * (exist, regular, no group/other access: the nm_keys rules), the PSK and
- * seed files parse (fills each daemon's origin), duplicate daemons and peers,
- * state-dir. With show_identity only the key directory is checked.
+ * Everything that can be checked without EAL: required options; lcores vs
+ * queues and daemons (and vs EAL's lcores when cfg->eal.known); mbufs vs
+ * descriptors; the key directory and PSK file (exist, regular, no
+ * group/other access: the nm_keys rules); the PSK and seed files parse
+ * (fills each daemon's origin); duplicate daemons and peers; state-dir.
+ * With show_identity only the key directory is checked.
  */
 int nm_config_validate(struct nm_app_config *cfg, struct nm_error *err);
 

@@ -289,6 +289,26 @@ START_TEST(peer_and_daemon_values)
 }
 END_TEST
 
+/* Garbage from config-ish bytes: a parse or an error naming its line, never a crash. */
+START_TEST(garbage_gives_an_error_with_its_line)
+{
+	static const char alphabet[] = "ip port peer daemon keys=\"\\#,:@ \t\r\n0123456789abcdefx-.\x01";
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	char text[512];
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = 0, want = (size_t)(x >> 55);
+		while (len < want) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			text[len++] = alphabet[(x >> 33) % (sizeof(alphabet) - 1)];
+		}
+		nm_config_init(&cfg);
+		memset(&err, 0, sizeof(err));
+		if (nm_config_parse_buffer(&cfg, text, len, "g.conf", &err) < 0)
+			ck_assert_msg(strncmp(err.msg, "g.conf:", 7) == 0, "%s", err.msg);
+	}
+}
+END_TEST
+
 /* What --check-config prints is a config that parses back to itself. */
 START_TEST(print_parses_back)
 {
@@ -591,6 +611,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, help_wins_and_flags);
 	tcase_add_test(tc, line_endings_nul_and_separators);
 	tcase_add_test(tc, peer_and_daemon_values);
+	tcase_add_test(tc, garbage_gives_an_error_with_its_line);
 	tcase_add_test(tc, print_parses_back);
 	tcase_add_test(tc, relative_paths_follow_the_file);
 	tcase_add_test(tc, sample_config_parses);
