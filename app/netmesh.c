@@ -281,8 +281,11 @@ int main(int argc, char **argv)
 	int status = app_configure(&a.cfg, argc - first + 1, argv + first - 1, eal_argc, argv);
 	if (status >= 0)
 		return status;
-	if (rte_eal_init(eal_argc, argv) < 0)
+	int used = rte_eal_init(eal_argc, argv);
+	if (used < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
+	if (used + 1 < eal_argc) /* EAL stops at a word that is none of its options */
+		rte_exit(EXIT_FAILURE, "unexpected argument '%s' before '--'\n", argv[used + 1]);
 	app_signals_init(argv[0]);
 
 	int rc = app_keys_init(&a);

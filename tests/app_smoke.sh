@@ -118,6 +118,8 @@ expect_error "connect needs static" "${good[@]}" --peer 127.0.0.2,node=1,connect
 expect_error "no factory registered" "${good[@]}" --daemon nope:"$tmp/echo.seed":1
 expect_error "unknown option" --config <(echo "colour blue")
 expect_error "EAL arguments go before '--'" "${good[@]}" -l 0-1
+if out=$("$nm" "${eal[@]}" stray -- "${good[@]}" 2>&1); then fail "accepted a stray EAL argument"; fi
+grep -q "unexpected argument 'stray' before '--'" <<<"$out" || fail "stray EAL argument: $out"
 expect_error "--port 7: no port with that id" "${good[@]}" --port 7
 expect_error "netmesh: mesh: no ethdev named 'nope'" "${good[@]}" --port nope
 expect_error "--burst '33': a decimal number in 1..32" "${good[@]}" --burst 33
