@@ -172,6 +172,10 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	if (c.frag_entries > NM_FRAG_MAX_ENTRIES)
 		return nm_error_set(err, -EINVAL, "dataplane: at most %d reassembly entries",
 				    NM_FRAG_MAX_ENTRIES);
+	if (c.burst == 0)
+		c.burst = NM_BURST;
+	if (c.burst > NM_BURST)
+		return nm_error_set(err, -EINVAL, "dataplane: burst %u, at most %d", c.burst, NM_BURST);
 	unsigned lcores[NM_PORT_MAX_QUEUES];
 	int rc = pick_lcores(&c, lcores, err);
 	if (rc < 0)
@@ -189,13 +193,15 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	dp->frag_timeout_ns = c.frag_timeout_ms != 0 ? c.frag_timeout_ms * 1000000ULL
 						     : NM_FRAG_DEFAULT_TIMEOUT_NS;
 	atomic_init(&dp->frag_ip_id, 0);
+	dp->burst = c.burst;
 	pthread_mutex_init(&dp->lock, NULL);
 	if (nm_u64map_init(&dp->sessions, 256) < 0 || nm_u64map_init(&dp->daemons, 1024) < 0) {
 		rc = nm_error_set(err, -ENOMEM, "dataplane: out of memory");
 		goto fail;
 	}
 	struct nm_port_config pc = { .port_id = nm_mesh_port_id(c.mesh), .n_queues = c.n_workers,
-				     .mtu = c.mtu, .n_mbufs = c.n_mbufs };
+				     .mtu = c.mtu, .n_mbufs = c.n_mbufs, .rx_desc = c.rx_desc,
+				     .tx_desc = c.tx_desc };
 	if ((rc = nm_port_init(&dp->port, &pc, err)) < 0)
 		goto fail;
 	char name[RTE_RING_NAMESIZE];
