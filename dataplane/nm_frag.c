@@ -257,6 +257,7 @@ static enum nm_frag_status complete(struct nm_frag_table *t, unsigned pos,
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	r->frame = e->frame;
 	r->len = NM_PKT_L4_OFF + e->total;
+	r->frags = e->n_frags;
 	release(t, pos); /* the bytes stay until the entry is reused */
 	return NM_FRAG_DONE;
 }

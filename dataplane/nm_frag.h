@@ -111,8 +111,9 @@ enum nm_frag_status {
 struct nm_frag_result {
 	const uint8_t *frame; /* DONE: the whole frame; valid until the next nm_frag_add on t */
 	size_t len;
-	enum nm_drop why;  /* DROPPED */
-	unsigned dropped;  /* DROPPED: fragments to count under why */
+	unsigned frags;       /* DONE: the fragments it was made of */
+	enum nm_drop why;     /* DROPPED */
+	unsigned dropped;     /* DROPPED: fragments to count under why */
 };
 
 /*

@@ -392,6 +392,93 @@ START_TEST(bad_fragments_are_refused)
 }
 END_TEST
 
+/* xorshift32: a fixed sequence, so a failure reproduces. */
+static uint32_t rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* A random, often broken, fragment of one of 8 datagrams into f: its length. */
+static size_t random_fragment(uint8_t *f, uint32_t *seed)
+{
+	uint16_t id = (uint16_t)(rnd(seed) & 7);
+	size_t off = (rnd(seed) % 130) * 64, p = (rnd(seed) % 24) * 64;
+	if (rnd(seed) % 8 == 0)
+		p += rnd(seed) % 8; /* misaligned */
+	size_t len = tiny_fragment(f, id, off, p, rnd(seed) & 1);
+	if (rnd(seed) % 16 == 0)
+		f[NM_PKT_L3_OFF + rnd(seed) % NM_PKT_IP_LEN] ^= (uint8_t)rnd(seed); /* header garbage */
+	if (rnd(seed) % 16 == 0)
+		len = rnd(seed) % (len + 1); /* truncated */
+	return len;
+}
+
+static void check_done(const struct nm_frag_result *r)
+{
+	ck_assert_uint_le(r->len, NM_FRAG_MAX_FRAME);
+	ck_assert_uint_gt(r->frags, 1);
+	ck_assert_uint_eq(frag_field(r->frame), 0);
+	ck_assert_uint_eq(rte_ipv4_cksum(ip_of(r->frame)), 0);
+	ck_assert_uint_eq(rte_be_to_cpu_16(ip_of(r->frame)->total_length) + NM_PKT_ETH_LEN, r->len);
+}
+
+/*
+ * Garbage and real datagrams mixed: nothing crashes, every completed frame is
+ * a sane unfragmented frame (the real ones byte-exact), and every fragment
+ * fed is accounted exactly once: in a datagram, dropped, or still held.
+ */
+START_TEST(random_fragments_are_all_accounted)
+{
+	static struct dgram g;
+	static uint8_t f[NM_PKT_L4_OFF + 1600];
+	struct nm_frag_table *t = table(8, SEC);
+	struct nm_frag_result r;
+	uint32_t seed = 0x9E3779B9;
+	uint64_t fed = 0, in_done = 0, dropped = 0, now = 0, real = 0;
+	for (int i = 0; i < 100000; i++) {
+		enum nm_frag_status st;
+		if (i % 200 == 199) { /* a real datagram, pieces in a random order */
+			make_dgram(&g, 1000 + rnd(&seed) % 7000, (uint16_t)(1000 + i), 1500);
+			unsigned first = rnd(&seed) % g.n;
+			for (unsigned k = 0; k < g.n; k++) {
+				st = add(t, &g, (first + k) % g.n, now, &r);
+				fed++;
+				if (st == NM_FRAG_DONE) {
+					expect_same(&r, &g);
+					real++;
+				}
+				in_done += st == NM_FRAG_DONE ? r.frags : 0;
+				dropped += st == NM_FRAG_DROPPED ? r.dropped : 0;
+			}
+			continue;
+		}
+		size_t len = random_fragment(f, &seed);
+		st = nm_frag_add(t, f, len, now, &r);
+		fed++;
+		if (st == NM_FRAG_DONE) {
+			check_done(&r);
+			in_done += r.frags;
+		} else if (st == NM_FRAG_DROPPED) {
+			ck_assert_uint_ge(r.dropped, 1);
+			ck_assert(r.why == NM_DROP_IP_FRAGMENT || (r.why >= NM_DROP_FRAG_BAD &&
+								   r.why <= NM_DROP_FRAG_TIMEOUT));
+			dropped += r.dropped;
+		}
+		now += rnd(&seed) % (SEC / 50); /* 10 ms on average: datagrams time out after ~100 */
+		if (i % 50 == 0)
+			dropped += nm_frag_expire(t, now);
+		ck_assert_uint_le(nm_frag_table_live(t), 8);
+	}
+	dropped += nm_frag_flush(t);
+	ck_assert_uint_eq(fed, in_done + dropped);
+	ck_assert_uint_gt(real, 0);
+	free(t);
+}
+END_TEST
+
 START_TEST(owner_is_the_same_for_every_fragment)
 {
 	static struct dgram g;
@@ -516,6 +603,7 @@ static Suite *frag_suite(void)
 	tcase_add_test(tc, too_many_fragments_drop_the_datagram);
 	tcase_add_test(tc, table_full_is_counted_and_recovers);
 	tcase_add_test(tc, bad_fragments_are_refused);
+	tcase_add_test(tc, random_fragments_are_all_accounted);
 	tcase_add_test(tc, owner_is_the_same_for_every_fragment);
 	tcase_add_test(tc, table_memory_is_bounded);
 	suite_add_tcase(s, tc);
