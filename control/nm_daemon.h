@@ -140,6 +140,14 @@ struct nm_outputs {
 	uint32_t used;
 	uint32_t cap;
 	bool overflow; /* an emit did not fit; the host fails the call */
+	/*
+	 * Largest payload one output may have, 0 for no limit. The dataplane sets
+	 * it to what the largest datagram can carry, so an output that could
+	 * never be sent fails its process() call (ProcessFailed) before the chain
+	 * moves, instead of leaving a sequence gap at the receiver.
+	 */
+	uint32_t max_len;
+	uint32_t too_large; /* length of an output refused by max_len (overflow set), else 0 */
 };
 
 /* Use caller-provided memory (no allocation: per-lcore buffers). */
@@ -156,9 +164,10 @@ static inline void nm_outputs_reset(struct nm_outputs *o)
 	o->n = 0;
 	o->used = 0;
 	o->overflow = false;
+	o->too_large = 0;
 }
 
-/* Copy one output payload. 0, or -ENOSPC (and o->overflow set). */
+/* Copy one output payload. 0, or -ENOSPC / -EMSGSIZE (above max_len), and o->overflow set. */
 int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len);
 
 /* Reserve len bytes for one output and return where to write it (unaligned);

@@ -20,6 +20,7 @@ fail() { echo "FAIL: $*"; tail -30 "$tmp/run.out" 2>/dev/null || true; exit 1; }
 eal=(--no-huge -m 256 --no-pci --no-shconf --no-telemetry --vdev=net_null0 "--lcores=0@0,1@1"
      "--log-level=lib.*:error")
 head -c 32 /dev/urandom > "$tmp/psk"
+chmod 600 "$tmp/psk"
 app=(-- --ip 127.0.0.1 --keys "$tmp/keys" --psk-file "$tmp/psk" --stats-period 0)
 # --foreground: timeout then signals the appliance once (not also its process group, which the
 # appliance would take for a second Ctrl-C and exit at once).
