@@ -20,6 +20,7 @@
 #include <rte_lcore.h>
 
 #include "app_common.h"
+#include "app_state.h"
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
 #include "nm_mesh.h"
@@ -68,6 +69,8 @@ struct app_config {
 	unsigned n_daemons;
 	struct peer_spec peers[MAX_PEERS];
 	unsigned n_peers;
+	char state_dir[256];
+	unsigned snapshot_interval;
 };
 
 static void usage(const char *prog)
@@ -89,6 +92,8 @@ static void usage(const char *prog)
 	       "                          a peer (repeatable): node_id, X25519 static key (to connect),\n"
 	       "                          'connect' to initiate and keep a session; MAC learned if omitted\n"
 	       "  --stats-period SEC      print counters every SEC seconds (0: off; default 1)\n"
+	       "  --state-dir DIR         daemon state survives restarts: restored at start, saved on stop\n"
+	       "  --snapshot-interval SEC also save every SEC seconds (0: only on a graceful stop; default 0)\n"
 	       "  --config FILE           read options from FILE: one 'name value' per line, '#' comments\n"
 	       "  --help                  this text\n",
 	       prog);
@@ -232,6 +237,12 @@ static int apply_option(struct app_config *c, const char *name, const char *v)
 		c->stats_period = (unsigned)n;
 		return 0;
 	}
+	if (strcmp(name, "snapshot-interval") == 0)
+		return app_parse_uint(v, 0, 86400, &n) == 0 ? (c->snapshot_interval = (unsigned)n, 0)
+							     : bad(name, v, "0..86400 seconds");
+	if (strcmp(name, "state-dir") == 0)
+		return snprintf(c->state_dir, sizeof(c->state_dir), "%s", v) < (int)sizeof(c->state_dir)
+			       ? 0 : bad(name, v, "path too long");
 	if (strcmp(name, "psk-file") == 0)
 		return snprintf(c->psk_file, sizeof(c->psk_file), "%s", v) < (int)sizeof(c->psk_file)
 			       ? 0 : bad(name, v, "path too long");
@@ -286,6 +297,7 @@ static int parse_args(struct app_config *c, int argc, char **argv)
 		{ "stats-period", required_argument, NULL, 0 }, { "config", required_argument, NULL, 0 },
 		{ "keys", required_argument, NULL, 0 },      { "show-identity", no_argument, NULL, 'i' },
 		{ "split-keys", no_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 0 }, { "snapshot-interval", required_argument, NULL, 0 },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	int idx, ch;
@@ -331,6 +343,7 @@ struct app {
 	struct nm_sessmgr *sm;
 	struct nm_meshos *mos;
 	struct nm_meshos_probe_ctx probe;
+	struct app_state state;
 };
 
 static int fail(const char *what, const struct nm_error *err)
@@ -415,20 +428,24 @@ static int app_meshos_init(struct app *a)
 
 static int app_spawn_daemons(struct app *a)
 {
+	if (app_state_open(&a->state, a->cfg.state_dir, a->cfg.snapshot_interval, a->rt) < 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < a->cfg.n_daemons; i++) {
 		const struct daemon_spec *d = &a->cfg.daemons[i];
 		struct nm_error err = { 0 };
 		struct nm_identity id;
 		struct nm_host_config hc = nm_host_config_default();
 		struct nm_daemon_handle h;
+		bool restored;
 		hc.lcore = d->lcore;
 		if (nm_identity_from_file(&id, d->seed_file, &err) < 0 ||
-		    nm_runtime_spawn(a->rt, d->kind, &id, &hc, &h, &err) < 0)
+		    app_state_spawn(&a->state, a->rt, d->kind, &id, &hc, &h, &restored, &err) < 0)
 			return fail(d->kind, &err);
-		printf("netmesh: daemon %s origin 0x%016" PRIx64 " on lcore %u\n", d->kind,
-		       h.origin_hash, d->lcore);
+		printf("netmesh: daemon %s origin 0x%016" PRIx64 " on lcore %u%s\n", d->kind,
+		       h.origin_hash, d->lcore, restored ? " (restored)" : "");
 		nm_identity_wipe(&id);
 	}
+	app_state_started(&a->state);
 	return 0;
 }
 
@@ -476,6 +493,7 @@ static void control_loop(struct app *a)
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
 		nm_meshos_poll(a->mos, nm_mono_ms());
+		app_state_tick(&a->state, nm_mono_ns());
 		app_sleep_ms(1);
 		if (period_ticks != 0 && ++ticks % period_ticks == 0)
 			print_stats(a);
@@ -498,6 +516,7 @@ static void app_fini(struct app *a)
 	nm_dataplane_destroy(a->dp); /* closes the port */
 	nm_runtime_destroy(a->rt);
 	nm_mesh_destroy(a->mesh);
+	app_state_close(&a->state);
 	nm_keys_wipe(&a->keys);
 }
 
@@ -542,6 +561,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		control_loop(&a);
 		printf("netmesh: stopping\n");
+		rc = app_state_stop(&a.state, a.dp); /* before the runtime drains the daemons */
 	}
 	app_fini(&a);
 	int crc = rte_eal_cleanup();

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# State that survives restarts, end to end: the appliance with a counter daemon and
+# --state-dir on a memif pair with netmesh-gen. Run 1 sends events and stops gracefully;
+# run 2 restores the counter: its first reply follows run 1's last one (sequence + 1 and
+# the parent hash over run 1's last link and payload). Run 3 is killed with SIGKILL in
+# the middle of its traffic; run 4 still restores from the last periodic snapshot.
+set -euo pipefail
+build=$2
+app_bin=$build/app/netmesh
+gen_bin=$build/app/netmesh-gen
+tag=sr-$$-$RANDOM
+tmp=$(mktemp -d)
+state=$tmp/state
+sock=/netmesh-$tag.sock # abstract namespace: no file appears
+app_pid='' gen_pid=''
+fail() { echo "FAIL: $*"; for f in "$tmp"/*.log; do echo "== $f"; tail -15 "$f"; done; exit 1; }
+
+stop_pid() { # $1 pid, $2 signal: waits up to 30 s, then SIGKILL
+  local pid=$1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$2" "$pid" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$gen_pid" INT
+  stop_pid "$app_pid" INT
+  rm -rf "$tmp"
+  local d
+  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do rm -rf "${d:?}"/nm"$tag"-*; done
+}
+trap cleanup EXIT
+
+quiet=(--no-pci --no-telemetry "--log-level=lib.*:error")
+if [ "$(nproc)" -ge 2 ]; then app_lcores=0@0,1@1; else app_lcores=0@0,1@0; fi
+head -c 32 /dev/urandom > "$tmp/psk"
+head -c 32 /dev/urandom > "$tmp/counter.seed"
+chmod 600 "$tmp/psk" "$tmp/counter.seed"
+"$app_bin" --no-huge -m 64 --no-shconf -l 0 "${quiet[@]}" -- --keys "$tmp/app-keys" \
+  --show-identity > "$tmp/app.id"
+"$gen_bin" --keys "$tmp/gen-keys" --show-identity > "$tmp/gen.id"
+field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+app_node=$(field node_id "$tmp/app.id")
+app_static=$(field noise_static_pub "$tmp/app.id")
+gen_node=$(field node_id "$tmp/gen.id")
+
+start_app() { # $1 run number
+  "$app_bin" --no-huge -m 256 "${quiet[@]}" --file-prefix "nm$tag-app$1" --lcores "$app_lcores" \
+    "--vdev=net_memif0,role=server,socket=$sock" -- \
+    --ip 127.0.0.1 --keys "$tmp/app-keys" --psk-file "$tmp/psk" \
+    --daemon "counter:$tmp/counter.seed:1" --peer "127.0.0.2,node=$gen_node" \
+    --stats-period 0 --state-dir "$state" --snapshot-interval 1 > "$tmp/app$1.log" 2>&1 &
+  app_pid=$!
+  for _ in $(seq 600); do
+    grep -q 'Ctrl-C to stop' "$tmp/app$1.log" && return 0
+    kill -0 "$app_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  fail "run $1: the appliance did not start"
+}
+start_gen() { # $1 run number, $2 duration
+  local origin
+  origin=$(sed -n 's/^netmesh: daemon counter origin 0x\([0-9a-f]*\) .*/\1/p' "$tmp/app$1.log")
+  "$gen_bin" --no-huge -m 256 "${quiet[@]}" --file-prefix "nm$tag-gen$1" --lcores 0@0 \
+    "--vdev=net_memif0,role=client,socket=$sock" -- \
+    --ip 127.0.0.2 --peer-ip 127.0.0.1 --keys "$tmp/gen-keys" --peer-node "$app_node" \
+    --peer-static "$app_static" --psk-file "$tmp/psk" --daemon "$origin" --rate 200 \
+    --duration "$2" --stats-period 1 > "$tmp/gen$1.log" 2>&1 &
+  gen_pid=$!
+}
+wait_gen() { # $1 run number: its per-daemon summary line into $line
+  local rc=0
+  wait "$gen_pid" || rc=$?
+  gen_pid=''
+  [ "$rc" = 0 ] || fail "run $1: netmesh-gen exit status $rc"
+  line=$(grep '^gen: daemon ' "$tmp/gen$1.log" | tail -1) || fail "run $1: no daemon summary"
+}
+stop_app() { # $1 run number: graceful, exit 0, state saved
+  local rc=0
+  kill -INT "$app_pid"
+  wait "$app_pid" || rc=$?
+  app_pid=''
+  [ "$rc" = 0 ] || fail "run $1: the appliance exit status $rc"
+  grep -q '^netmesh: state saved' "$tmp/app$1.log" || fail "run $1: no save on stop"
+}
+val() { sed -n "s/.* $1=\([0-9a-f]*\).*/\1/p" <<<"$2"; }
+
+# Run 1: a fresh counter.
+start_app 1
+grep -q '^netmesh: daemon counter origin .* on lcore 1$' "$tmp/app1.log" || fail "run 1 restored"
+start_gen 1 2
+wait_gen 1
+r1=$line
+stop_app 1
+[ "$(val chain_errors "$r1")" = 0 ] && [ "$(val lost "$r1")" = 0 ] || fail "run 1: $r1"
+[ "$(val last_seq "$r1")" = "$(val events "$r1")" ] && [ "$(val events "$r1")" -gt 0 ] ||
+  fail "run 1: counter replies do not count events: $r1"
+origin=$(sed -n 's/^netmesh: daemon counter origin 0x\([0-9a-f]*\) .*/\1/p' "$tmp/app1.log")
+file=$state/$origin.nmstate
+[ "$(stat -c %a "$file")" = 600 ] || fail "state file mode $(stat -c %a "$file")"
+[ "$(stat -c %a "$state")" = 700 ] || fail "state dir mode"
+
+# Run 2: restored; the chain continues from run 1's last reply.
+start_app 2
+grep -q '^netmesh: daemon counter origin .* (restored)$' "$tmp/app2.log" || fail "run 2 not restored"
+start_gen 2 2
+wait_gen 2
+r2=$line
+stop_app 2
+[ "$(val first_seq "$r2")" = $(( $(val last_seq "$r1") + 1 )) ] ||
+  fail "counter did not continue: run 1 $r1 / run 2 $r2"
+[ "$(val first_parent "$r2")" = "$(val next_parent "$r1")" ] ||
+  fail "chain broken across the restart: run 1 $r1 / run 2 $r2"
+[ "$(val chain_errors "$r2")" = 0 ] || fail "run 2: $r2"
+
+# Run 3: SIGKILL while events flow and periodic snapshots are written.
+start_app 3
+start_gen 3 4
+for _ in $(seq 600); do grep -q '^gen: t=2s' "$tmp/gen3.log" && break; sleep 0.1; done
+grep -q '^gen: t=2s' "$tmp/gen3.log" || fail "run 3: no traffic"
+kill -KILL "$app_pid"
+wait "$app_pid" 2>/dev/null || true
+app_pid=''
+wait "$gen_pid" 2>/dev/null || true
+gen_pid=''
+r3=$(grep '^gen: daemon ' "$tmp/gen3.log" | tail -1) || fail "run 3: no daemon summary"
+
+# Run 4: the file the kill left is readable and holds run 3's progress (at most one
+# interval behind what run 3 answered).
+start_app 4
+grep -q '^netmesh: daemon counter origin .* (restored)$' "$tmp/app4.log" || fail "run 4 not restored"
+start_gen 4 1
+wait_gen 4
+r4=$line
+stop_app 4
+first4=$(val first_seq "$r4")
+[ "$first4" -gt $(( $(val last_seq "$r2") + 1 )) ] && [ "$first4" -le $(( $(val last_seq "$r3") + 1 )) ] ||
+  fail "after SIGKILL: run 2 $r2 / run 3 $r3 / run 4 $r4"
+[ "$(val chain_errors "$r4")" = 0 ] || fail "run 4: $r4"
+left=$(find "$state" -name '*.tmp' -o -name '*.bad-*')
+[ -z "$left" ] || fail "left in the state dir: $left"
+echo "state restart: ok (run 1 last $(val last_seq "$r1"), run 2 first $(val first_seq "$r2"), run 3 last $(val last_seq "$r3") killed, run 4 first $first4)"
