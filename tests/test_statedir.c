@@ -747,35 +747,50 @@ END_TEST
 
 /* ---- the chain-head extension (host/runtime) ---- */
 
+/* A daemon of `kind` run for n events on its own runtime, then snapshotted in memory. */
+static struct nm_snapshot *run_then_snapshot(const char *kind, const struct nm_identity *id, int n,
+					     struct last_out *last, struct nm_outputs *out)
+{
+	struct nm_runtime *rt = runtime_ready();
+	struct nm_daemon_handle h;
+	ck_assert_int_eq(nm_runtime_spawn(rt, kind, id, NULL, &h, NULL), 0);
+	steps_ok(rt, id->origin_hash, last, n, out);
+	struct nm_snapshot *snap = NULL;
+	ck_assert_int_eq(nm_runtime_snapshot(rt, id->origin_hash, &snap, NULL), 0);
+	ck_assert_ptr_nonnull(snap);
+	runtime_free(rt);
+	return snap;
+}
+
+/* A new runtime with the daemon restored from snap; the next event's chain verdict. */
+static enum nm_chain_verdict restore_then_step(const char *kind, const struct nm_identity *id,
+					       const struct nm_snapshot *snap, struct last_out *last,
+					       struct nm_outputs *out)
+{
+	struct nm_runtime *rt = runtime_ready();
+	struct nm_daemon_handle h;
+	struct nm_error err;
+	int rc = nm_runtime_spawn_from_snapshot(rt, kind, id, snap, NULL, &h, &err);
+	ck_assert_msg(rc == 0, "restore: %s", err.msg);
+	enum nm_chain_verdict v = step(rt, id->origin_hash, last, out);
+	runtime_free(rt);
+	return v;
+}
+
 /* An in-process snapshot carries the next parent hash: tally's chain continues. */
 START_TEST(chain_head_snapshot_restore_continues_a_daemon_whose_state_is_not_its_output)
 {
-	struct nm_runtime *rt = runtime_ready();
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
 	struct nm_outputs *out = outputs();
 	struct last_out last = { 0 };
-	ck_assert_int_eq(nm_runtime_spawn(rt, "tally", &id, NULL, &h, NULL), 0);
-	steps_ok(rt, id.origin_hash, &last, 7, out);
-
-	struct nm_snapshot *snap = NULL;
-	ck_assert_int_eq(nm_runtime_snapshot(rt, id.origin_hash, &snap, NULL), 0);
-	ck_assert_ptr_nonnull(snap);
+	struct nm_snapshot *snap = run_then_snapshot("tally", &id, 7, &last, out);
 	ck_assert(snap->has_next_parent);
 	ck_assert_uint_eq(snap->next_parent, nm_parent_hash(&last.link, last.payload, last.len));
-	ck_assert_int_eq(nm_runtime_stop(rt, id.origin_hash, NULL), 0);
-
-	struct nm_runtime *rt2 = runtime_ready();
-	struct nm_error err;
-	ck_assert_int_eq(nm_runtime_spawn_from_snapshot(rt2, "tally", &id, snap, NULL, &h, &err), 0);
-	ck_assert_int_eq(step(rt2, id.origin_hash, &last, out), NM_CHAIN_OK);
+	ck_assert_int_eq(restore_then_step("tally", &id, snap, &last, out), NM_CHAIN_OK);
 	ck_assert_uint_eq(last.link.sequence, 8);
 	ck_assert_str_eq((const char *)last.payload, "tally=40");
-	steps_ok(rt2, id.origin_hash, &last, 3, out);
 	nm_snapshot_free(snap);
 	nm_outputs_free(out);
-	runtime_free(rt2);
-	runtime_free(rt);
 }
 END_TEST
 
@@ -786,31 +801,18 @@ END_TEST
  */
 START_TEST(chain_head_decoded_snapshot_falls_back_unless_given_the_next_parent)
 {
-	struct nm_runtime *rt = runtime_ready();
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
 	struct nm_outputs *out = outputs();
 	struct last_out last = { 0 };
-	ck_assert_int_eq(nm_runtime_spawn(rt, "tally", &id, NULL, &h, NULL), 0);
-	steps_ok(rt, id.origin_hash, &last, 4, out);
-	struct nm_snapshot *snap = NULL;
-	ck_assert_int_eq(nm_runtime_snapshot(rt, id.origin_hash, &snap, NULL), 0);
-	runtime_free(rt);
-
+	struct nm_snapshot *snap = run_then_snapshot("tally", &id, 4, &last, out);
 	struct nm_snapshot *wire = cds1_roundtrip(snap);
 	ck_assert(!wire->has_next_parent);
 	struct last_out l1 = last;
-	rt = runtime_ready();
-	ck_assert_int_eq(nm_runtime_spawn_from_snapshot(rt, "tally", &id, wire, NULL, &h, NULL), 0);
-	ck_assert_int_eq(step(rt, id.origin_hash, &l1, out), NM_CHAIN_PARENT_MISMATCH);
-	runtime_free(rt);
+	ck_assert_int_eq(restore_then_step("tally", &id, wire, &l1, out), NM_CHAIN_PARENT_MISMATCH);
 
 	nm_snapshot_set_next_parent(wire, snap->next_parent);
-	rt = runtime_ready();
-	ck_assert_int_eq(nm_runtime_spawn_from_snapshot(rt, "tally", &id, wire, NULL, &h, NULL), 0);
-	ck_assert_int_eq(step(rt, id.origin_hash, &last, out), NM_CHAIN_OK);
+	ck_assert_int_eq(restore_then_step("tally", &id, wire, &last, out), NM_CHAIN_OK);
 	ck_assert_str_eq((const char *)last.payload, "tally=25");
-	runtime_free(rt);
 	nm_snapshot_free(wire);
 	nm_snapshot_free(snap);
 	nm_outputs_free(out);
@@ -820,22 +822,13 @@ END_TEST
 /* Upstream's fallback still holds for the counter (state == last output). */
 START_TEST(chain_head_decoded_counter_snapshot_continues_by_upstream_fallback)
 {
-	struct nm_runtime *rt = runtime_ready();
 	struct nm_identity id = gen();
-	struct nm_daemon_handle h;
 	struct nm_outputs *out = outputs();
 	struct last_out last = { 0 };
-	ck_assert_int_eq(nm_runtime_spawn(rt, "counter", &id, NULL, &h, NULL), 0);
-	steps_ok(rt, id.origin_hash, &last, 3, out);
-	struct nm_snapshot *snap = NULL;
-	ck_assert_int_eq(nm_runtime_snapshot(rt, id.origin_hash, &snap, NULL), 0);
-	runtime_free(rt);
+	struct nm_snapshot *snap = run_then_snapshot("counter", &id, 3, &last, out);
 	struct nm_snapshot *wire = cds1_roundtrip(snap);
-	rt = runtime_ready();
-	ck_assert_int_eq(nm_runtime_spawn_from_snapshot(rt, "counter", &id, wire, NULL, &h, NULL), 0);
-	ck_assert_int_eq(step(rt, id.origin_hash, &last, out), NM_CHAIN_OK);
+	ck_assert_int_eq(restore_then_step("counter", &id, wire, &last, out), NM_CHAIN_OK);
 	ck_assert_uint_eq(le64(last.payload), 4);
-	runtime_free(rt);
 	nm_snapshot_free(wire);
 	nm_snapshot_free(snap);
 	nm_outputs_free(out);
