@@ -329,6 +329,8 @@ static int parse_args(struct app_config *c, int argc, char **argv)
 		return bad("psk-file", "", "is required");
 	if (c->n_lcores != 0 && c->n_lcores != c->queues)
 		return bad("worker-lcores", "", "give one lcore per queue");
+	if (c->snapshot_interval != 0 && c->state_dir[0] == '\0')
+		return bad("snapshot-interval", "", "needs --state-dir");
 	return 0;
 }
 

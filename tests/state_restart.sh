@@ -169,4 +169,8 @@ grep -q "state file $file: checksum mismatch (corrupt) (set aside as $origin.nms
 grep -q "refusing to start the daemon empty" "$tmp/app6.log" || fail "run 6: started empty"
 [ ! -e "$file" ] && [ "$(find "$state" -name '*.bad-*' | wc -l)" = 1 ] || fail "not set aside once"
 
+out=$("$app_bin" --no-huge -m 64 --no-shconf -l 0 "${quiet[@]}" -- --ip 127.0.0.1 \
+  --keys "$tmp/app-keys" --psk-file "$tmp/psk" --snapshot-interval 5 2>&1) && fail "accepted"
+grep -q -- "--snapshot-interval : needs --state-dir" <<<"$out" || fail "no clear error: $out"
+
 echo "state restart: ok (run 1 last $(val last_seq "$r1"), run 2 first $(val first_seq "$r2"), run 3 last $(val last_seq "$r3") killed, run 4 first $first4)"
