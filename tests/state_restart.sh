@@ -191,6 +191,6 @@ grep -q "refusing to start the daemon empty" "$tmp/app6.log" || fail "run 6: sta
 
 out=$("$app_bin" --no-huge -m 64 --no-shconf -l 0 "${quiet[@]}" -- --ip 127.0.0.1 \
   --keys "$tmp/app-keys" --psk-file "$tmp/psk" --snapshot-interval 5 2>&1) && fail "accepted"
-grep -q -- "--snapshot-interval : needs --state-dir" <<<"$out" || fail "no clear error: $out"
+grep -Eq -- "snapshot-interval.*needs -*state-dir" <<<"$out" || fail "no clear error: $out"
 
 echo "state restart: ok (run 1 last $(val last_seq "$r1"), run 2 first $(val first_seq "$r2"), run 3 last $(val last_seq "$r3") killed, run 4 first $first4)"
