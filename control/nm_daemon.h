@@ -180,7 +180,8 @@ void *nm_emit_reserve(struct nm_outputs *o, uint32_t len);
 #define NM_LCORE_CONTROL UINT32_MAX
 
 struct nm_host_config {
-	uint64_t auto_snapshot_interval; /* upstream field, 0 = manual; not read yet */
+	uint64_t auto_snapshot_interval; /* save after this many events (upstream's unit), 0 = manual;
+					  * read by nm_statedir_tick */
 	uint32_t max_log_entries;        /* upstream field, default 10000; not read yet */
 	uint32_t lcore; /* worker lcore the daemon is pinned on, or NM_LCORE_CONTROL */
 };
