@@ -133,7 +133,8 @@ def serve(args):
                 with nm_telemetry.Telemetry(args.file_prefix, args.instance) as tel:
                     body, code = exposition(tel).encode(), 200
             except nm_telemetry.TelemetryError as err:
-                body, code = ("# netmesh_up 0: %s\nnetmesh_up 0\n" % err).encode(), 200
+                body = ("# %s\n# TYPE netmesh_up gauge\nnetmesh_up 0\n" % err).encode()
+                code = 200
             self.send_response(code)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))
