@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "app_common.h"
+#include "app_ops.h"
 #include "nm_time.h"
 #include "gen_core.h"
 #include "nm_keys.h"
@@ -702,6 +703,7 @@ int main(int argc, char **argv)
 	argc -= used;
 	argv += used;
 	app_signals_init(argv[0]);
+	app_ops_init();
 
 	static struct ctx c;
 	int status = run_command(&c, argc, argv);
@@ -710,6 +712,7 @@ int main(int argc, char **argv)
 		free(c.g);
 	}
 	nm_port_fini(&c.port);
+	app_ops_fini();
 	int crc = rte_eal_cleanup();
 	if (crc < 0)
 		fprintf(stderr, "netmesh-gen: EAL cleanup failed: %s\n", rte_strerror(-crc));

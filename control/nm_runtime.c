@@ -513,6 +513,31 @@ bool nm_runtime_has_daemon(struct nm_runtime *rt, uint64_t origin)
 	return rt != NULL && nm_registry_contains(&rt->registry, origin);
 }
 
+size_t nm_runtime_list_daemons(struct nm_runtime *rt, uint64_t *out, size_t max)
+{
+	return rt != NULL ? nm_registry_list(&rt->registry, out, max) : 0;
+}
+
+int nm_runtime_daemon_view(struct nm_runtime *rt, uint64_t origin, struct nm_daemon_view *out,
+			   struct nm_error *err)
+{
+	if (rt == NULL || out == NULL)
+		return nm_error_set(err, -EINVAL, "daemon view: runtime and out are required");
+	memset(out, 0, sizeof(*out));
+	out->origin = origin;
+	/* Name and owner are fixed for a host's life: read them under the map lock. */
+	pthread_rwlock_rdlock(&rt->registry.lock);
+	const struct nm_host *h = nm_u64map_get(&rt->registry.map, origin);
+	if (h != NULL) {
+		snprintf(out->name, sizeof(out->name), "%s", nm_host_name(h));
+		out->lcore = h->config.lcore;
+	}
+	pthread_rwlock_unlock(&rt->registry.lock);
+	if (h == NULL)
+		return nm_err_not_found(err, origin);
+	return nm_registry_stats(&rt->registry, origin, &out->stats, err);
+}
+
 int nm_runtime_set_observer(struct nm_runtime *rt, const struct nm_lifecycle_observer *o)
 {
 	return rt != NULL ? nm_registry_set_observer(&rt->registry, o) : -EINVAL;

@@ -141,6 +141,25 @@ int nm_daemon_handle_snapshot(const struct nm_daemon_handle *h, struct nm_snapsh
 /* Is a daemon with this origin registered (live)? */
 bool nm_runtime_has_daemon(struct nm_runtime *rt, uint64_t origin);
 
+/* What an operator sees of one live daemon (telemetry, dashboards). */
+struct nm_daemon_view {
+	uint64_t origin;
+	char name[NM_NAME_MAX + 1]; /* the daemon's name (a built-in daemon's is its kind) */
+	uint32_t lcore;             /* owner: a worker lcore or NM_LCORE_CONTROL */
+	struct nm_daemon_stats stats;
+};
+
+/* Up to `max` live origins into `out`; returns how many are registered in all. */
+size_t nm_runtime_list_daemons(struct nm_runtime *rt, uint64_t *out, size_t max);
+
+/*
+ * One live daemon's view; its stats come from its owner (a pinned daemon's
+ * through the worker's control channel, like nm_daemon_handle_stats).
+ * NM_ENOT_FOUND once it is gone.
+ */
+int nm_runtime_daemon_view(struct nm_runtime *rt, uint64_t origin, struct nm_daemon_view *out,
+			   struct nm_error *err);
+
 /*
  * Install the lifecycle observer (NULL removes it; -EBUSY while another is
  * installed); the daemons already registered are reported first. MeshOS uses

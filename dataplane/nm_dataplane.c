@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 
 #include "nm_host.h"
+#include "nm_log.h"
 #include "nm_mesh.h"
 #include "nm_runtime.h"
 #include "nm_wire.h"
@@ -237,8 +238,11 @@ int nm_dataplane_start(struct nm_dataplane *dp, struct nm_error *err)
 			return nm_error_set(err, rc, "cannot launch worker on lcore %u: %s", w->lcore,
 					    strerror(-rc));
 		}
+		nm_log(NM_LT_DATAPLANE, NM_LV_DEBUG, "worker %u: launched on lcore %u (queue %u)", i,
+		       w->lcore, i);
 	}
 	dp->launched = true;
+	nm_log(NM_LT_DATAPLANE, NM_LV_INFO, "%u worker(s) running", dp->n_workers);
 	return 0;
 }
 
@@ -250,6 +254,8 @@ void nm_dataplane_stop(struct nm_dataplane *dp)
 	for (unsigned i = 0; i < dp->n_workers; i++)
 		if (dp->workers[i] != NULL && rte_eal_get_lcore_state(dp->workers[i]->lcore) != WAIT)
 			rte_eal_wait_lcore(dp->workers[i]->lcore);
+	if (dp->launched)
+		nm_log(NM_LT_DATAPLANE, NM_LV_INFO, "%u worker(s) stopped", dp->n_workers);
 	dp->launched = false;
 }
 

@@ -446,6 +446,16 @@ const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm)
 	return &sm->stats;
 }
 
+int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port)
+{
+	if (peer < 0 || (unsigned)peer >= sm->n_peers || ip == NULL || port == NULL)
+		return -EINVAL;
+	const struct nm_peer *p = &sm->cfg.dp->peers.peers[sm->peers[peer].dp_peer];
+	*ip = p->ip;
+	*port = p->port;
+	return 0;
+}
+
 unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm)
 {
 	return sm->n_peers;
