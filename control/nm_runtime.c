@@ -14,11 +14,11 @@
 #include "nm_factory_registry.h"
 #include "nm_host.h"
 #include "nm_time.h"
-#include "nm_mesh.h"
+#include "nm_node.h"
 #include "nm_registry.h"
 
 struct nm_runtime {
-	struct nm_mesh *mesh;
+	struct nm_node *node;
 	_Atomic uint8_t state;
 
 	/* Kind table: append-only, entries never move (slots point at them). */
@@ -92,14 +92,14 @@ static bool handler_ready(void *ctx)
 	return nm_runtime_is_ready(ctx);
 }
 
-struct nm_runtime *nm_runtime_create(struct nm_mesh *mesh)
+struct nm_runtime *nm_runtime_create(struct nm_node *node)
 {
-	if (mesh == NULL)
+	if (node == NULL)
 		return NULL;
 	struct nm_runtime *rt = calloc(1, sizeof(*rt));
 	if (rt == NULL)
 		return NULL;
-	rt->mesh = mesh;
+	rt->node = node;
 	atomic_init(&rt->state, NM_RUNTIME_REGISTERING);
 	rt->handler.ctx = rt;
 	rt->handler.ready = handler_ready;
@@ -133,9 +133,9 @@ void nm_runtime_destroy(struct nm_runtime *rt)
 	free(rt);
 }
 
-struct nm_mesh *nm_runtime_mesh(const struct nm_runtime *rt)
+struct nm_node *nm_runtime_node(const struct nm_runtime *rt)
 {
-	return rt->mesh;
+	return rt->node;
 }
 
 enum nm_runtime_state nm_runtime_state(const struct nm_runtime *rt)
@@ -233,15 +233,15 @@ int nm_runtime_start(struct nm_runtime *rt, struct nm_error *err)
 			return err_shutting_down(err);
 
 		/* Handler first: whoever sees Ready must also see the handler. */
-		nm_mesh_set_migration_handler(rt->mesh, &rt->handler);
+		nm_node_set_migration_handler(rt->node, &rt->handler);
 		stall(&rt->start_stall_ms);
 
 		uint8_t expect = NM_RUNTIME_REGISTERING;
 		if (atomic_compare_exchange_strong(&rt->state, &expect, NM_RUNTIME_READY))
 			return 0;
 		if (expect == NM_RUNTIME_SHUTTING_DOWN) {
-			/* Lost to shutdown: leave the mesh as shutdown left it. */
-			nm_mesh_clear_migration_handler(rt->mesh, &rt->handler);
+			/* Lost to shutdown: leave the node as shutdown left it. */
+			nm_node_clear_migration_handler(rt->node, &rt->handler);
 			return err_shutting_down(err);
 		}
 		/* Another start won; the loop returns 0. */
@@ -260,7 +260,7 @@ int nm_runtime_shutdown(struct nm_runtime *rt, struct nm_error *err)
 		return nm_error_set(err, -EINVAL, "shutdown: runtime is required");
 	atomic_store(&rt->state, NM_RUNTIME_SHUTTING_DOWN);
 	nm_registry_drain(&rt->registry, forget_factory_slot, rt);
-	nm_mesh_clear_migration_handler(rt->mesh, &rt->handler);
+	nm_node_clear_migration_handler(rt->node, &rt->handler);
 	return 0;
 }
 

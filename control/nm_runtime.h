@@ -6,7 +6,7 @@
  * Lifecycle: Registering -> Ready -> ShuttingDown (terminal; Registering ->
  * ShuttingDown is allowed too).
  *   - register_factory works in Registering and Ready, fails after shutdown;
- *   - start installs the migration handler on the mesh *before* publishing
+ *   - start installs the migration handler on the node *before* publishing
  *     Ready, is idempotent, and clears its handler again if it lost the race
  *     to a concurrent shutdown;
  *   - shutdown (always 0, idempotent) publishes ShuttingDown, drains every
@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-struct nm_mesh;
+struct nm_node;
 struct nm_runtime;
 
 enum nm_runtime_state {
@@ -49,13 +49,16 @@ struct nm_daemon_handle {
 	uint8_t entity_id[NM_ENTITY_ID_LEN];
 };
 
-/* New runtime on a mesh (not started). NULL on bad argument or no memory. */
-struct nm_runtime *nm_runtime_create(struct nm_mesh *mesh);
+/*
+ * New runtime on a node (not started): nm_mesh_node(mesh) on the appliance,
+ * or nm_node_create() without a dataplane. NULL on bad argument or no memory.
+ */
+struct nm_runtime *nm_runtime_create(struct nm_node *node);
 
-/* Shut down if needed, then free. The mesh is not touched otherwise. */
+/* Shut down if needed, then free. The node is not touched otherwise. */
 void nm_runtime_destroy(struct nm_runtime *rt);
 
-struct nm_mesh *nm_runtime_mesh(const struct nm_runtime *rt);
+struct nm_node *nm_runtime_node(const struct nm_runtime *rt);
 enum nm_runtime_state nm_runtime_state(const struct nm_runtime *rt);
 bool nm_runtime_is_ready(const struct nm_runtime *rt);
 size_t nm_runtime_daemon_count(struct nm_runtime *rt);
