@@ -25,27 +25,14 @@
 
 /* ---- fixtures ---- */
 
-/* The runtime stands on a node; no dataplane is needed for it (nm_node.h). */
 static struct nm_runtime *runtime_new(void)
 {
-	struct nm_identity *node_id = malloc(sizeof(*node_id));
-	ck_assert_ptr_nonnull(node_id);
-	ck_assert_int_eq(nm_identity_generate(node_id), 0);
-	struct nm_node *node = nm_node_create(node_id);
-	ck_assert_ptr_nonnull(node);
-	struct nm_runtime *rt = nm_runtime_create(node);
-	ck_assert_ptr_nonnull(rt);
-	return rt;
+	return nm_test_runtime_new();
 }
 
 static void runtime_free(struct nm_runtime *rt)
 {
-	struct nm_node *node = nm_runtime_node(rt);
-	struct nm_identity *node_id = (struct nm_identity *)nm_node_identity(node);
-	nm_runtime_destroy(rt);
-	nm_node_destroy(node);
-	nm_identity_wipe(node_id);
-	free(node_id);
+	nm_test_runtime_free(rt);
 }
 
 static struct nm_identity gen(void)
