@@ -95,7 +95,8 @@ enum nm_mig_phase {
 	NM_MIG_PHASE_NONE = 0xff, /* netmesh: no migration record (NM_MIG_STATUS) */
 };
 
-/* "TakeSnapshot", ..., "ActivateAck", "Moved", "Query", "Status"; NULL if unknown. */
+/* "TakeSnapshot", ..., "ActivateAck", "Moved", "MigrationQuery", "MigrationStatus";
+ * NULL if unknown. */
 const char *nm_mig_type_name(uint8_t type);
 /* "Snapshot" .. "Complete", "None"; "?" for any other value. */
 const char *nm_mig_phase_name(enum nm_mig_phase p);
@@ -304,7 +305,8 @@ int nm_mig_encode(const struct nm_mig_msg *m, uint8_t *buf, size_t cap, size_t *
  * "unknown message type: N", the SnapshotReady bounds, "truncated snapshot
  * payload", the BufferedEvents "exceeds bound" / per-event cap / truncation
  * errors, and the failure-reason errors. netmesh-only types decode the same
- * way ("truncated Moved", ...).
+ * way ("truncated Moved", "truncated MigrationQuery", "truncated
+ * MigrationStatus").
  */
 int nm_mig_decode(const uint8_t *buf, size_t len, struct nm_mig_msg *m, struct nm_mig_ext *ext,
 		  struct nm_error *err);
