@@ -48,6 +48,9 @@ struct nm_mig_transport {
 	int (*send)(void *ctx, uint64_t dest, const uint8_t *msg, size_t len);
 	/* The peer's X25519 static; false when unknown (NKpsk0 responder side). */
 	bool (*peer_static)(void *ctx, uint64_t node, uint8_t out[32]);
+	/* Optional: a Moved arrived, `origin` now lives on `node`: send to it
+	 * directly from now on (the dataplane updates its route). */
+	void (*moved)(void *ctx, uint64_t origin, uint64_t node);
 };
 
 /* One held event. The payload belongs to the tap until its next call. */
@@ -61,12 +64,13 @@ struct nm_mig_tap {
 	void *ctx;
 	/*
 	 * Snapshot the daemon and start holding its deliveries, atomically with
-	 * respect to them (on a worker: one control-ring request). *snap NULL for
-	 * a stateless daemon; `head` always gets the chain head and its next
-	 * parent hash.
+	 * respect to them (on a worker: one control-ring request). *snap is
+	 * always set (the caller frees it), with the chain-head extension
+	 * (next_parent); a stateless daemon gets an empty-state snapshot and
+	 * *stateless true.
 	 */
 	int (*snapshot_hold)(void *ctx, uint64_t origin, struct nm_snapshot **snap,
-			     struct nm_chain *head, struct nm_error *err);
+			     bool *stateless, struct nm_error *err);
 	/* Move up to `max` held events (mseq order) into out; returns how many. */
 	uint32_t (*take)(void *ctx, uint64_t origin, struct nm_mig_held *out, uint32_t max);
 	/* Stop holding: events still held are processed here, in order (abort /
@@ -166,7 +170,9 @@ struct nm_mig_info {
 	uint64_t bytes_sent;
 	uint32_t retries;  /* retransmissions and NotReady attempts */
 	uint64_t events;   /* events handed over (source) or replayed (target) */
-	char reason[128];  /* history, failed: why */
+	uint16_t fail_code; /* history, failed: enum nm_mig_fail_code */
+	uint8_t attempts;   /* NotReady attempts */
+	char reason[128];  /* history, failed: why (upstream's Display text) */
 };
 
 /* In-progress migrations (phase, bytes, elapsed, retries); returns how many in all. */

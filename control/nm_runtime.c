@@ -835,19 +835,42 @@ static int process_here(struct nm_runtime *rt, uint64_t origin, const struct nm_
 	return rc;
 }
 
+/* A stateless daemon migrates as an empty-state snapshot of its chain head. */
+static int stateless_snapshot(struct nm_runtime *rt, uint64_t origin, struct nm_snapshot **snap,
+			      struct nm_error *err)
+{
+	struct nm_chain chain;
+	uint8_t entity[NM_ENTITY_ID_LEN];
+	int rc = nm_registry_chain(&rt->registry, origin, &chain, entity, err);
+	if (rc < 0)
+		return rc;
+	*snap = nm_snapshot_new(entity, &chain.head, NULL, 0, NULL, 0);
+	if (*snap == NULL)
+		return nm_error_set(err, -ENOMEM, "snapshot: out of memory");
+	nm_snapshot_set_next_parent(*snap, chain.next_parent);
+	return 0;
+}
+
 static int tap_snapshot_hold(void *ctx, uint64_t origin, struct nm_snapshot **snap,
-			     struct nm_chain *head, struct nm_error *err)
+			     bool *stateless, struct nm_error *err)
 {
 	struct nm_runtime *rt = ctx;
+	struct nm_chain chain;
 	uint8_t entity[NM_ENTITY_ID_LEN];
 	*snap = NULL;
+	*stateless = false;
 	pthread_rwlock_wrlock(&rt->holds_lock);
 	int rc = 0;
 	if (nm_u64map_get(&rt->holds, origin) != NULL)
 		rc = nm_mig_err_already_migrating(err, origin);
-	else if ((rc = nm_registry_chain(&rt->registry, origin, head, entity, err)) == 0 &&
+	/* The chain read refuses pinned daemons: only their owner can hold them atomically. */
+	else if ((rc = nm_registry_chain(&rt->registry, origin, &chain, entity, err)) == 0 &&
 		 (rc = nm_registry_snapshot(&rt->registry, origin, snap, err)) == 0 &&
-		 hold_new(rt, origin, HOLD_SOURCE) == NULL) {
+		 *snap == NULL) {
+		*stateless = true;
+		rc = stateless_snapshot(rt, origin, snap, err);
+	}
+	if (rc == 0 && hold_new(rt, origin, HOLD_SOURCE) == NULL) {
 		nm_snapshot_free(*snap);
 		*snap = NULL;
 		rc = nm_error_set(err, -ENOMEM, "hold: out of memory");
