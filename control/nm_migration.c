@@ -678,11 +678,16 @@ static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from
 				   "available)");
 		goto fail;
 	}
-	if (m->tap->hold(m->tap->ctx, origin) == -EBUSY) {
-		why = reason_code(NM_MIG_FAIL_NOT_READY); /* still forwarding its old events */
+	/* It comes back while we still forward its events of the last migration: not yet. */
+	struct rec *fwd = rec_find(m, origin, REC_SOURCE);
+	if ((fwd != NULL && (!fwd->activated || fwd->evs.n > 0)) ||
+	    m->tap->hold(m->tap->ctx, origin) == -EBUSY) {
+		why = reason_code(NM_MIG_FAIL_NOT_READY);
 		nm_identity_wipe(&kp);
 		goto fail;
 	}
+	if (fwd != NULL)
+		rec_free(fwd); /* forwarding is over: the hold is ours now */
 	int rc = nm_runtime_migration_restore(m->rt, origin, snap, opened ? &kp : NULL, &e);
 	nm_identity_wipe(&kp);
 	if (rc < 0) {
@@ -762,11 +767,13 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 			target_reply_restored(m, r, msg->snapshot_ready.seq_through);
 			return 0;
 		}
-		if (r->active) {
+		if (r->active && nm_runtime_has_daemon(m->rt, o)) {
+			/* It runs here: whoever sends this thinks it still has it. */
 			struct nm_mig_reason why = reason_code(NM_MIG_FAIL_ALREADY_MIGRATING);
 			return send_failed(m, from, o, mid, &why), 0;
 		}
-		if (!r->discarded)
+		/* else: it came here, left, and comes back: the old record is done with. */
+		if (!r->discarded && !r->active)
 			target_discard(m, r, now); /* an older, uncommitted attempt: replaced */
 		rec_free(r);
 	}
