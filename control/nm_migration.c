@@ -752,6 +752,11 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 	const uint64_t o = msg->daemon_origin;
 	struct rec *r = rec_find(m, o, REC_TARGET);
 	uint64_t bound;
+	if (r != NULL && ((r->active && !nm_runtime_has_daemon(m->rt, o)) || r->discarded) &&
+	    !same_attempt(r, mid)) {
+		rec_free(r); /* it left since (or never came): that record gates nothing now */
+		r = NULL;
+	}
 	if (r != NULL && r->source != from)
 		return wrong_peer(m, o, from, r->source, err);
 	if (r == NULL && nm_runtime_expected_orchestrator(m->rt, o, &bound) && bound != from)

@@ -630,9 +630,6 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 			ck_assert_int_eq(where, to);
 			completed++;
 		} else {
-			struct nm_mig_info h[1];
-			nm_mig_history(n->nodes[host].mig, h, 1);
-			fprintf(stderr, "migration %d aborted: %s\n", k, h[0].reason);
 			ck_assert_int_eq(where, host); /* aborted: still here */
 		}
 		host = where;
