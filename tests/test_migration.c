@@ -661,6 +661,140 @@ START_TEST(stateless_daemon_migrates_exactly_once)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ netmesh: faults */
+
+/* A 2-node net with the rec daemon on node 0, traffic flowing. */
+static struct net *faulty_pair(uint64_t seed, uint64_t *origin)
+{
+	struct net *n = net_new(2, seed);
+	n->log = calloc(1, sizeof(*n->log));
+	n->loss_pct = 5;
+	n->max_delay_ms = 20;
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	*origin = id.origin_hash;
+	run(n, 20, 2);
+	return n;
+}
+
+static void start_0_to_1(struct net *n, uint64_t o)
+{
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	struct nm_error e;
+	ck_assert_msg(nm_mig_start(n->nodes[0].mig, o, nid(n, 0), nid(n, 1), &opts, n->now, &e) == 0,
+		      "%s", e.msg);
+}
+
+START_TEST(target_killed_mid_transfer_daemon_stays_on_source)
+{
+	uint64_t o;
+	struct net *n = faulty_pair(0x7001, &o);
+	start_0_to_1(n, o);
+	n->nodes[1].alive = false; /* before the snapshot reaches it */
+	run_until_idle(n, o, 2);
+	struct nm_mig_info h[1];
+	ck_assert_uint_ge(nm_mig_history(n->nodes[0].mig, h, 1), 1);
+	ck_assert(!h[0].ok);
+	ck_assert_str_eq(h[0].reason, "state failed: migration timed out in phase Transfer");
+	int where = -1;
+	ck_assert_int_eq(live_count(n, o, &where), 1);
+	ck_assert_int_eq(where, 0);
+	run(n, 100, 2); /* the held events ran here; new ones too */
+	check_exactly_once(n, o, true);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(source_killed_after_cutover_daemon_lives_on_target)
+{
+	uint64_t o;
+	struct net *n = faulty_pair(0x7002, &o);
+	start_0_to_1(n, o);
+	for (int g = 0; g < 20000 && !last_ok(n, 1, o); g++)
+		run(n, 1, 2);
+	ck_assert(last_ok(n, 1, o)); /* the target activated: that is the cutover */
+	run(n, 400, 0);               /* every forwarded event acked */
+	n->nodes[0].alive = false;
+	run(n, 100, 2);               /* the sender finds the daemon on node 1 */
+	int where = -1;
+	ck_assert_int_eq(live_count(n, o, &where), 1);
+	ck_assert_int_eq(where, 1);
+	check_exactly_once(n, o, true);
+	net_free(n);
+}
+END_TEST
+
+/* Cut both directions right after the commit (ActivateTarget in flight). */
+static void cut_after_commit(struct net *n, uint64_t o)
+{
+	for (int g = 0; g < 20000 && nm_mig_phase_of(n->nodes[0].mig, o) != NM_MIG_PHASE_REPLAY; g++)
+		run(n, 1, 2);
+	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
+	n->link_down[0][1] = n->link_down[1][0] = true;
+}
+
+START_TEST(link_down_during_replay_completes_after_link_returns)
+{
+	uint64_t o;
+	struct net *n = faulty_pair(0x7003, &o);
+	start_0_to_1(n, o);
+	cut_after_commit(n, o);
+	run(n, 400, 2); /* 2 s: the source keeps its events and retries */
+	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
+	n->link_down[0][1] = n->link_down[1][0] = false;
+	run_until_idle(n, o, 2);
+	ck_assert(last_ok(n, 0, o));
+	run(n, 2000, 0);
+	int where = -1;
+	ck_assert_int_eq(live_count(n, o, &where), 1);
+	ck_assert_int_eq(where, 1);
+	check_exactly_once(n, o, true);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(link_down_past_discard_timeout_reverts_to_source)
+{
+	uint64_t o;
+	struct net *n = faulty_pair(0x7004, &o);
+	start_0_to_1(n, o);
+	cut_after_commit(n, o);
+	run(n, 6400, 1); /* 32 s: the target discards its uncommitted restore */
+	ck_assert_int_eq(nm_runtime_has_daemon(n->nodes[1].rt, o), false);
+	n->link_down[0][1] = n->link_down[1][0] = false;
+	run_until_idle(n, o, 1); /* ActivateTarget -> "discarded": the proof, the source reverts */
+	struct nm_mig_info h[1];
+	nm_mig_history(n->nodes[0].mig, h, 1);
+	ck_assert(!h[0].ok);
+	ck_assert_str_eq(h[0].reason,
+			 "state failed: target discarded the restore; reverted to the source");
+	run(n, 100, 2);
+	int where = -1;
+	ck_assert_int_eq(live_count(n, o, &where), 1);
+	ck_assert_int_eq(where, 0);
+	check_exactly_once(n, o, true);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(non_last_output_state_keeps_one_chain)
+{
+	/* rec's state (count, sums) is never its last output (count, id): without
+	 * the chain-head TLV upstream's fallback would break the chain here. */
+	uint64_t o;
+	struct net *n = faulty_pair(0x7005, &o);
+	n->loss_pct = 0;
+	start_0_to_1(n, o);
+	run_until_idle(n, o, 0);
+	ck_assert(last_ok(n, 0, o));
+	run(n, 50, 2);
+	check_exactly_once(n, o, true);
+	net_free(n);
+}
+END_TEST
+
 /* ------------------------------------------------------------ suite */
 
 static Suite *suite(void)
@@ -671,6 +805,14 @@ static Suite *suite(void)
 	tcase_add_test(t, exactly_once_two_nodes_lossy);
 	tcase_add_test(t, exactly_once_three_nodes_lossy);
 	tcase_add_test(t, stateless_daemon_migrates_exactly_once);
+	suite_add_tcase(s, t);
+	t = tcase_create("faults");
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, target_killed_mid_transfer_daemon_stays_on_source);
+	tcase_add_test(t, source_killed_after_cutover_daemon_lives_on_target);
+	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
+	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
+	tcase_add_test(t, non_last_output_state_keeps_one_chain);
 	suite_add_tcase(s, t);
 	return s;
 }
