@@ -824,6 +824,17 @@ static uint64_t counter_deliver(struct net *n, int i, uint64_t o, uint64_t seq)
 	return nm_get_le64(n->out->ev[0].payload);
 }
 
+/* Deliver seq from..to to node i while a migration holds the daemon: no outputs now. */
+static void deliver_held(struct net *n, int i, uint64_t o, uint64_t from, uint64_t to)
+{
+	for (uint64_t q = from; q <= to; q++) {
+		uint8_t b[8];
+		struct nm_event ev = event_of(q, b);
+		ck_assert_int_eq(nm_runtime_deliver(n->nodes[i].rt, o, &ev, n->out, NULL), 0);
+		ck_assert_uint_eq(n->out->n, 0);
+	}
+}
+
 static int start(struct net *n, int src_node, int from, int to, struct nm_mig_opts opts,
 		 struct nm_error *e)
 {
@@ -887,6 +898,16 @@ static struct nm_mig_msg snapshot_ready(uint64_t o, const uint8_t *bytes, size_t
 	return m;
 }
 
+/* Node 0's counter snapshot as one SnapshotReady to node 1 (an upstream peer: no ids). */
+static int inject_snapshot(struct net *n, uint64_t o, uint64_t from_id, struct nm_error *e)
+{
+	uint8_t buf[512];
+	uint64_t seq;
+	size_t len = snapshot_bytes(n, 0, o, buf, sizeof(buf), &seq);
+	struct nm_mig_msg m = snapshot_ready(o, buf, len, seq);
+	return inject_msg(n, 1, from_id, &m, e);
+}
+
 /* ------------------------------------------------------------ upstream §15.C */
 
 START_TEST(test_orchestrator_full_phase_chain)
@@ -918,12 +939,7 @@ START_TEST(test_end_to_end_migration_local_source)
 		counter_deliver(n, 0, o, i);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	/* 6 and 7 reach the source during the migration: held, handed over, replayed. */
-	for (uint64_t i = 6; i <= 7; i++) {
-		uint8_t b[8];
-		struct nm_event ev = event_of(i, b);
-		ck_assert_int_eq(nm_runtime_deliver(n->nodes[0].rt, o, &ev, n->out, NULL), 0);
-		ck_assert_uint_eq(n->out->n, 0);
-	}
+	deliver_held(n, 0, o, 6, 7);
 	run_until_idle(n, o, 0);
 	ck_assert(!nm_runtime_has_daemon(n->nodes[0].rt, o));
 	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, o));
@@ -940,11 +956,7 @@ START_TEST(test_event_buffer_flows_to_target_replay)
 	for (uint64_t i = 1; i <= 10; i++)
 		counter_deliver(n, 0, o, i);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
-	for (uint64_t i = 11; i <= 15; i++) {
-		uint8_t b[8];
-		struct nm_event ev = event_of(i, b);
-		ck_assert_int_eq(nm_runtime_deliver(n->nodes[0].rt, o, &ev, n->out, NULL), 0);
-	}
+	deliver_held(n, 0, o, 11, 15);
 	run_until_idle(n, o, 0);
 	struct nm_daemon_handle h = { .rt = n->nodes[1].rt, .origin_hash = o };
 	struct nm_daemon_stats st;
@@ -1027,12 +1039,8 @@ START_TEST(snapshot_ready_rejects_unexpected_orchestrator_when_bound)
 	struct net *n = pair(true, &id);
 	const uint64_t o = id.origin_hash;
 	ck_assert(nm_runtime_bind_expected_orchestrator(n->nodes[1].rt, o, 0x3333));
-	uint8_t buf[512];
-	uint64_t seq;
-	size_t len = snapshot_bytes(n, 0, o, buf, sizeof(buf), &seq);
-	struct nm_mig_msg m = snapshot_ready(o, buf, len, seq);
 	struct nm_error e;
-	ck_assert_int_eq(inject_msg(n, 1, 0x9999, &m, &e), NM_EMIG_WRONG_PEER);
+	ck_assert_int_eq(inject_snapshot(n, o, 0x9999, &e), NM_EMIG_WRONG_PEER);
 	ck_assert(!nm_runtime_has_daemon(n->nodes[1].rt, o));
 	ck_assert(nm_runtime_bind_expected_orchestrator(n->nodes[1].rt, o, 0x3333));
 	ck_assert(!nm_runtime_bind_expected_orchestrator(n->nodes[1].rt, o, 0x9999));
@@ -1168,11 +1176,7 @@ START_TEST(test_regression_factory_preserved_for_retry_after_restore_failure)
 	memset(junk, 0xFF, sizeof(junk));
 	struct nm_mig_msg bad = snapshot_ready(o, junk, sizeof(junk), 0);
 	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &bad, NULL), 0);
-	uint8_t buf[512];
-	uint64_t seq;
-	size_t len = snapshot_bytes(n, 0, o, buf, sizeof(buf), &seq);
-	struct nm_mig_msg good = snapshot_ready(o, buf, len, seq);
-	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &good, NULL), 0);
+	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_RESTORE_COMPLETE), 1);
 	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, o));
 	ck_assert(nm_runtime_has_factory_slot(n->nodes[1].rt, o));
@@ -1185,13 +1189,9 @@ START_TEST(test_regression_snapshot_ready_retry_after_successful_restore_is_idem
 	struct nm_identity id;
 	struct net *n = pair(true, &id);
 	const uint64_t o = id.origin_hash;
-	uint8_t buf[512];
-	uint64_t seq;
-	size_t len = snapshot_bytes(n, 0, o, buf, sizeof(buf), &seq);
-	struct nm_mig_msg m = snapshot_ready(o, buf, len, seq);
-	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
+	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_RESTORE_COMPLETE), 1);
-	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
+	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_RESTORE_COMPLETE), 2);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_FAILED), 0);
 	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
@@ -1218,11 +1218,7 @@ START_TEST(test_out_of_order_buffering)
 	struct nm_identity id;
 	struct net *n = pair(true, &id);
 	const uint64_t o = id.origin_hash;
-	uint8_t buf[512];
-	uint64_t seq;
-	size_t len = snapshot_bytes(n, 0, o, buf, sizeof(buf), &seq);
-	struct nm_mig_msg m = snapshot_ready(o, buf, len, seq);
-	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
+	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
 	struct nm_mig_msg act = { .type = NM_MIG_ACTIVATE_TARGET, .daemon_origin = o };
 	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &act, NULL), 0);
 	uint64_t order[] = { 3, 1, 2, 2 }, acks[] = { 0, 1, 3, 3 };
