@@ -119,8 +119,10 @@ static inline struct nm_mig_opts nm_mig_opts_default(void)
 
 struct nm_migration;
 
-/* New engine; installs itself as the runtime's migration receiver. NULL on bad config. */
+/* New engine; installs itself as the runtime's migration receiver (so the
+ * node's nm_node_handle_migration reaches it). NULL on bad config. */
 struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg);
+/* Free the engine before its runtime. */
 void nm_mig_free(struct nm_migration *m);
 
 uint64_t nm_mig_local_node(const struct nm_migration *m);

@@ -595,6 +595,16 @@ static void check_exactly_once(struct net *n, uint64_t origin, bool stateful)
 	outlog_check_chain(n->log, N);
 }
 
+/* The daemon lives on `node` only, every event ran once, one chain; frees the net. */
+static void end_live_on(struct net *n, uint64_t o, int node)
+{
+	int where = -1;
+	ck_assert_int_eq(live_count(n, o, &where), 1);
+	ck_assert_int_eq(where, node);
+	check_exactly_once(n, o, true);
+	net_free(n);
+}
+
 /* ------------------------------------------------------------ netmesh: exactly once */
 
 /* Many migrations back and forth under 5% loss both ways, duplication and reordering. */
@@ -718,11 +728,7 @@ START_TEST(source_killed_after_cutover_daemon_lives_on_target)
 	run(n, 400, 0);               /* every forwarded event acked */
 	n->nodes[0].alive = false;
 	run(n, 100, 2);               /* the sender finds the daemon on node 1 */
-	int where = -1;
-	ck_assert_int_eq(live_count(n, o, &where), 1);
-	ck_assert_int_eq(where, 1);
-	check_exactly_once(n, o, true);
-	net_free(n);
+	end_live_on(n, o, 1);
 }
 END_TEST
 
@@ -747,11 +753,7 @@ START_TEST(link_down_during_replay_completes_after_link_returns)
 	run_until_idle(n, o, 2);
 	ck_assert(last_ok(n, 0, o));
 	run(n, 2000, 0);
-	int where = -1;
-	ck_assert_int_eq(live_count(n, o, &where), 1);
-	ck_assert_int_eq(where, 1);
-	check_exactly_once(n, o, true);
-	net_free(n);
+	end_live_on(n, o, 1);
 }
 END_TEST
 
@@ -771,11 +773,7 @@ START_TEST(link_down_past_discard_timeout_reverts_to_source)
 	ck_assert_str_eq(h[0].reason,
 			 "state failed: target discarded the restore; reverted to the source");
 	run(n, 100, 2);
-	int where = -1;
-	ck_assert_int_eq(live_count(n, o, &where), 1);
-	ck_assert_int_eq(where, 0);
-	check_exactly_once(n, o, true);
-	net_free(n);
+	end_live_on(n, o, 0);
 }
 END_TEST
 
@@ -1555,6 +1553,35 @@ START_TEST(start_migration_clears_stale_failure_cache_entry)
 }
 END_TEST
 
+START_TEST(loopback_delivers_in_place)
+{
+	/* A message to the local node is handled in place, not sent (upstream §11.8). */
+	struct net *n = net_new(1, 2);
+	struct nm_mig_msg q = { .type = NM_MIG_QUERY, .daemon_origin = 0xD00D, .query.nonce = 7 };
+	struct nm_mig_stats before, after;
+	nm_mig_stats(n->nodes[0].mig, &before);
+	ck_assert_int_eq(inject_msg(n, 0, nid(n, 0), &q, NULL), 0);
+	nm_mig_stats(n->nodes[0].mig, &after);
+	ck_assert_uint_eq(after.received, before.received + 2); /* the query, then its Status */
+	ck_assert_uint_eq(after.sent, before.sent + 1);
+	ck_assert_uint_eq(n->nq, 0); /* nothing went to the network */
+	/* The node's 0x0500 entry (what the dataplane calls) reaches the engine. */
+	uint8_t buf[64];
+	size_t len;
+	q.ext = NULL;
+	ck_assert_int_eq(nm_mig_encode(&q, buf, sizeof(buf), &len, NULL), 0);
+	ck_assert_int_eq(nm_node_handle_migration(n->nodes[0].node, buf, len, 0x77, n->now), 0);
+	nm_mig_stats(n->nodes[0].mig, &before);
+	ck_assert_uint_eq(before.received, after.received + 1);
+	nm_mig_free(n->nodes[0].mig);
+	n->nodes[0].mig = NULL;
+	ck_assert_int_eq(nm_node_handle_migration(n->nodes[0].node, buf, len, 0x77, n->now), 0);
+	nm_runtime_shutdown(n->nodes[0].rt, NULL); /* the runtime's handler leaves the node */
+	ck_assert_int_eq(nm_node_handle_migration(n->nodes[0].node, buf, len, 0x77, n->now), -ENOSYS);
+	net_free(n);
+}
+END_TEST
+
 START_TEST(start_migration_requires_ready_runtime)
 {
 	struct net *n = net_new(1, 1);
@@ -1707,6 +1734,7 @@ static Suite *suite(void)
 	t = tcase_create("upstream-sdk");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, start_migration_requires_ready_runtime);
+	tcase_add_test(t, loopback_delivers_in_place);
 	tcase_add_test(t, local_source_migration_reaches_complete_and_transfers_state);
 	tcase_add_test(t, migration_to_unconnected_peer_fails_target_unavailable);
 	tcase_add_test(t, migration_opts_transport_identity_false_skips_envelope);
