@@ -126,12 +126,14 @@ static bool handler_ready(void *ctx)
 	return nm_runtime_is_ready(ctx);
 }
 
-static void handler_handle(void *ctx, const uint8_t *msg, size_t len, uint64_t from,
-			   uint64_t now_ms)
+static int handler_handle(void *ctx, const uint8_t *msg, size_t len, uint64_t from,
+			  uint64_t now_ms)
 {
 	struct nm_runtime *rt = ctx;
-	if (rt->mig_handle != NULL)
-		rt->mig_handle(rt->mig_ctx, msg, len, from, now_ms);
+	if (rt->mig_handle == NULL)
+		return -ENOSYS;
+	rt->mig_handle(rt->mig_ctx, msg, len, from, now_ms);
+	return 0;
 }
 
 static void tap_init(struct nm_runtime *rt);
