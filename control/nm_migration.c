@@ -401,7 +401,8 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 	size_t first_new = r->evs.n;
 	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0) {
 		for (uint32_t i = 0; i < n; i++)
-			mevq_insert(&r->evs, h[i].mseq, h[i].sender, &h[i].ev);
+			if (mevq_insert(&r->evs, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
+				m->st.events_lost_nomem++; /* counted, never silent */
 		r->last_event_ms = now;
 	}
 	if (!r->committed || first_new == r->evs.n)
@@ -582,7 +583,8 @@ static void target_discard(struct nm_migration *m, struct rec *r, uint64_t now)
 	struct mevq back = { 0 };
 	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0)
 		for (uint32_t i = 0; i < n; i++)
-			mevq_insert(&back, h[i].mseq, h[i].sender, &h[i].ev);
+			if (mevq_insert(&back, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
+				m->st.events_lost_nomem++;
 	nm_runtime_migration_remove(m->rt, r->origin, NULL);
 	m->tap->release(m->tap->ctx, r->origin);
 	if (back.n > 0) {
@@ -836,8 +838,11 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 	for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++) {
 		uint64_t mseq = first + i;
 		uint64_t sender = has_ext && i < ext->nsenders ? nm_mig_ext_sender(ext, i) : 0;
-		if (mseq <= r->replayed || mevq_insert(&r->pending, mseq, sender, &ev) == -EEXIST)
+		int rc = mseq <= r->replayed ? -EEXIST : mevq_insert(&r->pending, mseq, sender, &ev);
+		if (rc == -EEXIST)
 			m->st.events_duplicate++;
+		else if (rc < 0)
+			m->st.events_lost_nomem++; /* not acked: the source sends it again */
 	}
 	if (r->active)
 		target_drain(m, r);
