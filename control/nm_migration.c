@@ -65,6 +65,7 @@ struct rec {
 	struct mevq pending;      /* received, not yet replayed */
 	uint64_t replayed;        /* events replayed through this mseq */
 	bool active, discarded;
+	bool old;                 /* superseded by a newer attempt; kept to ack and answer its source */
 };
 
 struct loop_msg {
@@ -154,12 +155,23 @@ static void mevq_drop_through(struct mevq *q, uint64_t through)
 	q->n -= k;
 }
 
+/* The current record of (origin, kind); superseded ones are not current. */
 static struct rec *rec_find(struct nm_migration *m, uint64_t origin, uint8_t kind)
 {
 	for (size_t i = 0; i < MAX_RECS; i++)
-		if (m->recs[i].kind == kind && m->recs[i].origin == origin)
+		if (m->recs[i].kind == kind && m->recs[i].origin == origin && !m->recs[i].old)
 			return &m->recs[i];
 	return NULL;
+}
+
+/* The record of one attempt (superseded ones included); mid 0: the current one. */
+static struct rec *rec_find_attempt(struct nm_migration *m, uint64_t origin, uint8_t kind,
+				    uint64_t mid)
+{
+	for (size_t i = 0; mid != 0 && i < MAX_RECS; i++)
+		if (m->recs[i].kind == kind && m->recs[i].origin == origin && m->recs[i].mid == mid)
+			return &m->recs[i];
+	return rec_find(m, origin, kind);
 }
 
 static struct rec *rec_new(struct nm_migration *m, uint64_t origin, uint8_t kind, uint64_t now)
@@ -605,7 +617,8 @@ static void target_drain(struct nm_migration *m, struct rec *r)
 	size_t k = 0;
 	while (k < r->pending.n && r->pending.v[k].mseq == r->replayed + 1) {
 		struct mev *e = &r->pending.v[k++];
-		m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL);
+		if (m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL) == NM_ENOT_FOUND)
+			m->st.events_undeliverable++; /* the daemon left and nothing here forwards it */
 		r->replayed = e->mseq;
 		r->events++;
 		m->st.events_replayed++;
@@ -758,7 +771,9 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 	uint64_t bound;
 	if (r != NULL && ((r->active && !nm_runtime_has_daemon(m->rt, o)) || r->discarded) &&
 	    !same_attempt(r, mid)) {
-		rec_free(r); /* it left since (or never came): that record gates nothing now */
+		/* It left since (or never came): that record gates nothing now, but its
+		 * source may still send late events or ask for its proof. */
+		r->old = true;
 		r = NULL;
 	}
 	if (r != NULL && r->source != from)
@@ -784,7 +799,7 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 		/* else: it came here, left, and comes back: the old record is done with. */
 		if (!r->discarded && !r->active)
 			target_discard(m, r, now); /* an older, uncommitted attempt: replaced */
-		rec_free(r);
+		r->old = true;
 	}
 	struct nm_mig_assembled a;
 	struct nm_mig_reasm_error why;
@@ -807,7 +822,7 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 		       uint64_t now, struct nm_error *err)
 {
 	const uint64_t o = msg->daemon_origin;
-	struct rec *r = rec_find(m, o, REC_TARGET);
+	struct rec *r = rec_find_attempt(m, o, REC_TARGET, mid);
 	struct nm_mig_events_iter it;
 	struct nm_event ev;
 	if (has_ext && mid == 0 && !NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ) &&
@@ -858,7 +873,7 @@ static int on_activate(struct nm_migration *m, const struct nm_mig_msg *msg, uin
 		       uint64_t from, uint64_t now, struct nm_error *err)
 {
 	const uint64_t o = msg->daemon_origin;
-	struct rec *r = rec_find(m, o, REC_TARGET);
+	struct rec *r = rec_find_attempt(m, o, REC_TARGET, mid);
 	if (r == NULL || !same_attempt(r, mid))
 		return nm_mig_err_daemon_not_found(err, o);
 	if (r->source != from)
@@ -1028,7 +1043,7 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 			source_fail(m, r, now, &msg.failed, true); /* the orchestrator cancels */
 			return 0;
 		}
-		if ((r = rec_find(m, o, REC_TARGET)) != NULL) {
+		if ((r = rec_find_attempt(m, o, REC_TARGET, mid)) != NULL) {
 			if (from != r->source)
 				return wrong_peer(m, o, from, r->source, err);
 			if (same_attempt(r, mid) && !r->active && !r->discarded)
@@ -1208,6 +1223,18 @@ static uint32_t backoff(struct nm_migration *m, struct rec *r, uint64_t now)
 	return r->rto_ms;
 }
 
+/* Does an older attempt's source still send us this daemon's events? Then keep forwarding. */
+static bool target_recently_heard(struct nm_migration *m, uint64_t origin, uint64_t now)
+{
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		const struct rec *t = &m->recs[i];
+		if (t->kind == REC_TARGET && t->origin == origin && t->active &&
+		    now - t->last_heard_ms < m->linger)
+			return true;
+	}
+	return false;
+}
+
 static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	if (!r->committed) {
@@ -1251,6 +1278,7 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 		}
 	}
 	if (r->activated && r->evs.n == 0 && now - r->last_event_ms >= m->linger &&
+	    !target_recently_heard(m, r->origin, now) &&
 	    m->tap->unforward(m->tap->ctx, r->origin) == 0)
 		rec_free(r); /* forwarding is over */
 }
@@ -1258,7 +1286,7 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 static void poll_target(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	uint64_t idle = now - r->last_heard_ms;
-	if (!r->active && !r->discarded && idle >= m->discard_timeout)
+	if (!r->active && !r->discarded && !r->old && idle >= m->discard_timeout)
 		target_discard(m, r, now);
 	else if ((r->active && idle >= 4ull * m->linger) || (r->discarded && idle >= m->discard_timeout))
 		rec_free(r);

@@ -193,6 +193,7 @@ struct nm_mig_stats {
 	uint64_t loopback_dropped; /* past the 32-bounce cap */
 	uint64_t events_forwarded, events_replayed, events_duplicate;
 	uint64_t events_lost_nomem; /* an allocation failed while taking held events */
+	uint64_t events_undeliverable; /* a late event for a daemon that left, with no forwarding here */
 	uint64_t moved_sent;
 };
 void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out);

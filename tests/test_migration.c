@@ -613,7 +613,7 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 {
 	struct net *n = net_new(n_nodes, seed);
 	n->log = calloc(1, sizeof(*n->log));
-	n->loss_pct = 5;
+	n->loss_pct = getenv("NM_LOSS") ? (uint32_t)atoi(getenv("NM_LOSS")) : 5;
 	n->dup_pct = 3;
 	n->max_delay_ms = 40;
 	struct nm_identity id;
@@ -648,6 +648,12 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 	/* Quiet: let forwarding drain and every ack land. */
 	run(n, 3000, 0);
 	check_exactly_once(n, o, stateful);
+	for (int i = 0; i < n_nodes; i++) {
+		struct nm_mig_stats st;
+		nm_mig_stats(n->nodes[i].mig, &st);
+		ck_assert_uint_eq(st.events_undeliverable, 0);
+		ck_assert_uint_eq(st.events_lost_nomem, 0);
+	}
 	ck_assert_int_ge(completed, migrations / 2);
 	ck_assert_uint_gt(n->moved_seen, 0);
 	net_free(n);
@@ -662,6 +668,17 @@ END_TEST
 START_TEST(exactly_once_three_nodes_lossy)
 {
 	back_and_forth(3, "rec", true, 0xBEEF, 12);
+}
+END_TEST
+
+/* More seeds, 2 and 3 nodes, stateful and stateless. NM_SEEDS=N runs N of them
+ * (NM_SEED0 the first, NM_LOSS the loss percentage) to explore further. */
+START_TEST(exactly_once_many_seeds)
+{
+	int first = getenv("NM_SEED0") ? atoi(getenv("NM_SEED0")) : 0;
+	int k = getenv("NM_SEEDS") ? atoi(getenv("NM_SEEDS")) : 6;
+	for (int i = first; i < k; i++)
+		back_and_forth(2 + i % 2, i % 3 ? "rec" : "srec", i % 3 != 0, 1000 + (uint64_t)i, 10);
 }
 END_TEST
 
@@ -1699,6 +1716,7 @@ static Suite *suite(void)
 	tcase_add_test(t, exactly_once_two_nodes_lossy);
 	tcase_add_test(t, exactly_once_three_nodes_lossy);
 	tcase_add_test(t, stateless_daemon_migrates_exactly_once);
+	tcase_add_test(t, exactly_once_many_seeds);
 	suite_add_tcase(s, t);
 	t = tcase_create("faults");
 	tcase_set_timeout(t, 120);
