@@ -1310,6 +1310,8 @@ static void poll_orch(struct nm_migration *m, struct rec *r, uint64_t now)
 
 void nm_mig_poll(struct nm_migration *m, uint64_t now_ms)
 {
+	if (nm_runtime_state(m->rt) == NM_RUNTIME_SHUTTING_DOWN)
+		memset(m->fails, 0, sizeof(m->fails)); /* upstream's shutdown clears recent_failures */
 	for (size_t i = 0; i < MAX_RECS; i++) {
 		struct rec *r = &m->recs[i];
 		if (r->kind == REC_SOURCE)

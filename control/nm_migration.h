@@ -185,7 +185,8 @@ size_t nm_mig_list(const struct nm_migration *m, uint64_t now_ms, struct nm_mig_
 size_t nm_mig_history(const struct nm_migration *m, struct nm_mig_info *out, size_t max);
 /* The phase of this node's record for origin (source/orchestrator first), or NM_MIG_PHASE_NONE. */
 enum nm_mig_phase nm_mig_phase_of(const struct nm_migration *m, uint64_t origin);
-/* The last failure recorded for origin (upstream's recent_failures); false when none. */
+/* The last failure recorded for origin (upstream's recent_failures: a start
+ * clears it, a poll after the runtime's shutdown clears all); false when none. */
 bool nm_mig_last_failure(const struct nm_migration *m, uint64_t origin, struct nm_mig_reason *r);
 
 struct nm_mig_stats {

@@ -1599,6 +1599,20 @@ START_TEST(loopback_delivers_in_place)
 }
 END_TEST
 
+START_TEST(shutdown_clears_failure_cache)
+{
+	struct nm_identity id;
+	struct net *n = pair(false, &id);
+	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
+	run_until_idle(n, id.origin_hash, 0);
+	ck_assert(nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
+	ck_assert_int_eq(nm_runtime_shutdown(n->nodes[0].rt, NULL), 0);
+	nm_mig_poll(n->nodes[0].mig, n->now);
+	ck_assert(!nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
+	net_free(n);
+}
+END_TEST
+
 START_TEST(start_migration_requires_ready_runtime)
 {
 	struct net *n = net_new(1, 1);
@@ -1753,6 +1767,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, start_migration_requires_ready_runtime);
 	tcase_add_test(t, loopback_delivers_in_place);
+	tcase_add_test(t, shutdown_clears_failure_cache);
 	tcase_add_test(t, local_source_migration_reaches_complete_and_transfers_state);
 	tcase_add_test(t, migration_to_unconnected_peer_fails_target_unavailable);
 	tcase_add_test(t, migration_opts_transport_identity_false_skips_envelope);
