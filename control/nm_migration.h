@@ -163,6 +163,8 @@ enum nm_mig_role_local {
 
 struct nm_mig_info {
 	uint64_t origin;
+	uint64_t mid;      /* the attempt's migration id */
+	uint64_t orch_mid; /* a remote orchestrator's id for it (0: none) */
 	uint64_t source, target;
 	uint8_t role;      /* enum nm_mig_role_local */
 	uint8_t phase;     /* enum nm_mig_phase */
