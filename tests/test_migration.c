@@ -1098,6 +1098,49 @@ START_TEST(test_abort_at_each_phase)
 }
 END_TEST
 
+START_TEST(abort_migration_propagates_to_source_handler)
+{
+	/* After an abort the source holds nothing: events held meanwhile ran, in order, and new ones run now. */
+	struct nm_identity id;
+	struct net *n = pair(true, &id);
+	const uint64_t o = id.origin_hash;
+	counter_deliver(n, 0, o, 1);
+	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
+	deliver_held(n, 0, o, 2, 3);
+	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, NULL), 0);
+	ck_assert_uint_eq(counter_deliver(n, 0, o, 4), 4);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(drain_continues_past_a_failing_event)
+{
+	/* netmesh: an event whose process() fails is processed (counted as the daemon's
+	 * error), like it would have been on the source; the replay goes on. */
+	struct net *n = net_new(2, 0x47);
+	n->log = calloc(1, sizeof(*n->log));
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	const uint64_t o = id.origin_hash;
+	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
+	uint8_t bad[3] = { 1, 2, 3 };
+	struct nm_event ev = { .link = { 0xABCD, 0, 99, 0 }, .payload = bad, .len = 3 };
+	ck_assert(send_one(n, 1));
+	ck_assert_int_eq(nm_runtime_deliver(n->nodes[0].rt, o, &ev, n->out, NULL), 0); /* held */
+	ck_assert(send_one(n, 2));
+	n->next_id = 2;
+	run_until_idle(n, o, 0);
+	run(n, 20, 0);
+	struct nm_daemon_handle h = { .rt = n->nodes[1].rt, .origin_hash = o };
+	struct nm_daemon_stats st;
+	ck_assert_int_eq(nm_daemon_handle_stats(&h, &st, NULL), 0);
+	ck_assert_uint_eq(st.errors, 1);
+	ck_assert_uint_eq(st.events_processed, 2);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 START_TEST(test_regression_start_migration_atomic_duplicate_check)
 {
 	struct net *n = net_new(3, 0x44);
@@ -1756,6 +1799,8 @@ static Suite *suite(void)
 	tcase_add_test(t, snapshot_ready_rejects_unexpected_orchestrator_when_bound);
 	tcase_add_test(t, test_abort_at_each_phase);
 	tcase_add_test(t, test_regression_start_migration_atomic_duplicate_check);
+	tcase_add_test(t, abort_migration_propagates_to_source_handler);
+	tcase_add_test(t, drain_continues_past_a_failing_event);
 	tcase_add_test(t, test_migration_full_lifecycle_over_subprotocol_single_chunk);
 	tcase_add_test(t, test_migration_full_lifecycle_over_subprotocol_multi_chunk);
 	tcase_add_test(t, test_migration_fails_when_no_factory_registered);
