@@ -1370,6 +1370,32 @@ START_TEST(test_out_of_order_buffering)
 }
 END_TEST
 
+START_TEST(test_regression_activate_target_idempotent_after_ack_loss)
+{
+	struct nm_identity id;
+	struct net *n = pair(true, &id);
+	const uint64_t o = id.origin_hash;
+	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
+	struct nm_mig_msg act = { .type = NM_MIG_ACTIVATE_TARGET, .daemon_origin = o };
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &act, NULL), 0);
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &act, NULL), 0); /* the first ack was lost */
+	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_ACTIVATE_ACK), 2);
+	uint64_t seqs[2];
+	int k = 0;
+	for (size_t i = 0; i < n->nq; i++) {
+		struct nm_mig_msg m;
+		if (nm_mig_decode(n->q[i].buf, n->q[i].len, &m, NULL, NULL) == 0 &&
+		    m.type == NM_MIG_ACTIVATE_ACK)
+			seqs[k++] = m.activate_ack.replayed_seq;
+	}
+	ck_assert_uint_eq(seqs[0], seqs[1]);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
+	struct nm_mig_info h[4];
+	ck_assert_uint_eq(nm_mig_history(n->nodes[1].mig, h, 4), 1); /* activated once */
+	net_free(n);
+}
+END_TEST
+
 START_TEST(test_cutover_rejects_writes)
 {
 	/* netmesh: after the commit the source processes nothing; deliveries are forwarded. */
@@ -1871,6 +1897,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_regression_snapshot_ready_retry_after_successful_restore_is_idempotent);
 	tcase_add_test(t, test_activate_target_without_prior_restore_errors_gracefully);
 	tcase_add_test(t, test_out_of_order_buffering);
+	tcase_add_test(t, test_regression_activate_target_idempotent_after_ack_loss);
 	tcase_add_test(t, test_cutover_rejects_writes);
 	tcase_add_test(t, test_buffer_event_no_migration);
 	tcase_add_test(t, migration_target_failure_mid_chunking);
