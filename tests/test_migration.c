@@ -18,6 +18,7 @@
 
 #include "nm_builtin.h"
 #include "nm_envelope.h"
+#include "nm_exec.h"
 #include "nm_le.h"
 #include "nm_migration.h"
 #include "nm_migwire.h"
@@ -1745,6 +1746,43 @@ START_TEST(shutdown_clears_failure_cache)
 }
 END_TEST
 
+/* An executor that runs "worker" requests inline: enough to pin a daemon without a dataplane. */
+static bool inline_has_lcore(void *ctx, uint32_t lcore)
+{
+	(void)ctx;
+	return lcore == 1;
+}
+
+static int inline_call(void *ctx, uint32_t lcore, struct nm_exec_req *req)
+{
+	(void)ctx;
+	(void)lcore;
+	return req->op == NM_EXEC_ATTACH || req->op == NM_EXEC_DETACH ? 0 : nm_exec_run(req);
+}
+
+START_TEST(pinned_daemon_is_left_to_the_dataplane_tap)
+{
+	/* The control tap cannot hold a daemon a worker owns: the start fails, clearly, and
+	 * the daemon runs on. (The dataplane's tap holds pinned daemons on their worker.) */
+	struct net *n = net_new(2, 3);
+	static const struct nm_executor inline_exec = { NULL, inline_has_lcore, inline_call };
+	nm_runtime_set_executor(n->nodes[0].rt, &inline_exec);
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	struct nm_host_config cfg = nm_host_config_default();
+	cfg.lcore = 1;
+	struct nm_daemon_handle h;
+	ck_assert_int_eq(nm_runtime_spawn(n->nodes[0].rt, "counter", &id, &cfg, &h, NULL), 0);
+	n->origin = id.origin_hash;
+	struct nm_error e;
+	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), &e), NM_EMIG_STATE_FAILED);
+	ck_assert_ptr_nonnull(strstr(e.msg, "is pinned on lcore 1"));
+	ck_assert_uint_eq(counter_deliver(n, 0, id.origin_hash, 1), 1);
+	ck_assert_uint_eq(n->nq, 0);
+	net_free(n);
+}
+END_TEST
+
 START_TEST(start_migration_requires_ready_runtime)
 {
 	struct net *n = net_new(1, 1);
@@ -1812,6 +1850,11 @@ START_TEST(envelope_seal_open_roundtrip_and_failures)
 	uint8_t other[32];
 	memset(other, 3, sizeof(other));
 	ck_assert_int_eq(nm_envelope_open(&e, sk, &l, other, &opened, &err), NM_EENV_INVALID_SIGNER);
+	/* signer_pub not an ed25519 point */
+	struct nm_envelope bad = e;
+	memset(bad.signer_pub, 0xFF, sizeof(bad.signer_pub));
+	ck_assert_int_eq(nm_envelope_open(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
 	/* tampered ciphertext */
 	struct nm_envelope t = e;
 	t.sealed_seed[40] ^= 1;
@@ -1906,6 +1949,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, start_migration_requires_ready_runtime);
 	tcase_add_test(t, loopback_delivers_in_place);
+	tcase_add_test(t, pinned_daemon_is_left_to_the_dataplane_tap);
 	tcase_add_test(t, shutdown_clears_failure_cache);
 	tcase_add_test(t, local_source_migration_reaches_complete_and_transfers_state);
 	tcase_add_test(t, migration_to_unconnected_peer_fails_target_unavailable);
