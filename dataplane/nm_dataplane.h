@@ -60,6 +60,8 @@ struct nm_dataplane {
 	struct nm_u64map sessions; /* session_id -> struct nm_session * */
 	struct nm_u64map daemons;  /* origin -> struct nm_dp_daemon * */
 	struct rte_ring *slowpath; /* workers -> control thread (MP/SC) */
+	struct rte_ring *mig_rx;   /* authenticated 0x0500 packets -> control thread (MP/SC) */
+	struct nm_u64map stubs;    /* origin -> struct nm_dp_daemon *: forwarding after a move */
 	nm_slowpath_fn slowpath_fn;
 	void *slowpath_ctx;
 	struct nm_lcore_stats ctl_stats; /* slow-path drops counted by the control thread */
@@ -117,6 +119,42 @@ void nm_dataplane_stats(const struct nm_dataplane *dp, struct nm_lcore_stats *su
  * is flushed within every burst.
  */
 float nm_dataplane_load(const struct nm_dataplane *dp);
+
+/*
+ * Migration (control thread). Authenticated 0x0500 packets wait in mig_rx;
+ * poll hands each message (one EventFrame) to fn with the peer it came from.
+ */
+typedef void (*nm_dp_mig_fn)(void *ctx, uint16_t peer, const uint8_t *msg, size_t len);
+unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *ctx);
+
+/*
+ * Run `snapshot` (an exec request, e.g. NM_EXEC_SNAPSHOT; the host is filled
+ * in here; NULL: none) on a pinned daemon's owner lcore and hold its events
+ * from that instant on, in one step (no event slips between the two). `hold`
+ * must stay valid until released or, after a move, while the stub forwards.
+ */
+int nm_dataplane_mig_hold(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			  struct nm_exec_req *snapshot, struct nm_error *err);
+
+/* Called off before the commit: the owner delivers the held events, in order, and goes on. */
+int nm_dataplane_mig_release(struct nm_dataplane *dp, uint64_t origin, struct nm_error *err);
+
+/*
+ * The daemon leaves this node: when its host is detached, a stub takes its
+ * place on every worker in one step, and its events keep going into `hold`
+ * for the control thread to forward. nm_dataplane_mig_unstub removes it.
+ */
+int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			  struct nm_error *err);
+int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin);
+
+/*
+ * Deliver an event to a pinned daemon as if it came in on `session_id`
+ * (its outputs go back there): the target's replay. Events injected one
+ * after another are processed in that order. -ENOBUFS when the ring is full.
+ */
+int nm_dataplane_inject(struct nm_dataplane *dp, uint64_t origin, uint64_t session_id,
+			const struct nm_event *ev);
 
 /* Control thread: hand queued slow-path packets to the hook. Returns how many. */
 unsigned nm_dataplane_poll_slowpath(struct nm_dataplane *dp);

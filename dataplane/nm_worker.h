@@ -17,6 +17,7 @@
 #include <rte_ring.h>
 
 #include "nm_ctl.h"
+#include "nm_causal.h"
 #include "nm_daemon.h"
 #include "nm_pkt.h"
 #include "nm_stats.h"
@@ -28,17 +29,52 @@
 #define NM_HANDOFF_RING 4096
 
 struct nm_dataplane;
+struct nm_exec_req;
 struct nm_host;
 struct nm_session;
+
+/*
+ * An event as it travels between lcores and to the control thread: this
+ * header, then the payload. Hand-offs to the owner lcore, events held for a
+ * migrating daemon, and events the control thread injects all use it.
+ */
+struct nm_dp_event_hdr {
+	uint64_t session_id; /* the session it came in on (outputs go back there) */
+	uint64_t daemon;
+	uint64_t mseq;        /* held events: number in the hold, from 1 */
+	uint64_t received_at;
+	uint8_t link[NM_CAUSAL_LINK_SIZE];
+	uint32_t len;
+};
+
+/*
+ * Events of a migrating daemon wait here instead of reaching its host. Only
+ * the owner lcore enqueues and numbers them (so mseq is arrival order at the
+ * owner); the control thread dequeues them once the target is authoritative,
+ * or the owner delivers them itself when the migration is called off.
+ */
+struct nm_dp_hold {
+	struct rte_ring *ring; /* struct rte_mbuf * holding nm_dp_event_hdr + payload */
+	uint64_t mseq;         /* last number given (owner only) */
+	uint64_t full;         /* events refused because the ring was full (owner only) */
+};
 
 /* A daemon in the dataplane's directory: shared by every worker's map. */
 struct nm_dp_daemon {
 	uint64_t origin;
 	uint32_t lcore;        /* owner */
-	struct nm_host *host;  /* touched by the owner only */
+	struct nm_host *host;  /* touched by the owner only; NULL: a forwarding stub */
 	uint64_t tx_seq;       /* NetHeader sequence of its output packets (owner only) */
 	uint64_t route_session; /* 0: reply on the input's session */
 	uint64_t route_stream;  /* destination daemon when routed */
+	struct nm_dp_hold *hold; /* non-NULL: events are held, not delivered (owner only) */
+};
+
+/* NM_CTL_MIG_HOLD / NM_CTL_MIG_RELEASE: argument. */
+struct nm_dp_mig_req {
+	uint64_t origin;
+	struct nm_dp_hold *hold;      /* HOLD: where events wait from now on */
+	struct nm_exec_req *snapshot; /* HOLD: run first (a snapshot), in the same step; or NULL */
 };
 
 /* Output route: send `origin`'s outputs to daemon `stream` over session `session_id`. */
