@@ -433,12 +433,21 @@ static void mig_packet(struct rte_mbuf *m, nm_dp_mig_fn fn, void *ctx)
 	}
 }
 
-unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *ctx)
+void nm_dataplane_set_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *ctx)
+{
+	dp->mig_ctx = ctx;
+	dp->mig_fn = fn;
+}
+
+unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	unsigned n = rte_ring_sc_dequeue_burst(dp->mig_rx, (void **)ms, NM_BURST, NULL);
 	for (unsigned i = 0; i < n; i++) {
-		mig_packet(ms[i], fn, ctx);
+		if (dp->mig_fn != NULL)
+			mig_packet(ms[i], dp->mig_fn, dp->mig_ctx);
+		else
+			dp->ctl_stats.drops[NM_DROP_SUBPROTOCOL]++;
 		rte_pktmbuf_free(ms[i]);
 	}
 	return n;

@@ -43,6 +43,8 @@ struct nm_dataplane_config {
 
 /* Slow-path packets (handshakes) go to the control thread through this hook. */
 typedef void (*nm_slowpath_fn)(void *ctx, struct rte_mbuf *m);
+/* One 0x0500 message from dataplane peer `peer` (see nm_dataplane_set_migration). */
+typedef void (*nm_dp_mig_fn)(void *ctx, uint16_t peer, const uint8_t *msg, size_t len);
 
 struct nm_dataplane {
 	struct nm_mesh *mesh;
@@ -61,6 +63,8 @@ struct nm_dataplane {
 	struct nm_u64map daemons;  /* origin -> struct nm_dp_daemon * */
 	struct rte_ring *slowpath; /* workers -> control thread (MP/SC) */
 	struct rte_ring *mig_rx;   /* authenticated 0x0500 packets -> control thread (MP/SC) */
+	nm_dp_mig_fn mig_fn;
+	void *mig_ctx;
 	struct nm_u64map stubs;    /* origin -> struct nm_dp_daemon *: forwarding after a move */
 	nm_slowpath_fn slowpath_fn;
 	void *slowpath_ctx;
@@ -121,11 +125,13 @@ void nm_dataplane_stats(const struct nm_dataplane *dp, struct nm_lcore_stats *su
 float nm_dataplane_load(const struct nm_dataplane *dp);
 
 /*
- * Migration (control thread). Authenticated 0x0500 packets wait in mig_rx;
- * poll hands each message (one EventFrame) to fn with the peer it came from.
+ * Migration (control thread). With a handler set, authenticated 0x0500
+ * packets wait in mig_rx and poll hands each message (one EventFrame) to it
+ * with the dataplane peer index it came from; without one they are dropped
+ * as `subprotocol`. Set it before the workers start, clear it after they stop.
  */
-typedef void (*nm_dp_mig_fn)(void *ctx, uint16_t peer, const uint8_t *msg, size_t len);
-unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *ctx);
+void nm_dataplane_set_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *ctx);
+unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp);
 
 /*
  * Run `snapshot` (an exec request, e.g. NM_EXEC_SNAPSHOT; the host is filled

@@ -319,7 +319,7 @@ static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct n
 			 const struct nm_net_hdr *h, const uint8_t *payload)
 {
 	struct rte_ring *r = w->dp->mig_rx;
-	if (r == NULL) {
+	if (w->dp->mig_fn == NULL) {
 		drop(w, NM_DROP_SUBPROTOCOL);
 		return false;
 	}
