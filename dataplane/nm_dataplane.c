@@ -200,6 +200,8 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	}
 	if ((rc = make_workers(dp, lcores, err)) < 0)
 		goto fail;
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		dp->workers[i]->idle_sleep_us = c.idle_sleep_us;
 	dp->exec = (struct nm_executor){ .ctx = dp, .has_lcore = exec_has_lcore, .call = exec_call };
 	if (dp->rt != NULL)
 		nm_runtime_set_executor(dp->rt, &dp->exec);

@@ -39,6 +39,13 @@ struct nm_dataplane_config {
 	const unsigned *lcores;    /* worker lcores; NULL: the first EAL worker lcores */
 	uint16_t mtu;              /* default 1500 */
 	uint32_t n_mbufs;          /* default 8191 */
+	/*
+	 * 0 (default): workers busy-poll, as testpmd. N: a worker that found
+	 * nothing to do for NM_IDLE_POLLS loops in a row sleeps N us per loop
+	 * until traffic returns (l3fwd-power style), so several appliances can
+	 * share a few CPUs; costs up to N us of latency after an idle spell.
+	 */
+	uint32_t idle_sleep_us;
 };
 
 /* Slow-path packets (handshakes) go to the control thread through this hook. */

@@ -540,12 +540,15 @@ unsigned nm_worker_poll(struct nm_worker *w)
 int nm_worker_main(void *arg)
 {
 	struct nm_worker *w = arg;
-	unsigned iter = 0;
+	unsigned iter = 0, idle = 0;
 	nm_ctl_set_running(&w->ctl, true);
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		unsigned n = nm_worker_poll(w);
 		if (n == 0 || ++iter % CTL_EVERY == 0)
-			nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
+			n += nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
+		idle = n == 0 ? idle + 1 : 0;
+		if (w->idle_sleep_us != 0 && idle >= NM_IDLE_POLLS)
+			nm_sleep_us(w->idle_sleep_us); /* nothing in flight: not on the packet path */
 	}
 	/* No more RX (a port may never run dry): finish what was handed to us. */
 	while (serve_handoffs(w) != 0)

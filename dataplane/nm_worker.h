@@ -27,6 +27,7 @@
 #define NM_OUT_EVENTS 1024
 #define NM_OUT_ARENA (64 * 1024)
 #define NM_HANDOFF_RING 4096
+#define NM_IDLE_POLLS 256 /* empty loops before an idle worker sleeps */
 
 struct nm_dataplane;
 struct nm_exec_req;
@@ -114,6 +115,7 @@ struct nm_worker {
 	struct rte_ring *tx_in;  /* frames the control thread wants sent (MP/SC) */
 	struct nm_ctl_chan ctl;
 	_Atomic bool stop;
+	uint32_t idle_sleep_us; /* see nm_dataplane_config */
 
 	/* Outputs of this burst, then the packets they make. */
 	struct nm_outputs out;
