@@ -365,7 +365,7 @@ static int app_mesh_init(struct app *a)
 static int app_runtime_init(struct app *a)
 {
 	struct nm_error err = { 0 };
-	a->rt = nm_runtime_create(a->mesh);
+	a->rt = nm_runtime_create(nm_mesh_node(a->mesh));
 	if (a->rt == NULL)
 		return -ENOMEM;
 	if (nm_builtin_register_all(a->rt, &err) < 0 || nm_runtime_start(a->rt, &err) < 0)

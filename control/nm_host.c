@@ -107,8 +107,14 @@ int nm_host_from_snapshot(struct nm_daemon *d, const struct nm_identity *id,
 	rc = restore_state(d, snap, err);
 	if (rc < 0)
 		goto fail;
-	/* Upstream quirk: no head payload in snapshots, so the state stands in. */
-	nm_chain_from_head(&h->chain, &snap->chain_link, snap->state, snap->state_len);
+	if (snap->has_next_parent) {
+		/* The chain-head extension: the chain continues exactly. */
+		h->chain.head = snap->chain_link;
+		h->chain.next_parent = snap->next_parent;
+	} else {
+		/* Upstream quirk: no head payload in CDS1, so the state stands in. */
+		nm_chain_from_head(&h->chain, &snap->chain_link, snap->state, snap->state_len);
+	}
 	if (snap->bindings_len > 0 && !nm_bindings_valid(snap->bindings, snap->bindings_len)) {
 		rc = nm_error_set(err, NM_ERESTORE_FAILED,
 				  "snapshot bindings_bytes failed to decode — tampered or corrupt "
@@ -209,6 +215,7 @@ int nm_host_snapshot(struct nm_host *h, struct nm_snapshot **out, struct nm_erro
 	if (s == NULL)
 		return nm_error_set(err, -ENOMEM, "snapshot: out of memory");
 	s->horizon_encoded = h->horizon.encoded;
+	nm_snapshot_set_next_parent(s, h->chain.next_parent);
 	h->stats.snapshots_taken++;
 	*out = s;
 	return 0;

@@ -87,7 +87,7 @@ static void fx_setup(struct fixture *f, bool start, uint32_t n_mbufs)
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	struct nm_error err;
 	ck_assert_int_eq(nm_mesh_create(&mc, &f->mesh, &err), 0);
-	f->rt = nm_runtime_create(f->mesh);
+	f->rt = nm_runtime_create(nm_mesh_node(f->mesh));
 	ck_assert_int_eq(nm_builtin_register_all(f->rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_start(f->rt, NULL), 0);
 	const unsigned lcores[N_WORKERS] = { LCORE_A, LCORE_B };
