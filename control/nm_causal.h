@@ -28,7 +28,6 @@ extern "C" {
 #define NM_CAUSAL_LINK_SIZE 32
 #define NM_SUBPROTOCOL_CAUSAL 0x0400
 #define NM_SUBPROTOCOL_SNAPSHOT 0x0401
-#define NM_SUBPROTOCOL_MIGRATION 0x0500 /* Mikoshi: one message per EventFrame, stream 0x0500 */
 #define NM_CAUSAL_FRAME_HDR 4 /* LE32 total_len = 32 + payload_len */
 
 struct nm_causal_link {

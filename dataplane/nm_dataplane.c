@@ -12,6 +12,7 @@
 #include "nm_host.h"
 #include "nm_mesh.h"
 #include "nm_runtime.h"
+#include "nm_snapshot.h"
 #include "nm_le.h"
 #include "nm_wire.h"
 
@@ -52,6 +53,26 @@ static bool exec_has_lcore(void *ctx, uint32_t lcore)
 	return lcore < RTE_MAX_LCORE && dp->by_lcore[lcore] != NULL;
 }
 
+/* A restored daemon takes its stub's place, and its hold, on every worker in one step. */
+static int attach_over_stub(struct nm_dataplane *dp, struct nm_dp_daemon *d,
+			    struct nm_dp_daemon *stub)
+{
+	d->hold = stub->hold;
+	pthread_mutex_lock(&dp->lock);
+	int rc = nm_u64map_insert(&dp->daemons, d->origin, d);
+	if (rc == 0)
+		nm_u64map_remove(&dp->stubs, d->origin);
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(d);
+		return rc;
+	}
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		worker_call(dp->workers[i], NM_CTL_ROUTE_REPLACE, d->origin, d);
+	rte_free(stub); /* no worker refers to it any more */
+	return 0;
+}
+
 static int exec_attach(struct nm_dataplane *dp, struct nm_exec_req *req)
 {
 	struct nm_host *h = req->host;
@@ -61,6 +82,11 @@ static int exec_attach(struct nm_dataplane *dp, struct nm_exec_req *req)
 	d->origin = nm_host_origin(h);
 	d->lcore = h->config.lcore;
 	d->host = h;
+	pthread_mutex_lock(&dp->lock);
+	struct nm_dp_daemon *stub = nm_u64map_get(&dp->stubs, d->origin);
+	pthread_mutex_unlock(&dp->lock);
+	if (stub != NULL && stub->stub_live)
+		return attach_over_stub(dp, d, stub);
 	int rc = all_workers(dp, NM_CTL_ROUTE_ADD, NM_CTL_ROUTE_DEL, d->origin, d);
 	if (rc == 0) {
 		pthread_mutex_lock(&dp->lock);
@@ -84,6 +110,8 @@ static int exec_detach(struct nm_dataplane *dp, struct nm_exec_req *req)
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *d = nm_u64map_remove(&dp->daemons, origin);
 	struct nm_dp_daemon *stub = nm_u64map_get(&dp->stubs, origin);
+	if (stub != NULL)
+		stub->stub_live = true;
 	pthread_mutex_unlock(&dp->lock);
 	/* A daemon that moved away leaves its stub in the same step: no event falls between. */
 	for (unsigned i = 0; i < dp->n_workers; i++)
@@ -480,16 +508,32 @@ static int mig_call(struct nm_dataplane *dp, uint32_t op, struct nm_dp_mig_req *
 }
 
 int nm_dataplane_mig_hold(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
-			  struct nm_exec_req *snapshot, struct nm_error *err)
+			  struct nm_snapshot **snap, bool *stateless, struct nm_error *err)
 {
-	struct nm_dp_mig_req r = { .origin = origin, .hold = hold, .snapshot = snapshot };
-	return mig_call(dp, NM_CTL_MIG_HOLD, &r, err);
+	*snap = NULL;
+	struct nm_exec_req req = { .op = NM_EXEC_SNAPSHOT, .snap = snap, .err = err };
+	struct nm_dp_mig_req r = { .origin = origin, .hold = hold, .snapshot = &req };
+	int rc = mig_call(dp, NM_CTL_MIG_HOLD, &r, err);
+	if (rc < 0) {
+		nm_snapshot_free(*snap);
+		*snap = NULL;
+	}
+	*stateless = r.stateless;
+	return rc;
 }
 
 int nm_dataplane_mig_release(struct nm_dataplane *dp, uint64_t origin, struct nm_error *err)
 {
 	struct nm_dp_mig_req r = { .origin = origin };
 	return mig_call(dp, NM_CTL_MIG_RELEASE, &r, err);
+}
+
+static struct nm_dp_daemon *stub_new(uint64_t origin, uint32_t lcore, struct nm_dp_hold *hold)
+{
+	struct nm_dp_daemon *stub = rte_zmalloc("nm_dp_stub", sizeof(*stub), RTE_CACHE_LINE_SIZE);
+	if (stub != NULL)
+		*stub = (struct nm_dp_daemon){ .origin = origin, .lcore = lcore, .hold = hold };
+	return stub;
 }
 
 int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
@@ -499,11 +543,10 @@ int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp
 	if (d == NULL)
 		return nm_error_set(err, NM_ENOT_FOUND, "daemon 0x%" PRIx64 " is not pinned here",
 				    origin);
-	struct nm_dp_daemon *stub = rte_zmalloc("nm_dp_stub", sizeof(*stub), RTE_CACHE_LINE_SIZE);
+	/* Same owner, so held events keep one writer and one numbering. */
+	struct nm_dp_daemon *stub = stub_new(origin, d->lcore, hold);
 	if (stub == NULL)
 		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
-	/* Same owner, so held events keep one writer and one numbering. */
-	*stub = (struct nm_dp_daemon){ .origin = origin, .lcore = d->lcore, .hold = hold };
 	pthread_mutex_lock(&dp->lock);
 	int rc = nm_u64map_insert(&dp->stubs, origin, stub);
 	pthread_mutex_unlock(&dp->lock);
@@ -514,16 +557,39 @@ int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp
 	return 0;
 }
 
+int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			      struct nm_error *err)
+{
+	if (daemon_of(dp, origin) != NULL)
+		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " runs here",
+				    origin);
+	struct nm_dp_daemon *stub = stub_new(origin, dp->workers[0]->lcore, hold);
+	if (stub == NULL)
+		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	stub->stub_live = true;
+	pthread_mutex_lock(&dp->lock);
+	struct nm_dp_daemon *old = nm_u64map_remove(&dp->stubs, origin);
+	int rc = nm_u64map_insert(&dp->stubs, origin, stub);
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(stub);
+		return nm_error_set(err, rc, "dataplane: stub table");
+	}
+	/* Replace (or add) in one step per worker: no event meets an empty slot. */
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		worker_call(dp->workers[i], NM_CTL_ROUTE_REPLACE, origin, stub);
+	rte_free(old);
+	return 0;
+}
+
 int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin)
 {
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *stub = nm_u64map_remove(&dp->stubs, origin);
-	bool live = nm_u64map_get(&dp->daemons, origin) != NULL;
 	pthread_mutex_unlock(&dp->lock);
 	if (stub == NULL)
 		return NM_ENOT_FOUND;
-	/* Installed on the workers only once the host left; a live daemon means it never did. */
-	if (!live)
+	if (stub->stub_live)
 		for (unsigned i = 0; i < dp->n_workers; i++)
 			worker_call(dp->workers[i], NM_CTL_ROUTE_DEL, origin, NULL);
 	rte_free(stub);
@@ -534,6 +600,11 @@ int nm_dataplane_inject(struct nm_dataplane *dp, uint64_t origin, uint64_t sessi
 			const struct nm_event *ev)
 {
 	struct nm_dp_daemon *d = daemon_of(dp, origin);
+	if (d == NULL) { /* not here, or only its stub: the stub's owner queues it */
+		pthread_mutex_lock(&dp->lock);
+		d = nm_u64map_get(&dp->stubs, origin);
+		pthread_mutex_unlock(&dp->lock);
+	}
 	if (d == NULL || dp->by_lcore[d->lcore] == NULL)
 		return NM_ENOT_FOUND;
 	struct nm_worker *o = dp->by_lcore[d->lcore];
@@ -547,7 +618,8 @@ int nm_dataplane_inject(struct nm_dataplane *dp, uint64_t origin, uint64_t sessi
 		return -EMSGSIZE;
 	}
 	*h = (struct nm_dp_event_hdr){ .session_id = session_id, .daemon = origin,
-				       .received_at = ev->received_at, .len = ev->len };
+				       .received_at = ev->received_at, .len = ev->len,
+				       .flags = NM_DP_EV_INJECTED };
 	nm_link_to_bytes(&ev->link, h->link);
 	memcpy(h + 1, ev->payload, ev->len);
 	if (rte_ring_mp_enqueue(o->evt_in, m) != 0) {

@@ -29,6 +29,7 @@
 
 struct nm_mesh;
 struct nm_runtime;
+struct nm_snapshot;
 
 struct nm_dataplane_config {
 	struct nm_mesh *mesh;      /* its port carries the traffic */
@@ -141,30 +142,39 @@ void nm_dataplane_set_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *
 unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp);
 
 /*
- * Run `snapshot` (an exec request, e.g. NM_EXEC_SNAPSHOT; the host is filled
- * in here; NULL: none) on a pinned daemon's owner lcore and hold its events
- * from that instant on, in one step (no event slips between the two). `hold`
- * must stay valid until released or, after a move, while the stub forwards.
+ * Snapshot a pinned daemon (NM_EXEC_SNAPSHOT on its owner lcore) and hold
+ * its events from that instant on, in one step: no event slips between the
+ * two. A stateless daemon gets an empty-state snapshot of its chain head and
+ * *stateless true. `hold` stays in use until released or, after a move, while
+ * the stub forwards.
  */
 int nm_dataplane_mig_hold(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
-			  struct nm_exec_req *snapshot, struct nm_error *err);
+			  struct nm_snapshot **snap, bool *stateless, struct nm_error *err);
 
-/* Called off before the commit: the owner delivers the held events, in order, and goes on. */
+/* Stop holding: the owner delivers the held events, in order, then goes on. */
 int nm_dataplane_mig_release(struct nm_dataplane *dp, uint64_t origin, struct nm_error *err);
 
 /*
- * The daemon leaves this node: when its host is detached, a stub takes its
- * place on every worker in one step, and its events keep going into `hold`
- * for the control thread to forward. nm_dataplane_mig_unstub removes it.
+ * Stubs: a directory entry without a host whose events go into `hold`.
+ *   - nm_dataplane_mig_stub: the daemon leaves this node (the source's
+ *     commit): when its host is detached, the stub takes its place on every
+ *     worker in one step, so the control thread can forward its events.
+ *   - nm_dataplane_mig_stub_now: install it now, replacing any stub there
+ *     (a target waiting for its restore; `hold->target` set). A host that
+ *     attaches later takes the stub's place and its hold in one step.
+ * nm_dataplane_mig_unstub removes either kind (NM_ENOT_FOUND without one).
  */
 int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
 			  struct nm_error *err);
+int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			      struct nm_error *err);
 int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin);
 
 /*
  * Deliver an event to a pinned daemon as if it came in on `session_id`
- * (its outputs go back there): the target's replay. Events injected one
- * after another are processed in that order. -ENOBUFS when the ring is full.
+ * (its outputs go back there): the target's replay, which passes a target's
+ * hold (a source's hold keeps it). Events injected one after another are
+ * processed in that order. NM_ENOT_FOUND, -ENOBUFS when the ring is full.
  */
 int nm_dataplane_inject(struct nm_dataplane *dp, uint64_t origin, uint64_t session_id,
 			const struct nm_event *ev);

@@ -15,8 +15,10 @@
 #include "nm_time.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_session.h"
+#include "nm_snapshot.h"
 #include "nm_wire.h"
 
 #define CTL_EVERY 16 /* serve control messages once per this many idle-or-busy loops */
@@ -188,6 +190,7 @@ static struct rte_mbuf *event_mbuf(struct nm_worker *w, const struct nm_session 
 	h->daemon = daemon;
 	h->mseq = 0;
 	h->received_at = ev->received_at;
+	h->flags = 0;
 	nm_link_to_bytes(&ev->link, h->link);
 	h->len = ev->len;
 	memcpy(h + 1, ev->payload, ev->len);
@@ -217,10 +220,14 @@ static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, const struct
 }
 
 static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
-			  const struct nm_event *ev)
+			  const struct nm_event *ev, uint32_t flags)
 {
-	if (d->hold != NULL) {
+	if (d->hold != NULL && !(d->hold->target && (flags & NM_DP_EV_INJECTED))) {
 		hold_event(w, d, s, ev);
+		return;
+	}
+	if (d->host == NULL) { /* a target's stub: only its hold takes events */
+		drop(w, NM_DROP_DAEMON_UNKNOWN);
 		return;
 	}
 	ensure_room(w, 0, 0);
@@ -285,7 +292,7 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	 */
 	ensure_room(w, n, bytes);
 	for (uint32_t i = 0; i < n; i++)
-		deliver_local(w, d, s, &evs[i]);
+		deliver_local(w, d, s, &evs[i], 0);
 }
 
 static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
@@ -297,14 +304,21 @@ static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
 		return;
 	}
-	if (d == NULL || d->lcore != w->lcore) {
+	if (d == NULL) {
 		drop_mbuf(w, m, NM_DROP_DAEMON_UNKNOWN);
+		return;
+	}
+	if (d->lcore != w->lcore) {
+		/* Its owner changed while the event was on its way (a migration's stub): pass it on. */
+		struct nm_worker *o = w->dp->by_lcore[d->lcore];
+		if (o == NULL || rte_ring_mp_enqueue(o->evt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
 		return;
 	}
 	struct nm_event ev = { .payload = (const uint8_t *)(h + 1), .len = h->len,
 			       .received_at = h->received_at };
 	nm_link_from_bytes(&ev.link, h->link, sizeof(h->link));
-	deliver_local(w, d, s, &ev);
+	deliver_local(w, d, s, &ev, h->flags);
 	rte_pktmbuf_free(m);
 }
 
@@ -574,7 +588,7 @@ static int set_route(struct nm_worker *w, const struct nm_dp_route *r)
 }
 
 /* Owner: snapshot (if asked) and start holding, in one step between bursts. */
-static int mig_hold(struct nm_worker *w, const struct nm_dp_mig_req *r)
+static int mig_hold(struct nm_worker *w, struct nm_dp_mig_req *r)
 {
 	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, r->origin);
 	if (d == NULL || d->lcore != w->lcore || d->host == NULL)
@@ -586,6 +600,17 @@ static int mig_hold(struct nm_worker *w, const struct nm_dp_mig_req *r)
 		int rc = nm_exec_run(r->snapshot);
 		if (rc < 0)
 			return rc;
+		if (*r->snapshot->snap == NULL) {
+			/* Stateless: what moves is the chain head, taken at this same instant. */
+			const struct nm_host *h = d->host;
+			struct nm_snapshot *snap = nm_snapshot_new(nm_identity_entity_id(&h->id),
+								   &h->chain.head, NULL, 0, NULL, 0);
+			if (snap == NULL)
+				return -ENOMEM;
+			nm_snapshot_set_next_parent(snap, h->chain.next_parent);
+			*r->snapshot->snap = snap;
+			r->stateless = true;
+		}
 	}
 	d->hold = r->hold;
 	return 0;

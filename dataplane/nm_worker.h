@@ -44,6 +44,7 @@ struct nm_dp_event_hdr {
 	uint64_t daemon;
 	uint64_t mseq;        /* held events: number in the hold, from 1 */
 	uint64_t received_at;
+	uint32_t flags;       /* NM_DP_EV_* */
 	uint8_t link[NM_CAUSAL_LINK_SIZE];
 	uint32_t len;
 };
@@ -58,7 +59,16 @@ struct nm_dp_hold {
 	struct rte_ring *ring; /* struct rte_mbuf * holding nm_dp_event_hdr + payload */
 	uint64_t mseq;         /* last number given (owner only) */
 	uint64_t full;         /* events refused because the ring was full (owner only) */
+	/*
+	 * A target's hold: events that arrive before the migrated daemon is
+	 * active wait here, but the migration's own (injected) events go
+	 * straight to the host. A source's hold keeps every event.
+	 */
+	bool target;
 };
+
+/* nm_dp_event_hdr.flags */
+#define NM_DP_EV_INJECTED 0x1u /* the migration's replay: passes a target's hold */
 
 /* A daemon in the dataplane's directory: shared by every worker's map. */
 struct nm_dp_daemon {
@@ -69,13 +79,16 @@ struct nm_dp_daemon {
 	uint64_t route_session; /* 0: reply on the input's session */
 	uint64_t route_stream;  /* destination daemon when routed */
 	struct nm_dp_hold *hold; /* non-NULL: events are held, not delivered (owner only) */
+	bool stub_live;          /* a stub: installed on the workers (else waiting for detach) */
 };
 
 /* NM_CTL_MIG_HOLD / NM_CTL_MIG_RELEASE: argument. */
 struct nm_dp_mig_req {
 	uint64_t origin;
 	struct nm_dp_hold *hold;      /* HOLD: where events wait from now on */
-	struct nm_exec_req *snapshot; /* HOLD: run first (a snapshot), in the same step; or NULL */
+	struct nm_exec_req *snapshot; /* HOLD: run first (NM_EXEC_SNAPSHOT), in the same step; or NULL */
+	bool stateless;               /* HOLD, out: the daemon has no state; *snapshot->snap is
+				       * then an empty-state snapshot of its chain head */
 };
 
 /* Output route: send `origin`'s outputs to daemon `stream` over session `session_id`. */

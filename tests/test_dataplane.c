@@ -23,6 +23,7 @@
 #include "nm_horizon.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_exec.h"
 #include "nm_runtime.h"
@@ -714,12 +715,16 @@ START_TEST(held_events_keep_their_order_and_a_release_delivers_them)
 	ck_assert_ptr_nonnull(hold.ring);
 	struct nm_snapshot *snap = NULL;
 	struct nm_error err;
-	struct nm_exec_req req = { .op = NM_EXEC_SNAPSHOT, .snap = &snap, .err = &err };
-	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &req, &err), 0);
+	bool stateless = true;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
 	ck_assert_ptr_nonnull(snap);
+	ck_assert(!stateless);
 	ck_assert_uint_eq(nm_get_le64(snap->state), 3); /* everything before the hold is in it */
 	nm_snapshot_free(snap);
-	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, NULL, &err), -EBUSY);
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 -EBUSY);
+	ck_assert_ptr_null(snap);
 
 	/* Held on the owner, also when they arrive on the other queue (handed off). */
 	inject(0, peer_packet(&f, c.origin_hash, "b", 2));
@@ -753,7 +758,11 @@ START_TEST(a_moved_daemon_leaves_a_stub_that_keeps_holding)
 	struct nm_daemon_handle c = spawn_on(&f, "counter", 4, LCORE_B);
 	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold2", 64, 0, 0) };
 	struct nm_error err;
-	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, NULL, &err), 0);
+	struct nm_snapshot *snap;
+	bool stateless;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	nm_snapshot_free(snap);
 	inject(0, peer_packet(&f, c.origin_hash, "a", 2));
 	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
 	ck_assert_int_eq(nm_dataplane_mig_stub(f.dp, c.origin_hash, &hold, &err), 0);
@@ -779,6 +788,72 @@ START_TEST(a_moved_daemon_leaves_a_stub_that_keeps_holding)
 	ck_assert_int_eq(nm_dataplane_mig_unstub(f.dp, c.origin_hash), 0);
 	inject(0, peer_packet(&f, c.origin_hash, "c", 1));
 	ck_assert(await_drops(&f, NM_DROP_DAEMON_UNKNOWN, 1));
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_stateless_daemon_is_held_with_its_chain_head)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle e = spawn_on(&f, "echo", 6, LCORE_A);
+	inject(0, peer_packet(&f, e.origin_hash, "ab", 2));
+	struct rte_mbuf *reply = await_tx(0);
+	ck_assert_ptr_nonnull(reply);
+	rte_pktmbuf_free(reply);
+	drain_tx();
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold3", 64, 0, 0) };
+	struct nm_snapshot *snap = NULL;
+	bool stateless = false;
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, e.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	ck_assert(stateless);
+	ck_assert_ptr_nonnull(snap);
+	ck_assert_uint_eq(snap->state_len, 0);
+	ck_assert_uint_eq(snap->chain_link.sequence, 2);
+	ck_assert(snap->has_next_parent);
+	nm_snapshot_free(snap);
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, e.origin_hash, &err), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_target_stub_holds_until_the_restored_daemon_is_released)
+{
+	struct fixture f;
+	fx_up(&f);
+	uint8_t seed[32] = { 7 };
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_from_seed(&id, seed), 0);
+	const uint64_t origin = id.origin_hash;
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold4", 64, 0, 0), .target = true };
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_mig_stub_now(f.dp, origin, &hold, &err), 0);
+	/* Direct events before the daemon exists here wait. */
+	inject(1, peer_packet(&f, origin, "d", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	/* It arrives (here: a spawn on the other lcore) and takes the stub's place and hold. */
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 7, LCORE_B);
+	ck_assert_uint_eq(c.origin_hash, origin);
+	/* The migration's own events pass the target's hold... */
+	struct nm_event ev = { .payload = (const uint8_t *)"r", .len = 1 };
+	ck_assert_int_eq(nm_dataplane_inject(f.dp, origin, SESSION, &ev), 0);
+	uint64_t got[8];
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 1), 1);
+	ck_assert_uint_eq(got[0], 1);
+	ck_assert_uint_eq(rte_ring_count(hold.ring), 2);
+	/* ...and the held ones follow on release, in order. */
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, origin, &err), 0);
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 2), 2);
+	ck_assert_uint_eq(got[0], 2);
+	ck_assert_uint_eq(got[1], 3);
+	ck_assert_int_eq(nm_dataplane_mig_unstub(f.dp, origin), NM_ENOT_FOUND); /* the host took it */
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
 	fx_down(&f);
 	rte_ring_free(hold.ring);
 }
@@ -823,6 +898,8 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(mig, held_events_keep_their_order_and_a_release_delivers_them);
 	tcase_add_test(mig, a_moved_daemon_leaves_a_stub_that_keeps_holding);
 	tcase_add_test(mig, injected_events_are_processed_in_order_and_answered);
+	tcase_add_test(mig, a_stateless_daemon_is_held_with_its_chain_head);
+	tcase_add_test(mig, a_target_stub_holds_until_the_restored_daemon_is_released);
 	suite_add_tcase(s, mig);
 	return s;
 }
