@@ -336,7 +336,7 @@ static int send_chunks(struct nm_migration *m, struct rec *r)
 
 /* BufferedEvents for events[from..) of q, in messages of about max_msg bytes. */
 static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, const struct mevq *q,
-			size_t from)
+			size_t from, bool numbered)
 {
 	while (from < q->n) {
 		size_t cap = NM_MIG_BUFFERED_EVENTS_HDR + NM_MIG_EVENT_MIN_WIRE + q->v[from].ev.len;
@@ -366,7 +366,8 @@ static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, co
 		struct nm_mig_ext ext = { .mseq = q->v[from].mseq, .senders = senders,
 					  .nsenders = (uint32_t)(i - from), .extra = &tlv,
 					  .nextra = r->mid != 0 };
-		nm_mig_ext_set(&ext, NM_MIG_TLV_MSEQ);
+		if (numbered) /* a hand-back carries no MSEQ: it is no migration's stream */
+			nm_mig_ext_set(&ext, NM_MIG_TLV_MSEQ);
 		nm_mig_ext_set(&ext, NM_MIG_TLV_SENDERS);
 		if (nm_mig_ext_encode(&ext, buf + body, room - body, &tl) == 0 &&
 		    deliver_out(m, dest, buf, body + tl) == 0)
@@ -405,12 +406,13 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 	}
 	if (!r->committed || first_new == r->evs.n)
 		return;
-	send_events(m, r, r->target, &r->evs, first_new);
+	send_events(m, r, r->target, &r->evs, first_new, true);
 	for (size_t i = first_new; i < r->evs.n; i++) {
 		uint64_t s = r->evs.v[i].sender;
 		m->st.events_forwarded++;
 		r->events++;
-		if (r->activated && s != 0 && s != m->local && s != r->target) {
+		if (r->activated && s != 0 && s != m->local && s != r->target &&
+		    (i == first_new || s != r->evs.v[i - 1].sender)) {
 			/* It reached the old node after the cutover: tell its sender the new one. */
 			struct nm_mig_msg mv = { .type = NM_MIG_MOVED, .daemon_origin = r->origin,
 						 .moved.new_node = r->target };
@@ -467,7 +469,7 @@ static void source_activated(struct nm_migration *m, struct rec *r, uint64_t now
 	/* Events that reached us while the ack travelled: their senders learn the new node. */
 	for (size_t i = 0; i < r->evs.n; i++) {
 		uint64_t s = r->evs.v[i].sender;
-		if (s != 0 && s != m->local && s != r->target) {
+		if (s != 0 && s != m->local && s != r->target && (i == 0 || s != r->evs.v[i - 1].sender)) {
 			struct nm_mig_msg mv = { .type = NM_MIG_MOVED, .daemon_origin = r->origin,
 						 .moved.new_node = r->target };
 			if (send_msg(m, s, &mv, NULL, 0, NULL) == 0)
@@ -585,7 +587,7 @@ static void target_discard(struct nm_migration *m, struct rec *r, uint64_t now)
 	m->tap->release(m->tap->ctx, r->origin);
 	if (back.n > 0) {
 		struct rec tmp = { .origin = r->origin, .mid = 0 };
-		send_events(m, &tmp, r->source, &back, 0);
+		send_events(m, &tmp, r->source, &back, 0, false);
 	}
 	mevq_free(&back);
 	mevq_free(&r->pending);
@@ -678,11 +680,16 @@ static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from
 				   "available)");
 		goto fail;
 	}
-	if (m->tap->hold(m->tap->ctx, origin) == -EBUSY) {
-		why = reason_code(NM_MIG_FAIL_NOT_READY); /* still forwarding its old events */
+	/* It comes back while we still forward its events of the last migration: not yet. */
+	struct rec *fwd = rec_find(m, origin, REC_SOURCE);
+	if ((fwd != NULL && (!fwd->activated || fwd->evs.n > 0)) ||
+	    m->tap->hold(m->tap->ctx, origin) == -EBUSY) {
+		why = reason_code(NM_MIG_FAIL_NOT_READY);
 		nm_identity_wipe(&kp);
 		goto fail;
 	}
+	if (fwd != NULL)
+		rec_free(fwd); /* forwarding is over: the hold is ours now */
 	int rc = nm_runtime_migration_restore(m->rt, origin, snap, opened ? &kp : NULL, &e);
 	nm_identity_wipe(&kp);
 	if (rc < 0) {
@@ -747,6 +754,11 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 	const uint64_t o = msg->daemon_origin;
 	struct rec *r = rec_find(m, o, REC_TARGET);
 	uint64_t bound;
+	if (r != NULL && ((r->active && !nm_runtime_has_daemon(m->rt, o)) || r->discarded) &&
+	    !same_attempt(r, mid)) {
+		rec_free(r); /* it left since (or never came): that record gates nothing now */
+		r = NULL;
+	}
 	if (r != NULL && r->source != from)
 		return wrong_peer(m, o, from, r->source, err);
 	if (r == NULL && nm_runtime_expected_orchestrator(m->rt, o, &bound) && bound != from)
@@ -762,11 +774,13 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 			target_reply_restored(m, r, msg->snapshot_ready.seq_through);
 			return 0;
 		}
-		if (r->active) {
+		if (r->active && nm_runtime_has_daemon(m->rt, o)) {
+			/* It runs here: whoever sends this thinks it still has it. */
 			struct nm_mig_reason why = reason_code(NM_MIG_FAIL_ALREADY_MIGRATING);
 			return send_failed(m, from, o, mid, &why), 0;
 		}
-		if (!r->discarded)
+		/* else: it came here, left, and comes back: the old record is done with. */
+		if (!r->discarded && !r->active)
 			target_discard(m, r, now); /* an older, uncommitted attempt: replaced */
 		rec_free(r);
 	}
@@ -794,18 +808,22 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 	struct rec *r = rec_find(m, o, REC_TARGET);
 	struct nm_mig_events_iter it;
 	struct nm_event ev;
+	if (has_ext && mid == 0 && !NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ) &&
+	    NM_MIG_EXT_HAS(ext, NM_MIG_TLV_SENDERS)) {
+		/* A hand-back: events a discarding target got directly; the daemon is ours. */
+		if (!nm_runtime_has_daemon(m->rt, o) && rec_find(m, o, REC_SOURCE) == NULL) {
+			m->st.stale++;
+			return nm_mig_err_daemon_not_found(err, o);
+		}
+		nm_mig_events_iter_init(&it, msg);
+		for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++)
+			m->tap->inject(m->tap->ctx, o, &ev, i < ext->nsenders ? nm_mig_ext_sender(ext, i) : 0,
+				       NULL);
+		return 0;
+	}
 	if (r == NULL || r->discarded || !same_attempt(r, mid)) {
 		if (r == NULL && !has_ext && nm_mig_events_count(msg) == 0)
 			return 0; /* upstream's empty BufferedEvents: nothing to do */
-		if (r == NULL && mid == 0 && nm_runtime_has_daemon(m->rt, o)) {
-			/* Events a discarding target handed back: the daemon lives here. */
-			nm_mig_events_iter_init(&it, msg);
-			for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++)
-				m->tap->inject(m->tap->ctx, o, &ev,
-					       has_ext && i < ext->nsenders ? nm_mig_ext_sender(ext, i) : 0,
-					       NULL);
-			return 0;
-		}
 		m->st.stale++;
 		return nm_mig_err_daemon_not_found(err, o);
 	}
@@ -1001,6 +1019,10 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 		struct rec *r;
 		if ((r = rec_find(m, o, REC_SOURCE)) != NULL && from == r->target)
 			return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
+		if (r != NULL && from == r->orch && from != m->local && !r->committed) {
+			source_fail(m, r, now, &msg.failed, true); /* the orchestrator cancels */
+			return 0;
+		}
 		if ((r = rec_find(m, o, REC_TARGET)) != NULL) {
 			if (from != r->source)
 				return wrong_peer(m, o, from, r->source, err);
@@ -1220,7 +1242,7 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 			size_t from = 0;
 			while (from < r->evs.n && r->evs.v[from].mseq <= r->acked)
 				from++;
-			send_events(m, r, r->target, &r->evs, from);
+			send_events(m, r, r->target, &r->evs, from, true);
 		}
 	}
 	if (r->activated && r->evs.n == 0 && now - r->last_event_ms >= m->linger &&

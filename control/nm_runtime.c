@@ -64,6 +64,7 @@ struct hold {
 	uint64_t next_mseq;
 	struct hold_ev **q; /* FIFO q[head..n) */
 	size_t head, n, cap;
+	size_t bytes;       /* payload bytes queued */
 	struct hold_ev **taken; /* handed out by the last take, freed by the next call */
 	size_t n_taken;
 };
@@ -523,6 +524,8 @@ int nm_runtime_deliver_from(struct nm_runtime *rt, uint64_t origin, const struct
 		       : nm_registry_deliver(&rt->registry, origin, ev, out, nm_wall_ns(), err);
 	if (rc == -ENOMEM)
 		nm_error_set(err, rc, "deliver: out of memory holding an event of 0x%" PRIx64, origin);
+	else if (rc == NM_EMIG_BUFFER_FULL)
+		nm_mig_err_buffer_full(err, h->n - h->head + 1, h->bytes + ev->len);
 	pthread_rwlock_unlock(&rt->holds_lock);
 	return rc;
 }
@@ -757,6 +760,10 @@ static struct hold_ev *hold_ev_new(const struct nm_event *ev, uint64_t sender)
 
 static int hold_push(struct hold *h, const struct nm_event *ev, uint64_t sender)
 {
+	/* Upstream's buffer caps: a refused delivery is the caller's counted drop. */
+	if (h->n - h->head >= NM_MIG_MAX_BUFFERED_EVENTS ||
+	    h->bytes + ev->len > NM_MIG_MAX_PENDING_BYTES)
+		return NM_EMIG_BUFFER_FULL;
 	if (h->n == h->cap) {
 		if (h->head > 0) { /* compact the consumed front first */
 			memmove(h->q, h->q + h->head, (h->n - h->head) * sizeof(*h->q));
@@ -777,6 +784,7 @@ static int hold_push(struct hold *h, const struct nm_event *ev, uint64_t sender)
 		return -ENOMEM;
 	e->mseq = h->next_mseq++;
 	h->q[h->n++] = e;
+	h->bytes += ev->len;
 	return 0;
 }
 
@@ -893,6 +901,7 @@ static uint32_t tap_take(void *ctx, uint64_t origin, struct nm_mig_held *out, ui
 			h->taken = t;
 			for (; k < want; k++) {
 				struct hold_ev *e = h->q[h->head++];
+				h->bytes -= e->ev.len;
 				h->taken[h->n_taken++] = e;
 				out[k] = (struct nm_mig_held){ e->mseq, e->sender, e->ev };
 			}

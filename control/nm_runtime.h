@@ -178,7 +178,9 @@ void nm_runtime_set_executor(struct nm_runtime *rt, const struct nm_executor *x)
  * (the control tap, nm_runtime_tap): the event is then queued for the
  * migration, numbered in arrival order, and this returns 0 with no outputs
  * in `out`. Its outputs appear later through the output sink, when it is
- * processed (here after an abort, or on the target after the commit).
+ * processed (here after an abort, or on the target after the commit). While
+ * the hold is at upstream's caps (1 000 000 events / 64 MiB) the event is
+ * refused with NM_EMIG_BUFFER_FULL (the caller counts the drop).
  */
 int nm_runtime_deliver_from(struct nm_runtime *rt, uint64_t origin, const struct nm_event *ev,
 			    uint64_t sender, struct nm_outputs *out, struct nm_error *err);
