@@ -42,7 +42,8 @@ enum rec_kind { REC_SOURCE = 1, REC_TARGET = 2, REC_ORCH = 3 };
 
 struct rec {
 	uint8_t kind; /* 0: free slot */
-	uint64_t origin, mid;
+	uint64_t origin, mid;          /* mid: this attempt's id, fresh for every attempt */
+	uint64_t orch_mid;             /* a remote orchestrator's id for it (its messages carry it) */
 	uint64_t source, target, orch; /* orch: whom the source reports to */
 	enum nm_mig_phase phase;
 	uint64_t started_ms, last_heard_ms, next_tx_ms;
@@ -65,6 +66,7 @@ struct rec {
 	struct mevq pending;      /* received, not yet replayed */
 	uint64_t replayed;        /* events replayed through this mseq */
 	bool active, discarded;
+	bool old;                 /* superseded by a newer attempt; kept to ack and answer its source */
 };
 
 struct loop_msg {
@@ -154,12 +156,23 @@ static void mevq_drop_through(struct mevq *q, uint64_t through)
 	q->n -= k;
 }
 
+/* The current record of (origin, kind); superseded ones are not current. */
 static struct rec *rec_find(struct nm_migration *m, uint64_t origin, uint8_t kind)
 {
 	for (size_t i = 0; i < MAX_RECS; i++)
-		if (m->recs[i].kind == kind && m->recs[i].origin == origin)
+		if (m->recs[i].kind == kind && m->recs[i].origin == origin && !m->recs[i].old)
 			return &m->recs[i];
 	return NULL;
+}
+
+/* The record of one attempt (superseded ones included); mid 0: the current one. */
+static struct rec *rec_find_attempt(struct nm_migration *m, uint64_t origin, uint8_t kind,
+				    uint64_t mid)
+{
+	for (size_t i = 0; mid != 0 && i < MAX_RECS; i++)
+		if (m->recs[i].kind == kind && m->recs[i].origin == origin && m->recs[i].mid == mid)
+			return &m->recs[i];
+	return rec_find(m, origin, kind);
 }
 
 static struct rec *rec_new(struct nm_migration *m, uint64_t origin, uint8_t kind, uint64_t now)
@@ -216,7 +229,7 @@ static void fail_forget(struct nm_migration *m, uint64_t origin)
 static void info_of(const struct rec *r, uint64_t now, struct nm_mig_info *out)
 {
 	*out = (struct nm_mig_info){
-		.origin = r->origin, .source = r->source, .target = r->target,
+		.origin = r->origin, .mid = r->mid, .orch_mid = r->orch_mid, .source = r->source, .target = r->target,
 		.role = r->kind == REC_SOURCE ? NM_MIG_AS_SOURCE
 			: r->kind == REC_TARGET ? NM_MIG_AS_TARGET : NM_MIG_AS_ORCHESTRATOR,
 		.phase = (uint8_t)r->phase, .committed = r->committed || r->active,
@@ -380,13 +393,14 @@ static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, co
 
 /* ------------------------------------------------------------ source */
 
+/* Abort before the commit. The target is always told: a late copy of our
+ * SnapshotReady may still restore there, and that restore must go. */
 static void source_fail(struct nm_migration *m, struct rec *r, uint64_t now,
-			const struct nm_mig_reason *why, bool tell_target)
+			const struct nm_mig_reason *why)
 {
-	if (tell_target)
-		send_failed(m, r->target, r->origin, r->mid, why);
+	send_failed(m, r->target, r->origin, r->mid, why);
 	if (r->orch != m->local)
-		send_failed(m, r->orch, r->origin, r->mid, why);
+		send_failed(m, r->orch, r->origin, r->orch_mid, why);
 	/* Before the commit the source is authoritative: the held events run here. */
 	m->tap->release(m->tap->ctx, r->origin);
 	history_add(m, r, now, false, why);
@@ -401,7 +415,8 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 	size_t first_new = r->evs.n;
 	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0) {
 		for (uint32_t i = 0; i < n; i++)
-			mevq_insert(&r->evs, h[i].mseq, h[i].sender, &h[i].ev);
+			if (mevq_insert(&r->evs, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
+				m->st.events_lost_nomem++; /* counted, never silent */
 		r->last_event_ms = now;
 	}
 	if (!r->committed || first_new == r->evs.n)
@@ -450,7 +465,7 @@ static void source_revert(struct nm_migration *m, struct rec *r, uint64_t now)
 	}
 	m->tap->release(m->tap->ctx, r->origin);
 	if (r->orch != m->local)
-		send_failed(m, r->orch, r->origin, r->mid, &why);
+		send_failed(m, r->orch, r->origin, r->orch_mid, &why);
 	history_add(m, r, now, false, &why);
 	rec_free(r);
 }
@@ -465,7 +480,7 @@ static void source_activated(struct nm_migration *m, struct rec *r, uint64_t now
 	r->snap = NULL;
 	history_add(m, r, now, true, NULL);
 	if (r->orch != m->local)
-		send_simple(m, r->orch, NM_MIG_CLEANUP_COMPLETE, r->origin, r->mid, NULL);
+		send_simple(m, r->orch, NM_MIG_CLEANUP_COMPLETE, r->origin, r->orch_mid, NULL);
 	/* Events that reached us while the ack travelled: their senders learn the new node. */
 	for (size_t i = 0; i < r->evs.n; i++) {
 		uint64_t s = r->evs.v[i].sender;
@@ -553,7 +568,9 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 		rec_free(r);
 		return rc;
 	}
-	r->mid = mid != 0 ? mid : now_mid();
+	/* Never the orchestrator's id: a retry of a failed attempt must not meet its old restore. */
+	r->mid = now_mid();
+	r->orch_mid = mid;
 	r->source = m->local;
 	r->target = target;
 	r->orch = orch;
@@ -582,7 +599,8 @@ static void target_discard(struct nm_migration *m, struct rec *r, uint64_t now)
 	struct mevq back = { 0 };
 	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0)
 		for (uint32_t i = 0; i < n; i++)
-			mevq_insert(&back, h[i].mseq, h[i].sender, &h[i].ev);
+			if (mevq_insert(&back, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
+				m->st.events_lost_nomem++;
 	nm_runtime_migration_remove(m->rt, r->origin, NULL);
 	m->tap->release(m->tap->ctx, r->origin);
 	if (back.n > 0) {
@@ -603,7 +621,8 @@ static void target_drain(struct nm_migration *m, struct rec *r)
 	size_t k = 0;
 	while (k < r->pending.n && r->pending.v[k].mseq == r->replayed + 1) {
 		struct mev *e = &r->pending.v[k++];
-		m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL);
+		if (m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL) == NM_ENOT_FOUND)
+			m->st.events_undeliverable++; /* the daemon left and nothing here forwards it */
 		r->replayed = e->mseq;
 		r->events++;
 		m->st.events_replayed++;
@@ -756,7 +775,9 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 	uint64_t bound;
 	if (r != NULL && ((r->active && !nm_runtime_has_daemon(m->rt, o)) || r->discarded) &&
 	    !same_attempt(r, mid)) {
-		rec_free(r); /* it left since (or never came): that record gates nothing now */
+		/* It left since (or never came): that record gates nothing now, but its
+		 * source may still send late events or ask for its proof. */
+		r->old = true;
 		r = NULL;
 	}
 	if (r != NULL && r->source != from)
@@ -782,7 +803,7 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 		/* else: it came here, left, and comes back: the old record is done with. */
 		if (!r->discarded && !r->active)
 			target_discard(m, r, now); /* an older, uncommitted attempt: replaced */
-		rec_free(r);
+		r->old = true;
 	}
 	struct nm_mig_assembled a;
 	struct nm_mig_reasm_error why;
@@ -805,7 +826,7 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 		       uint64_t now, struct nm_error *err)
 {
 	const uint64_t o = msg->daemon_origin;
-	struct rec *r = rec_find(m, o, REC_TARGET);
+	struct rec *r = rec_find_attempt(m, o, REC_TARGET, mid);
 	struct nm_mig_events_iter it;
 	struct nm_event ev;
 	if (has_ext && mid == 0 && !NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ) &&
@@ -836,8 +857,11 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 	for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++) {
 		uint64_t mseq = first + i;
 		uint64_t sender = has_ext && i < ext->nsenders ? nm_mig_ext_sender(ext, i) : 0;
-		if (mseq <= r->replayed || mevq_insert(&r->pending, mseq, sender, &ev) == -EEXIST)
+		int rc = mseq <= r->replayed ? -EEXIST : mevq_insert(&r->pending, mseq, sender, &ev);
+		if (rc == -EEXIST)
 			m->st.events_duplicate++;
+		else if (rc < 0)
+			m->st.events_lost_nomem++; /* not acked: the source sends it again */
 	}
 	if (r->active)
 		target_drain(m, r);
@@ -853,7 +877,7 @@ static int on_activate(struct nm_migration *m, const struct nm_mig_msg *msg, uin
 		       uint64_t from, uint64_t now, struct nm_error *err)
 {
 	const uint64_t o = msg->daemon_origin;
-	struct rec *r = rec_find(m, o, REC_TARGET);
+	struct rec *r = rec_find_attempt(m, o, REC_TARGET, mid);
 	if (r == NULL || !same_attempt(r, mid))
 		return nm_mig_err_daemon_not_found(err, o);
 	if (r->source != from)
@@ -910,7 +934,7 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 			if (now >= r->budget_end) {
 				struct nm_mig_reason t = { .code = NM_MIG_FAIL_NOT_READY_TIMEOUT,
 							   .attempts = r->attempts };
-				source_fail(m, r, now, &t, false);
+				source_fail(m, r, now, &t);
 			} else if (r->retry_at == 0) {
 				uint32_t sh = r->attempts - 1 < 5 ? r->attempts - 1 : 5;
 				uint64_t wait = (uint64_t)BACKOFF_BASE_MS << sh;
@@ -918,7 +942,7 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 			}
 			break;
 		}
-		source_fail(m, r, now, why, false);
+		source_fail(m, r, now, why);
 		break;
 	}
 	default:
@@ -935,19 +959,27 @@ static int on_take_snapshot(struct nm_migration *m, const struct nm_mig_msg *msg
 	if (r != NULL) {
 		if (r->orch != from)
 			return nm_mig_err_already_migrating(err, o);
+		if (r->activated) /* done; only its forwarding remains: CleanupComplete was lost */
+			return send_simple(m, from, NM_MIG_CLEANUP_COMPLETE, o, mid, NULL), 0;
 		/* A retransmission: say we are on it. */
 		struct nm_mig_msg st = { .type = NM_MIG_STATUS, .daemon_origin = o,
 					 .status = { .role = NM_MIG_ROLE_SOURCE, .phase = (uint8_t)r->phase,
 						     .node = r->target } };
 		return send_msg(m, from, &st, NULL, mid, NULL), 0;
 	}
-	for (size_t i = 0; i < m->hist_n; i++) {
+	for (size_t i = 0; mid != 0 && i < m->hist_n; i++) {
 		const struct nm_mig_info *h = &m->hist[(m->hist_next + NM_MIG_HISTORY - 1 - i) % NM_MIG_HISTORY];
-		if (h->origin == o && h->role == NM_MIG_AS_SOURCE && h->target == msg->take_snapshot.target_node) {
-			if (h->ok)
-				return send_simple(m, from, NM_MIG_CLEANUP_COMPLETE, o, mid, NULL), 0;
-			break;
-		}
+		if (h->origin != o || h->role != NM_MIG_AS_SOURCE || h->orch_mid != mid)
+			continue;
+		/* That attempt ended already (its answer was lost): the same answer, never a rerun. */
+		if (h->ok)
+			return send_simple(m, from, NM_MIG_CLEANUP_COMPLETE, o, mid, NULL), 0;
+		const char *text = h->reason;
+		if (strncmp(text, "state failed: ", 14) == 0)
+			text += 14;
+		struct nm_mig_reason why = { .code = h->fail_code, .msg = text, .msg_len = strlen(text),
+					     .attempts = h->attempts };
+		return send_failed(m, from, o, mid, &why), 0;
 	}
 	struct nm_mig_opts opts = { .transport_identity = true, .retry_not_ready_ms = 0 };
 	struct nm_error e;
@@ -962,12 +994,14 @@ static int on_take_snapshot(struct nm_migration *m, const struct nm_mig_msg *msg
 	return 0;
 }
 
-static int on_orch_reply(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t from,
-			 uint64_t now, struct nm_error *err)
+static int on_orch_reply(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t mid,
+			 uint64_t from, uint64_t now, struct nm_error *err)
 {
 	struct rec *r = rec_find(m, msg->daemon_origin, REC_ORCH);
-	if (r == NULL)
+	if (r == NULL || !same_attempt(r, mid)) {
+		m->st.stale++;
 		return nm_mig_err_daemon_not_found(err, msg->daemon_origin);
+	}
 	if (from != r->source)
 		return wrong_peer(m, r->origin, from, r->source, err);
 	r->last_heard_ms = now;
@@ -1014,16 +1048,16 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 		return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
 	case NM_MIG_CLEANUP_COMPLETE:
 	case NM_MIG_STATUS:
-		return on_orch_reply(m, &msg, from, now, err);
+		return on_orch_reply(m, &msg, mid, from, now, err);
 	case NM_MIG_FAILED: {
 		struct rec *r;
 		if ((r = rec_find(m, o, REC_SOURCE)) != NULL && from == r->target)
 			return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
 		if (r != NULL && from == r->orch && from != m->local && !r->committed) {
-			source_fail(m, r, now, &msg.failed, true); /* the orchestrator cancels */
+			source_fail(m, r, now, &msg.failed); /* the orchestrator cancels */
 			return 0;
 		}
-		if ((r = rec_find(m, o, REC_TARGET)) != NULL) {
+		if ((r = rec_find_attempt(m, o, REC_TARGET, mid)) != NULL) {
 			if (from != r->source)
 				return wrong_peer(m, o, from, r->source, err);
 			if (same_attempt(r, mid) && !r->active && !r->discarded)
@@ -1031,7 +1065,7 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 			return 0;
 		}
 		if ((r = rec_find(m, o, REC_ORCH)) != NULL)
-			return on_orch_reply(m, &msg, from, now, err);
+			return on_orch_reply(m, &msg, mid, from, now, err);
 		if ((r = rec_find(m, o, REC_SOURCE)) != NULL)
 			return wrong_peer(m, o, from, r->target, err);
 		nm_mig_reasm_forget(m->reasm, o);
@@ -1203,6 +1237,18 @@ static uint32_t backoff(struct nm_migration *m, struct rec *r, uint64_t now)
 	return r->rto_ms;
 }
 
+/* Does an older attempt's source still send us this daemon's events? Then keep forwarding. */
+static bool target_recently_heard(struct nm_migration *m, uint64_t origin, uint64_t now)
+{
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		const struct rec *t = &m->recs[i];
+		if (t->kind == REC_TARGET && t->origin == origin && t->active &&
+		    now - t->last_heard_ms < m->linger)
+			return true;
+	}
+	return false;
+}
+
 static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	if (!r->committed) {
@@ -1223,7 +1269,7 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 			snprintf(text, sizeof(text), "migration timed out in phase %s",
 				 nm_mig_phase_name(r->phase));
 			struct nm_mig_reason why = reason_state(text);
-			source_fail(m, r, now, &why, true);
+			source_fail(m, r, now, &why);
 			return;
 		}
 		if (now >= r->next_tx_ms) {
@@ -1246,6 +1292,7 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 		}
 	}
 	if (r->activated && r->evs.n == 0 && now - r->last_event_ms >= m->linger &&
+	    !target_recently_heard(m, r->origin, now) &&
 	    m->tap->unforward(m->tap->ctx, r->origin) == 0)
 		rec_free(r); /* forwarding is over */
 }
@@ -1253,7 +1300,7 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 static void poll_target(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	uint64_t idle = now - r->last_heard_ms;
-	if (!r->active && !r->discarded && idle >= m->discard_timeout)
+	if (!r->active && !r->discarded && !r->old && idle >= m->discard_timeout)
 		target_discard(m, r, now);
 	else if ((r->active && idle >= 4ull * m->linger) || (r->discarded && idle >= m->discard_timeout))
 		rec_free(r);
@@ -1277,6 +1324,8 @@ static void poll_orch(struct nm_migration *m, struct rec *r, uint64_t now)
 
 void nm_mig_poll(struct nm_migration *m, uint64_t now_ms)
 {
+	if (nm_runtime_state(m->rt) == NM_RUNTIME_SHUTTING_DOWN)
+		memset(m->fails, 0, sizeof(m->fails)); /* upstream's shutdown clears recent_failures */
 	for (size_t i = 0; i < MAX_RECS; i++) {
 		struct rec *r = &m->recs[i];
 		if (r->kind == REC_SOURCE)
@@ -1305,7 +1354,7 @@ int nm_mig_cancel(struct nm_migration *m, uint64_t origin, uint64_t now_ms, stru
 	}
 	if (r->committed)
 		return nm_mig_err_wrong_phase(err, NM_MIG_PHASE_TRANSFER, r->phase);
-	source_fail(m, r, now_ms, &why, true);
+	source_fail(m, r, now_ms, &why);
 	drain_loopback(m, now_ms);
 	return 0;
 }

@@ -119,8 +119,10 @@ static inline struct nm_mig_opts nm_mig_opts_default(void)
 
 struct nm_migration;
 
-/* New engine; installs itself as the runtime's migration receiver. NULL on bad config. */
+/* New engine; installs itself as the runtime's migration receiver (so the
+ * node's nm_node_handle_migration reaches it). NULL on bad config. */
 struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg);
+/* Free the engine before its runtime. */
 void nm_mig_free(struct nm_migration *m);
 
 uint64_t nm_mig_local_node(const struct nm_migration *m);
@@ -161,6 +163,8 @@ enum nm_mig_role_local {
 
 struct nm_mig_info {
 	uint64_t origin;
+	uint64_t mid;      /* the attempt's migration id */
+	uint64_t orch_mid; /* a remote orchestrator's id for it (0: none) */
 	uint64_t source, target;
 	uint8_t role;      /* enum nm_mig_role_local */
 	uint8_t phase;     /* enum nm_mig_phase */
@@ -183,13 +187,16 @@ size_t nm_mig_list(const struct nm_migration *m, uint64_t now_ms, struct nm_mig_
 size_t nm_mig_history(const struct nm_migration *m, struct nm_mig_info *out, size_t max);
 /* The phase of this node's record for origin (source/orchestrator first), or NM_MIG_PHASE_NONE. */
 enum nm_mig_phase nm_mig_phase_of(const struct nm_migration *m, uint64_t origin);
-/* The last failure recorded for origin (upstream's recent_failures); false when none. */
+/* The last failure recorded for origin (upstream's recent_failures: a start
+ * clears it, a poll after the runtime's shutdown clears all); false when none. */
 bool nm_mig_last_failure(const struct nm_migration *m, uint64_t origin, struct nm_mig_reason *r);
 
 struct nm_mig_stats {
 	uint64_t sent, send_failed, received, decode_errors, wrong_peer, stale;
 	uint64_t loopback_dropped; /* past the 32-bounce cap */
 	uint64_t events_forwarded, events_replayed, events_duplicate;
+	uint64_t events_lost_nomem; /* an allocation failed while taking held events */
+	uint64_t events_undeliverable; /* a late event for a daemon that left, with no forwarding here */
 	uint64_t moved_sent;
 };
 void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out);

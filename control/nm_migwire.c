@@ -18,9 +18,9 @@
 const char *nm_mig_type_name(uint8_t type)
 {
 	static const char *const names[] = {
-		"TakeSnapshot",    "SnapshotReady",   "RestoreComplete", "ReplayComplete",
-		"CutoverNotify",   "CleanupComplete", "MigrationFailed", "BufferedEvents",
-		"ActivateTarget",  "ActivateAck",
+		"TakeSnapshot",   "SnapshotReady",   "RestoreComplete", "ReplayComplete",
+		"CutoverNotify",  "CleanupComplete", "MigrationFailed", "BufferedEvents",
+		"ActivateTarget", "ActivateAck",
 	};
 	if (type < sizeof(names) / sizeof(names[0]))
 		return names[type];
@@ -112,8 +112,7 @@ int nm_mig_err_already_migrating(struct nm_error *err, uint64_t origin)
 	return set_origin(err, NM_EMIG_ALREADY_MIGRATING, origin);
 }
 
-int nm_mig_err_wrong_phase(struct nm_error *err, enum nm_mig_phase expected,
-			   enum nm_mig_phase got)
+int nm_mig_err_wrong_phase(struct nm_error *err, enum nm_mig_phase expected, enum nm_mig_phase got)
 {
 	return nm_error_set(err, NM_EMIG_WRONG_PHASE, "wrong migration phase: expected %s, got %s",
 			    nm_mig_phase_name(expected), nm_mig_phase_name(got));
@@ -233,14 +232,16 @@ static bool utf8_check(const uint8_t *s, size_t n, char *why, size_t cap)
 		}
 		for (size_t k = 1; k < w; k++) {
 			if (i + k >= n) {
-				snprintf(why, cap, "incomplete utf-8 byte sequence from index %zu", i);
+				snprintf(why, cap, "incomplete utf-8 byte sequence from index %zu",
+					 i);
 				return false;
 			}
 			uint8_t b = s[i + k];
 			bool ok = k == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xbf);
 			if (!ok) {
-				snprintf(why, cap, "invalid utf-8 sequence of %zu bytes from index %zu",
-					 k, i);
+				snprintf(why, cap,
+					 "invalid utf-8 sequence of %zu bytes from index %zu", k,
+					 i);
 				return false;
 			}
 		}
@@ -278,8 +279,8 @@ static int body_size(const struct nm_mig_msg *m, size_t *size, struct nm_error *
 	case NM_MIG_SNAPSHOT_READY: {
 		const struct nm_mig_snapshot_ready *s = &m->snapshot_ready;
 		if (s->len > UINT32_MAX)
-			return nm_mig_err_state_failed(err, "snapshot_bytes length %zu exceeds u32::MAX",
-						       s->len);
+			return nm_mig_err_state_failed(
+			    err, "snapshot_bytes length %zu exceeds u32::MAX", s->len);
 		if (s->len && !s->bytes)
 			return nm_error_set(err, -EINVAL, "SnapshotReady: NULL bytes");
 		*size = NM_MIG_SNAPSHOT_READY_HDR + s->len;
@@ -290,8 +291,8 @@ static int body_size(const struct nm_mig_msg *m, size_t *size, struct nm_error *
 		if (reason_has_msg(r->code)) {
 			if (r->msg_len > UINT16_MAX)
 				return nm_mig_err_state_failed(
-					err, "failure reason message length %zu exceeds u16::MAX",
-					r->msg_len);
+				    err, "failure reason message length %zu exceeds u16::MAX",
+				    r->msg_len);
 			if (r->msg_len && !r->msg)
 				return nm_error_set(err, -EINVAL, "MigrationFailed: NULL message");
 		}
@@ -522,7 +523,8 @@ static void parse_trailer(const uint8_t *p, size_t n, const struct nm_mig_msg *m
 	if (n == 0)
 		return;
 	struct nm_mig_ext t = { 0 };
-	if (n < NM_MIG_TRAILER_MAGIC_LEN || memcmp(p, NM_MIG_TRAILER_MAGIC, NM_MIG_TRAILER_MAGIC_LEN))
+	if (n < NM_MIG_TRAILER_MAGIC_LEN ||
+	    memcmp(p, NM_MIG_TRAILER_MAGIC, NM_MIG_TRAILER_MAGIC_LEN))
 		goto bad;
 	t.trailer = p;
 	t.trailer_len = n;
@@ -803,16 +805,16 @@ static int decode_snapshot_ready(struct rd *r, struct nm_mig_snapshot_ready *s,
 		return nm_mig_err_state_failed(err, "SnapshotReady: total_chunks must be >= 1");
 	if (s->total_chunks > NM_MIG_MAX_TOTAL_CHUNKS)
 		return nm_mig_err_state_failed(
-			err, "SnapshotReady: total_chunks %u exceeds MAX_TOTAL_CHUNKS (%u)",
-			s->total_chunks, NM_MIG_MAX_TOTAL_CHUNKS);
+		    err, "SnapshotReady: total_chunks %u exceeds MAX_TOTAL_CHUNKS (%u)",
+		    s->total_chunks, NM_MIG_MAX_TOTAL_CHUNKS);
 	if (s->chunk_index >= s->total_chunks)
 		return nm_mig_err_state_failed(
-			err, "SnapshotReady: chunk_index %u out of range for total_chunks %u",
-			s->chunk_index, s->total_chunks);
+		    err, "SnapshotReady: chunk_index %u out of range for total_chunks %u",
+		    s->chunk_index, s->total_chunks);
 	if (len > NM_MIG_MAX_CHUNK)
 		return nm_mig_err_state_failed(
-			err, "SnapshotReady: chunk len %u exceeds MAX_SNAPSHOT_CHUNK_SIZE (%u)", len,
-			NM_MIG_MAX_CHUNK);
+		    err, "SnapshotReady: chunk len %u exceeds MAX_SNAPSHOT_CHUNK_SIZE (%u)", len,
+		    NM_MIG_MAX_CHUNK);
 	if (r->left < len)
 		return nm_mig_err_state_failed(err, "truncated snapshot payload");
 	s->bytes = r->p;
@@ -829,11 +831,11 @@ static int decode_buffered(struct rd *r, struct nm_mig_buffered *b, struct nm_er
 	size_t max_possible = r->left / NM_MIG_EVENT_MIN_WIRE;
 	if (count > max_possible || count > NM_MIG_MAX_BUFFERED_EVENTS)
 		return nm_mig_err_state_failed(
-			err,
-			"BufferedEvents: count %u exceeds bound (remaining=%zu, min_event_size=%u, "
-			"max_possible=%zu, hard_cap=%u)",
-			count, r->left, NM_MIG_EVENT_MIN_WIRE, max_possible,
-			NM_MIG_MAX_BUFFERED_EVENTS);
+		    err,
+		    "BufferedEvents: count %u exceeds bound (remaining=%zu, min_event_size=%u, "
+		    "max_possible=%zu, hard_cap=%u)",
+		    count, r->left, NM_MIG_EVENT_MIN_WIRE, max_possible,
+		    NM_MIG_MAX_BUFFERED_EVENTS);
 	const uint8_t *start = r->p;
 	for (uint32_t i = 0; i < count; i++) {
 		if (r->left < NM_CAUSAL_LINK_SIZE + 4)
@@ -843,8 +845,8 @@ static int decode_buffered(struct rd *r, struct nm_mig_buffered *b, struct nm_er
 		uint32_t plen = get32(r);
 		if (plen > NM_MIG_MAX_EVENT_PAYLOAD)
 			return nm_mig_err_state_failed(
-				err, "buffered event payload %u exceeds per-event cap %u", plen,
-				NM_MIG_MAX_EVENT_PAYLOAD);
+			    err, "buffered event payload %u exceeds per-event cap %u", plen,
+			    NM_MIG_MAX_EVENT_PAYLOAD);
 		if (r->left < (size_t)plen + 8)
 			return nm_mig_err_state_failed(err, "truncated event payload");
 		r->p += (size_t)plen + 8;
@@ -1013,8 +1015,8 @@ int nm_mig_chunk_count(size_t len, uint32_t *count, struct nm_error *err)
 	return 0;
 }
 
-int nm_mig_chunk(uint64_t daemon_origin, const uint8_t *snapshot, size_t len,
-		 uint64_t seq_through, uint32_t i, struct nm_mig_msg *out)
+int nm_mig_chunk(uint64_t daemon_origin, const uint8_t *snapshot, size_t len, uint64_t seq_through,
+		 uint32_t i, struct nm_mig_msg *out)
 {
 	uint32_t n = 0;
 	if (!out || (len && !snapshot) || nm_mig_chunk_count(len, &n, NULL) < 0 || i >= n)
@@ -1038,18 +1040,19 @@ int nm_mig_validate_chunk_header(uint32_t chunk_index, const uint8_t *bytes, siz
 		return 0;
 	/* magic 4 + version 1 + entity id 32 */
 	if (len < 37 || !bytes)
-		return nm_mig_err_state_failed(err,
-					       "SnapshotReady chunk 0 is %zu bytes \u2014 too short "
-					       "for snapshot envelope (need >= 37)",
-					       bytes ? len : 0);
+		return nm_mig_err_state_failed(
+		    err,
+		    "SnapshotReady chunk 0 is %zu bytes \u2014 too short "
+		    "for snapshot envelope (need >= 37)",
+		    bytes ? len : 0);
 	if (memcmp(bytes, NM_SNAPSHOT_MAGIC, 4) != 0)
 		return nm_mig_err_state_failed(
-			err, "SnapshotReady chunk 0 has wrong magic bytes: [%u, %u, %u, %u]", bytes[0],
-			bytes[1], bytes[2], bytes[3]);
+		    err, "SnapshotReady chunk 0 has wrong magic bytes: [%u, %u, %u, %u]", bytes[0],
+		    bytes[1], bytes[2], bytes[3]);
 	if (bytes[4] != NM_SNAPSHOT_VERSION)
 		return nm_mig_err_state_failed(
-			err, "SnapshotReady chunk 0 carries snapshot version %u (expected %u)",
-			bytes[4], NM_SNAPSHOT_VERSION);
+		    err, "SnapshotReady chunk 0 carries snapshot version %u (expected %u)",
+		    bytes[4], NM_SNAPSHOT_VERSION);
 	uint64_t claimed = nm_origin_hash_of(bytes + 5);
 	if (claimed != daemon_origin)
 		return nm_mig_err_state_failed(err,
@@ -1181,8 +1184,8 @@ void nm_mig_assembled_free(struct nm_mig_assembled *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int reject(struct nm_mig_reasm_error *why, struct nm_error *err,
-		  enum nm_mig_reasm_err kind, uint64_t a, uint64_t b, uint64_t c)
+static int reject(struct nm_mig_reasm_error *why, struct nm_error *err, enum nm_mig_reasm_err kind,
+		  uint64_t a, uint64_t b, uint64_t c)
 {
 	struct nm_mig_reasm_error e = { kind, a, b, c };
 	if (why)
@@ -1444,17 +1447,20 @@ int nm_mig_reasm_err_display(const struct nm_mig_reasm_error *e, char *buf, size
 	case NM_MIG_REASM_ZERO_TOTAL_CHUNKS:
 		return snprintf(buf, cap, "total_chunks == 0");
 	case NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE:
-		return snprintf(buf, cap, "chunk_index %" PRIu64 " out of range for total_chunks %" PRIu64,
+		return snprintf(buf, cap,
+				"chunk_index %" PRIu64 " out of range for total_chunks %" PRIu64,
 				e->a, e->b);
 	case NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE:
-		return snprintf(buf, cap, "total_chunks %" PRIu64 " exceeds MAX_TOTAL_CHUNKS (%u)", e->a,
-				NM_MIG_MAX_TOTAL_CHUNKS);
+		return snprintf(buf, cap, "total_chunks %" PRIu64 " exceeds MAX_TOTAL_CHUNKS (%u)",
+				e->a, NM_MIG_MAX_TOTAL_CHUNKS);
 	case NM_MIG_REASM_CHUNK_TOO_LARGE:
-		return snprintf(buf, cap, "chunk length %" PRIu64 " exceeds MAX_SNAPSHOT_CHUNK_SIZE (%u)",
+		return snprintf(buf, cap,
+				"chunk length %" PRIu64 " exceeds MAX_SNAPSHOT_CHUNK_SIZE (%u)",
 				e->a, NM_MIG_MAX_CHUNK);
 	case NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH:
 		return snprintf(buf, cap,
-				"total_chunks %" PRIu64 " does not match first chunk's declared %" PRIu64,
+				"total_chunks %" PRIu64
+				" does not match first chunk's declared %" PRIu64,
 				e->a, e->b);
 	case NM_MIG_REASM_STALE_SEQ_THROUGH:
 		return snprintf(buf, cap,
@@ -1463,7 +1469,8 @@ int nm_mig_reasm_err_display(const struct nm_mig_reasm_error *e, char *buf, size
 				e->a, e->b);
 	case NM_MIG_REASM_TOO_MANY_PENDING_BYTES:
 		return snprintf(buf, cap,
-				"buffered %" PRIu64 " + incoming %" PRIu64 " would exceed per-entry cap %" PRIu64,
+				"buffered %" PRIu64 " + incoming %" PRIu64
+				" would exceed per-entry cap %" PRIu64,
 				e->a, e->b, e->c);
 	case NM_MIG_REASM_TOO_MANY_ORIGINS:
 		return snprintf(buf, cap, "reassembler tracks its maximum of %" PRIu64 " daemons",
@@ -1483,19 +1490,22 @@ int nm_mig_reasm_err_debug(const struct nm_mig_reasm_error *e, char *buf, size_t
 		return snprintf(buf, cap, "ZeroTotalChunks");
 	case NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE:
 		return snprintf(buf, cap,
-				"ChunkIndexOutOfRange { chunk_index: %" PRIu64 ", total_chunks: %" PRIu64 " }",
+				"ChunkIndexOutOfRange { chunk_index: %" PRIu64
+				", total_chunks: %" PRIu64 " }",
 				e->a, e->b);
 	case NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE:
-		return snprintf(buf, cap, "TotalChunksTooLarge { total_chunks: %" PRIu64 " }", e->a);
+		return snprintf(buf, cap, "TotalChunksTooLarge { total_chunks: %" PRIu64 " }",
+				e->a);
 	case NM_MIG_REASM_CHUNK_TOO_LARGE:
 		return snprintf(buf, cap, "ChunkTooLarge { len: %" PRIu64 " }", e->a);
 	case NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH:
 		return snprintf(buf, cap,
-				"TotalChunksMismatch { got: %" PRIu64 ", expected: %" PRIu64 " }", e->a,
-				e->b);
-	case NM_MIG_REASM_STALE_SEQ_THROUGH:
-		return snprintf(buf, cap, "StaleSeqThrough { got: %" PRIu64 ", latest: %" PRIu64 " }",
+				"TotalChunksMismatch { got: %" PRIu64 ", expected: %" PRIu64 " }",
 				e->a, e->b);
+	case NM_MIG_REASM_STALE_SEQ_THROUGH:
+		return snprintf(buf, cap,
+				"StaleSeqThrough { got: %" PRIu64 ", latest: %" PRIu64 " }", e->a,
+				e->b);
 	case NM_MIG_REASM_TOO_MANY_PENDING_BYTES:
 		return snprintf(buf, cap,
 				"TooManyPendingBytes { buffered: %" PRIu64 ", incoming: %" PRIu64

@@ -38,8 +38,8 @@ extern "C" {
 
 /* ------------------------------------------------------------ constants */
 
-#define NM_MIG_MAX_CHUNK 7000u            /* MAX_SNAPSHOT_CHUNK_SIZE */
-#define NM_MIG_MAX_TOTAL_CHUNKS 700000u   /* MAX_TOTAL_CHUNKS */
+#define NM_MIG_MAX_CHUNK 7000u          /* MAX_SNAPSHOT_CHUNK_SIZE */
+#define NM_MIG_MAX_TOTAL_CHUNKS 700000u /* MAX_TOTAL_CHUNKS */
 #define NM_MIG_MAX_SNAPSHOT_SIZE ((uint64_t)UINT32_MAX * NM_MIG_MAX_CHUNK)
 #define NM_MIG_MAX_PENDING_BYTES (64u * 1024u * 1024u) /* per reassembly entry */
 #define NM_MIG_MAX_PENDING_AGE_NS (300ull * 1000000000ull)
@@ -105,20 +105,20 @@ const char *nm_mig_phase_name(enum nm_mig_phase p);
 
 /* MigrationFailureReason wire codes (u16). Unknown codes fail to decode. */
 enum nm_mig_fail_code {
-	NM_MIG_FAIL_NOT_READY = 0,                 /* retriable */
+	NM_MIG_FAIL_NOT_READY = 0, /* retriable */
 	NM_MIG_FAIL_FACTORY_NOT_FOUND = 1,
 	NM_MIG_FAIL_COMPUTE_NOT_SUPPORTED = 2,
-	NM_MIG_FAIL_STATE_FAILED = 3,              /* + u16 len + UTF-8 msg */
+	NM_MIG_FAIL_STATE_FAILED = 3, /* + u16 len + UTF-8 msg */
 	NM_MIG_FAIL_ALREADY_MIGRATING = 4,
 	NM_MIG_FAIL_IDENTITY_TRANSPORT_FAILED = 5, /* + u16 len + UTF-8 msg */
 	NM_MIG_FAIL_NOT_READY_TIMEOUT = 6,         /* + u8 attempts */
 };
 
 struct nm_mig_reason {
-	uint16_t code;     /* enum nm_mig_fail_code */
-	const char *msg;   /* codes 3 and 5: not NUL-terminated; decode points into the input */
-	size_t msg_len;    /* encode fails above UINT16_MAX */
-	uint8_t attempts;  /* code 6 */
+	uint16_t code;    /* enum nm_mig_fail_code */
+	const char *msg;  /* codes 3 and 5: not NUL-terminated; decode points into the input */
+	size_t msg_len;   /* encode fails above UINT16_MAX */
+	uint8_t attempts; /* code 6 */
 };
 
 /* Only NotReady is retriable (upstream is_retriable). */
@@ -174,7 +174,7 @@ struct nm_mig_ext {
 	uint32_t flags;
 	const uint8_t *senders; /* nsenders x u64 LE (read with nm_mig_ext_sender) */
 	uint32_t nsenders;
-	const char *kind;       /* not NUL-terminated */
+	const char *kind; /* not NUL-terminated */
 	uint16_t kind_len;
 	/* Encode only: extra raw TLVs appended after the known ones (any type). */
 	const struct nm_mig_tlv *extra;
@@ -252,21 +252,33 @@ struct nm_mig_msg {
 	uint8_t type; /* enum nm_mig_type */
 	uint64_t daemon_origin;
 	union {
-		struct { uint64_t target_node; } take_snapshot;
+		struct {
+			uint64_t target_node;
+		} take_snapshot;
 		struct nm_mig_snapshot_ready snapshot_ready;
-		struct { uint64_t restored_seq; } restore_complete;
+		struct {
+			uint64_t restored_seq;
+		} restore_complete;
 		struct {
 			uint64_t replayed_seq;
 			struct nm_causal_link target_head;
 		} replay_complete;
-		struct { uint64_t target_node; } cutover_notify;
+		struct {
+			uint64_t target_node;
+		} cutover_notify;
 		/* CleanupComplete, ActivateTarget: no fields. */
 		struct nm_mig_reason failed;
 		struct nm_mig_buffered buffered;
-		struct { uint64_t replayed_seq; } activate_ack;
-		struct { uint64_t new_node; } moved; /* netmesh */
-		struct { uint64_t nonce; } query;    /* netmesh */
-		struct nm_mig_status status;          /* netmesh */
+		struct {
+			uint64_t replayed_seq;
+		} activate_ack;
+		struct {
+			uint64_t new_node;
+		} moved; /* netmesh */
+		struct {
+			uint64_t nonce;
+		} query;                     /* netmesh */
+		struct nm_mig_status status; /* netmesh */
 	};
 	/* Encode: trailer to append (NULL or nothing present: none). Decode: set
 	 * to the caller's ext when a well-formed trailer was found, else NULL. */
@@ -354,8 +366,8 @@ int nm_mig_chunk_count(size_t len, uint32_t *count, struct nm_error *err);
 
 /* Chunk i of the snapshot as a SnapshotReady message whose bytes point into
  * `snapshot`. -EINVAL for i out of range or a bad length (as above). */
-int nm_mig_chunk(uint64_t daemon_origin, const uint8_t *snapshot, size_t len,
-		 uint64_t seq_through, uint32_t i, struct nm_mig_msg *out);
+int nm_mig_chunk(uint64_t daemon_origin, const uint8_t *snapshot, size_t len, uint64_t seq_through,
+		 uint32_t i, struct nm_mig_msg *out);
 
 /*
  * Orchestrator-side check of chunk 0 (validate_chunk_header): any other
@@ -371,15 +383,15 @@ int nm_mig_validate_chunk_header(uint32_t chunk_index, const uint8_t *bytes, siz
 /* Upstream ReassemblyError, plus netmesh's resource limits. */
 enum nm_mig_reasm_err {
 	NM_MIG_REASM_OK = 0,
-	NM_MIG_REASM_ZERO_TOTAL_CHUNKS,       /* "total_chunks == 0" */
-	NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE,/* a = chunk_index, b = total_chunks */
-	NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE,  /* a = total_chunks */
-	NM_MIG_REASM_CHUNK_TOO_LARGE,         /* a = len (0 for an empty chunk) */
-	NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH,   /* a = got, b = expected */
-	NM_MIG_REASM_STALE_SEQ_THROUGH,       /* a = got, b = latest */
-	NM_MIG_REASM_TOO_MANY_PENDING_BYTES,  /* a = buffered, b = incoming, c = cap */
+	NM_MIG_REASM_ZERO_TOTAL_CHUNKS,        /* "total_chunks == 0" */
+	NM_MIG_REASM_CHUNK_INDEX_OUT_OF_RANGE, /* a = chunk_index, b = total_chunks */
+	NM_MIG_REASM_TOTAL_CHUNKS_TOO_LARGE,   /* a = total_chunks */
+	NM_MIG_REASM_CHUNK_TOO_LARGE,          /* a = len (0 for an empty chunk) */
+	NM_MIG_REASM_TOTAL_CHUNKS_MISMATCH,    /* a = got, b = expected */
+	NM_MIG_REASM_STALE_SEQ_THROUGH,        /* a = got, b = latest */
+	NM_MIG_REASM_TOO_MANY_PENDING_BYTES,   /* a = buffered, b = incoming, c = cap */
 	/* netmesh only: bounded tables. */
-	NM_MIG_REASM_TOO_MANY_ORIGINS,        /* a = max_origins */
+	NM_MIG_REASM_TOO_MANY_ORIGINS, /* a = max_origins */
 	NM_MIG_REASM_NO_MEMORY,
 };
 
@@ -459,8 +471,7 @@ size_t nm_mig_reasm_pending_count(const struct nm_mig_reasm *r);
 size_t nm_mig_reasm_pending_bytes(const struct nm_mig_reasm *r, uint64_t daemon_origin);
 size_t nm_mig_reasm_pending_bytes_total(const struct nm_mig_reasm *r);
 /* latest accepted seq_through for the origin; false when none. */
-bool nm_mig_reasm_latest_seq(const struct nm_mig_reasm *r, uint64_t daemon_origin,
-			     uint64_t *seq);
+bool nm_mig_reasm_latest_seq(const struct nm_mig_reasm *r, uint64_t daemon_origin, uint64_t *seq);
 
 /* ------------------------------------------------------------ MigrationError */
 
@@ -470,8 +481,8 @@ bool nm_mig_reasm_latest_seq(const struct nm_mig_reasm *r, uint64_t daemon_origi
  * err->origin is set to the daemon (or node) the variant carries.
  *   NM_EMIG_DAEMON_NOT_FOUND      "daemon 0x.. not found"
  *   NM_EMIG_TARGET_UNAVAILABLE    "target node 0x.. unavailable"
- *   NM_EMIG_NO_TARGET             "no candidate node satisfies the daemon's capability requirements"
- *   NM_EMIG_STATE_FAILED          "state operation failed: {msg}"
+ *   NM_EMIG_NO_TARGET             "no candidate node satisfies the daemon's capability
+ * requirements" NM_EMIG_STATE_FAILED          "state operation failed: {msg}"
  *   NM_EMIG_ALREADY_MIGRATING     "daemon 0x.. already migrating"
  *   NM_EMIG_WRONG_PHASE           "wrong migration phase: expected Snapshot, got Transfer"
  *   NM_EMIG_SNAPSHOT_TOO_LARGE    "snapshot too large: N bytes exceeds max M bytes"
@@ -483,10 +494,9 @@ int nm_mig_err_daemon_not_found(struct nm_error *err, uint64_t origin);
 int nm_mig_err_target_unavailable(struct nm_error *err, uint64_t node);
 int nm_mig_err_no_target(struct nm_error *err);
 int nm_mig_err_state_failed(struct nm_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int nm_mig_err_already_migrating(struct nm_error *err, uint64_t origin);
-int nm_mig_err_wrong_phase(struct nm_error *err, enum nm_mig_phase expected,
-			   enum nm_mig_phase got);
+int nm_mig_err_wrong_phase(struct nm_error *err, enum nm_mig_phase expected, enum nm_mig_phase got);
 int nm_mig_err_snapshot_too_large(struct nm_error *err, uint64_t size, uint64_t max);
 int nm_mig_err_buffer_full(struct nm_error *err, uint64_t events, uint64_t bytes);
 int nm_mig_err_wrong_peer(struct nm_error *err, uint64_t daemon_origin, uint64_t from,

@@ -75,6 +75,5 @@ int nm_node_handle_migration(struct nm_node *n, const uint8_t *msg, size_t len,
 	const struct nm_migration_handler *h = handler_of(n);
 	if (h == NULL || h->handle == NULL)
 		return -ENOSYS;
-	h->handle(h->ctx, msg, len, from_node, now_ms);
-	return 0;
+	return h->handle(h->ctx, msg, len, from_node, now_ms);
 }

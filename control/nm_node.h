@@ -29,12 +29,12 @@ struct nm_migration_handler {
 	/* May this node accept an inbound migration now? */
 	bool (*ready)(void *ctx);
 	/*
-	 * One inbound migration message (subprotocol 0x0500) from `from_node`.
-	 * NULL: the runtime takes no migrations (the node answers as if no
-	 * handler were installed). Called on the control thread.
+	 * One inbound migration message (subprotocol 0x0500) from `from_node`:
+	 * 0 when taken, -ENOSYS when no migration engine runs (NULL: the same).
+	 * Called on the control thread.
 	 */
-	void (*handle)(void *ctx, const uint8_t *msg, size_t len, uint64_t from_node,
-		       uint64_t now_ms);
+	int (*handle)(void *ctx, const uint8_t *msg, size_t len, uint64_t from_node,
+		      uint64_t now_ms);
 };
 
 /* New node for `id` (borrowed: it must outlive the node). NULL on bad argument / no memory. */
@@ -57,7 +57,7 @@ bool nm_node_migration_ready(const struct nm_node *n);
 
 /*
  * Pass one inbound 0x0500 message to the installed handler. -ENOSYS when no
- * handler (or one without `handle`) is installed: the caller then answers
+ * handler (or no engine behind it) takes it: the caller then answers
  * TakeSnapshot / SnapshotReady with MigrationFailed(ComputeNotSupported), as
  * upstream does (compute.md §11.8).
  */

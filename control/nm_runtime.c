@@ -126,12 +126,14 @@ static bool handler_ready(void *ctx)
 	return nm_runtime_is_ready(ctx);
 }
 
-static void handler_handle(void *ctx, const uint8_t *msg, size_t len, uint64_t from,
-			   uint64_t now_ms)
+static int handler_handle(void *ctx, const uint8_t *msg, size_t len, uint64_t from,
+			  uint64_t now_ms)
 {
 	struct nm_runtime *rt = ctx;
-	if (rt->mig_handle != NULL)
-		rt->mig_handle(rt->mig_ctx, msg, len, from, now_ms);
+	if (rt->mig_handle == NULL)
+		return -ENOSYS;
+	rt->mig_handle(rt->mig_ctx, msg, len, from, now_ms);
+	return 0;
 }
 
 static void tap_init(struct nm_runtime *rt);
@@ -560,11 +562,11 @@ int nm_runtime_snapshot(struct nm_runtime *rt, uint64_t origin, struct nm_snapsh
 	return nm_registry_snapshot(&rt->registry, origin, out, err);
 }
 
-int nm_runtime_expect_migration(struct nm_runtime *rt, const char *kind, uint64_t origin,
-				const struct nm_host_config *cfg, struct nm_error *err)
+/* A factory slot for an inbound migration: a placeholder (id NULL) or a keypair. */
+static int reserve_slot(struct nm_runtime *rt, const char *kind, uint64_t origin,
+			const struct nm_identity *id, const struct nm_host_config *cfg,
+			struct nm_error *err)
 {
-	if (rt == NULL)
-		return nm_error_set(err, -EINVAL, "expect_migration: runtime is required");
 	if (!kind_valid(kind))
 		return err_bad_kind(err);
 	if (nm_runtime_state(rt) == NM_RUNTIME_SHUTTING_DOWN)
@@ -573,10 +575,20 @@ int nm_runtime_expect_migration(struct nm_runtime *rt, const char *kind, uint64_
 	if (f == NULL)
 		return err_with_kind(err, NM_EFACTORY_NOT_FOUND, "no factory registered for kind '%s'",
 				     kind);
-	int rc = nm_factory_registry_register_placeholder(&rt->factories, origin, cfg, f, err);
+	int rc = id != NULL ? nm_factory_registry_register(&rt->factories, id, cfg, f, err)
+			    : nm_factory_registry_register_placeholder(&rt->factories, origin, cfg, f,
+								       err);
 	if (rc < 0)
 		return rc;
 	return fence(rt, origin, false, err);
+}
+
+int nm_runtime_expect_migration(struct nm_runtime *rt, const char *kind, uint64_t origin,
+				const struct nm_host_config *cfg, struct nm_error *err)
+{
+	if (rt == NULL)
+		return nm_error_set(err, -EINVAL, "expect_migration: runtime is required");
+	return reserve_slot(rt, kind, origin, NULL, cfg, err);
 }
 
 int nm_daemon_handle_stats(const struct nm_daemon_handle *h, struct nm_daemon_stats *out,
@@ -662,19 +674,9 @@ int nm_runtime_register_migration_target_identity(struct nm_runtime *rt, const c
 						  struct nm_error *err)
 {
 	if (rt == NULL || id == NULL)
-		return nm_error_set(err, -EINVAL, "register_migration_target_identity: runtime and identity are required");
-	if (!kind_valid(kind))
-		return err_bad_kind(err);
-	if (nm_runtime_state(rt) == NM_RUNTIME_SHUTTING_DOWN)
-		return err_shutting_down(err);
-	const struct nm_factory *f = kind_find(rt, kind);
-	if (f == NULL)
-		return err_with_kind(err, NM_EFACTORY_NOT_FOUND, "no factory registered for kind '%s'",
-				     kind);
-	int rc = nm_factory_registry_register(&rt->factories, id, cfg, f, err);
-	if (rc < 0)
-		return rc;
-	return fence(rt, id->origin_hash, false, err);
+		return nm_error_set(err, -EINVAL,
+				    "register_migration_target_identity: runtime and identity are required");
+	return reserve_slot(rt, kind, id->origin_hash, id, cfg, err);
 }
 
 bool nm_runtime_bind_expected_orchestrator(struct nm_runtime *rt, uint64_t origin, uint64_t node)
