@@ -71,6 +71,7 @@ static struct rec *rec_new(struct nm_migdp *md, uint64_t origin, enum hold_mode 
 	r->origin = origin;
 	r->mode = mode;
 	r->hold.target = mode == HOLD_TARGET;
+	atomic_init(&r->hold.state, mode == HOLD_SOURCE ? NM_DP_HOLD_OPEN : NM_DP_HOLD_COMMITTED);
 	/* MP/MC: the owner enqueues; the owner (release) or the control thread (take) dequeues. */
 	r->hold.ring = rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, 0);
 	if (r->hold.ring == NULL || nm_u64map_insert(&md->recs, origin, r) < 0) {
@@ -167,8 +168,6 @@ static uint32_t tap_take(void *ctx, uint64_t origin, struct nm_mig_held *out, ui
 					       .received_at = h->received_at };
 		nm_link_from_bytes(&out[i].ev.link, h->link, sizeof(h->link));
 	}
-	md->st.hold_full += r->hold.full;
-	r->hold.full = 0;
 	return r->n_taken;
 }
 
@@ -202,6 +201,10 @@ static int tap_forward(void *ctx, uint64_t origin, uint64_t target)
 	struct rec *r = rec_get(md, origin);
 	if (r == NULL)
 		return md->rt_tap->forward(md->rt_tap->ctx, origin, target);
+	/* The commit, unless the owner called the migration off first (its hold was full). */
+	uint32_t open = NM_DP_HOLD_OPEN;
+	if (!atomic_compare_exchange_strong(&r->hold.state, &open, NM_DP_HOLD_COMMITTED))
+		return -ECANCELED;
 	struct nm_error err = { 0 };
 	int rc = nm_dataplane_mig_stub(md->dp, origin, &r->hold, &err);
 	if (rc == 0)
@@ -241,6 +244,7 @@ static int tap_hold(void *ctx, uint64_t origin)
 	r->mode = HOLD_TARGET;
 	r->hold.target = true;
 	r->hold.mseq = 0;
+	atomic_store(&r->hold.state, NM_DP_HOLD_COMMITTED);
 	int rc = nm_dataplane_mig_stub_now(md->dp, origin, &r->hold, NULL);
 	if (rc < 0)
 		rec_free(md, r);
@@ -434,10 +438,26 @@ struct nm_migration *nm_migdp_engine(struct nm_migdp *md)
 	return md->engine;
 }
 
+/* Migrations whose owner gave way (a full hold): the engine calls them off too. */
+static void reap_released(struct nm_migdp *md, uint64_t now_ms)
+{
+	for (size_t i = 0; md->recs.slots != NULL && i <= md->recs.mask; i++) {
+		struct rec *r = md->recs.slots[i].val;
+		if (r == NULL || r->mode != HOLD_SOURCE ||
+		    atomic_load(&r->hold.state) != NM_DP_HOLD_RELEASED)
+			continue;
+		md->st.holds_called_off++;
+		if (nm_mig_cancel(md->engine, r->origin, now_ms, NULL) < 0)
+			tap_release(md, r->origin); /* no record: free the hold ourselves */
+		i = (size_t)-1; /* the map changed: start over */
+	}
+}
+
 unsigned nm_migdp_poll(struct nm_migdp *md, uint64_t now_ms)
 {
 	md->now_ms = now_ms;
 	unsigned n = nm_dataplane_poll_migration(md->dp);
+	reap_released(md, now_ms);
 	n += backlog_drain(md);
 	nm_mig_poll(md->engine, now_ms);
 	return n;

@@ -56,7 +56,9 @@ struct nm_migdp_stats {
 	uint64_t send_failed;     /* the transport could not queue a message */
 	uint64_t inject_failed;   /* an event the owner's ring did not take */
 	uint64_t no_session;      /* injected with no session to its sender: outputs unsent */
-	uint64_t hold_full;       /* events refused by a full hold (also a dataplane drop) */
+	uint64_t holds_called_off; /* a hold overflowed before the commit: the owner delivered its
+				    * events and the migration failed (after the commit an overflow
+				    * is a counted drop: mig_hold_full, no_mbuf) */
 };
 void nm_migdp_stats(const struct nm_migdp *md, struct nm_migdp_stats *out);
 

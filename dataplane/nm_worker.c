@@ -171,19 +171,17 @@ static void ensure_room(struct nm_worker *w, uint32_t n, uint32_t bytes)
 		flush_outputs(w);
 }
 
-/* An event as an mbuf (nm_dp_event_hdr + payload), for a hand-off or a hold. */
+/* An event as an mbuf (nm_dp_event_hdr + payload), for a hand-off or a hold; NULL: no mbuf. */
 static struct rte_mbuf *event_mbuf(struct nm_worker *w, const struct nm_session *s,
 				   uint64_t daemon, const struct nm_event *ev)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
-	if (m == NULL) {
-		drop(w, NM_DROP_NO_MBUF);
+	if (m == NULL)
 		return NULL;
-	}
 	struct nm_dp_event_hdr *h =
 		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
 	if (h == NULL) { /* cannot happen: an event fits in the frame it came in */
-		drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		rte_pktmbuf_free(m);
 		return NULL;
 	}
 	h->session_id = s->session_id;
@@ -202,21 +200,51 @@ static struct rte_mbuf *event_mbuf(struct nm_worker *w, const struct nm_session 
  * order, instead of reaching the host. A full hold is a counted drop (the
  * control thread sizes it for the whole cutover and drains it after).
  */
-static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, const struct nm_session *s,
+static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m);
+static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+			  const struct nm_event *ev, uint32_t flags);
+
+/* The owner calls the migration off: what was held reaches the host, in order. */
+static void unhold(struct nm_worker *w, struct nm_dp_daemon *d)
+{
+	struct rte_ring *ring = d->hold->ring;
+	d->hold = NULL;
+	struct rte_mbuf *m;
+	while (rte_ring_sc_dequeue(ring, (void **)&m) == 0)
+		serve_handoff_event(w, m);
+}
+
+/*
+ * The daemon is migrating: the event waits in its hold, numbered in arrival
+ * order, instead of reaching the host. When the hold cannot take it, the
+ * migration gives way before the event does (see NM_DP_HOLD_OPEN).
+ */
+static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
 		       const struct nm_event *ev)
 {
+	struct nm_dp_hold *hd = d->hold;
 	struct rte_mbuf *m = event_mbuf(w, s, d->origin, ev);
-	if (m == NULL)
-		return;
-	struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, struct nm_dp_event_hdr *);
-	h->mseq = d->hold->mseq + 1;
-	if (rte_ring_mp_enqueue(d->hold->ring, m) != 0) {
-		d->hold->full++;
-		drop_mbuf(w, m, NM_DROP_MIG_HOLD_FULL);
+	if (m != NULL) {
+		struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, struct nm_dp_event_hdr *);
+		h->mseq = hd->mseq + 1;
+		if (rte_ring_mp_enqueue(hd->ring, m) == 0) {
+			hd->mseq++;
+			w->stats.events_held++;
+			return;
+		}
+		rte_pktmbuf_free(m);
+	}
+	const enum nm_drop why = m == NULL ? NM_DROP_NO_MBUF : NM_DROP_MIG_HOLD_FULL;
+	uint32_t open = NM_DP_HOLD_OPEN;
+	if (d->host != NULL && atomic_compare_exchange_strong(&hd->state, &open,
+							      NM_DP_HOLD_RELEASED)) {
+		w->stats.holds_released++;
+		unhold(w, d);
+		deliver_local(w, d, s, ev, 0);
 		return;
 	}
-	d->hold->mseq++;
-	w->stats.events_held++;
+	hd->full++;
+	drop(w, why);
 }
 
 static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
@@ -262,8 +290,10 @@ static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_s
 {
 	struct nm_worker *o = w->dp->by_lcore[owner];
 	struct rte_mbuf *m = event_mbuf(w, s, daemon, ev);
-	if (m == NULL)
+	if (m == NULL) {
+		drop(w, NM_DROP_NO_MBUF);
 		return;
+	}
 	if (rte_ring_mp_enqueue(o->evt_in, m) != 0) {
 		drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
 		return;
@@ -622,11 +652,7 @@ static int mig_release(struct nm_worker *w, const struct nm_dp_mig_req *r)
 	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, r->origin);
 	if (d == NULL || d->lcore != w->lcore || d->hold == NULL || d->host == NULL)
 		return NM_ENOT_FOUND;
-	struct rte_ring *ring = d->hold->ring;
-	d->hold = NULL;
-	struct rte_mbuf *m;
-	while (rte_ring_sc_dequeue(ring, (void **)&m) == 0)
-		serve_handoff_event(w, m);
+	unhold(w, d);
 	flush_outputs(w);
 	return 0;
 }

@@ -55,10 +55,21 @@ struct nm_dp_event_hdr {
  * owner); the control thread dequeues them once the target is authoritative,
  * or the owner delivers them itself when the migration is called off.
  */
+/*
+ * nm_dp_hold.state. A source's hold starts OPEN: the migration may still be
+ * called off. When the owner cannot keep an event (ring full, no mbuf) it
+ * calls it off itself (OPEN -> RELEASED: the held events and that one are
+ * delivered here, in order; nothing is lost), unless the control thread
+ * committed first (OPEN -> COMMITTED: the target is authoritative, so such
+ * an event can only be a counted drop). Target holds start COMMITTED.
+ */
+enum { NM_DP_HOLD_OPEN = 0, NM_DP_HOLD_COMMITTED, NM_DP_HOLD_RELEASED };
+
 struct nm_dp_hold {
 	struct rte_ring *ring; /* struct rte_mbuf * holding nm_dp_event_hdr + payload */
 	uint64_t mseq;         /* last number given (owner only) */
 	uint64_t full;         /* events refused because the ring was full (owner only) */
+	_Atomic uint32_t state; /* NM_DP_HOLD_*: one CAS decides owner vs control thread */
 	/*
 	 * A target's hold: events that arrive before the migrated daemon is
 	 * active wait here, but the migration's own (injected) events go

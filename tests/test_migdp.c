@@ -76,6 +76,7 @@ struct world {
 	unsigned loss_pct;  /* of 0x0500 frames between A and B */
 	uint64_t rng;
 	uint64_t mig_lost;  /* 0x0500 frames the wire dropped */
+	uint64_t wire_full; /* frames a full RX ring refused */
 };
 
 static unsigned gen;
@@ -288,8 +289,10 @@ static void deliver(struct world *w, struct node *to, struct rte_mbuf *m)
 {
 	if (to == &w->g && sender_rx(w, m))
 		return;
-	if (rte_ring_enqueue(to->rx, m) != 0)
+	if (rte_ring_enqueue(to->rx, m) != 0) {
+		w->wire_full++;
 		rte_pktmbuf_free(m);
+	}
 }
 
 /* Everything node `from` sent: to its destination (all others for broadcast). */
@@ -475,7 +478,13 @@ static bool migrate_while_sending(struct world *w, struct node *src, struct node
 
 static void check_exactly_once(struct world *w)
 {
-	ck_assert_msg(pump_until(w, everything_answered), "%" PRIu64 " of %" PRIu64 " answered",
+	if (!pump_until(w, everything_answered)) {
+		fprintf(stderr, "wire: lost %" PRIu64 " full %" PRIu64 "\n", w->mig_lost, w->wire_full);
+		sm_dump("a", &w->a);
+		sm_dump("b", &w->b);
+		sm_dump("g", &w->g);
+	}
+	ck_assert_msg(everything_answered(w), "%" PRIu64 " of %" PRIu64 " answered",
 		      w->s.outputs, w->s.sent);
 	for (int i = 0; i < 50; i++)
 		pump_once(w); /* anything late (a duplicate) shows up now */
