@@ -144,6 +144,7 @@ static int process_failed(struct nm_host *h, struct nm_outputs *out, uint32_t n0
 	out->n = n0;
 	out->used = used0;
 	out->overflow = false;
+	out->too_large = 0;
 	h->stats.errors++;
 	if (err != NULL && err->code != rc)
 		nm_error_set(err, rc, "daemon '%s' process returned %s", nm_host_name(h),
@@ -160,7 +161,12 @@ int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outp
 	if (err != NULL)
 		err->code = 0;
 	int rc = h->daemon->ops->process(h->daemon, ev, out, err);
-	if (rc >= 0 && out->overflow)
+	if (rc >= 0 && out->too_large != 0)
+		rc = nm_error_set(err, NM_EPROCESS_FAILED,
+				  "daemon '%s' output of %" PRIu32 " bytes exceeds the largest "
+				  "datagram's %" PRIu32 " (refused before the chain moved)",
+				  nm_host_name(h), out->too_large, out->max_len);
+	else if (rc >= 0 && out->overflow)
 		rc = nm_error_set(err, NM_EPROCESS_FAILED,
 				  "daemon '%s' outputs overflow the output buffer (%" PRIu32
 				  " events, %" PRIu32 " bytes)",

@@ -97,7 +97,9 @@ struct nm_mig_tap {
 struct nm_mig_config {
 	struct nm_runtime *rt;
 	const struct nm_mig_transport *tx;
-	const struct nm_mig_tap *tap;  /* NULL: nm_runtime_tap(rt) */
+	/* NULL: nm_runtime_tap(rt). The dataplane's tap serves pinned daemons on
+	 * their workers and passes control-path daemons on to nm_runtime_tap(rt). */
+	const struct nm_mig_tap *tap;
 	const uint8_t *static_sk;      /* this node's X25519 static secret (32 B); NULL: opens no envelope */
 	uint32_t rto_ms;               /* first retransmission; 0 -> 200 */
 	uint32_t rto_max_ms;           /* backoff cap; 0 -> 2000 */

@@ -9,7 +9,10 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "nm_frag.h"
+
 #define MBUF_CACHE 256
+#define BIG_CACHE 16
 
 static void config_defaults(struct nm_port_config *c)
 {
@@ -17,6 +20,8 @@ static void config_defaults(struct nm_port_config *c)
 		c->mtu = 1500;
 	if (c->n_mbufs == 0)
 		c->n_mbufs = 8191;
+	if (c->n_big_mbufs == 0)
+		c->n_big_mbufs = 255;
 	if (c->rx_desc == 0)
 		c->rx_desc = 1024;
 	if (c->tx_desc == 0)
@@ -45,6 +50,24 @@ static void choose_offloads(struct nm_port *p, const struct rte_eth_dev_info *in
 				(p->rx_udp_cksum ? RTE_ETH_RX_OFFLOAD_UDP_CKSUM : 0);
 	conf->txmode.offloads = (p->tx_ip_cksum ? RTE_ETH_TX_OFFLOAD_IPV4_CKSUM : 0) |
 				(p->tx_udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
+}
+
+int nm_port_check_desc(const struct rte_eth_dev_info *info, uint16_t port_id, uint16_t rx_desc,
+		       uint16_t tx_desc, struct nm_error *err)
+{
+	const struct rte_eth_desc_lim *lim[2] = { &info->rx_desc_lim, &info->tx_desc_lim };
+	const uint16_t want[2] = { rx_desc, tx_desc };
+	for (int i = 0; i < 2; i++) {
+		uint16_t align = lim[i]->nb_align ? lim[i]->nb_align : 1;
+		if (want[i] < lim[i]->nb_min || want[i] > lim[i]->nb_max || want[i] % align != 0)
+			return nm_error_set(err, -EINVAL,
+					    "port %u (%s): %u %s descriptors asked, the device takes "
+					    "%u..%u in multiples of %u",
+					    port_id, info->driver_name ? info->driver_name : "?",
+					    want[i], i ? "tx" : "rx", lim[i]->nb_min, lim[i]->nb_max,
+					    align);
+	}
+	return 0;
 }
 
 static int setup_queues(struct nm_port *p, const struct nm_port_config *c, struct nm_error *err)
@@ -76,7 +99,23 @@ static int make_pool(struct nm_port *p, const struct nm_port_config *c, struct n
 	if (p->pool == NULL)
 		return nm_error_set(err, -ENOMEM, "port %u: mempool of %u mbufs: %s", p->port_id,
 				    c->n_mbufs, rte_strerror(rte_errno));
+	/* A reassembled datagram stays contiguous: the packet path reads flat bytes. */
+	snprintf(name, sizeof(name), "nm_big_p%u", p->port_id);
+	p->big_pool = rte_pktmbuf_pool_create(name, c->n_big_mbufs, BIG_CACHE, 0,
+					      RTE_PKTMBUF_HEADROOM + NM_FRAG_MAX_FRAME,
+					      rte_eth_dev_socket_id(p->port_id));
+	if (p->big_pool == NULL)
+		return nm_error_set(err, -ENOMEM, "port %u: mempool of %u datagram mbufs: %s",
+				    p->port_id, c->n_big_mbufs, rte_strerror(rte_errno));
 	return 0;
+}
+
+static void free_pools(struct nm_port *p)
+{
+	rte_mempool_free(p->pool);
+	rte_mempool_free(p->big_pool);
+	p->pool = NULL;
+	p->big_pool = NULL;
 }
 
 int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_error *err)
@@ -100,11 +139,13 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 				    c.port_id, info.driver_name, c.n_queues, info.max_rx_queues,
 				    info.max_tx_queues);
 
+	if ((rc = nm_port_check_desc(&info, c.port_id, c.rx_desc, c.tx_desc, err)) < 0)
+		return rc;
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	choose_offloads(p, &info, &conf);
 	if ((rc = make_pool(p, &c, err)) < 0)
-		return rc;
+		goto fail;
 	rc = rte_eth_dev_configure(c.port_id, c.n_queues, c.n_queues, &conf);
 	if (rc < 0) {
 		nm_error_set(err, rc, "port %u: configure: %s", c.port_id, strerror(-rc));
@@ -122,8 +163,7 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 	rte_eth_macaddr_get(c.port_id, &p->mac);
 	return 0;
 fail:
-	rte_mempool_free(p->pool);
-	p->pool = NULL;
+	free_pools(p);
 	return rc;
 }
 
@@ -136,11 +176,11 @@ void nm_port_fini(struct nm_port *p)
 		rte_eth_dev_close(p->port_id);
 		p->started = false;
 	}
-	rte_mempool_free(p->pool);
-	p->pool = NULL;
+	free_pools(p);
 }
 
 unsigned nm_port_mbufs_in_use(const struct nm_port *p)
 {
-	return p->pool != NULL ? rte_mempool_in_use_count(p->pool) : 0;
+	return (p->pool != NULL ? rte_mempool_in_use_count(p->pool) : 0) +
+	       (p->big_pool != NULL ? rte_mempool_in_use_count(p->big_pool) : 0);
 }

@@ -37,6 +37,16 @@ static inline void nm_test_eal_init(const char *prog)
 	nm_test_eal_init_lcores(prog, "--lcores=0@0");
 }
 
+/* Run a suite in Check's default (fork) mode: the suites without EAL. */
+static inline int nm_test_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 /* Run a suite without forking (EAL lives in this process) and clean up EAL. */
 static inline int nm_test_run_nofork(Suite *s)
 {

@@ -823,6 +823,64 @@ START_TEST(non_last_output_state_keeps_one_chain)
 END_TEST
 
 
+/* ------------------------------------------------------------ garbage */
+
+START_TEST(garbage_and_forged_messages_change_nothing)
+{
+	/* Random bytes, and real messages with flipped bytes, from a node that is no
+	 * party to anything: counted (decode error, wrong peer, stale), never a crash,
+	 * and the daemon keeps running where it is, every event once. */
+	struct net *n = net_new(2, 0x6A6B);
+	n->log = calloc(1, sizeof(*n->log));
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	const uint64_t o = id.origin_hash;
+	run(n, 10, 2);
+	/* Real messages to mutate: one migration's worth, captured from the queue. */
+	ck_assert_int_eq(nm_mig_start(n->nodes[0].mig, o, nid(n, 0), nid(n, 1), NULL, n->now, NULL), 0);
+	uint8_t samples[8][512];
+	size_t lens[8], ns = 0;
+	for (int step = 0; step < 10 && ns < 8; step++) {
+		for (size_t i = 0; i < n->nq && ns < 8; i++)
+			if (n->q[i].len <= sizeof(samples[0])) {
+				memcpy(samples[ns], n->q[i].buf, n->q[i].len);
+				lens[ns++] = n->q[i].len;
+			}
+		run(n, 1, 2);
+	}
+	run_until_idle(n, o, 2);
+	ck_assert_uint_ge(ns, 3);
+	uint8_t buf[600];
+	for (int k = 0; k < 20000; k++) {
+		size_t len;
+		if (k % 2 == 0) {
+			len = rnd(n) % sizeof(buf);
+			for (size_t i = 0; i < len; i++)
+				buf[i] = (uint8_t)rnd(n);
+			if (len > 0 && k % 4 == 0)
+				buf[0] = (uint8_t)(rnd(n) % 12); /* a known type, mostly */
+		} else {
+			size_t w = rnd(n) % ns;
+			len = lens[w];
+			memcpy(buf, samples[w], len);
+			for (int f = 0; f < 3; f++)
+				buf[rnd(n) % len] ^= (uint8_t)(1u << (rnd(n) % 8));
+		}
+		int to = (int)(rnd(n) % 2);
+		nm_mig_handle(n->nodes[to].mig, buf, len, 0x9999, n->now, NULL);
+		if (k % 100 == 0)
+			run(n, 1, 1);
+	}
+	run(n, 3000, 0);
+	struct nm_mig_stats st;
+	nm_mig_stats(n->nodes[0].mig, &st);
+	ck_assert_uint_gt(st.decode_errors, 0);
+	ck_assert_uint_gt(st.wrong_peer + st.stale, 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 /* ------------------------------------------------------------ upstream: helpers */
 
 /* A lossless pair with counter on node 0 (target slot keyed on node 1 unless bare). */
@@ -1312,6 +1370,32 @@ START_TEST(test_out_of_order_buffering)
 }
 END_TEST
 
+START_TEST(test_regression_activate_target_idempotent_after_ack_loss)
+{
+	struct nm_identity id;
+	struct net *n = pair(true, &id);
+	const uint64_t o = id.origin_hash;
+	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
+	struct nm_mig_msg act = { .type = NM_MIG_ACTIVATE_TARGET, .daemon_origin = o };
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &act, NULL), 0);
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &act, NULL), 0); /* the first ack was lost */
+	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_ACTIVATE_ACK), 2);
+	uint64_t seqs[2];
+	int k = 0;
+	for (size_t i = 0; i < n->nq; i++) {
+		struct nm_mig_msg m;
+		if (nm_mig_decode(n->q[i].buf, n->q[i].len, &m, NULL, NULL) == 0 &&
+		    m.type == NM_MIG_ACTIVATE_ACK)
+			seqs[k++] = m.activate_ack.replayed_seq;
+	}
+	ck_assert_uint_eq(seqs[0], seqs[1]);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
+	struct nm_mig_info h[4];
+	ck_assert_uint_eq(nm_mig_history(n->nodes[1].mig, h, 4), 1); /* activated once */
+	net_free(n);
+}
+END_TEST
+
 START_TEST(test_cutover_rejects_writes)
 {
 	/* netmesh: after the commit the source processes nothing; deliveries are forwarded. */
@@ -1788,6 +1872,10 @@ static Suite *suite(void)
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
 	tcase_add_test(t, non_last_output_state_keeps_one_chain);
 	suite_add_tcase(s, t);
+	t = tcase_create("garbage");
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, garbage_and_forged_messages_change_nothing);
+	suite_add_tcase(s, t);
 	t = tcase_create("upstream-core");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, test_orchestrator_full_phase_chain);
@@ -1809,6 +1897,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_regression_snapshot_ready_retry_after_successful_restore_is_idempotent);
 	tcase_add_test(t, test_activate_target_without_prior_restore_errors_gracefully);
 	tcase_add_test(t, test_out_of_order_buffering);
+	tcase_add_test(t, test_regression_activate_target_idempotent_after_ack_loss);
 	tcase_add_test(t, test_cutover_rejects_writes);
 	tcase_add_test(t, test_buffer_event_no_migration);
 	tcase_add_test(t, migration_target_failure_mid_chunking);
@@ -1844,9 +1933,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return nm_test_run(suite());
 }
