@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "nm_migwire.h"
@@ -73,7 +74,7 @@ static struct rec *rec_new(struct nm_migdp *md, uint64_t origin, enum hold_mode 
 	r->hold.target = mode == HOLD_TARGET;
 	atomic_init(&r->hold.state, mode == HOLD_SOURCE ? NM_DP_HOLD_OPEN : NM_DP_HOLD_COMMITTED);
 	/* MP/MC: the owner enqueues; the owner (release) or the control thread (take) dequeues. */
-	r->hold.ring = rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, 0);
+	r->hold.ring = rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, RING_F_EXACT_SZ);
 	if (r->hold.ring == NULL || nm_u64map_insert(&md->recs, origin, r) < 0) {
 		rte_ring_free(r->hold.ring);
 		free(r);
@@ -391,7 +392,14 @@ int nm_migdp_create(const struct nm_migdp_config *cfg, struct nm_migdp **out,
 	md->sm = cfg->sm;
 	md->rt = cfg->rt;
 	md->rt_tap = nm_runtime_tap(cfg->rt);
-	md->hold_events = cfg->hold_events != 0 ? cfg->hold_events : 4096;
+	/*
+	 * A hold keeps at most a quarter of the port's mbufs, so a stalled
+	 * migration gives way (the owner takes its events back) long before
+	 * holding could starve receive and transmit.
+	 */
+	unsigned cap = cfg->hold_events != 0 ? cfg->hold_events : 4096;
+	unsigned quarter = rte_mempool_avail_count(cfg->dp->port.pool) / 4;
+	md->hold_events = cap < quarter ? cap : quarter > 16 ? quarter : 16;
 	md->tx = (struct nm_mig_transport){ .ctx = md, .send = tx_send,
 					    .peer_static = tx_peer_static, .moved = tx_moved };
 	md->tap = (struct nm_mig_tap){

@@ -32,7 +32,7 @@ struct nm_migdp_config {
 	struct nm_sessmgr *sm;
 	struct nm_runtime *rt;
 	const uint8_t *static_sk; /* our X25519 static secret: opens identity envelopes */
-	unsigned hold_events;     /* events a hold keeps (ring size); 0: 4096 */
+	unsigned hold_events;     /* events a hold keeps; 0: 4096; never above a quarter of the pool */
 	struct nm_mig_config engine; /* timeouts; rt, tx, tap and static_sk are filled in here */
 };
 

@@ -440,6 +440,7 @@ static bool migrate_while_sending(struct world *w, struct node *src, struct node
 {
 	struct nm_error err;
 	struct nm_mig_opts o = nm_mig_opts_default();
+	o.retry_not_ready_ms = 3000; /* a daemon coming back waits for its last forward to end */
 	struct nm_mig_info hist[NM_MIG_HISTORY];
 	const size_t before = nm_mig_history(nm_migdp_engine(src->md), hist, NM_MIG_HISTORY);
 	ck_assert_uint_lt(before, NM_MIG_HISTORY);
