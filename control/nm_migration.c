@@ -439,11 +439,17 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 
 static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 {
+	/* The tap can refuse: its owner called the migration off first (a full hold). */
+	if (m->tap->forward(m->tap->ctx, r->origin, r->target) < 0) {
+		struct nm_mig_reason why = reason_state("the source could not hold the daemon's "
+							"events; they were processed at the source");
+		source_fail(m, r, now, &why); /* frees r */
+		return;
+	}
 	r->committed = true;
 	r->phase = NM_MIG_PHASE_REPLAY;
 	r->rto_ms = m->rto;
 	r->next_tx_ms = now + r->rto_ms;
-	m->tap->forward(m->tap->ctx, r->origin, r->target);
 	send_simple(m, r->target, NM_MIG_ACTIVATE_TARGET, r->origin, r->mid, r);
 	source_collect(m, r, now);
 }

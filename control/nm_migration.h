@@ -77,7 +77,9 @@ struct nm_mig_tap {
 	 * target activation). */
 	int (*release)(void *ctx, uint64_t origin);
 	/* The commit on the source: remove the daemon here and keep capturing its
-	 * deliveries (mseq goes on) for the engine to forward. */
+	 * deliveries (mseq goes on) for the engine to forward. Negative: the tap
+	 * already called the migration off (its hold overflowed and the held
+	 * events were processed here), so the engine fails it instead. */
 	int (*forward)(void *ctx, uint64_t origin, uint64_t target);
 	/* End forwarding; -EBUSY while events wait to be taken. */
 	int (*unforward)(void *ctx, uint64_t origin);
