@@ -510,6 +510,8 @@ uint64_t gen_rtt_quantile(const struct gen *g, double q)
 	if (n == 0)
 		return 0;
 	uint64_t want = (uint64_t)(q * (double)n + 0.999999);
+	if (want >= n)
+		return g->st.rtt_max_ns; /* the top sample is known exactly */
 	if (want == 0)
 		want = 1;
 	uint64_t seen = 0;
