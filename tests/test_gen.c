@@ -1205,6 +1205,42 @@ START_TEST(test_rtt_percentiles)
 }
 END_TEST
 
+/* Random authenticated 0x0500 messages: each is exactly one of redirect, ignored, or a counted drop. */
+START_TEST(test_random_messages_accounted)
+{
+	struct fixture f;
+	uint8_t body[64];
+	uint64_t seed = 0x2545f4914f6cdd1dULL;
+	fixture_init2(&f);
+	establish_peer(&f, &f.r, 0);
+	establish_peer(&f, &f.r2, 1);
+	const unsigned n = 2000;
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = rng(&seed) % sizeof(body);
+		for (size_t k = 0; k < len; k++)
+			body[k] = (uint8_t)rng(&seed);
+		if (len > 0 && i % 2 == 0)
+			body[0] = NM_MIG_MOVED; /* mostly Moved, of every length */
+		if (len >= 17 && i % 4 == 0) { /* and often about our daemons and nodes */
+			nm_put_le64(body + 1, i % 8 == 0 ? DAEMON_A : DAEMON_B);
+			nm_put_le64(body + 9, i % 3 == 0 ? APP_NODE : APP2_NODE);
+		}
+		struct responder *r = i % 3 == 0 ? &f.r2 : &f.r;
+		f.len = responder_message(r, NULL, body, len, f.frame);
+		ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	}
+	const struct gen_stats *st = &f.g->st;
+	ck_assert_uint_eq(st->rx_messages, n);
+	ck_assert_uint_eq(st->redirects + st->redirects_ignored + st->drops[NM_DROP_SUBPROTOCOL], n);
+	ck_assert_uint_gt(st->redirects, 0);
+	ck_assert_uint_eq(gen_drops_total(st), st->drops[NM_DROP_SUBPROTOCOL]);
+	ck_assert_uint_eq(st->redirects, f.g->dest[0].redirects + f.g->dest[1].redirects);
+	ck_assert_uint_eq(f.g->peers[0].moved_recv + f.g->peers[1].moved_recv,
+			  st->redirects + st->redirects_ignored);
+	fixture_fini(&f);
+}
+END_TEST
+
 START_TEST(test_config_peers_and_daemons)
 {
 	struct fixture f;
@@ -1268,6 +1304,7 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_moved_forged_rejected);
 	tcase_add_test(tc, test_duplicates_and_unanswered);
 	tcase_add_test(tc, test_rtt_percentiles);
+	tcase_add_test(tc, test_random_messages_accounted);
 	suite_add_tcase(s, tc);
 	return s;
 }
