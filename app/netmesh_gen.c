@@ -403,7 +403,7 @@ static int build(struct gen *g, enum tx_kind k, unsigned peer, uint8_t *f, size_
 	}
 }
 
-/* Allocate, build, queue (events go to the next daemon's peer). -ENOBUFS (counted) without an mbuf. */
+/* Allocate, build, queue (events: to the next daemon's peer). -ENOBUFS (counted) without an mbuf. */
 static int tx_build(struct ctx *c, enum tx_kind k, unsigned peer, uint64_t now)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(c->port.pool);

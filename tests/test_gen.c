@@ -1080,7 +1080,7 @@ START_TEST(test_moved_forged_rejected)
 	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
 	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SUBPROTOCOL], 2);
 
-	/* Framing that does not add up (two frames announced, one there): one overrun, the Moved still read. */
+	/* Two frames announced, one there: one overrun, and the Moved is still read. */
 	uint8_t *d = f.frame + NM_PKT_DATA_OFF;
 	moved(&f, &f.r2, DAEMON_A, APP_NODE); /* back to the first, well-formed */
 	ck_assert_uint_eq(f.g->st.redirects, 2);
@@ -1205,7 +1205,7 @@ START_TEST(test_rtt_percentiles)
 }
 END_TEST
 
-/* Random authenticated 0x0500 messages: each is exactly one of redirect, ignored, or a counted drop. */
+/* Random authenticated 0x0500 messages: each one redirect, one ignored Moved or one drop. */
 START_TEST(test_random_messages_accounted)
 {
 	struct fixture f;
