@@ -9,14 +9,18 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "app_common.h"
 #include "nm_dataplane.h"
 #include "nm_drop.h"
 #include "nm_mesh.h"
 #include "nm_meshos.h"
+#include "nm_migdp.h"
+#include "nm_migration.h"
 #include "nm_runtime.h"
 #include "nm_sessmgr.h"
 #include "nm_stats.h"
@@ -271,6 +275,139 @@ static int cmd_meshos(const struct app_telemetry_src *s, struct rte_tel_data *d)
 	return 0;
 }
 
+/* ---- migrations ---- */
+
+static const char *role_name(uint8_t role)
+{
+	return role == NM_MIG_AS_SOURCE	  ? "source"
+	       : role == NM_MIG_AS_TARGET ? "target"
+				      : "orchestrator";
+}
+
+static void put_migration(struct rte_tel_data *d, const char *key, const struct nm_mig_info *i,
+			  bool done)
+{
+	struct rte_tel_data *c = sub_dict();
+	if (c == NULL)
+		return;
+	put_hex(c, "origin", i->origin);
+	rte_tel_data_add_dict_string(c, "role", role_name(i->role));
+	put_hex(c, "source", i->source);
+	put_hex(c, "target", i->target);
+	rte_tel_data_add_dict_string(c, "phase", nm_mig_phase_name((enum nm_mig_phase)i->phase));
+	put_u64(c, "committed", i->committed);
+	put_u64(c, "elapsed_ms", i->elapsed_ms);
+	put_u64(c, "bytes_sent", i->bytes_sent);
+	put_u64(c, "retries", i->retries);
+	put_u64(c, "events", i->events);
+	if (done) {
+		rte_tel_data_add_dict_string(c, "result", i->ok ? "completed" : "failed");
+		if (!i->ok)
+			rte_tel_data_add_dict_string(c, "reason", i->reason);
+	}
+	put_sub(d, key, c);
+}
+
+#define MG(m) U64_FIELD(struct nm_mig_stats, m, #m)
+static const struct u64_field mig_fields[] = {
+	MG(sent),	      MG(send_failed),	    MG(received),	  MG(decode_errors),
+	MG(wrong_peer),	      MG(stale),	    MG(loopback_dropped), MG(events_forwarded),
+	MG(events_replayed), MG(events_duplicate), MG(moved_sent),
+};
+
+#define MD(m) U64_FIELD(struct nm_migdp_stats, m, #m)
+static const struct u64_field migdp_fields[] = {
+	MD(messages_in), MD(unknown_sender), MD(send_failed), MD(inject_failed),
+	MD(no_session),	 MD(accepted),	     MD(holds_called_off),
+};
+
+static int cmd_migrations(const struct app_telemetry_src *s, struct rte_tel_data *d)
+{
+	if (s->md == NULL) {
+		rte_tel_data_add_dict_string(d, "state", "off");
+		return 0;
+	}
+	struct nm_migration *m = nm_migdp_engine(s->md);
+	static struct nm_mig_info list[NM_MIG_HISTORY]; /* under app_tel.lock */
+	size_t n = nm_mig_list(m, nm_mono_ms(), list, NM_MIG_HISTORY), k = 0, ok = 0, failed = 0;
+	put_u64(d, "in_progress", n);
+	char key[40];
+	for (size_t i = 0; i < n && i < NM_MIG_HISTORY; i++) {
+		snprintf(key, sizeof(key), "now_%016" PRIx64 "_%c", list[i].origin,
+			 "?sto"[list[i].role & 3]);
+		put_migration(d, key, &list[i], false);
+	}
+	n = nm_mig_history(m, list, NM_MIG_HISTORY);
+	for (size_t i = 0; i < n; i++, k++) {
+		snprintf(key, sizeof(key), "done_%zu", k); /* newest first */
+		put_migration(d, key, &list[i], true);
+		*(list[i].ok ? &ok : &failed) += 1;
+	}
+	put_u64(d, "history_completed", ok);
+	put_u64(d, "history_failed", failed);
+	struct nm_mig_stats ms;
+	struct nm_migdp_stats ds;
+	nm_mig_stats(m, &ms);
+	nm_migdp_stats(s->md, &ds);
+	struct rte_tel_data *c = sub_dict();
+	if (c != NULL) {
+		put_fields(c, &ms, mig_fields, RTE_DIM(mig_fields));
+		put_fields(c, &ds, migdp_fields, RTE_DIM(migdp_fields));
+	}
+	put_sub(d, "counters", c);
+	return 0;
+}
+
+/* ORIGIN,NODE[,unsealed]: hex ids (0x optional). */
+static int parse_migrate(const char *params, uint64_t *origin, uint64_t *node, bool *sealed)
+{
+	char buf[96], *save, *t;
+	if (params == NULL || snprintf(buf, sizeof(buf), "%s", params) >= (int)sizeof(buf))
+		return -EINVAL;
+	*sealed = true;
+	if ((t = strtok_r(buf, ",", &save)) == NULL || app_parse_hex_u64(t, origin) < 0 ||
+	    (t = strtok_r(NULL, ",", &save)) == NULL || app_parse_hex_u64(t, node) < 0)
+		return -EINVAL;
+	if ((t = strtok_r(NULL, ",", &save)) != NULL) {
+		if (strcmp(t, "unsealed") != 0 || strtok_r(NULL, ",", &save) != NULL)
+			return -EINVAL;
+		*sealed = false;
+	}
+	return 0;
+}
+
+static int tel_migrate(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	uint64_t origin, node;
+	bool sealed;
+	pthread_mutex_lock(&app_tel.lock);
+	int rc = -ENODEV;
+	if (app_tel.live && app_tel.src.md != NULL) {
+		rte_tel_data_start_dict(d);
+		rc = 0;
+		struct nm_error err = { 0 };
+		if (parse_migrate(params, &origin, &node, &sealed) < 0) {
+			rte_tel_data_add_dict_string(d, "error", "usage: /netmesh/migrate,ORIGIN,NODE"
+								 "[,unsealed] (hex ids)");
+		} else {
+			struct nm_mig_opts o = nm_mig_opts_default();
+			o.transport_identity = sealed;
+			struct nm_migration *m = nm_migdp_engine(app_tel.src.md);
+			if (nm_mig_start(m, origin, nm_mig_local_node(m), node, &o, nm_mono_ms(),
+					 &err) < 0)
+				rte_tel_data_add_dict_string(d, "error", err.msg[0] ? err.msg
+									 : nm_strerror(err.code));
+			else
+				put_u64(d, "started", 1);
+			put_hex(d, "origin", origin);
+			put_hex(d, "target", node);
+		}
+	}
+	pthread_mutex_unlock(&app_tel.lock);
+	return rc;
+}
+
 /* ---- the command table: one row per command ---- */
 
 typedef int (*cmd_fn)(const struct app_telemetry_src *s, struct rte_tel_data *d);
@@ -299,6 +436,7 @@ TEL_CB(cmd_drops)
 TEL_CB(cmd_peers)
 TEL_CB(cmd_daemons)
 TEL_CB(cmd_meshos)
+TEL_CB(cmd_migrations)
 
 static const struct {
 	const char *name;
@@ -312,6 +450,11 @@ static const struct {
 	{ "/netmesh/daemons", tel_cmd_daemons,
 	  "Daemons: origin, name, lcore, processed, emitted, errors. No parameters." },
 	{ "/netmesh/meshos", tel_cmd_meshos, "MeshOS state, backpressure and counters. No parameters." },
+	{ "/netmesh/migrations", tel_cmd_migrations,
+	  "Migrations in progress (phase, bytes, elapsed, retries), the last finished ones with "
+	  "their reasons, counters. No parameters." },
+	{ "/netmesh/migrate", tel_migrate,
+	  "Start migrating a daemon: /netmesh/migrate,ORIGIN,NODE[,unsealed] (hex ids)." },
 };
 
 int app_telemetry_init(const struct app_telemetry_src *src)

@@ -7,13 +7,16 @@
  *   /netmesh/peers    address, session, health, RTT per peer; handshake counters
  *   /netmesh/daemons  origin, name, lcore, processed, emitted, errors per daemon
  *   /netmesh/meshos   maintenance state, backpressure, MeshOS counters
- * (/netmesh/migrations joins the command table once migration exists.)
+ *   /netmesh/migrations  in progress (phase, bytes, elapsed, retries) and the
+ *                     last finished ones with their reasons; counters
+ *   /netmesh/migrate,ORIGIN,NODE[,unsealed]  start moving a daemon to NODE
  *
  * Threads. Callbacks run on DPDK's telemetry thread. Worker counters are read
  * without locks (plain per-lcore counters, torn-free per field); the
  * runtime and MeshOS accessors are thread-safe; session state belongs to the
  * control thread, which holds app_telemetry_hold() while it changes it (the
- * slow path and session timers), so /netmesh/peers reads a consistent table.
+ * slow path, session timers and the migration engine), so /netmesh/peers and
+ * the migration commands see (and call) them as the control thread would.
  */
 #ifndef APP_TELEMETRY_H
 #define APP_TELEMETRY_H
@@ -25,6 +28,7 @@ struct nm_sessmgr;
 struct nm_runtime;
 struct nm_meshos;
 struct nm_mesh;
+struct nm_migdp;
 
 struct app_telemetry_src {
 	struct nm_mesh *mesh;
@@ -32,6 +36,7 @@ struct app_telemetry_src {
 	struct nm_sessmgr *sm;  /* may be NULL */
 	struct nm_runtime *rt;  /* may be NULL */
 	struct nm_meshos *mos;  /* may be NULL */
+	struct nm_migdp *md;    /* may be NULL */
 };
 
 /*

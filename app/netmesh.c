@@ -29,6 +29,7 @@
 #include "nm_mesh.h"
 #include "nm_meshos.h"
 #include "nm_meshos_probe.h"
+#include "nm_migdp.h"
 #include "nm_runtime.h"
 #include "nm_sessmgr.h"
 #include "nm_time.h"
@@ -46,6 +47,7 @@ struct app {
 	struct nm_meshos *mos;
 	struct nm_meshos_probe_ctx probe;
 	struct app_state state;
+	struct nm_migdp *md; /* live migration: the engine on the dataplane */
 };
 
 /* "netmesh: what: message", without repeating `what` when the message starts with it. */
@@ -109,6 +111,19 @@ static int app_runtime_init(struct app *a)
 	return 0;
 }
 
+/* The migration engine on the dataplane; it must see 0x0500 before the workers run. */
+static int app_migration_init(struct app *a)
+{
+	struct nm_migdp_accept acc[NM_CONFIG_MAX_ACCEPT];
+	for (unsigned i = 0; i < a->cfg.n_accepts; i++)
+		acc[i] = (struct nm_migdp_accept){ a->cfg.accepts[i].kind, a->cfg.accepts[i].lcore };
+	struct nm_migdp_config mc = { .dp = a->dp, .sm = a->sm, .rt = a->rt,
+				      .static_sk = a->keys.noise_sk, .accept = acc,
+				      .n_accept = a->cfg.n_accepts };
+	struct nm_error err = { 0 };
+	return nm_migdp_create(&mc, &a->md, &err) < 0 ? fail("migration", &err) : 0;
+}
+
 static int app_dataplane_init(struct app *a)
 {
 	struct nm_error err = { 0 };
@@ -116,7 +131,7 @@ static int app_dataplane_init(struct app *a)
 		.mesh = a->mesh, .rt = a->rt, .ip = a->cfg.ip, .udp_port = a->cfg.udp_port,
 		.n_workers = a->cfg.queues, .lcores = a->cfg.n_lcores ? a->cfg.lcores : NULL,
 		.mtu = a->cfg.mtu, .n_mbufs = a->cfg.n_mbufs, .rx_desc = a->cfg.rx_desc,
-		.tx_desc = a->cfg.tx_desc, .burst = a->cfg.burst,
+		.tx_desc = a->cfg.tx_desc, .burst = a->cfg.burst, .idle_sleep_us = a->cfg.idle_sleep_us,
 	};
 	if (nm_dataplane_create(&dc, &a->dp, &err) < 0)
 		return fail("dataplane", &err);
@@ -134,6 +149,8 @@ static int app_dataplane_init(struct app *a)
 		if (nm_sessmgr_add_peer(a->sm, &pc, &err) < 0)
 			return fail("peer", &err);
 	}
+	if (app_migration_init(a) < 0)
+		return -EINVAL;
 	if (nm_dataplane_start(a->dp, &err) < 0)
 		return fail("workers", &err);
 	return 0;
@@ -211,18 +228,25 @@ static void print_stats(const struct app *a)
 
 static void control_loop(struct app *a)
 {
-	uint64_t ticks = 0;
-	const uint64_t period_ticks = (uint64_t)a->cfg.stats_period * 1000;
+	const uint64_t period_ms = (uint64_t)a->cfg.stats_period * 1000;
+	uint64_t next_stats = nm_mono_ms() + period_ms;
 	while (!atomic_load(&app_force_quit)) {
-		app_telemetry_hold(); /* session state changes here; /netmesh/peers reads it */
+		/* Session and migration state change here; telemetry reads them under this. */
+		app_telemetry_hold();
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
+		unsigned work = nm_migdp_poll(a->md, nm_mono_ms());
+		bool busy = nm_migdp_busy(a->md);
 		app_telemetry_release();
 		nm_meshos_poll(a->mos, nm_mono_ms());
 		app_state_tick(&a->state, nm_mono_ns());
-		app_sleep_ms(1);
-		if (period_ticks != 0 && ++ticks % period_ticks == 0)
+		/* A migration's pause is the control thread's latency: no sleep while one runs. */
+		if (!busy && work == 0)
+			app_sleep_ms(1);
+		if (period_ms != 0 && nm_mono_ms() >= next_stats) {
+			next_stats += period_ms;
 			print_stats(a);
+		}
 	}
 }
 
@@ -230,6 +254,9 @@ static void control_loop(struct app *a)
 static void app_fini(struct app *a)
 {
 	app_telemetry_fini(); /* no telemetry callback reads what follows */
+	/* Migrations end with the workers still running: held events are processed here. */
+	nm_migdp_free(a->md);
+	a->md = NULL;
 	nm_meshos_free(a->mos); /* before the runtime it observes */
 	a->mos = NULL;
 	if (a->rt != NULL)
@@ -251,7 +278,7 @@ static void app_fini(struct app *a)
 static int app_telemetry_init_from(struct app *a)
 {
 	struct app_telemetry_src src = { .mesh = a->mesh, .dp = a->dp, .sm = a->sm, .rt = a->rt,
-					 .mos = a->mos };
+					 .mos = a->mos, .md = a->md };
 	int rc = app_telemetry_init(&src);
 	if (rc < 0)
 		nm_log(NM_LT_APP, NM_LV_ERR, "telemetry: cannot register /netmesh commands: %s",

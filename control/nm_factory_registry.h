@@ -69,6 +69,10 @@ int nm_factory_registry_identity(struct nm_factory_registry *fr, uint64_t origin
 				 struct nm_identity *id);
 
 /* Give a placeholder slot its keypair (a migrated daemon arrived with it). No-op otherwise. */
+/* The slot's kind (NUL-terminated, NM_KIND_MAX + 1 bytes). NM_ENOT_FOUND without a slot. */
+int nm_factory_registry_kind(struct nm_factory_registry *fr, uint64_t origin,
+			     char kind[NM_KIND_MAX + 1]);
+
 void nm_factory_registry_set_identity(struct nm_factory_registry *fr, uint64_t origin,
 				      const struct nm_identity *id);
 

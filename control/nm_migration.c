@@ -342,6 +342,13 @@ static int send_chunks(struct nm_migration *m, struct rec *r)
 		struct nm_mig_ext ext = { .next_parent = r->snap->next_parent, .flags = r->flags };
 		nm_mig_ext_set(&ext, NM_MIG_TLV_NEXT_PARENT);
 		nm_mig_ext_set(&ext, NM_MIG_TLV_FLAGS);
+		/* The kind lets a target that accepts this kind reserve the origin on demand. */
+		char kind[NM_KIND_MAX + 1];
+		if (i == 0 && nm_runtime_daemon_kind(m->rt, r->origin, kind) == 0) {
+			ext.kind = kind;
+			ext.kind_len = (uint16_t)strlen(kind);
+			nm_mig_ext_set(&ext, NM_MIG_TLV_KIND);
+		}
 		rc = send_msg(m, r->target, &msg, &ext, r->mid, r);
 	}
 	return rc;

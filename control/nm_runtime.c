@@ -714,6 +714,11 @@ bool nm_runtime_expected_orchestrator(struct nm_runtime *rt, uint64_t origin, ui
 	return nm_factory_registry_expected_orchestrator(&rt->factories, origin, node);
 }
 
+int nm_runtime_daemon_kind(struct nm_runtime *rt, uint64_t origin, char kind[NM_KIND_MAX + 1])
+{
+	return nm_factory_registry_kind(&rt->factories, origin, kind);
+}
+
 bool nm_runtime_has_factory_slot(struct nm_runtime *rt, uint64_t origin)
 {
 	return nm_factory_registry_contains(&rt->factories, origin);

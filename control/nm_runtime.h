@@ -231,6 +231,9 @@ int nm_runtime_register_migration_target_identity(struct nm_runtime *rt, const c
 bool nm_runtime_bind_expected_orchestrator(struct nm_runtime *rt, uint64_t origin, uint64_t node);
 bool nm_runtime_expected_orchestrator(struct nm_runtime *rt, uint64_t origin, uint64_t *node);
 
+/* The kind of the origin's factory slot (what a target needs to build it). NM_ENOT_FOUND. */
+int nm_runtime_daemon_kind(struct nm_runtime *rt, uint64_t origin, char kind[NM_KIND_MAX + 1]);
+
 /* Is there a factory slot for the origin (spawned, placeholder or keyed)? */
 bool nm_runtime_has_factory_slot(struct nm_runtime *rt, uint64_t origin);
 

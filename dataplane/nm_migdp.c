@@ -52,6 +52,9 @@ struct nm_migdp {
 	struct nm_u64map recs; /* origin -> struct rec * */
 	unsigned ring_gen;
 	struct nm_migdp_stats st;
+	struct nm_migdp_accept accept[NM_MIGDP_MAX_ACCEPT];
+	char accept_kind[NM_MIGDP_MAX_ACCEPT][NM_KIND_MAX + 1];
+	unsigned n_accept;
 	uint64_t now_ms; /* of the current poll, for inbound messages */
 };
 
@@ -364,6 +367,35 @@ static void tx_moved(void *ctx, uint64_t origin, uint64_t node)
 
 /* ------------------------------------------------------------ inbound */
 
+static const struct nm_migdp_accept *accepted_kind(const struct nm_migdp *md,
+						   const struct nm_mig_ext *ext)
+{
+	if (!NM_MIG_EXT_HAS(ext, NM_MIG_TLV_KIND))
+		return md->n_accept == 1 ? &md->accept[0] : NULL;
+	for (unsigned i = 0; i < md->n_accept; i++)
+		if (strlen(md->accept[i].kind) == ext->kind_len &&
+		    memcmp(md->accept[i].kind, ext->kind, ext->kind_len) == 0)
+			return &md->accept[i];
+	return NULL;
+}
+
+/* A snapshot's first chunk for an origin with no slot here: reserve it if its kind is taken. */
+static void admit(struct nm_migdp *md, const uint8_t *msg, size_t len)
+{
+	struct nm_mig_msg m;
+	struct nm_mig_ext ext;
+	if (nm_mig_decode(msg, len, &m, &ext, NULL) < 0 || m.type != NM_MIG_SNAPSHOT_READY ||
+	    m.snapshot_ready.chunk_index != 0 || nm_runtime_has_factory_slot(md->rt, m.daemon_origin))
+		return;
+	const struct nm_migdp_accept *a = accepted_kind(md, &ext);
+	if (a == NULL)
+		return; /* the engine answers FactoryNotFound, as upstream */
+	struct nm_host_config cfg = nm_host_config_default();
+	cfg.lcore = a->lcore;
+	if (nm_runtime_expect_migration(md->rt, a->kind, m.daemon_origin, &cfg, NULL) == 0)
+		md->st.accepted++;
+}
+
 static void on_message(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
 {
 	struct nm_migdp *md = ctx;
@@ -373,6 +405,8 @@ static void on_message(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
 		return;
 	}
 	md->st.messages_in++;
+	if (md->n_accept != 0 && len > 0 && msg[0] == NM_MIG_SNAPSHOT_READY)
+		admit(md, msg, len);
 	nm_mig_handle(md->engine, msg, len, from, md->now_ms, NULL);
 }
 
@@ -383,6 +417,9 @@ int nm_migdp_create(const struct nm_migdp_config *cfg, struct nm_migdp **out,
 {
 	if (cfg == NULL || cfg->dp == NULL || cfg->sm == NULL || cfg->rt == NULL || out == NULL)
 		return nm_error_set(err, -EINVAL, "migration: dataplane, sessions and runtime needed");
+	if (cfg->n_accept > (size_t)NM_MIGDP_MAX_ACCEPT)
+		return nm_error_set(err, -EINVAL, "migration: at most %zu accepted kinds",
+				    (size_t)NM_MIGDP_MAX_ACCEPT);
 	struct nm_migdp *md = calloc(1, sizeof(*md));
 	if (md == NULL || nm_u64map_init(&md->recs, 64) < 0) {
 		free(md);
@@ -392,6 +429,11 @@ int nm_migdp_create(const struct nm_migdp_config *cfg, struct nm_migdp **out,
 	md->sm = cfg->sm;
 	md->rt = cfg->rt;
 	md->rt_tap = nm_runtime_tap(cfg->rt);
+	for (unsigned i = 0; i < cfg->n_accept; i++) {
+		snprintf(md->accept_kind[i], sizeof(md->accept_kind[i]), "%s", cfg->accept[i].kind);
+		md->accept[i] = (struct nm_migdp_accept){ md->accept_kind[i], cfg->accept[i].lcore };
+		md->n_accept++;
+	}
 	/*
 	 * A hold keeps at most a quarter of the port's mbufs, so a stalled
 	 * migration gives way (the owner takes its events back) long before
@@ -429,12 +471,22 @@ void nm_migdp_free(struct nm_migdp *md)
 		return;
 	nm_dataplane_set_migration(md->dp, NULL, NULL);
 	nm_mig_free(md->engine);
+	/*
+	 * What is still held goes where it is safe: a source's hold back to its
+	 * daemon here (before the commit it never left); a target's to the
+	 * restored daemon; a stub's (forwarding after the commit) has nowhere
+	 * to go and is counted as dropped (mig_hold_full) by rec_free.
+	 */
 	for (size_t i = 0; md->recs.slots != NULL && i <= md->recs.mask; i++) {
 		struct rec *r = md->recs.slots[i].val;
 		if (r == NULL)
 			continue;
-		nm_dataplane_mig_unstub(md->dp, r->origin);
-		rec_free(md, r);
+		if (r->mode == HOLD_FORWARD) {
+			nm_dataplane_mig_unstub(md->dp, r->origin);
+			rec_free(md, r);
+		} else {
+			release_now(md, r); /* a backlog left is freed and counted (inject_failed) */
+		}
 		i = (size_t)-1; /* the map changed under us: start over */
 	}
 	nm_u64map_fini(&md->recs);

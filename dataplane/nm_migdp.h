@@ -27,12 +27,27 @@
 
 struct nm_migdp;
 
+/* Inbound migrations of `kind` are taken onto worker `lcore` (--accept). */
+#define NM_MIGDP_MAX_ACCEPT 16
+struct nm_migdp_accept {
+	const char *kind;
+	uint32_t lcore;
+};
+
 struct nm_migdp_config {
 	struct nm_dataplane *dp;
 	struct nm_sessmgr *sm;
 	struct nm_runtime *rt;
 	const uint8_t *static_sk; /* our X25519 static secret: opens identity envelopes */
 	unsigned hold_events;     /* events a hold keeps; 0: 4096; never above a quarter of the pool */
+	/*
+	 * Kinds this node takes in without a per-origin reservation: the first
+	 * chunk of a snapshot for an unknown origin reserves it (upstream's
+	 * expect_migration) when its kind (the netmesh KIND TLV, or the only
+	 * accepted kind when there is none) is listed. Copied.
+	 */
+	const struct nm_migdp_accept *accept;
+	unsigned n_accept;
 	struct nm_mig_config engine; /* timeouts; rt, tx, tap and static_sk are filled in here */
 };
 
@@ -56,6 +71,7 @@ struct nm_migdp_stats {
 	uint64_t send_failed;     /* the transport could not queue a message */
 	uint64_t inject_failed;   /* an event the owner's ring did not take */
 	uint64_t no_session;      /* injected with no session to its sender: outputs unsent */
+	uint64_t accepted;        /* origins reserved on demand for an accepted kind */
 	uint64_t holds_called_off; /* a hold overflowed before the commit: the owner delivered its
 				    * events and the migration failed (after the commit an overflow
 				    * is a counted drop: mig_hold_full, no_mbuf) */
