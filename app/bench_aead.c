@@ -265,6 +265,8 @@ struct cdev {
 	/* Mbufs over the set's own buffers (external, attached once): pt, ct, out. */
 	struct rte_mbuf *pt[BURST], *ct[BURST], *out[BURST];
 	struct rte_mbuf_ext_shared_info shinfo;
+	/* IOVAs looked up once: outside DPDK memory each lookup reads /proc/self/pagemap. */
+	rte_iova_t aad_iova[BURST], tag_iova[2][BURST]; /* [0] ct's tag, [1] pt's */
 };
 
 static void ext_free(void *addr, void *opaque)
@@ -340,6 +342,9 @@ static int cdev_up(struct cdev *c, struct set *s)
 		c->pt[i] = ext_mbuf(c, s->pt[i], s->len);
 		c->ct[i] = ext_mbuf(c, s->ct[i], s->len);
 		c->out[i] = ext_mbuf(c, s->out[i], s->len);
+		c->aad_iova[i] = rte_mem_virt2iova(s->aad[i]);
+		c->tag_iova[0][i] = rte_mem_virt2iova(s->ct[i] + HDR + s->plen);
+		c->tag_iova[1][i] = rte_mem_virt2iova(s->pt[i] + HDR + s->plen);
 		if (c->pt[i] == NULL || c->ct[i] == NULL || c->out[i] == NULL)
 			return -ENOMEM;
 	}
@@ -421,9 +426,9 @@ static int cdev_enq_pass(void *ctx, struct set *s, bool seal)
 		so->aead.data.offset = HDR;
 		so->aead.data.length = (uint32_t)s->plen;
 		so->aead.digest.data = src + HDR + s->plen;
-		so->aead.digest.phys_addr = rte_mem_virt2iova(so->aead.digest.data);
+		so->aead.digest.phys_addr = c->tag_iova[seal][i];
 		so->aead.aad.data = s->aad[i];
-		so->aead.aad.phys_addr = rte_mem_virt2iova(s->aad[i]);
+		so->aead.aad.phys_addr = c->aad_iova[i];
 		memcpy(rte_crypto_op_ctod_offset(ops[i], uint8_t *, IV_OFF), s->nonce[i],
 		       NM_NET_NONCE_SIZE);
 		rte_crypto_op_attach_sym_session(ops[i], c->sess[seal]);

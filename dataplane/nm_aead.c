@@ -355,7 +355,7 @@ static int seal_one(enum nm_aead_backend b, EVP_CIPHER_CTX *evp, const struct nm
 		    uint8_t *pkt, size_t cap, uint64_t counter)
 {
 	uint8_t aad[NM_NET_AAD_SIZE];
-	uint16_t plen;
+	uint16_t plen = 0;
 	int rc = seal_prep(a, pkt, cap, counter, &plen);
 	if (rc < 0)
 		return rc;
@@ -369,8 +369,8 @@ static int open_one(enum nm_aead_backend b, EVP_CIPHER_CTX *evp, const struct nm
 		    uint8_t *pkt, size_t len, uint64_t *counter, enum nm_drop *why)
 {
 	uint8_t aad[NM_NET_AAD_SIZE], nonce[NM_NET_NONCE_SIZE];
-	uint64_t ctr;
-	uint16_t plen;
+	uint64_t ctr = 0;
+	uint16_t plen = 0; /* set by open_prep on success; gcc -O3 cannot tell */
 	int rc = open_prep(a, pkt, len, &plen, &ctr, nonce, why);
 	if (rc < 0)
 		return rc;
