@@ -20,6 +20,7 @@
 #include <rte_lcore.h>
 
 #include "app_common.h"
+#include "nm_aead.h"
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
 #include "nm_mesh.h"
@@ -539,6 +540,7 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		printf("netmesh: node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop\n",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
+		printf("netmesh: aead %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 		fflush(stdout);
 		control_loop(&a);
 		printf("netmesh: stopping\n");
