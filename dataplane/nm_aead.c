@@ -68,10 +68,14 @@ static void imb_seal_direct(const uint8_t *key, const uint8_t *nonce, const uint
 	sodium_memzero(&ctx, sizeof(ctx));
 }
 
-/* Decrypts before it knows the tag: a bad tag zeroes what it wrote. */
+/*
+ * Decrypts before it knows the tag: a bad tag zeroes what it wrote. The
+ * compare is constant-time; OpenSSL's is about half the instructions of
+ * sodium_memcmp's, which showed at 1x64 (callgrind).
+ */
 static bool tag_check(uint8_t *buf, size_t plen, const uint8_t *want, const uint8_t *got)
 {
-	if (sodium_memcmp(want, got, NM_NET_TAG_SIZE) == 0)
+	if (CRYPTO_memcmp(want, got, NM_NET_TAG_SIZE) == 0)
 		return true;
 	sodium_memzero(buf, plen);
 	return false;
