@@ -45,6 +45,30 @@ static inline void drop_mbuf(struct nm_worker *w, struct rte_mbuf *m, enum nm_dr
 
 /* ---------------------------------------------------------------- TX */
 
+static void tx_seal_pending(struct nm_worker *w);
+
+static void tx_flush(struct nm_worker *w)
+{
+	tx_seal_pending(w);
+	if (w->n_tx == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(w->port_id, (uint16_t)w->index, w->tx, w->n_tx);
+	for (uint16_t i = 0; i < sent; i++) {
+		w->stats.tx_packets++;
+		w->stats.tx_bytes += w->tx[i]->pkt_len;
+	}
+	for (uint16_t i = sent; i < w->n_tx; i++)
+		drop_mbuf(w, w->tx[i], NM_DROP_TX_FULL);
+	w->n_tx = 0;
+}
+
+static void tx_push(struct nm_worker *w, struct rte_mbuf *m)
+{
+	if (w->n_tx == NM_BURST)
+		tx_flush(w);
+	w->tx[w->n_tx++] = m;
+}
+
 /* Offload metadata for a frame whose checksums the NIC fills. */
 static void tx_offload(const struct nm_worker *w, struct rte_mbuf *m)
 {
@@ -108,28 +132,6 @@ static void tx_seal_pending(struct nm_worker *w)
 	w->n_tx_seal = 0;
 	if (dropped)
 		tx_compact(w);
-}
-
-static void tx_flush(struct nm_worker *w)
-{
-	tx_seal_pending(w);
-	if (w->n_tx == 0)
-		return;
-	uint16_t sent = rte_eth_tx_burst(w->port_id, (uint16_t)w->index, w->tx, w->n_tx);
-	for (uint16_t i = 0; i < sent; i++) {
-		w->stats.tx_packets++;
-		w->stats.tx_bytes += w->tx[i]->pkt_len;
-	}
-	for (uint16_t i = sent; i < w->n_tx; i++)
-		drop_mbuf(w, w->tx[i], NM_DROP_TX_FULL);
-	w->n_tx = 0;
-}
-
-static void tx_push(struct nm_worker *w, struct rte_mbuf *m)
-{
-	if (w->n_tx == NM_BURST)
-		tx_flush(w);
-	w->tx[w->n_tx++] = m;
 }
 
 static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
