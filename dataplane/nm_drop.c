@@ -60,6 +60,7 @@ static const struct {
 	[NM_DROP_TX_FULL] = { "tx_full", -ENOBUFS },
 	[NM_DROP_TX_TOO_LARGE] = { "tx_too_large", -EMSGSIZE },
 	[NM_DROP_NO_ROUTE] = { "no_route", -ENOENT },
+	[NM_DROP_SESSION_ADDR] = { "session_addr", NOT_OURS },
 };
 
 const char *nm_drop_name(enum nm_drop d)

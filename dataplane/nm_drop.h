@@ -80,6 +80,7 @@ enum nm_drop {
 	NM_DROP_TX_FULL,          /* the TX queue did not take the packet */
 	NM_DROP_TX_TOO_LARGE,     /* one output event exceeds a packet at the MTU */
 	NM_DROP_NO_ROUTE,         /* output has no live session or peer to go to */
+	NM_DROP_SESSION_ADDR,     /* packet of a session from an IPv4 address other than its peer's */
 	NM_DROP__COUNT
 };
 

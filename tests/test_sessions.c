@@ -99,19 +99,34 @@ static void know(struct node *a, const struct node *b, uint32_t b_ip, bool conne
 	ck_assert_msg(a->peer >= 0, "%s", err.msg);
 }
 
+/* Both nodes' counters, for a condition that never came true. */
+static void dump(const struct node *n, const char *name)
+{
+	struct nm_lcore_stats st;
+	char prefix[16];
+	snprintf(prefix, sizeof(prefix), "%s: ", name);
+	nm_dataplane_stats(n->dp, &st);
+	nm_stats_print(stderr, prefix, &st);
+	fputs(prefix, stderr);
+	nm_sessmgr_stats_print(stderr, n->sm);
+}
+
 static void node_down(struct node *n)
 {
 	struct rte_mempool *pool = n->dp->port.pool;
 	nm_sessmgr_destroy(n->sm);
 	nm_runtime_shutdown(n->rt, NULL);
 	struct rte_mbuf *m;
-	while (rte_ring_dequeue(n->tx, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	while (rte_ring_dequeue(n->rx, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	while (nm_worker_poll(n->dp->workers[0]) != 0)
-		;
-	ck_assert_msg(rte_mempool_in_use_count(pool) == 0, "%u mbufs leaked",
+	bool busy;
+	do { /* the worker may still send what the control thread queued */
+		busy = nm_worker_poll(n->dp->workers[0]) != 0;
+		while (rte_ring_dequeue(n->tx, (void **)&m) == 0 ||
+		       rte_ring_dequeue(n->rx, (void **)&m) == 0) {
+			rte_pktmbuf_free(m);
+			busy = true;
+		}
+	} while (busy);
+	ck_assert_msg(rte_mempool_in_use_count(pool) == 0, "%s: %u mbufs leaked", n->keydir,
 		      rte_mempool_in_use_count(pool));
 	nm_dataplane_destroy(n->dp);
 	nm_runtime_destroy(n->rt);
@@ -122,6 +137,18 @@ static void node_down(struct node *n)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", n->keydir);
 	ck_assert_int_eq(system(cmd), 0);
 	nm_keys_wipe(&n->keys);
+}
+
+/* Frames still on the wire belong to the sender's pool: free them all before either node goes. */
+static void pair_down(struct node *a, struct node *b)
+{
+	struct node *n[2] = { a, b };
+	struct rte_mbuf *m;
+	for (int i = 0; i < 2; i++)
+		while (rte_ring_dequeue(n[i]->rx, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+	node_down(a);
+	node_down(b);
 }
 
 /* What happens to a frame on the wire: pass it, or the filter keeps it. */
@@ -163,14 +190,18 @@ static void pump(struct node *a, struct node *b, unsigned ms, wire_filter ab, wi
 
 typedef bool (*condition)(struct node *a, struct node *b);
 
+
 /* Run both nodes and the wire until cond holds (true) or DEADLINE_MS pass (false). */
 static bool pump_until(struct node *a, struct node *b, condition cond, wire_filter ab,
 		       wire_filter ba, void *ctx)
 {
 	uint64_t end = nm_wall_ns() + (uint64_t)DEADLINE_MS * 1000000ULL;
 	while (!cond(a, b)) {
-		if (nm_wall_ns() >= end)
+		if (nm_wall_ns() >= end) {
+			dump(a, "a");
+			dump(b, "b");
 			return false;
+		}
 		unsigned moved = step(a) + step(b);
 		moved += carry(a, b, ab, ctx) + carry(b, a, ba, ctx);
 		if (moved == 0)
@@ -241,8 +272,7 @@ START_TEST(handshake_establishes_matching_sessions)
 	pump(&a, &b, 20, NULL, NULL, NULL); /* the last beat reaches its peer */
 	ck_assert_int_eq(status(&a).health, NM_PEER_HEALTHY);
 	ck_assert_int_eq(status(&b).health, NM_PEER_HEALTHY);
-	node_down(&a);
-	node_down(&b);
+	pair_down(&a, &b);
 }
 END_TEST
 
@@ -318,8 +348,7 @@ START_TEST(events_cross_the_established_sessions_both_ways)
 	ck_assert_int_eq(nm_daemon_handle_stats(&sink, &st, NULL), 0);
 	ck_assert_uint_eq(st.events_processed, 10); /* B -> A back over it */
 	/* A's replies to the third party have no wire to go to: drain them. */
-	node_down(&a);
-	node_down(&b);
+	pair_down(&a, &b);
 }
 END_TEST
 
@@ -332,8 +361,7 @@ START_TEST(wrong_psk_gives_no_session_and_a_counted_failure)
 	ck_assert_uint_eq(status(&a).session_id, 0);
 	ck_assert_uint_eq(status(&b).session_id, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->handshakes_completed, 0);
-	node_down(&a);
-	node_down(&b);
+	pair_down(&a, &b);
 }
 END_TEST
 
@@ -353,8 +381,7 @@ START_TEST(tampered_msg2_is_rejected)
 	ck_assert(pump_until(&a, &b, a_timed_out, NULL, tamper, NULL));
 	ck_assert_uint_eq(status(&a).session_id, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(a.sm)->handshakes_completed, 0);
-	node_down(&a);
-	node_down(&b);
+	pair_down(&a, &b);
 }
 END_TEST
 
@@ -388,8 +415,7 @@ START_TEST(replayed_msg1_is_dropped)
 	ck_assert_int_eq(rte_ring_enqueue(b.rx, c.first), 0);
 	ck_assert(pump_until(&a, &b, b_saw_replay, NULL, NULL, NULL));
 	ck_assert_uint_eq(status(&b).session_id, sid); /* no rotation */
-	node_down(&a);
-	node_down(&b);
+	pair_down(&a, &b);
 }
 END_TEST
 
@@ -467,8 +493,7 @@ START_TEST(silence_makes_a_peer_unreachable_and_a_new_handshake_restores_it)
 	step(&b);
 	nm_dataplane_stats(b.dp, &after);
 	ck_assert_uint_eq(after.drops[NM_DROP_SESSION_UNKNOWN], before.drops[NM_DROP_SESSION_UNKNOWN] + 1);
-	node_down(&a);
-	node_down(&b);
+	pair_down(&a, &b);
 }
 END_TEST
 
