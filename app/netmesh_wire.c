@@ -47,7 +47,9 @@ struct port_io {
 	uint16_t port_id;
 	struct rte_mbuf *txq[BURST];
 	uint16_t n_tx;
-	uint64_t rx, tx, tx_dropped; /* what the device took and refused */
+	uint64_t rx, tx;             /* what the device gave and took */
+	uint64_t tx_link_down;       /* refused while the port's link was down (no peer there) */
+	uint64_t tx_dropped;         /* refused with the link up: the device's ring was full */
 	struct saved hist[HISTORY];  /* the last frames that came in, ring */
 	unsigned hist_next, hist_n;
 };
@@ -138,10 +140,13 @@ static void tx_flush(struct port_io *io)
 		return;
 	uint16_t sent = rte_eth_tx_burst(io->port_id, 0, io->txq, io->n_tx);
 	io->tx += sent;
-	for (uint16_t i = sent; i < io->n_tx; i++) {
-		io->tx_dropped++; /* link down or ring full on the device */
-		rte_pktmbuf_free(io->txq[i]);
+	if (sent < io->n_tx) {
+		struct rte_eth_link link = { 0 };
+		bool down = rte_eth_link_get_nowait(io->port_id, &link) == 0 && !link.link_status;
+		*(down ? &io->tx_link_down : &io->tx_dropped) += io->n_tx - sent;
 	}
+	for (uint16_t i = sent; i < io->n_tx; i++)
+		rte_pktmbuf_free(io->txq[i]);
 	io->n_tx = 0;
 }
 
@@ -184,9 +189,10 @@ static size_t format_all(struct wire *w, char *out, size_t cap)
 {
 	size_t n = we_format_stats(&w->emu, out, cap);
 	for (unsigned p = 0; p < w->n_ports && n < cap; p++) {
+		const struct port_io *io = &w->io[p];
 		int k = snprintf(out + n, cap - n, "port %u nic: rx=%" PRIu64 " tx=%" PRIu64
-				 " tx_dropped=%" PRIu64 "\n", p, w->io[p].rx, w->io[p].tx,
-				 w->io[p].tx_dropped);
+				 " tx_link_down=%" PRIu64 " tx_dropped=%" PRIu64 "\n", p, io->rx,
+				 io->tx, io->tx_link_down, io->tx_dropped);
 		n += k > 0 ? (size_t)k : 0;
 	}
 	if (n < cap) {
