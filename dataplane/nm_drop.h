@@ -46,7 +46,8 @@ enum nm_drop {
 	NM_DROP_ICMP_IGNORED, /* not an echo request */
 	/* UDP */
 	NM_DROP_UDP_LEN,   /* UDP length != IPv4 payload length, or < 8 */
-	NM_DROP_UDP_CKSUM, /* non-zero checksum that does not verify */
+	NM_DROP_UDP_CKSUM, /* non-zero checksum that does not verify (the pseudo-header sum alone,
+			    * a sender's unfinished offload on veth/af_packet, is accepted) */
 	NM_DROP_UDP_PORT,  /* destination port not ours */
 	/* Net datagram classes we do not accept yet (wire.md 1.1) */
 	NM_DROP_CLASS_KEEPALIVE, /* NAT punch keep-alive, "PH" */
