@@ -8,6 +8,7 @@
  * ports (pump), so it can also drop, replay or tamper with frames in flight.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -192,6 +193,30 @@ static void pump(struct node *a, struct node *b, unsigned ms, wire_filter ab, wi
 
 typedef bool (*condition)(struct node *a, struct node *b);
 
+/* The condition "a session-manager counter of node n reached min", for pump_until. */
+static struct {
+	const struct node *n;
+	size_t off;
+	uint64_t min;
+} want;
+
+static bool counter_reached(struct node *a, struct node *b)
+{
+	(void)a;
+	(void)b;
+	const uint8_t *st = (const uint8_t *)nm_sessmgr_stats(want.n->sm);
+	return *(const uint64_t *)(st + want.off) >= want.min;
+}
+
+static condition sm_at_least(const struct node *n, size_t off, uint64_t min)
+{
+	want.n = n;
+	want.off = off;
+	want.min = min;
+	return counter_reached;
+}
+#define SM_AT_LEAST(n, field, min) sm_at_least((n), offsetof(struct nm_sessmgr_stats, field), (min))
+
 
 /* Run both nodes and the wire until cond holds (true) or DEADLINE_MS pass (false). */
 static bool pump_until(struct node *a, struct node *b, condition cond, wire_filter ab,
@@ -229,24 +254,6 @@ static bool heartbeats_both_ways(struct node *a, struct node *b)
 {
 	return nm_sessmgr_stats(a->sm)->heartbeats_sent >= 2 &&
 	       nm_sessmgr_stats(b->sm)->heartbeats_sent >= 2;
-}
-
-static bool b_refused_msg1(struct node *a, struct node *b)
-{
-	(void)a;
-	return nm_sessmgr_stats(b->sm)->handshake_failures >= 1;
-}
-
-static bool a_timed_out(struct node *a, struct node *b)
-{
-	(void)b;
-	return nm_sessmgr_stats(a->sm)->handshake_timeouts >= 1;
-}
-
-static bool b_completed(struct node *a, struct node *b)
-{
-	(void)a;
-	return nm_sessmgr_stats(b->sm)->handshakes_completed >= 1;
 }
 
 static void pair_up(struct node *a, struct node *b, uint8_t psk_a, uint8_t psk_b)
@@ -358,8 +365,8 @@ START_TEST(wrong_psk_gives_no_session_and_a_counted_failure)
 {
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x43);
-	ck_assert(pump_until(&a, &b, b_refused_msg1, NULL, NULL, NULL));
-	ck_assert(pump_until(&a, &b, a_timed_out, NULL, NULL, NULL));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, handshake_failures, 1), NULL, NULL, NULL));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&a, handshake_timeouts, 1), NULL, NULL, NULL));
 	ck_assert_uint_eq(status(&a).session_id, 0);
 	ck_assert_uint_eq(status(&b).session_id, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->handshakes_completed, 0);
@@ -379,8 +386,8 @@ START_TEST(tampered_msg2_is_rejected)
 	struct node a, b;
 	pair_up(&a, &b, 0x42, 0x42);
 	/* Every B -> A frame is tampered: A never completes, and gives the round up. */
-	ck_assert(pump_until(&a, &b, b_completed, NULL, tamper, NULL));
-	ck_assert(pump_until(&a, &b, a_timed_out, NULL, tamper, NULL));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, handshakes_completed, 1), NULL, tamper, NULL));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&a, handshake_timeouts, 1), NULL, tamper, NULL));
 	ck_assert_uint_eq(status(&a).session_id, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(a.sm)->handshakes_completed, 0);
 	pair_down(&a, &b);
@@ -400,12 +407,6 @@ static bool capture_first(struct rte_mbuf *m, void *ctx)
 	return true;
 }
 
-static bool b_saw_replay(struct node *a, struct node *b)
-{
-	(void)a;
-	return nm_sessmgr_stats(b->sm)->msg1_replays >= 1;
-}
-
 START_TEST(replayed_msg1_is_dropped)
 {
 	struct node a, b;
@@ -415,7 +416,7 @@ START_TEST(replayed_msg1_is_dropped)
 	ck_assert_ptr_nonnull(c.first); /* A's msg1 */
 	uint64_t sid = status(&b).session_id;
 	ck_assert_int_eq(rte_ring_enqueue(b.rx, c.first), 0);
-	ck_assert(pump_until(&a, &b, b_saw_replay, NULL, NULL, NULL));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, msg1_replays, 1), NULL, NULL, NULL));
 	ck_assert_uint_eq(status(&b).session_id, sid); /* no rotation */
 	pair_down(&a, &b);
 }
@@ -454,12 +455,6 @@ static bool a_degraded(struct node *a, struct node *b)
 	return status(a).health == NM_PEER_DEGRADED;
 }
 
-static bool a_expired(struct node *a, struct node *b)
-{
-	(void)b;
-	return nm_sessmgr_stats(a->sm)->sessions_expired >= 1;
-}
-
 static uint64_t first_session;
 
 static bool rotated(struct node *a, struct node *b)
@@ -477,7 +472,7 @@ START_TEST(silence_makes_a_peer_unreachable_and_a_new_handshake_restores_it)
 	/* Cut the link both ways: heartbeats stop arriving; health walks down. */
 	struct cut c = { .down = true, .pool = b.dp->port.pool };
 	ck_assert(pump_until(&a, &b, a_degraded, cut_ab, cut_ba, &c));
-	ck_assert(pump_until(&a, &b, a_expired, cut_ab, cut_ba, &c)); /* 30 s upstream, 1.5 s here */
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&a, sessions_expired, 1), cut_ab, cut_ba, &c)); /* 30 s upstream, 1.5 s here */
 	struct nm_peer_status st = status(&a);
 	ck_assert_int_eq(st.health, NM_PEER_UNREACHABLE);
 	ck_assert_uint_eq(st.session_id, 0);
@@ -770,18 +765,6 @@ START_TEST(a_handshake_from_an_unconfigured_address_is_refused_and_shown)
 }
 END_TEST
 
-static bool b_has_candidate(struct node *a, struct node *b)
-{
-	(void)a;
-	return nm_sessmgr_stats(b->sm)->handshakes_completed >= 2;
-}
-
-static bool b_candidate_expired(struct node *a, struct node *b)
-{
-	(void)a;
-	return nm_sessmgr_stats(b->sm)->candidate_timeouts >= 1;
-}
-
 START_TEST(a_new_msg1_does_not_replace_the_live_session)
 {
 	struct node a, b;
@@ -793,9 +776,9 @@ START_TEST(a_new_msg1_does_not_replace_the_live_session)
 	from.port = 40001;
 	ck_assert_int_eq(rte_ring_enqueue(b.rx, forged_msg1(&a, &b, &from)), 0);
 	struct nat watch = { .b_port = 7777 };
-	ck_assert(pump_until(&a, &b, b_has_candidate, NULL, nat_ba, &watch));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, handshakes_completed, 2), NULL, nat_ba, &watch));
 	/* Nobody confirms the candidate: the live session stays, replies stay where they were. */
-	ck_assert(pump_until(&a, &b, b_candidate_expired, NULL, nat_ba, &watch));
+	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, candidate_timeouts, 1), NULL, nat_ba, &watch));
 	ck_assert_uint_eq(status(&b).session_id, live);
 	ck_assert(established(&a, &b));
 	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->sessions_rotated, 0);
