@@ -421,6 +421,20 @@ static void respond(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg
 		return;
 	}
 	memcpy(p->seen[p->seen_next++ % SEEN_MSG1], msg, NM_NOISE_KEY_LEN);
+	if (p->pending) {
+		/*
+		 * Crossed handshakes: each side would keep the session it initiated
+		 * and delete the one it answered, and they would never agree. The
+		 * handshake the smaller node_id started wins: that side ignores this
+		 * msg1, the other answers it and gives its own round up.
+		 */
+		sm->stats.handshakes_crossed++;
+		if (sm->cfg.keys->identity.node_id < p->node_id) {
+			nm_hs_wipe(&hs);
+			return;
+		}
+		end_pending(sm, p);
+	}
 	if (nm_hs_write(&hs, NULL, 0, reply, sizeof(reply), &rlen) < 0 || nm_hs_finish(&hs, &k) < 0) {
 		sm->stats.handshake_failures++;
 		nm_hs_wipe(&hs);
@@ -616,7 +630,7 @@ static const struct {
 	STAT(malformed),	  STAT(heartbeats_sent),      STAT(sessions_expired),
 	STAT(sessions_rotated),	  STAT(candidates_replaced),  STAT(candidate_timeouts),
 	STAT(early_data_delivered), STAT(early_data_dropped), STAT(tx_failures),
-	STAT(arp_requests),
+	STAT(arp_requests),	  STAT(handshakes_crossed),
 };
 
 void nm_sessmgr_stats_print(FILE *f, const struct nm_sessmgr *sm)

@@ -94,6 +94,7 @@ struct nm_sessmgr_stats {
 	uint64_t early_data_dropped;   /* the same, whose session never came (also a drop reason) */
 	uint64_t tx_failures;          /* no MAC for the peer yet, no mbuf, ring full */
 	uint64_t arp_requests;         /* sent to resolve a peer's MAC */
+	uint64_t handshakes_crossed;   /* a msg1 while our own handshake with that peer was in flight */
 };
 
 int nm_sessmgr_create(const struct nm_sessmgr_config *cfg, struct nm_sessmgr **out,

@@ -877,6 +877,34 @@ START_TEST(frames_with_a_partial_udp_checksum_are_accepted)
 }
 END_TEST
 
+static bool agreed_and_beating(struct node *a, struct node *b)
+{
+	return established(a, b) && heartbeats_both_ways(a, b);
+}
+
+/* Both nodes connect at once: their handshakes cross, and they must still agree on one session. */
+START_TEST(crossed_handshakes_agree_on_one_session)
+{
+	struct node a, b;
+	gen++;
+	node_up(&a, "a", IP_A, 1, 0x42);
+	node_up(&b, "b", IP_B, 2, 0x42);
+	know(&b, &a, IP_A, true);
+	know(&a, &b, IP_B, true);
+	step(&a); /* both msg1s are on the wire before either is read */
+	step(&b);
+	ck_assert(pump_until(&a, &b, agreed_and_beating, NULL, NULL, NULL));
+	pump(&a, &b, 20, NULL, NULL, NULL);
+	ck_assert(established(&a, &b));
+	struct nm_lcore_stats st;
+	nm_dataplane_stats(a.dp, &st);
+	ck_assert_uint_eq(st.drops[NM_DROP_SESSION_UNKNOWN], 0);
+	nm_dataplane_stats(b.dp, &st);
+	ck_assert_uint_eq(st.drops[NM_DROP_SESSION_UNKNOWN], 0);
+	pair_down(&a, &b);
+}
+END_TEST
+
 static Suite *sessions_suite(void)
 {
 	Suite *s = suite_create("sessions");
@@ -896,6 +924,7 @@ static Suite *sessions_suite(void)
 	tcase_add_test(tc, a_new_msg1_does_not_replace_the_live_session);
 	tcase_add_test(tc, a_restarted_peer_takes_over_once_its_first_packet_authenticates);
 	tcase_add_test(tc, frames_with_a_partial_udp_checksum_are_accepted);
+	tcase_add_test(tc, crossed_handshakes_agree_on_one_session);
 	suite_add_tcase(s, tc);
 	return s;
 }
