@@ -665,6 +665,8 @@ struct nat {
 	unsigned to_nat, to_direct; /* A -> B frames by destination port */
 	uint16_t last_dst;          /* B -> A: the last destination port B used */
 	uint16_t b_port;            /* B's outside port */
+	uint16_t watch_port;        /* B -> A: count the frames to this port */
+	unsigned to_watch;
 };
 
 static bool nat_ab(struct rte_mbuf *m, void *ctx)
@@ -683,6 +685,7 @@ static bool nat_ba(struct rte_mbuf *m, void *ctx)
 {
 	struct nat *n = ctx;
 	n->last_dst = udp_port_at(m, 2);
+	n->to_watch += n->last_dst == n->watch_port;
 	set_udp_port_at(m, 0, n->b_port);
 	return true;
 }
@@ -774,6 +777,12 @@ START_TEST(a_handshake_from_an_unconfigured_address_is_refused_and_shown)
 }
 END_TEST
 
+static bool a_dropped_udp_port(struct node *a, struct node *b)
+{
+	(void)b;
+	return drops_of(a, NM_DROP_UDP_PORT) >= 1;
+}
+
 START_TEST(a_new_msg1_does_not_replace_the_live_session)
 {
 	struct node a, b;
@@ -784,8 +793,12 @@ START_TEST(a_new_msg1_does_not_replace_the_live_session)
 	struct nm_pkt_endpoint from = endpoint(&a, IP_A);
 	from.port = 40001;
 	ck_assert_int_eq(rte_ring_enqueue(b.rx, forged_msg1(&a, &b, &from)), 0);
-	struct nat watch = { .b_port = 7777 };
+	struct nat watch = { .b_port = 7777, .watch_port = 40001 };
 	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, handshakes_completed, 2), NULL, nat_ba, &watch));
+	ck_assert(pump_until(&a, &b, a_dropped_udp_port, NULL, nat_ba, &watch));
+	/* msg2 went where that msg1 came from (A, not listening there, drops it as udp_port). */
+	ck_assert_uint_eq(watch.to_watch, 1);
+	ck_assert_uint_eq(drops_of(&a, NM_DROP_UDP_PORT), 1);
 	/* Nobody confirms the candidate: the live session stays, replies stay where they were. */
 	ck_assert(pump_until(&a, &b, SM_AT_LEAST(&b, candidate_timeouts, 1), NULL, nat_ba, &watch));
 	ck_assert_uint_eq(status(&b).session_id, live);
