@@ -236,7 +236,10 @@ static void check_event(struct gen *g, uint64_t stream, const struct nm_event *e
 		drop(g, NM_DROP_DAEMON_UNKNOWN);
 		return;
 	}
-	c->events++;
+	if (c->events++ == 0) {
+		c->first_seq = ev->link.sequence;
+		c->first_parent = ev->link.parent_hash;
+	}
 	g->st.rx_events++;
 	struct nm_chain_error e = { 0 };
 	enum nm_chain_verdict v = nm_chain_validate(&c->prev, c->prev_payload, c->prev_len,

@@ -76,6 +76,9 @@ struct gen_chain_check {
 	struct nm_causal_link prev; /* genesis until the first event */
 	uint32_t prev_len;
 	uint64_t events, ok, errors, gaps, lost;
+	/* The first link seen: with the last one's next parent hash, a restart test
+	 * validates a chain across two generator runs. */
+	uint64_t first_seq, first_parent;
 	uint8_t prev_payload[GEN_EVENT_MAX];
 };
 

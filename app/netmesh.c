@@ -19,6 +19,7 @@
 #include <rte_lcore.h>
 
 #include "app_common.h"
+#include "app_state.h"
 #include "nm_builtin.h"
 #include "nm_config.h"
 #include "nm_dataplane.h"
@@ -41,6 +42,7 @@ struct app {
 	struct nm_sessmgr *sm;
 	struct nm_meshos *mos;
 	struct nm_meshos_probe_ctx probe;
+	struct app_state state;
 };
 
 /* "netmesh: what: message", without repeating `what` when the message starts with it. */
@@ -147,20 +149,24 @@ static int app_meshos_init(struct app *a)
 
 static int app_spawn_daemons(struct app *a)
 {
+	if (app_state_open(&a->state, a->cfg.state_dir, a->cfg.snapshot_interval, a->rt) < 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < a->cfg.n_daemons; i++) {
 		const struct nm_config_daemon *d = &a->cfg.daemons[i];
 		struct nm_error err = { 0 };
 		struct nm_identity id;
 		struct nm_host_config hc = nm_host_config_default();
 		struct nm_daemon_handle h;
+		bool restored;
 		hc.lcore = d->lcore;
 		if (nm_identity_from_file(&id, d->seed_file, &err) < 0 ||
-		    nm_runtime_spawn(a->rt, d->kind, &id, &hc, &h, &err) < 0)
+		    app_state_spawn(&a->state, a->rt, d->kind, &id, &hc, &h, &restored, &err) < 0)
 			return fail(d->kind, &err);
-		printf("netmesh: daemon %s origin 0x%016" PRIx64 " on lcore %u\n", d->kind,
-		       h.origin_hash, d->lcore);
+		printf("netmesh: daemon %s origin 0x%016" PRIx64 " on lcore %u%s\n", d->kind,
+		       h.origin_hash, d->lcore, restored ? " (restored)" : "");
 		nm_identity_wipe(&id);
 	}
+	app_state_started(&a->state);
 	return 0;
 }
 
@@ -209,6 +215,7 @@ static void control_loop(struct app *a)
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
 		nm_meshos_poll(a->mos, nm_mono_ms());
+		app_state_tick(&a->state, nm_mono_ns());
 		app_sleep_ms(1);
 		if (period_ticks != 0 && ++ticks % period_ticks == 0)
 			print_stats(a);
@@ -231,6 +238,7 @@ static void app_fini(struct app *a)
 	nm_dataplane_destroy(a->dp); /* closes the port */
 	nm_runtime_destroy(a->rt);
 	nm_mesh_destroy(a->mesh);
+	app_state_close(&a->state);
 	nm_keys_wipe(&a->keys);
 }
 
@@ -306,6 +314,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		control_loop(&a);
 		printf("netmesh: stopping\n");
+		rc = app_state_stop(&a.state, a.dp); /* before the runtime drains the daemons */
 	}
 	app_fini(&a);
 	int crc = rte_eal_cleanup();

@@ -587,8 +587,12 @@ static void print_summary(const struct ctx *c, double secs)
 	for (unsigned i = 0; i < g->n_checks; i++) {
 		const struct gen_chain_check *k = &g->checks[i];
 		printf("gen: daemon %016" PRIx64 " events=%" PRIu64 " chain_ok=%" PRIu64
-		       " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64 " lost=%" PRIu64 "\n",
-		       k->origin, k->events, k->ok, k->errors, k->gaps, k->lost);
+		       " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64 " lost=%" PRIu64
+		       " first_seq=%" PRIu64 " first_parent=%016" PRIx64 " last_seq=%" PRIu64
+		       " next_parent=%016" PRIx64 "\n",
+		       k->origin, k->events, k->ok, k->errors, k->gaps, k->lost, k->first_seq,
+		       k->first_parent, k->prev.sequence,
+		       nm_parent_hash(&k->prev, k->prev_payload, k->prev_len));
 	}
 	for (unsigned d = 1; d < NM_DROP__COUNT; d++)
 		if (st->drops[d] != 0)

@@ -95,7 +95,10 @@ int nm_runtime_spawn_with_daemon(struct nm_runtime *rt, struct nm_daemon *d,
 /*
  * Spawn from a snapshot. The kind is checked first, then the full 32-byte
  * entity_id (NM_ESNAPSHOT_IDENTITY, before any side effect), then the daemon's
- * restore (NM_ERESTORE_FAILED, ...).
+ * restore (NM_ERESTORE_FAILED, ...). The chain continues from snap's head:
+ * with snap->next_parent when the snapshot has the chain-head extension (set
+ * by nm_runtime_snapshot, or by nm_snapshot_set_next_parent after a decode),
+ * else with upstream's fallback over the state bytes (nm_host.h).
  */
 int nm_runtime_spawn_from_snapshot(struct nm_runtime *rt, const char *kind,
 				   const struct nm_identity *id, const struct nm_snapshot *snap,
@@ -113,7 +116,11 @@ int nm_runtime_deliver(struct nm_runtime *rt, uint64_t origin, const struct nm_e
 /* Stop a daemon. NM_ENOT_READY in Registering; absent while shutting down is 0. */
 int nm_runtime_stop(struct nm_runtime *rt, uint64_t origin, struct nm_error *err);
 
-/* *out = NULL for a stateless daemon; the caller frees a snapshot. */
+/*
+ * *out = NULL for a stateless daemon; the caller frees a snapshot. The
+ * snapshot carries the chain-head extension (next_parent, nm_snapshot.h),
+ * which the CDS1 bytes cannot: keep it beside them to restore elsewhere.
+ */
 int nm_runtime_snapshot(struct nm_runtime *rt, uint64_t origin, struct nm_snapshot **out,
 			struct nm_error *err);
 

@@ -162,6 +162,16 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 		c.udp_port = NM_NET_DEFAULT_PORT;
 	if (c.n_workers > NM_PORT_MAX_QUEUES)
 		return nm_error_set(err, -EINVAL, "dataplane: at most %d workers", NM_PORT_MAX_QUEUES);
+	if (c.mtu == 0)
+		c.mtu = 1500;
+	if (c.mtu < NM_FRAG_MIN_MTU)
+		return nm_error_set(err, -EINVAL, "dataplane: MTU %u is below %d", c.mtu,
+				    NM_FRAG_MIN_MTU);
+	if (c.frag_entries == 0)
+		c.frag_entries = NM_FRAG_DEFAULT_ENTRIES;
+	if (c.frag_entries > NM_FRAG_MAX_ENTRIES)
+		return nm_error_set(err, -EINVAL, "dataplane: at most %d reassembly entries",
+				    NM_FRAG_MAX_ENTRIES);
 	if (c.burst == 0)
 		c.burst = NM_BURST;
 	if (c.burst > NM_BURST)
@@ -179,6 +189,10 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	dp->ip = c.ip;
 	dp->udp_port = c.udp_port;
 	dp->n_workers = c.n_workers;
+	dp->frag_entries = c.frag_entries;
+	dp->frag_timeout_ns = c.frag_timeout_ms != 0 ? c.frag_timeout_ms * 1000000ULL
+						     : NM_FRAG_DEFAULT_TIMEOUT_NS;
+	atomic_init(&dp->frag_ip_id, 0);
 	dp->burst = c.burst;
 	pthread_mutex_init(&dp->lock, NULL);
 	if (nm_u64map_init(&dp->sessions, 256) < 0 || nm_u64map_init(&dp->daemons, 1024) < 0) {
@@ -340,6 +354,40 @@ int nm_dataplane_send(struct nm_dataplane *dp, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;
 	}
+	return 0;
+}
+
+static int ctl_refuse(struct nm_dataplane *dp, enum nm_drop why, int rc)
+{
+	dp->ctl_stats.drops[why]++;
+	return rc;
+}
+
+int nm_dataplane_send_udp(struct nm_dataplane *dp, uint16_t peer, const uint8_t *dgram,
+			  size_t len)
+{
+	struct nm_pkt_endpoint self = { dp->port.mac, dp->ip, dp->udp_port }, dst;
+	if (dgram == NULL || len > NM_NET_MAX_PACKET)
+		return ctl_refuse(dp, NM_DROP_TX_TOO_LARGE, -EMSGSIZE);
+	const struct nm_peer *p = peer < dp->peers.n ? &dp->peers.peers[peer] : NULL;
+	/* The peer's reply address (docs/sessions.md, Addressing), like every other sender. */
+	if (p == NULL || !nm_peer_endpoint(p, &dst))
+		return ctl_refuse(dp, NM_DROP_NO_ROUTE, -EHOSTUNREACH);
+	uint8_t frame[NM_FRAG_MAX_FRAME]; /* the control thread's stack, not a worker's */
+	memcpy(frame + NM_PKT_DATA_OFF, dgram, len);
+	nm_pkt_build_udp(frame, sizeof(frame), &self, &dst, nm_dataplane_frag_id(dp), len, 0);
+	struct rte_mbuf *ms[NM_FRAG_MAX_FRAGS];
+	int n = nm_frag_mbufs(frame, NM_PKT_DATA_OFF + len, dp->port.mtu, 0, dp->port.pool, ms,
+			      NM_FRAG_MAX_FRAGS);
+	if (n < 0)
+		return n == -ENOBUFS ? ctl_refuse(dp, NM_DROP_NO_MBUF, n)
+				     : ctl_refuse(dp, NM_DROP_TX_TOO_LARGE, -EMSGSIZE);
+	if (rte_ring_mp_enqueue_bulk(dp->workers[0]->tx_in, (void **)ms, (unsigned)n, NULL) == 0) {
+		rte_pktmbuf_free_bulk(ms, (unsigned)n);
+		return ctl_refuse(dp, NM_DROP_TX_FULL, -ENOBUFS);
+	}
+	if (n > 1)
+		dp->ctl_stats.frag_sent++;
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #define NM_DATAPLANE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,8 +38,10 @@ struct nm_dataplane_config {
 	uint16_t udp_port;         /* default 7777 */
 	uint16_t n_workers;        /* RX/TX queues, one worker each; default 1 */
 	const unsigned *lcores;    /* worker lcores; NULL: the first EAL worker lcores */
-	uint16_t mtu;              /* default 1500 */
+	uint16_t mtu;              /* IP MTU, >= 576; default 1500 */
 	uint32_t n_mbufs;          /* default 8191 */
+	uint32_t frag_entries;     /* datagrams reassembled at once, per worker; default 64 */
+	uint32_t frag_timeout_ms;  /* a reassembly not complete by then is dropped; default 1000 */
 	uint16_t rx_desc, tx_desc; /* per queue; default 1024, within the device's limits */
 	uint16_t burst;            /* packets per worker RX/TX burst, 1..NM_BURST; default NM_BURST */
 };
@@ -66,8 +69,21 @@ struct nm_dataplane {
 	nm_slowpath_fn slowpath_fn;
 	void *slowpath_ctx;
 	struct nm_lcore_stats ctl_stats; /* slow-path drops counted by the control thread */
+	unsigned frag_entries;
+	uint64_t frag_timeout_ns;
+	_Atomic uint32_t frag_ip_id; /* IPv4 ids of fragmented datagrams, from every sender */
 	bool launched;
 };
+
+/*
+ * The IPv4 id of a datagram sent as fragments. Shared by the workers and the
+ * control thread so no two of them reuse an id a receiver is reassembling;
+ * unfragmented datagrams (DF set) use a per-worker id.
+ */
+static inline uint16_t nm_dataplane_frag_id(struct nm_dataplane *dp)
+{
+	return (uint16_t)atomic_fetch_add_explicit(&dp->frag_ip_id, 1, memory_order_relaxed);
+}
 
 int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_dataplane **out,
 			struct nm_error *err);
@@ -102,6 +118,18 @@ int nm_dataplane_route_outputs(struct nm_dataplane *dp, uint64_t origin, uint64_
  * TX queue. Takes the mbuf in every case; -ENOBUFS (counted) when the ring is full.
  */
 int nm_dataplane_send(struct nm_dataplane *dp, struct rte_mbuf *m);
+
+/*
+ * Control thread: send one UDP datagram (a sealed Net packet: dgram, len up
+ * to NM_NET_MAX_PACKET) from our address and port to peer `peer` (an index
+ * from nm_dataplane_peer_add; its MAC must be known), as IPv4 fragments when
+ * it exceeds the MTU. Checksums are computed in software. The frames go out
+ * through worker 0's TX queue, all of them or none. Returns 0, or a counted
+ * refusal: -EMSGSIZE (too large: tx_too_large), -EHOSTUNREACH (peer or MAC
+ * unknown: no_route), -ENOBUFS (no mbuf: no_mbuf; ring full: tx_full).
+ */
+int nm_dataplane_send_udp(struct nm_dataplane *dp, uint16_t peer, const uint8_t *dgram,
+			  size_t len);
 
 /* The session installed under this id, or NULL (control thread). */
 struct nm_session *nm_dataplane_session_get(struct nm_dataplane *dp, uint64_t session_id);

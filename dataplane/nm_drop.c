@@ -60,6 +60,13 @@ static const struct {
 	[NM_DROP_TX_FULL] = { "tx_full", -ENOBUFS },
 	[NM_DROP_TX_TOO_LARGE] = { "tx_too_large", -EMSGSIZE },
 	[NM_DROP_NO_ROUTE] = { "no_route", -ENOENT },
+	[NM_DROP_FRAG_BAD] = { "frag_bad", MALFORMED },
+	[NM_DROP_FRAG_TOO_LARGE] = { "frag_too_large", -EMSGSIZE },
+	[NM_DROP_FRAG_OVERLAP] = { "frag_overlap", MALFORMED },
+	[NM_DROP_FRAG_DUP] = { "frag_dup", -EALREADY },
+	[NM_DROP_FRAG_TOO_MANY] = { "frag_too_many", MALFORMED },
+	[NM_DROP_FRAG_TABLE_FULL] = { "frag_table_full", -ENOBUFS },
+	[NM_DROP_FRAG_TIMEOUT] = { "frag_timeout", -ETIMEDOUT },
 	[NM_DROP_SESSION_ADDR] = { "session_addr", NOT_OURS },
 };
 

@@ -26,6 +26,9 @@ static inline size_t nm_packet_budget(uint16_t mtu)
 	return mtu > over ? mtu - over : 0;
 }
 
+/* Largest output payload any packet can carry: one EventFrame in the largest Net packet. */
+#define NM_PACKET_MAX_EVENT (NM_NET_MAX_PAYLOAD - NM_CAUSAL_FRAME_HDR - NM_CAUSAL_LINK_SIZE) /* 8072 */
+
 struct nm_packet_tx {
 	const struct nm_pkt_endpoint *src;
 	const struct nm_pkt_endpoint *dst;

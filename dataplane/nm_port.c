@@ -9,7 +9,10 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "nm_frag.h"
+
 #define MBUF_CACHE 256
+#define BIG_CACHE 16
 
 static void config_defaults(struct nm_port_config *c)
 {
@@ -17,6 +20,8 @@ static void config_defaults(struct nm_port_config *c)
 		c->mtu = 1500;
 	if (c->n_mbufs == 0)
 		c->n_mbufs = 8191;
+	if (c->n_big_mbufs == 0)
+		c->n_big_mbufs = 255;
 	if (c->rx_desc == 0)
 		c->rx_desc = 1024;
 	if (c->tx_desc == 0)
@@ -94,7 +99,23 @@ static int make_pool(struct nm_port *p, const struct nm_port_config *c, struct n
 	if (p->pool == NULL)
 		return nm_error_set(err, -ENOMEM, "port %u: mempool of %u mbufs: %s", p->port_id,
 				    c->n_mbufs, rte_strerror(rte_errno));
+	/* A reassembled datagram stays contiguous: the packet path reads flat bytes. */
+	snprintf(name, sizeof(name), "nm_big_p%u", p->port_id);
+	p->big_pool = rte_pktmbuf_pool_create(name, c->n_big_mbufs, BIG_CACHE, 0,
+					      RTE_PKTMBUF_HEADROOM + NM_FRAG_MAX_FRAME,
+					      rte_eth_dev_socket_id(p->port_id));
+	if (p->big_pool == NULL)
+		return nm_error_set(err, -ENOMEM, "port %u: mempool of %u datagram mbufs: %s",
+				    p->port_id, c->n_big_mbufs, rte_strerror(rte_errno));
 	return 0;
+}
+
+static void free_pools(struct nm_port *p)
+{
+	rte_mempool_free(p->pool);
+	rte_mempool_free(p->big_pool);
+	p->pool = NULL;
+	p->big_pool = NULL;
 }
 
 int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_error *err)
@@ -124,7 +145,7 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 	memset(&conf, 0, sizeof(conf));
 	choose_offloads(p, &info, &conf);
 	if ((rc = make_pool(p, &c, err)) < 0)
-		return rc;
+		goto fail;
 	rc = rte_eth_dev_configure(c.port_id, c.n_queues, c.n_queues, &conf);
 	if (rc < 0) {
 		nm_error_set(err, rc, "port %u: configure: %s", c.port_id, strerror(-rc));
@@ -142,8 +163,7 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 	rte_eth_macaddr_get(c.port_id, &p->mac);
 	return 0;
 fail:
-	rte_mempool_free(p->pool);
-	p->pool = NULL;
+	free_pools(p);
 	return rc;
 }
 
@@ -156,11 +176,11 @@ void nm_port_fini(struct nm_port *p)
 		rte_eth_dev_close(p->port_id);
 		p->started = false;
 	}
-	rte_mempool_free(p->pool);
-	p->pool = NULL;
+	free_pools(p);
 }
 
 unsigned nm_port_mbufs_in_use(const struct nm_port *p)
 {
-	return p->pool != NULL ? rte_mempool_in_use_count(p->pool) : 0;
+	return (p->pool != NULL ? rte_mempool_in_use_count(p->pool) : 0) +
+	       (p->big_pool != NULL ? rte_mempool_in_use_count(p->big_pool) : 0);
 }

@@ -25,6 +25,8 @@ struct nm_lcore_stats {
 	uint64_t arp_replies;
 	uint64_t arp_learned; /* peer MACs from replies to our requests */
 	uint64_t icmp_replies;
+	uint64_t frag_reassembled; /* datagrams reassembled from IPv4 fragments */
+	uint64_t frag_sent;        /* datagrams sent as IPv4 fragments */
 	uint64_t drops[NM_DROP__COUNT];
 } __rte_cache_aligned;
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
 
 #include "nm_causal.h"
 #include "nm_dataplane.h"
@@ -83,6 +84,38 @@ static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
 	return nm_peer_endpoint(&w->dp->peers.peers[s->peer], dst);
 }
 
+/*
+ * The next event alone does not fit a packet at the MTU: it (and what follows,
+ * up to the Net maximum) goes in one datagram sent as IPv4 fragments, under
+ * the AEAD counter t already took. Returns events used.
+ */
+static uint32_t tx_fragmented(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
+			      struct nm_packet_tx *t)
+{
+	t->budget = NM_NET_MAX_PAYLOAD;
+	t->tx_flags = 0; /* a NIC cannot compute a UDP checksum over fragments */
+	t->ip_id = nm_dataplane_frag_id(w->dp);
+	uint32_t used;
+	size_t len;
+	if (nm_packet_build(w->big, sizeof(w->big), t, &w->out.ev[i], g->first + g->n - i, &used,
+			    &len) < 0) {
+		/* Above the Net maximum: nm_outputs.max_len refuses these before the chain moves. */
+		drop(w, NM_DROP_TX_TOO_LARGE);
+		return used > 0 ? used : 1;
+	}
+	struct rte_mbuf *frags[NM_FRAG_MAX_FRAGS];
+	int n = nm_frag_mbufs(w->big, len, w->mtu, w->tx_flags, w->pool, frags, NM_FRAG_MAX_FRAGS);
+	if (n < 0) {
+		w->stats.drops[n == -ENOBUFS ? NM_DROP_NO_MBUF : NM_DROP_TX_TOO_LARGE] += used;
+		return used;
+	}
+	g->src->tx_seq++;
+	w->stats.frag_sent++;
+	for (int k = 0; k < n; k++)
+		tx_push(w, frags[k]);
+	return used;
+}
+
 /* Seal and frame one packet of events out[i..] for group g; returns events used. */
 static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
 			  const struct nm_pkt_endpoint *dst)
@@ -110,6 +143,10 @@ static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uin
 	size_t len;
 	int rc = nm_packet_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
 				 &w->out.ev[i], left, &used, &len);
+	if (rc == -EMSGSIZE && used == 0) {
+		rte_pktmbuf_free(m);
+		return tx_fragmented(w, g, i, &t);
+	}
 	if (rc < 0) {
 		/* The next event alone is larger than a packet: count it, move on. */
 		rte_pktmbuf_free(m);
@@ -418,6 +455,50 @@ static unsigned rx_flags_of(const struct nm_worker *w, const struct rte_mbuf *m)
 	return f;
 }
 
+/* A reassembled datagram, in an mbuf of its own: the packet path as for any frame. */
+static void rx_reassembled(struct nm_worker *w, const uint8_t *frame, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->big_pool);
+	uint8_t *d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len) : NULL;
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		drop(w, NM_DROP_NO_MBUF);
+		return;
+	}
+	memcpy(d, frame, len);
+	w->stats.frag_reassembled++;
+	struct nm_pkt_info pi;
+	enum nm_drop why = NM_DROP_NONE;
+	/* Software checksums: the NIC saw only fragments. */
+	if (nm_pkt_parse(d, len, &w->self, 0, &pi, &why) < 0 || pi.kind != NM_PKT_UDP) {
+		drop_mbuf(w, m, why != NM_DROP_NONE ? why : NM_DROP_IP_PROTO);
+		return;
+	}
+	rx_net(w, m, d + pi.data_off, pi.data_len, &pi, false);
+}
+
+/*
+ * An IPv4 fragment: reassembled by the worker its (src, dst, id) hash to,
+ * whatever queue RSS chose (only the first fragment has the UDP ports).
+ */
+static void rx_fragment(struct nm_worker *w, struct rte_mbuf *m, bool handed)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	unsigned owner = nm_frag_owner(frame, m->data_len, w->dp->n_workers);
+	if (!handed && owner != w->index) {
+		if (rte_ring_mp_enqueue(w->dp->workers[owner]->pkt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		return;
+	}
+	struct nm_frag_result r;
+	enum nm_frag_status st = nm_frag_add(w->frag, frame, m->data_len, nm_mono_ns(), &r);
+	rte_pktmbuf_free(m);
+	if (st == NM_FRAG_DROPPED)
+		w->stats.drops[r.why] += r.dropped;
+	else if (st == NM_FRAG_DONE)
+		rx_reassembled(w, r.frame, r.len);
+}
+
 static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 {
 	w->stats.rx_packets++;
@@ -430,7 +511,10 @@ static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 	struct nm_pkt_info pi;
 	enum nm_drop why = NM_DROP_NONE;
 	if (nm_pkt_parse(frame, m->data_len, &w->self, rx_flags_of(w, m), &pi, &why) < 0) {
-		drop_mbuf(w, m, why);
+		if (why == NM_DROP_IP_FRAGMENT)
+			rx_fragment(w, m, false);
+		else
+			drop_mbuf(w, m, why);
 		return;
 	}
 	switch (pi.kind) {
@@ -446,14 +530,19 @@ static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 	}
 }
 
-/* A packet another lcore handed us because we own its session. */
+/* A packet another lcore handed us because we own its session, or a fragment we reassemble. */
 static void serve_handoff_packet(struct nm_worker *w, struct rte_mbuf *m)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct nm_pkt_info pi;
+	enum nm_drop why = NM_DROP_NONE;
 	/* Parsed once already; redo it only to find the datagram (cheap, no checksums). */
-	nm_pkt_parse(frame, m->data_len, &w->self, NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD,
-		     &pi, NULL);
+	if (nm_pkt_parse(frame, m->data_len, &w->self,
+			 NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD, &pi, &why) < 0 &&
+	    why == NM_DROP_IP_FRAGMENT) {
+		rx_fragment(w, m, true);
+		return;
+	}
 	rx_net(w, m, frame + pi.data_off, pi.data_len, &pi, true);
 }
 
@@ -489,6 +578,8 @@ unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	w->now_ns = nm_wall_ns();
+	if (nm_frag_table_live(w->frag) != 0)
+		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_expire(w->frag, nm_mono_ns());
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, w->dp->burst);
 	for (uint16_t i = 0; i < n; i++)
 		rx_one(w, ms[i]);
@@ -582,6 +673,18 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 	w->self.port = dp->udp_port;
 	atomic_init(&w->stop, false);
 	nm_outputs_init(&w->out, w->out_ev, NM_OUT_EVENTS, w->out_arena, NM_OUT_ARENA);
+	/* An output no datagram can carry fails its process() call: the chain never skips it. */
+	w->out.max_len = NM_PACKET_MAX_EVENT;
+	w->big_pool = dp->port.big_pool;
+	size_t fsz = nm_frag_table_size(dp->frag_entries);
+	void *fmem = fsz != 0 ? rte_zmalloc_socket("nm_frag", fsz, RTE_CACHE_LINE_SIZE,
+						   (int)rte_lcore_to_socket_id(lcore))
+			      : NULL;
+	w->frag = nm_frag_table_init(fmem, dp->frag_entries, dp->frag_timeout_ns);
+	if (w->frag == NULL) {
+		rte_free(fmem);
+		return -ENOMEM;
+	}
 
 	int rc = nm_u64map_init(&w->daemons, 1024);
 	if (rc == 0)
@@ -615,6 +718,10 @@ void nm_worker_fini(struct nm_worker *w)
 	rte_ring_free(w->evt_in);
 	rte_ring_free(w->tx_in);
 	nm_ctl_chan_fini(&w->ctl);
+	if (w->frag != NULL)
+		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_flush(w->frag);
+	rte_free(w->frag);
+	w->frag = NULL;
 	nm_u64map_fini(&w->daemons);
 	nm_u64map_fini(&w->sessions);
 }

@@ -3,7 +3,8 @@
  * nm_worker.h - one worker lcore: polls its RX queue, opens Net packets,
  * delivers causal events to the daemons pinned on it (or hands them to their
  * owner lcore), batches the outputs per destination into sealed packets and
- * sends them on its TX queue. No malloc and no lock on this path: every table
+ * sends them on its TX queue (as IPv4 fragments when a datagram exceeds the
+ * MTU), and reassembles the fragments it owns. No malloc and no lock on this path: every table
  * here is this worker's own, changed only through its control channel.
  */
 #ifndef NM_WORKER_H
@@ -18,6 +19,7 @@
 
 #include "nm_ctl.h"
 #include "nm_daemon.h"
+#include "nm_frag.h"
 #include "nm_pkt.h"
 #include "nm_stats.h"
 #include "nm_u64map.h"
@@ -92,8 +94,13 @@ struct nm_worker {
 
 	struct nm_lcore_stats stats;
 
+	/* IPv4 fragments whose (src, dst, id) hash to us, and where datagrams are reassembled. */
+	struct nm_frag_table *frag;
+	struct rte_mempool *big_pool;
+
 	struct nm_event out_ev[NM_OUT_EVENTS];
 	uint8_t out_arena[NM_OUT_ARENA];
+	uint8_t big[NM_FRAG_MAX_FRAME]; /* a datagram above the MTU, before it is fragmented */
 };
 
 /* Prepare a worker (tables, rings, channel). Negative errno. */

@@ -20,12 +20,14 @@
 
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
+#include "nm_frag.h"
 #include "nm_horizon.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
 #include "nm_packet.h"
 #include "nm_runtime.h"
 #include "nm_test.h"
+#include "nm_test_sizer.h"
 
 #define IP_US RTE_IPV4(127, 0, 0, 1)
 #define IP_PEER RTE_IPV4(127, 0, 0, 2)
@@ -36,6 +38,9 @@
 
 static struct rte_ring *rx_rings[N_WORKERS], *tx_rings[N_WORKERS];
 static char port_name[RTE_ETH_NAME_MAX_LEN];
+/* Dataplane settings for the next fixture (0: defaults); fx_down resets them. */
+static uint16_t fx_mtu;
+static uint32_t fx_frag_timeout_ms;
 
 static const uint8_t key_to_us[32] = { 0xA1, 0xA2, 0xA3 };   /* peer TX = our RX */
 static const uint8_t key_from_us[32] = { 0xB1, 0xB2, 0xB3 }; /* our TX = peer RX */
@@ -90,7 +95,8 @@ static void fx_setup(struct fixture *f, bool start, uint32_t n_mbufs)
 	ck_assert_int_eq(nm_runtime_start(f->rt, NULL), 0);
 	const unsigned lcores[N_WORKERS] = { LCORE_A, LCORE_B };
 	struct nm_dataplane_config dc = { .mesh = f->mesh, .rt = f->rt, .ip = IP_US,
-					  .n_workers = N_WORKERS, .lcores = lcores, .n_mbufs = n_mbufs };
+					  .n_workers = N_WORKERS, .lcores = lcores, .n_mbufs = n_mbufs,
+					  .mtu = fx_mtu, .frag_timeout_ms = fx_frag_timeout_ms };
 	int rc = nm_dataplane_create(&dc, &f->dp, &err);
 	ck_assert_msg(rc == 0, "dataplane: %s", err.msg);
 	int peer = nm_dataplane_peer_add(f->dp, IP_PEER, 7777, &peer_mac, &err);
@@ -123,12 +129,13 @@ static void drain_tx(void)
 
 static void fx_down(struct fixture *f)
 {
-	struct rte_mempool *pool = f->dp->port.pool;
 	ck_assert_int_eq(nm_runtime_shutdown(f->rt, NULL), 0);
 	nm_dataplane_stop(f->dp);
 	drain_tx();
-	ck_assert_msg(rte_mempool_in_use_count(pool) == 0, "%u mbufs leaked",
-		      rte_mempool_in_use_count(pool));
+	fx_mtu = 0;
+	fx_frag_timeout_ms = 0;
+	ck_assert_msg(nm_port_mbufs_in_use(&f->dp->port) == 0, "%u mbufs leaked",
+		      nm_port_mbufs_in_use(&f->dp->port));
 	nm_dataplane_destroy(f->dp);
 	nm_runtime_destroy(f->rt);
 	nm_mesh_destroy(f->mesh);
@@ -422,9 +429,14 @@ START_TEST(malformed_packets_are_dropped_and_counted)
 	fix_ip(m);
 	expect_drop(&f, m, NM_DROP_IP_PROTO);
 	m = peer_packet(&f, d, "x", 1);
-	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments */
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments, of TCP: not reassembled */
+	bytes(m)[NM_PKT_ETH_LEN + 9] = 6;
 	fix_ip(m);
 	expect_drop(&f, m, NM_DROP_IP_FRAGMENT);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* a UDP first fragment of 129 bytes: not 8-aligned */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_FRAG_BAD);
 	m = peer_packet(&f, d, "x", 1);
 	bytes(m)[NM_PKT_ETH_LEN + 10] ^= 0xFF;
 	expect_drop(&f, m, NM_DROP_IP_CKSUM);
@@ -608,6 +620,285 @@ START_TEST(arp_and_icmp_are_answered)
 }
 END_TEST
 
+/* ================= IPv4 fragments: datagrams above the MTU ================= */
+
+static uint16_t frag_bits(const uint8_t *frame)
+{
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(frame + NM_PKT_ETH_LEN);
+	return rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK);
+}
+
+/* A sealed packet from the peer of up to the Net maximum, flat: its frame length. */
+static size_t peer_big_packet(struct fixture *f, uint64_t stream, const struct nm_event *evs,
+			      uint32_t n, uint16_t ip_id, uint8_t *frame, size_t cap)
+{
+	struct nm_packet_tx t = { .src = &f->peer, .dst = &f->us, .ip_id = ip_id, .key = &f->peer_tx,
+				  .counter = f->peer_counter++, .session_id = SESSION,
+				  .stream_id = stream, .origin_hash = 0xFEED,
+				  .budget = NM_NET_MAX_PAYLOAD };
+	uint32_t used;
+	size_t len;
+	ck_assert_int_eq(nm_packet_build(frame, cap, &t, evs, n, &used, &len), 0);
+	ck_assert_uint_eq(used, n);
+	return len;
+}
+
+/* Inject fragment k of a frame at `mtu` on RX queue q. */
+static void inject_fragment(struct fixture *f, const uint8_t *frame, size_t len, uint16_t mtu,
+			    unsigned k, int q)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->dp->port.pool);
+	ck_assert_ptr_nonnull(m);
+	size_t flen;
+	ck_assert_int_eq(nm_frag_build(frame, len, mtu, k, 0, rte_pktmbuf_mtod(m, uint8_t *),
+				       rte_pktmbuf_tailroom(m), &flen),
+			 0);
+	m->data_len = (uint16_t)flen;
+	m->pkt_len = (uint32_t)flen;
+	inject(q, m);
+}
+
+/* Inject a frame as IPv4 fragments at `mtu` (or whole, if it fits), fragment k on RX queue k % spread. */
+static unsigned inject_fragments(struct fixture *f, const uint8_t *frame, size_t len, uint16_t mtu,
+				 unsigned spread)
+{
+	unsigned n = nm_frag_count(frame, len, mtu);
+	ck_assert_uint_gt(n, 0);
+	for (unsigned k = 0; k < n; k++)
+		inject_fragment(f, frame, len, mtu, k, (int)(k % spread));
+	return n;
+}
+
+/*
+ * The next datagram on TX queue q, reassembled by the test if it came as
+ * fragments (every frame within the MTU), copied to out: its length, or 0
+ * after 5 s. *frames counts the frames it took.
+ */
+static size_t await_datagram(int q, struct nm_frag_table *t, uint16_t mtu, uint8_t *out,
+			     unsigned *frames)
+{
+	for (int i = 0; i < 5000; i++) {
+		struct rte_mbuf *m;
+		if (rte_ring_dequeue(tx_rings[q], (void **)&m) != 0) {
+			usleep(1000);
+			continue;
+		}
+		const uint8_t *p = bytes(m);
+		size_t len = m->data_len, got = 0;
+		ck_assert_uint_le(len, NM_PKT_ETH_LEN + mtu);
+		(*frames)++;
+		struct nm_frag_result r;
+		if (frag_bits(p) == 0) {
+			memcpy(out, p, len);
+			got = len;
+		} else {
+			enum nm_frag_status st = nm_frag_add(t, p, len, 0, &r);
+			ck_assert_int_ne(st, NM_FRAG_DROPPED);
+			if (st == NM_FRAG_DONE) {
+				memcpy(out, r.frame, r.len);
+				got = r.len;
+			}
+		}
+		rte_pktmbuf_free(m);
+		if (got != 0)
+			return got;
+	}
+	return 0;
+}
+
+static struct nm_frag_table *test_table(void)
+{
+	struct nm_frag_table *t = nm_frag_table_init(malloc(nm_frag_table_size(8)), 8, 1000000000ULL);
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+/* Checks each received output against its chain predecessor. */
+struct chain_check {
+	struct nm_causal_link prev;
+	uint8_t prev_payload[NM_PACKET_MAX_EVENT];
+	uint32_t prev_len;
+	uint32_t seen;
+};
+
+static void chain_next(struct chain_check *c, const struct nm_event *ev)
+{
+	ck_assert_int_eq(nm_chain_validate(&c->prev, c->prev_payload, c->prev_len, &ev->link, NULL),
+			 NM_CHAIN_OK);
+	c->prev = ev->link;
+	c->prev_len = ev->len;
+	memcpy(c->prev_payload, ev->payload, ev->len);
+	c->seen++;
+}
+
+START_TEST(fragments_on_two_lcores_reassemble_and_deliver)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 11, LCORE_A);
+	enum { N = 120 };
+	static char text[N][31];
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(text[i], sizeof(text[i]), "fragmented event %012u", i);
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 },
+					    .payload = (const uint8_t *)text[i], .len = 30 };
+	}
+	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, echo.origin_hash, evs, N, 0x4242, frame, sizeof(frame));
+	ck_assert_uint_gt(len, 8000);
+	/* RSS would put the first fragment (UDP ports) and the rest on different queues. */
+	ck_assert_uint_eq(inject_fragments(&f, frame, len, 1500, N_WORKERS), 6);
+
+	struct nm_frag_table *t = test_table();
+	struct chain_check c = { .prev = nm_link_genesis(echo.origin_hash, 0) };
+	unsigned frames = 0;
+	while (c.seen < N) {
+		size_t got = await_datagram(0, t, 1500, out, &frames);
+		ck_assert_msg(got != 0, "only %u of %d echoes came back", c.seen, N);
+		struct nm_net_hdr h;
+		struct nm_event back[N];
+		int n = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, N, NULL);
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++) {
+			ck_assert_mem_eq(back[i].payload, text[c.seen], 30);
+			chain_next(&c, &back[i]);
+		}
+	}
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.frag_reassembled, 1);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
+/*
+ * The sizer's outputs at one MTU: sizes[] in, every output that a datagram
+ * can carry comes back (as fragments above the MTU) with an unbroken chain;
+ * the one above the largest datagram fails its process() call instead.
+ */
+static void big_outputs_at(uint16_t mtu)
+{
+	struct fixture f;
+	fx_mtu = mtu;
+	fx_up(&f);
+	ck_assert_int_eq(nm_runtime_register_factory(f.rt, "sizer", sizer_new, NULL, NULL), 0);
+	struct nm_daemon_handle d = spawn_on(&f, "sizer", 12, LCORE_A);
+	const uint32_t sizes[] = { 100, 3000, NM_PACKET_MAX_EVENT, NM_PACKET_MAX_EVENT + 1, 100 };
+	const uint32_t expect[] = { 100, 3000, NM_PACKET_MAX_EVENT, 100 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]), M = sizeof(expect) / sizeof(expect[0]) };
+	uint8_t le[N][4];
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++) {
+		nm_put_le32(le[i], sizes[i]);
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 }, .payload = le[i], .len = 4 };
+	}
+	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, d.origin_hash, evs, N, 7, frame, sizeof(frame));
+	inject_fragments(&f, frame, len, mtu, 1);
+
+	struct nm_frag_table *t = test_table();
+	struct chain_check c = { .prev = nm_link_genesis(d.origin_hash, 0) };
+	unsigned frames = 0;
+	while (c.seen < M) {
+		size_t got = await_datagram(0, t, mtu, out, &frames);
+		ck_assert_msg(got != 0, "mtu %u: only %u of %d outputs came back", mtu, c.seen, M);
+		struct nm_net_hdr h;
+		struct nm_event back[M];
+		int n = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, M, NULL);
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n && c.seen < M; i++) {
+			ck_assert_uint_eq(back[i].len, expect[c.seen]);
+			ck_assert(sizer_output_ok(back[i].payload, back[i].len));
+			ck_assert_uint_eq(back[i].link.sequence, c.seen + 1);
+			chain_next(&c, &back[i]);
+		}
+	}
+	ck_assert_uint_eq(c.seen, M);
+	ck_assert_uint_gt(frames, 4); /* the big ones came as fragments */
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_failed, 1); /* the refused output, before the chain moved */
+	ck_assert_uint_eq(s.frag_sent, 2);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	struct nm_daemon_stats st;
+	ck_assert_int_eq(nm_daemon_handle_stats(&d, &st, NULL), 0);
+	ck_assert_uint_eq(st.errors, 1);
+	ck_assert_uint_eq(st.events_emitted, M);
+	free(t);
+	fx_down(&f);
+}
+
+START_TEST(outputs_above_the_mtu_leave_as_fragments_and_chain)
+{
+	big_outputs_at(1500);
+	big_outputs_at(576);
+}
+END_TEST
+
+START_TEST(control_thread_sends_datagrams_above_the_mtu)
+{
+	struct fixture f;
+	fx_up(&f);
+	static uint8_t dgram[NM_NET_MAX_PACKET + 1], out[NM_FRAG_MAX_FRAME];
+	for (size_t i = 0; i < sizeof(dgram); i++)
+		dgram[i] = (uint8_t)(i * 13);
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, 7100), 0); /* a migration chunk */
+	struct nm_frag_table *t = test_table();
+	unsigned frames = 0;
+	size_t got = await_datagram(0, t, 1500, out, &frames);
+	ck_assert_uint_eq(frames, 5);
+	ck_assert_uint_eq(got, NM_PKT_DATA_OFF + 7100);
+	struct nm_pkt_info pi;
+	ck_assert_int_eq(nm_pkt_parse(out, got, &f.peer, 0, &pi, NULL), 0); /* UDP checksum too */
+	ck_assert_uint_eq(pi.src.ip, IP_US);
+	ck_assert_uint_eq(pi.src.port, 7777);
+	ck_assert_mem_eq(out + NM_PKT_DATA_OFF, dgram, 7100);
+	/* One that fits goes whole. */
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, 1000), 0);
+	frames = 0;
+	ck_assert_uint_eq(await_datagram(0, t, 1500, out, &frames), NM_PKT_DATA_OFF + 1000);
+	ck_assert_uint_eq(frames, 1);
+	/* Refusals are counted. */
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, NM_NET_MAX_PACKET + 1), -EMSGSIZE);
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 9, dgram, 100), -EHOSTUNREACH);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_TOO_LARGE], 1);
+	ck_assert_uint_eq(s.drops[NM_DROP_NO_ROUTE], 1);
+	ck_assert_uint_eq(s.frag_sent, 1);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
+START_TEST(missing_fragment_times_out_on_the_worker)
+{
+	struct fixture f;
+	fx_frag_timeout_ms = 50;
+	fx_up(&f);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 13, LCORE_A);
+	static char big[3000];
+	memset(big, 'b', sizeof(big));
+	struct nm_event ev = { .link = { 0xFEED, 0, 1, 0 }, .payload = (const uint8_t *)big,
+			       .len = sizeof(big) };
+	static uint8_t frame[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, echo.origin_hash, &ev, 1, 99, frame, sizeof(frame));
+	ck_assert_uint_eq(nm_frag_count(frame, len, 1500), 3);
+	/* Fragments 0 and 2 only: the datagram never completes. */
+	inject_fragment(&f, frame, len, 1500, 0, 0);
+	inject_fragment(&f, frame, len, 1500, 2, 1);
+	ck_assert(await_drops(&f, NM_DROP_FRAG_TIMEOUT, 2));
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.frag_reassembled, 0);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 2);
+	fx_down(&f);
+}
+END_TEST
+
 static Suite *dataplane_suite(void)
 {
 	Suite *s = suite_create("dataplane");
@@ -622,6 +913,12 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(bad, resource_exhaustion_is_counted);
 	tcase_add_test(bad, arp_and_icmp_are_answered);
 	suite_add_tcase(s, bad);
+	TCase *frag = tcase_create("frag");
+	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
+	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
+	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
+	tcase_add_test(frag, missing_fragment_times_out_on_the_worker);
+	suite_add_tcase(s, frag);
 	return s;
 }
 
