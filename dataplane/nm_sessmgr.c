@@ -361,7 +361,7 @@ int nm_sessmgr_connect(struct nm_sessmgr *sm, int peer, struct nm_error *err)
 	struct sm_peer *p = &sm->peers[peer];
 	if (!p->has_static)
 		return nm_error_set(err, -EINVAL, "connect: peer %d has no static public key", peer);
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	p->pending = true;
 	p->attempt = 0;
 	p->started_ns = now;
@@ -511,14 +511,24 @@ void nm_sessmgr_on_packet(void *ctx, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	/* msg1 and msg2 look alike: our pending handshake decides, then the responder. */
 	if (!(p->pending && try_msg2(sm, p, msg, len, &pi.src, now)))
 		respond(sm, p, msg, len, &pi.src, now);
 	rte_pktmbuf_free(m);
 }
 
-/* ---- timers ---- */
+/* ---- timers (CLOCK_MONOTONIC: a wall-clock step must not end or prolong a session) ---- */
+
+/*
+ * How long ago `then` was at `now`. A worker stamps last_rx_ns with its own
+ * reading, which may be later than the `now` this thread read before it:
+ * that is "just now", not an underflow into the far past.
+ */
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
 
 static uint64_t last_heard(struct nm_sessmgr *sm, const struct sm_peer *p)
 {
@@ -542,7 +552,7 @@ static void poll_handshake(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t no
 
 static void poll_session(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
 {
-	if (now - last_heard(sm, p) > sm->cfg.session_timeout_ms * MS) {
+	if (since(now, last_heard(sm, p)) > sm->cfg.session_timeout_ms * MS) {
 		drop_session(sm, p);
 		sm->stats.sessions_expired++;
 		p->next_try_ns = now;
@@ -567,7 +577,7 @@ static void poll_candidate(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t no
 	} else if (atomic_load_explicit(&c->last_rx_ns, memory_order_relaxed) != 0 ||
 		   p->session_id == 0) {
 		make_current(sm, p, p->cand_id, now, false);
-	} else if (now - p->cand_ns > sm->cfg.session_timeout_ms * MS) {
+	} else if (since(now, p->cand_ns) > sm->cfg.session_timeout_ms * MS) {
 		del_session(sm, &p->cand_id);
 		sm->stats.candidate_timeouts++;
 	}
@@ -575,7 +585,7 @@ static void poll_candidate(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t no
 
 void nm_sessmgr_poll(struct nm_sessmgr *sm)
 {
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	for (unsigned i = 0; i < sm->n_peers; i++) {
 		struct sm_peer *p = &sm->peers[i];
 		if (p->cand_id != 0)
@@ -608,9 +618,9 @@ int nm_sessmgr_peer_status(const struct nm_sessmgr *csm, int peer, struct nm_pee
 	}
 	st->last_rx_ns = last_heard(sm, p);
 	/* Half an interval of grace for jitter; three silent intervals is unreachable. */
-	const uint64_t hb = sm->cfg.heartbeat_ms * MS, since = nm_wall_ns() - st->last_rx_ns;
-	st->health = since <= hb + hb / 2 ? NM_PEER_HEALTHY
-		     : since <= 3 * hb	  ? NM_PEER_DEGRADED
+	const uint64_t hb = sm->cfg.heartbeat_ms * MS, quiet = since(nm_mono_ns(), st->last_rx_ns);
+	st->health = quiet <= hb + hb / 2 ? NM_PEER_HEALTHY
+		     : quiet <= 3 * hb	  ? NM_PEER_DEGRADED
 					  : NM_PEER_UNREACHABLE;
 	return 0;
 }

@@ -73,7 +73,7 @@ struct nm_peer_status {
 	uint64_t node_id;
 	uint64_t session_id;   /* 0: none */
 	uint64_t rtt_ns;       /* last handshake's round trip (initiator side) */
-	uint64_t last_rx_ns;
+	uint64_t last_rx_ns;   /* CLOCK_MONOTONIC (nm_mono_ns) */
 	bool handshaking;
 };
 

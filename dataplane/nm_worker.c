@@ -397,7 +397,7 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 		drop_mbuf(w, m, why);
 		return;
 	}
-	atomic_store_explicit(&s->last_rx_ns, w->now_ns, memory_order_relaxed);
+	atomic_store_explicit(&s->last_rx_ns, w->mono_ns, memory_order_relaxed);
 	/* Authenticated and fresh: replies follow its source (MAC, UDP port). */
 	nm_peer_set_reply(&w->dp->peers.peers[s->peer], &pi->src);
 	if (!(h.flags & NM_FLAG_HEARTBEAT))
@@ -578,6 +578,7 @@ unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	w->now_ns = nm_wall_ns();
+	w->mono_ns = nm_mono_ns();
 	if (nm_frag_table_live(w->frag) != 0)
 		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_expire(w->frag, nm_mono_ns());
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, w->dp->burst);

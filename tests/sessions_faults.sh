@@ -58,12 +58,14 @@ wire_stat() {
   "$wire_bin" --control "$ctl" --cmd stats 2>/dev/null |
     sed -n "s/^port $1 $2: .*\b$3=\([0-9]*\).*/\1/p"
 }
-# wait_for WHAT CMD...: poll CMD until it succeeds, within DEADLINE.
+# wait_for WHAT CMD...: poll CMD until it succeeds, DEADLINE s of sleeps at most (counted, not
+# read from the wall clock, which this machine's time keeping may step).
 wait_for() {
   local what=$1; shift
-  local end=$((SECONDS + DEADLINE))
+  local left=$((DEADLINE * 10))
   until "$@"; do
-    [ $SECONDS -lt $end ] || fail "timed out waiting for $what"
+    left=$((left - 1))
+    [ $left -gt 0 ] || fail "timed out waiting for $what"
     sleep 0.1
   done
 }

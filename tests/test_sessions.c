@@ -182,13 +182,13 @@ static unsigned step(struct node *n)
 static void pump(struct node *a, struct node *b, unsigned ms, wire_filter ab, wire_filter ba,
 		 void *ctx)
 {
-	uint64_t end = nm_wall_ns() + (uint64_t)ms * 1000000ULL;
+	uint64_t end = nm_mono_ns() + (uint64_t)ms * 1000000ULL;
 	do {
 		unsigned moved = step(a) + step(b);
 		moved += carry(a, b, ab, ctx) + carry(b, a, ba, ctx);
 		if (moved == 0)
 			usleep(200);
-	} while (nm_wall_ns() < end);
+	} while (nm_mono_ns() < end);
 }
 
 typedef bool (*condition)(struct node *a, struct node *b);
@@ -222,9 +222,9 @@ static condition sm_at_least(const struct node *n, size_t off, uint64_t min)
 static bool pump_until(struct node *a, struct node *b, condition cond, wire_filter ab,
 		       wire_filter ba, void *ctx)
 {
-	uint64_t end = nm_wall_ns() + (uint64_t)DEADLINE_MS * 1000000ULL;
+	uint64_t end = nm_mono_ns() + (uint64_t)DEADLINE_MS * 1000000ULL;
 	while (!cond(a, b)) {
-		if (nm_wall_ns() >= end) {
+		if (nm_mono_ns() >= end) {
 			dump(a, "a");
 			dump(b, "b");
 			return false;
@@ -914,6 +914,28 @@ START_TEST(crossed_handshakes_agree_on_one_session)
 }
 END_TEST
 
+/*
+ * A worker stamps a session's last packet with its own clock reading, which
+ * can be later than the one the control thread took at the start of its poll
+ * (it reads the clock, is preempted, then looks at the session). That is a
+ * session heard from just now, not one silent since the far past.
+ */
+START_TEST(a_stamp_newer_than_the_control_clock_is_not_silence)
+{
+	struct node a, b;
+	pair_up(&a, &b, 0x42, 0x42);
+	ck_assert(pump_until(&a, &b, established, NULL, NULL, NULL));
+	struct nm_session *s = nm_dataplane_session_get(b.dp, status(&b).session_id);
+	ck_assert_ptr_nonnull(s);
+	atomic_store(&s->last_rx_ns, nm_mono_ns() + 1000000000ULL); /* the worker ran ahead */
+	nm_sessmgr_poll(b.sm);
+	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->sessions_expired, 0);
+	ck_assert_uint_ne(status(&b).session_id, 0);
+	ck_assert_int_eq(status(&b).health, NM_PEER_HEALTHY);
+	pair_down(&a, &b);
+}
+END_TEST
+
 static Suite *sessions_suite(void)
 {
 	Suite *s = suite_create("sessions");
@@ -934,6 +956,7 @@ static Suite *sessions_suite(void)
 	tcase_add_test(tc, a_restarted_peer_takes_over_once_its_first_packet_authenticates);
 	tcase_add_test(tc, frames_with_a_partial_udp_checksum_are_accepted);
 	tcase_add_test(tc, crossed_handshakes_agree_on_one_session);
+	tcase_add_test(tc, a_stamp_newer_than_the_control_clock_is_not_silence);
 	suite_add_tcase(s, tc);
 	return s;
 }
