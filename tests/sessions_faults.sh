@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Sessions under faults: the appliance and netmesh-gen through netmesh-wire over memif.
 #
-#   netmesh (127.0.0.1) --memif-- port 0 [netmesh-wire] port 1 --memif-- netmesh-gen (127.0.0.2)
+#   netmesh (127.0.0.1) --memif-- port 0 [netmesh-wire] port 1 --memif-- netmesh-gen 1 (127.0.0.2)
+#                                                       port 2 --memif-- netmesh-gen 2 (127.0.0.2)
 #
 # One appliance run with an echo and a counter daemon; two generator runs with the same keys:
 #   gen 1: 5 % loss both ways, 5 % duplicates both ways, 5 % reordering (4 positions or 2 ms,
 #          well inside the 1024-counter replay window) towards the appliance, then a link flap;
-#   restart: gen 1 stops, the wire captures its last frames, gen 2 handshakes anew (the
+#   restart: gen 1 stops, the wire captures its last frames, gen 2 (the same node, restarted
+#          on another switch port, so it need not wait for gen 1's teardown) handshakes anew (the
 #          appliance's live session is replaced once gen 2's first packet authenticates; on a
 #          machine stalled past the 30 s session timeout it expires first), the captured
 #          old-session frames are replayed and refused;
@@ -21,7 +23,7 @@ app_bin=$build/app/netmesh gen_bin=$build/app/netmesh-gen wire_bin=$build/app/ne
 tag=sf-$$-$RANDOM
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-faults.XXXXXX")
 ctl=$tmp/wire.ctl
-wire_pid='' app_pid='' gen_pid=''
+wire_pid='' app_pid='' gen_pid='' old_gen_pid=''
 DEADLINE=90 # seconds any one condition may take on a loaded machine
 
 stop_pid() {
@@ -34,6 +36,8 @@ stop_pid() {
 }
 cleanup() {
   stop_pid "$gen_pid"
+  local p
+  for p in $old_gen_pid; do stop_pid "$p"; done
   stop_pid "$app_pid"
   stop_pid "$wire_pid"
   local d
@@ -92,6 +96,7 @@ gen_node=$(field node_id "$tmp/gen.id")
 # The wire: memif server on both sockets; a fixed seed, so the fault decisions repeat.
 "$wire_bin" "${common[@]}" -m 128 --file-prefix "$tag-wire" --lcores "0@$cpu_b" \
   "--vdev=net_memif0,role=server,socket=$sock-0" "--vdev=net_memif1,role=server,socket=$sock-1" \
+  "--vdev=net_memif2,role=server,socket=$sock-2" \
   -- --control "$ctl" --seed 42 > "$tmp/wire.log" 2>&1 &
 wire_pid=$!
 wait_for "the wire's control socket" "$wire_bin" --control "$ctl" --cmd stats > /dev/null 2>&1
@@ -107,9 +112,9 @@ origin() { sed -n "s/^netmesh: daemon $1 origin 0x\([0-9a-f]*\) .*/\1/p" "$tmp/a
 echo_origin=$(origin echo)
 counter_origin=$(origin counter)
 
-start_gen() { # start_gen N: generator run N in the background
+start_gen() { # start_gen N: generator run N in the background, on wire port N
   "$gen_bin" "${common[@]}" -m 128 --no-shconf --file-prefix "$tag-gen$1" --lcores 0@0 \
-    "--vdev=net_memif0,role=client,socket=$sock-1" -- \
+    "--vdev=net_memif0,role=client,socket=$sock-$1" -- \
     --ip 127.0.0.2 --peer-ip 127.0.0.1 --keys "$tmp/gen-keys" \
     --peer-node "$app_node" --peer-static "$app_static" --psk-file "$tmp/psk" \
     --daemon "$echo_origin" --daemon "$counter_origin" --rate 1000 --duration 120 \
@@ -117,11 +122,14 @@ start_gen() { # start_gen N: generator run N in the background
   gen_pid=$!
   wait_for "gen $1's session" in_log "gen$1.log" 'gen: session .* up'
 }
-stop_gen() { # stop_gen N: SIGINT, then its summary must be there
+# stop_gen N: SIGINT; done once its summary is written. Its teardown (port, EAL) can take long on
+# a loaded machine and needs nobody: it is waited for at the end.
+stop_gen() {
   note "stopping gen $1"
-  stop_pid "$gen_pid"
+  kill -INT "$gen_pid" 2>/dev/null || true
+  wait_for "gen $1's summary" in_log "gen$1.log" '^gen: sent_events='
+  old_gen_pid="$old_gen_pid $gen_pid"
   gen_pid=''
-  grep -q '^gen: sent_events=' "$tmp/gen$1.log" || fail "gen $1: no summary"
 }
 # passed_more PORT DIR N: wait until N more frames passed that line.
 passed_more() {
@@ -161,7 +169,7 @@ note "gen 2's session is the appliance's"
 wire replay 1
 replayed_unknown() { grep -Eq 'total: +drop session_unknown +8$' "$tmp/app.log"; }
 wait_for "the replayed old-session frames to be refused" replayed_unknown
-passed_more 1 in 300 "gen 2's traffic"
+passed_more 2 in 300 "gen 2's traffic"
 stop_gen 2
 
 wstats=$("$wire_bin" --control "$ctl" --cmd stats) || fail "wire stats"
@@ -224,7 +232,7 @@ for c in handshake_failures unknown_peer msg1_replays candidate_timeouts early_d
   eq "$c" "$(sm $c)" 0
 done
 eq "wire copies failed" "$(grep -o 'copies_failed=[0-9]*' <<<"$wstats")" copies_failed=0
-for p in 0 1; do eq "wire port $p tx_dropped" "$(wnic $p tx_dropped)" 0; done
+for p in 0 1 2; do eq "wire port $p tx_dropped" "$(wnic $p tx_dropped)" 0; done
 echo "sessions-faults: ok (sent $sent, delivered $app_in, wire lost $lost_in," \
   "duplicated $(ws 1 in duplicated)+$(ws 1 out duplicated), reordered $(ws 1 in reordered)," \
   "gen 1 gaps $(gval 1 lost_events), outputs $app_out, wire tx while gen was away $(wnic 1 tx_link_down)," \
