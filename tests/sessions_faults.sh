@@ -120,7 +120,7 @@ start_gen() { # start_gen N: generator run N in the background, on wire port N
     --daemon "$echo_origin" --daemon "$counter_origin" --rate 1000 --duration 120 \
     > "$tmp/gen$1.log" 2>&1 &
   gen_pid=$!
-  wait_for "gen $1's session" in_log "gen$1.log" 'gen: session .* up'
+  wait_for "gen $1's session" in_log "gen$1.log" '^gen: .*session [0-9a-f]* up'
 }
 # stop_gen N: SIGINT; done once its summary is written. Its teardown (port, EAL) can take long on
 # a loaded machine and needs nobody: it is waited for at the end.
@@ -163,7 +163,7 @@ start_gen 2
 note "gen 2 up"
 # The live session is replaced once gen 2's first packet authenticates (sessions_rotated=1); if
 # the machine stalled past the 30 s session timeout, gen 1's session expired first instead.
-sid2=$(sed -n 's/^gen: session \([0-9a-f]*\) up.*/\1/p' "$tmp/gen2.log")
+sid2=$(sed -n 's/^gen: .*session \([0-9a-f]*\) up.*/\1/p' "$tmp/gen2.log")
 wait_for "the appliance to serve gen 2's session" in_log app.log "^peer 127.0.0.2: .* session 0x$sid2 "
 note "gen 2's session is the appliance's"
 wire replay 1
