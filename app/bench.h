@@ -11,5 +11,7 @@ void bench_die(const char *what, int rc);
 
 int bench_sessions_part(void);
 int bench_meshos_part(const char *port);
+/* Migration figures, each its own subcommand (migration-drain, ...). */
+int bench_migration_drain_part(void);
 
 #endif /* BENCH_H */

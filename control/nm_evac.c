@@ -32,6 +32,11 @@ struct entry {
 struct nm_evac {
 	struct nm_evac_config cfg; /* defaults applied; peers points at our copy */
 	struct nm_evac_peer peers[NM_EVAC_MAX_PEERS];
+	/* Per peer (the fallback last): a failed attempt pauses new starts towards it. */
+	struct {
+		uint64_t not_before;
+		uint32_t fails;
+	} pst[NM_EVAC_MAX_PEERS + 1];
 	struct nm_meshos_migrator mig;
 	struct nm_evac_host host;
 	struct entry *e;
@@ -145,6 +150,7 @@ void nm_evac_begin(struct nm_evac *ev)
 {
 	ev->n = 0;
 	ev->inflight = 0;
+	memset(ev->pst, 0, sizeof(ev->pst));
 	nm_u64map_fini(&ev->idx);
 	nm_u64map_init(&ev->idx, 64); /* on failure the map is empty and inserts fail: -ENOMEM */
 	ev->active = true;
@@ -191,8 +197,19 @@ static uint64_t backoff(const struct nm_evac *ev, uint32_t attempts)
 	return d < ev->cfg.retry_max_ms ? d : ev->cfg.retry_max_ms;
 }
 
+/* The peer's backoff record: listed peers by position, anything else the fallback's. */
+static uint32_t peer_slot(const struct nm_evac *ev, uint64_t node)
+{
+	for (uint32_t i = 0; i < ev->cfg.n_peers; i++)
+		if (ev->peers[i].node == node)
+			return i;
+	return NM_EVAC_MAX_PEERS;
+}
+
 static void finish(struct nm_evac *ev, struct entry *x)
 {
+	if (x->state == INFLIGHT)
+		ev->pst[peer_slot(ev, x->target)].fails = 0; /* it took one: go on at full pace */
 	if (x->state == INFLIGHT) {
 		ev->inflight--;
 		count(&ev->n_inflight, (uint64_t)-1);
@@ -209,7 +226,13 @@ static void retry_later(struct nm_evac *ev, struct entry *x, uint64_t now_ms, co
 	}
 	x->state = PENDING;
 	x->not_before = now_ms + backoff(ev, x->attempts);
+	/* A full or failing peer refuses the next ones too: pause it instead of hammering it. */
+	uint32_t k = peer_slot(ev, x->target);
+	ev->pst[k].fails++;
+	ev->pst[k].not_before = now_ms + backoff(ev, ev->pst[k].fails);
 	count(&ev->retries, 1);
+	if ((x->attempts & (x->attempts - 1)) != 0)
+		return; /* logged at attempts 1, 2, 4, 8, ...: every one is counted */
 	logf_(ev, x->origin, true, "evacuation: migration of 0x%016" PRIx64 " to 0x%016" PRIx64
 	      " failed (attempt %" PRIu32 "): %s; retrying", x->origin, x->target, x->attempts, why);
 }
@@ -229,45 +252,51 @@ static void check_inflight(struct nm_evac *ev, struct entry *x, uint64_t now_ms)
 							  : "the migration ended with the daemon still here");
 }
 
-static void try_start(struct nm_evac *ev, struct entry *x, uint64_t now_ms)
+/* false: the engine is full, start nothing more in this step. */
+static bool try_start(struct nm_evac *ev, struct entry *x, uint64_t now_ms)
 {
 	if (!ev->host.here(ev->host.ctx, x->origin)) {
 		finish(ev, x); /* stopped meanwhile: nothing to move */
-		return;
+		return true;
 	}
 	if (!nm_evac_place(&ev->cfg, &x->req, x->attempts, &x->target)) {
 		x->state = STUCK;
 		count(&ev->no_candidate, 1);
 		logf_(ev, x->origin, true, "evacuation: no peer satisfies the requirements of daemon "
 		      "0x%016" PRIx64 ": it stays", x->origin);
-		return;
+		return true;
 	}
+	if (now_ms < ev->pst[peer_slot(ev, x->target)].not_before)
+		return true; /* that peer is paused: this daemon waits, no attempt spent */
 	struct nm_error err = { 0 };
-	x->attempts++;
 	int rc = ev->mig.start(ev->mig.ctx, x->origin, x->target, now_ms, &err);
+	if (rc == -EBUSY)
+		return false; /* the engine has no room now: no attempt spent, the next step tries again */
+	x->attempts++;
 	/* Already migrating (a previous evacuation's attempt): follow that one. */
 	if (rc < 0 && rc != NM_EMIG_ALREADY_MIGRATING) {
 		retry_later(ev, x, now_ms, err.msg[0] ? err.msg : "the migration did not start");
-		return;
+		return true;
 	}
 	x->state = INFLIGHT;
 	ev->inflight++;
 	count(&ev->n_inflight, 1);
 	count(&ev->started, 1);
+	return true;
 }
 
 bool nm_evac_step(struct nm_evac *ev, uint64_t now_ms)
 {
 	if (!ev->active)
 		return false;
-	bool settled = true;
+	bool settled = true, room = true;
 	for (size_t i = 0; i < ev->n; i++) {
 		struct entry *x = &ev->e[i];
 		if (x->state == INFLIGHT)
 			check_inflight(ev, x, now_ms);
-		if (x->state == PENDING && ev->inflight < ev->cfg.max_inflight &&
+		if (x->state == PENDING && room && ev->inflight < ev->cfg.max_inflight &&
 		    now_ms >= x->not_before)
-			try_start(ev, x, now_ms);
+			room = try_start(ev, x, now_ms);
 		if (x->state == PENDING || x->state == INFLIGHT)
 			settled = false;
 	}
@@ -321,7 +350,11 @@ static int eng_start(void *ctx, uint64_t origin, uint64_t target, uint64_t now_m
 		o.transport_identity = e->opts_transport_identity;
 		o.retry_not_ready_ms = e->opts_retry_not_ready_ms;
 	}
-	return nm_mig_start(e->mig, origin, nm_mig_local_node(e->mig), target, &o, now_ms, err);
+	int rc = nm_mig_start(e->mig, origin, nm_mig_local_node(e->mig), target, &o, now_ms, err);
+	/* The engine's record table is full (finished migrations linger while they forward). */
+	if (rc == NM_EMIG_STATE_FAILED && err != NULL && strstr(err->msg, "too many migrations in progress") != NULL)
+		return -EBUSY;
+	return rc;
 }
 
 static int eng_status(void *ctx, uint64_t origin, char *reason, size_t len)

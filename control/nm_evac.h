@@ -56,7 +56,8 @@ enum nm_evac_mig {
  */
 struct nm_meshos_migrator {
 	void *ctx;
-	/* Start moving `origin` from this node to `target`: 0 or negative (err set). */
+	/* Start moving `origin` from this node to `target`: 0 or negative (err set);
+	 * -EBUSY: no room in the engine now (tried again later, no attempt spent). */
 	int (*start)(void *ctx, uint64_t origin, uint64_t target, uint64_t now_ms,
 		     struct nm_error *err);
 	/* enum nm_evac_mig; a failure's reason into reason[len]. */
