@@ -291,6 +291,26 @@ static bool log_has(struct world *w, uint64_t daemon, const char *needle)
 	return false;
 }
 
+/* n daemons on A (every gpu_every-th needs the GPU; 0: none), poked `events` times; then enter maintenance. */
+static void fill_and_enter(struct world *w, int n, int gpu_every, int events, uint64_t drain_ms)
+{
+	for (int k = 0; k < n; k++)
+		spawn_a(w, gpu_every && k % gpu_every == 0 ? "ectr-gpu" : "ectr", events);
+	step(w);
+	ck_assert_int_eq(nm_meshos_enter_maintenance(w->m, nm_meshos_node_id(w->m), drain_ms), 0);
+}
+
+/* B migrates `origin` to A, with no NotReady retry budget; step until B's record is gone. */
+static void migrate_b_to_a(struct world *w, uint64_t origin)
+{
+	struct nm_mig_opts o = { .transport_identity = true, .retry_not_ready_ms = 0 };
+	ck_assert_int_eq(nm_mig_start(w->p.nodes[B].mig, origin, nm_pump_nid(&w->p, B),
+				      nm_pump_nid(&w->p, A), &o, w->p.now, NULL), 0);
+	for (int g = 0; g < 4000 && nm_mig_phase_of(w->p.nodes[B].mig, origin) != NM_MIG_PHASE_NONE; g++)
+		step(w);
+	ck_assert_int_eq(nm_mig_phase_of(w->p.nodes[B].mig, origin), NM_MIG_PHASE_NONE);
+}
+
 /* ------------------------------------------------------------ tests */
 
 START_TEST(place_capable_peers_in_turn_then_fallback)
@@ -316,10 +336,7 @@ END_TEST
 START_TEST(maintenance_evacuates_every_daemon_to_a_capable_peer)
 {
 	struct world *w = world_new(0xE1, 4, true);
-	for (int k = 0; k < 24; k++)
-		spawn_a(w, k % 3 == 0 ? "ectr-gpu" : "ectr", 3);
-	step(w);
-	ck_assert_int_eq(nm_meshos_enter_maintenance(w->m, nm_meshos_node_id(w->m), 60000), 0);
+	fill_and_enter(w, 24, 3, 3, 60000);
 	run_until(w, NM_MAINT_MAINTENANCE, 20000);
 	ck_assert_uint_eq(nm_runtime_daemon_count(w->p.nodes[A].rt), 0);
 	check_moved(w, 3, 0);
@@ -378,10 +395,7 @@ START_TEST(evacuation_completes_under_loss)
 	w->p.loss_pct = 5;
 	w->p.dup_pct = 3;
 	w->p.max_delay_ms = 30;
-	for (int k = 0; k < 30; k++)
-		spawn_a(w, k % 4 == 0 ? "ectr-gpu" : "ectr", 5);
-	step(w);
-	ck_assert_int_eq(nm_meshos_enter_maintenance(w->m, nm_meshos_node_id(w->m), 300000), 0);
+	fill_and_enter(w, 30, 4, 5, 300000);
 	run_until(w, NM_MAINT_MAINTENANCE, 60000);
 	ck_assert_uint_gt(w->p.dropped, 0);
 	ck_assert_uint_eq(nm_runtime_daemon_count(w->p.nodes[A].rt), 0);
@@ -395,10 +409,7 @@ START_TEST(failed_migrations_are_retried_on_the_next_peer)
 {
 	struct world *w = world_new(0xE4, 4, true);
 	w->p.nodes[B].alive = false;
-	for (int k = 0; k < 6; k++)
-		spawn_a(w, "ectr", 1);
-	step(w);
-	ck_assert_int_eq(nm_meshos_enter_maintenance(w->m, nm_meshos_node_id(w->m), 120000), 0);
+	fill_and_enter(w, 6, 0, 1, 120000);
 	run_until(w, NM_MAINT_MAINTENANCE, 40000);
 	struct nm_meshos_stats st;
 	nm_meshos_stats(w->m, &st);
@@ -417,11 +428,8 @@ END_TEST
 START_TEST(exit_while_entering_lets_the_evacuation_finish)
 {
 	struct world *w = world_new(0xE5, 2, false);
-	for (int k = 0; k < 6; k++)
-		spawn_a(w, "ectr", 1);
 	uint64_t me = nm_meshos_node_id(w->m);
-	step(w);
-	ck_assert_int_eq(nm_meshos_enter_maintenance(w->m, me, 60000), 0);
+	fill_and_enter(w, 6, 0, 1, 60000);
 	step(w);
 	ck_assert_int_eq(nm_meshos_exit_maintenance(w->m, me), 0);
 	step(w);
@@ -465,11 +473,7 @@ START_TEST(leaving_maintenance_takes_new_work_again)
 	ck_assert(!nm_runtime_has_daemon(w->p.nodes[A].rt, nid_.origin_hash));
 
 	/* Inbound: answered NotReady (no retry budget: the source gives up at once). */
-	struct nm_mig_opts o = { .transport_identity = true, .retry_not_ready_ms = 0 };
-	ck_assert_int_eq(nm_mig_start(w->p.nodes[B].mig, id.origin_hash, nm_pump_nid(&w->p, B),
-				      nm_pump_nid(&w->p, A), &o, w->p.now, NULL), 0);
-	for (int g = 0; g < 4000 && nm_mig_phase_of(w->p.nodes[B].mig, id.origin_hash) != NM_MIG_PHASE_NONE; g++)
-		step(w);
+	migrate_b_to_a(w, id.origin_hash);
 	ck_assert(nm_runtime_has_daemon(w->p.nodes[B].rt, id.origin_hash));
 	ck_assert(!nm_runtime_has_daemon(w->p.nodes[A].rt, id.origin_hash));
 
@@ -480,10 +484,7 @@ START_TEST(leaving_maintenance_takes_new_work_again)
 	d->base.ops = &ops_any;
 	ck_assert_int_eq(nm_meshos_register(w->m, &d->base, &nid_, NULL, &mh), 0);
 	ck_assert(nm_runtime_has_daemon(w->p.nodes[A].rt, nid_.origin_hash));
-	ck_assert_int_eq(nm_mig_start(w->p.nodes[B].mig, id.origin_hash, nm_pump_nid(&w->p, B),
-				      nm_pump_nid(&w->p, A), &o, w->p.now, NULL), 0);
-	for (int g = 0; g < 4000 && nm_mig_phase_of(w->p.nodes[B].mig, id.origin_hash) != NM_MIG_PHASE_NONE; g++)
-		step(w);
+	migrate_b_to_a(w, id.origin_hash);
 	ck_assert(nm_runtime_has_daemon(w->p.nodes[A].rt, id.origin_hash));
 	nm_meshos_handle_free(mh);
 	nm_identity_wipe(&id);
