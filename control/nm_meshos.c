@@ -304,13 +304,15 @@ static void evac_collect(struct nm_meshos *m)
 }
 
 /*
- * This node's state changed from prev to cur: take new work only outside
- * Entering, Maintenance and DrainFailed; begin the evacuation on entering
- * Entering, end it on leaving it.
+ * This node's state changed from prev to cur. An evacuating node (one with a
+ * migrator) takes new work only outside Entering, Maintenance and
+ * DrainFailed; without one, registration stays open as upstream's. The
+ * evacuation begins on entering Entering and ends on leaving it.
  */
 static void evac_edge(struct nm_meshos *m, enum nm_maint_kind prev, enum nm_maint_kind cur)
 {
-	bool accept = cur == NM_MAINT_ACTIVE || cur == NM_MAINT_EXITING || cur == NM_MAINT_RECOVERY;
+	bool accept = m->evac == NULL || cur == NM_MAINT_ACTIVE || cur == NM_MAINT_EXITING ||
+		      cur == NM_MAINT_RECOVERY;
 	if (accept != atomic_load(&m->accepting)) {
 		atomic_store(&m->accepting, accept);
 		if (m->cfg.migrator.accept != NULL)

@@ -313,11 +313,12 @@ size_t nm_meshos_capable(struct nm_meshos *m, const struct nm_capability_filter 
 			 uint64_t *ids, size_t max);
 
 /*
- * Does the node take new daemons? False from the moment this node's
- * EnterMaintenance is applied until its ExitMaintenance is (Entering,
- * Maintenance, DrainFailed): nm_meshos_register refuses them ("in_maintenance")
- * and the migrator refuses inbound migrations. The appliance checks it
- * before it spawns.
+ * Does the node take new daemons? With a migrator (an evacuating node),
+ * false from the moment this node's EnterMaintenance is applied until its
+ * ExitMaintenance is (Entering, Maintenance, DrainFailed):
+ * nm_meshos_register refuses them ("in_maintenance") and the migrator
+ * refuses inbound migrations. Without one, always true (upstream registers
+ * in any state). The appliance checks it before it spawns.
  */
 bool nm_meshos_accepts_work(struct nm_meshos *m);
 
@@ -335,8 +336,8 @@ int nm_meshos_route(struct nm_meshos *m, uint64_t daemon, const struct nm_daemon
  * default host config; cfg->lcore pins it on a worker lcore) and gets its
  * control channel. Takes ownership of `d` in every case. Duplicate identity:
  * NM_EPROCESS_FAILED, kind "register_failed", message "daemon process failed:
- * daemon 0x... already registered". While the node is in maintenance
- * (nm_meshos_accepts_work false): -EAGAIN, kind "in_maintenance".
+ * daemon 0x... already registered". While nm_meshos_accepts_work is false
+ * (an evacuating node in maintenance): -EAGAIN, kind "in_maintenance".
  */
 int nm_meshos_register(struct nm_meshos *m, struct nm_daemon *d, const struct nm_identity *id,
 		       const struct nm_host_config *cfg, struct nm_meshos_handle **out);
