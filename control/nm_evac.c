@@ -13,6 +13,8 @@
 #include "nm_migration.h"
 #include "nm_u64map.h"
 
+#define ENGINE_PAUSE_MS 20 /* after the engine refused a start for want of room */
+
 enum entry_state {
 	PENDING = 0, /* waiting for a slot (or its retry time) */
 	INFLIGHT,    /* a migration is running */
@@ -43,6 +45,7 @@ struct nm_evac {
 	size_t n, cap;
 	struct nm_u64map idx; /* origin -> entry index + 1 */
 	uint32_t inflight;
+	uint64_t engine_not_before; /* the engine was full: no start before this */
 	bool active;
 	/* Written by the loop, read anywhere. */
 	_Atomic uint64_t evacuations, daemons, started, migrated, retries, no_candidate;
@@ -150,6 +153,7 @@ void nm_evac_begin(struct nm_evac *ev)
 {
 	ev->n = 0;
 	ev->inflight = 0;
+	ev->engine_not_before = 0;
 	memset(ev->pst, 0, sizeof(ev->pst));
 	nm_u64map_fini(&ev->idx);
 	nm_u64map_init(&ev->idx, 64); /* on failure the map is empty and inserts fail: -ENOMEM */
@@ -266,12 +270,18 @@ static bool try_start(struct nm_evac *ev, struct entry *x, uint64_t now_ms)
 		      "0x%016" PRIx64 ": it stays", x->origin);
 		return true;
 	}
-	if (now_ms < ev->pst[peer_slot(ev, x->target)].not_before)
-		return true; /* that peer is paused: this daemon waits, no attempt spent */
+	uint64_t paused = ev->pst[peer_slot(ev, x->target)].not_before;
+	if (now_ms < paused) {
+		x->not_before = paused; /* that peer is paused: this daemon waits, no attempt spent */
+		return true;
+	}
 	struct nm_error err = { 0 };
 	int rc = ev->mig.start(ev->mig.ctx, x->origin, x->target, now_ms, &err);
-	if (rc == -EBUSY)
-		return false; /* the engine has no room now: no attempt spent, the next step tries again */
+	if (rc == -EBUSY) {
+		/* The engine has no room: no attempt spent; look again a little later. */
+		ev->engine_not_before = now_ms + ENGINE_PAUSE_MS;
+		return false;
+	}
 	x->attempts++;
 	/* Already migrating (a previous evacuation's attempt): follow that one. */
 	if (rc < 0 && rc != NM_EMIG_ALREADY_MIGRATING) {
@@ -289,7 +299,7 @@ bool nm_evac_step(struct nm_evac *ev, uint64_t now_ms)
 {
 	if (!ev->active)
 		return false;
-	bool settled = true, room = true;
+	bool settled = true, room = now_ms >= ev->engine_not_before;
 	for (size_t i = 0; i < ev->n; i++) {
 		struct entry *x = &ev->e[i];
 		if (x->state == INFLIGHT)
