@@ -377,6 +377,7 @@ START_TEST(daemon_no_peer_satisfies_stays_and_is_reported)
 	ck_assert_uint_eq(st.evac.migrated, 6);
 	ck_assert_uint_eq(st.evac.left, 1);
 	ck_assert_uint_eq(st.evac.failed, 1);
+	ck_assert_uint_eq(st.control_broadcasts, 2); /* DrainStart, and DrainFinish at DrainFailed */
 	struct nm_meshos_status s;
 	nm_meshos_status(w->m, &s);
 	ck_assert(s.evac_failed);
