@@ -145,6 +145,8 @@ struct nm_meshos_config {
 	 * whose capabilities satisfy the daemon's requirements (or to
 	 * evac.fallback_peer), at most evac.max_inflight at a time, retrying
 	 * until the drain deadline. Without one, daemons must leave by themselves.
+	 * The migrator is called from nm_meshos_poll only, so poll on the thread
+	 * that owns the migration engine (the control thread).
 	 */
 	struct nm_meshos_migrator migrator;
 	struct nm_evac_config evac;
