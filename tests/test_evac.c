@@ -300,6 +300,14 @@ static void fill_and_enter(struct world *w, int n, int gpu_every, int events, ui
 	ck_assert_int_eq(nm_meshos_enter_maintenance(w->m, nm_meshos_node_id(w->m), drain_ms), 0);
 }
 
+/* The drain ends in Maintenance with A empty and every daemon moved, state intact. */
+static void expect_drained(struct world *w, int events, int max_steps)
+{
+	run_until(w, NM_MAINT_MAINTENANCE, max_steps);
+	ck_assert_uint_eq(nm_runtime_daemon_count(w->p.nodes[A].rt), 0);
+	check_moved(w, events, 0);
+}
+
 /* B migrates `origin` to A, with no NotReady retry budget; step until B's record is gone. */
 static void migrate_b_to_a(struct world *w, uint64_t origin)
 {
@@ -337,9 +345,7 @@ START_TEST(maintenance_evacuates_every_daemon_to_a_capable_peer)
 {
 	struct world *w = world_new(0xE1, 4, true);
 	fill_and_enter(w, 24, 3, 3, 60000);
-	run_until(w, NM_MAINT_MAINTENANCE, 20000);
-	ck_assert_uint_eq(nm_runtime_daemon_count(w->p.nodes[A].rt), 0);
-	check_moved(w, 3, 0);
+	expect_drained(w, 3, 20000);
 	struct nm_meshos_stats st;
 	nm_meshos_stats(w->m, &st);
 	ck_assert_uint_eq(st.evac.evacuations, 1);
@@ -397,10 +403,8 @@ START_TEST(evacuation_completes_under_loss)
 	w->p.dup_pct = 3;
 	w->p.max_delay_ms = 30;
 	fill_and_enter(w, 30, 4, 5, 300000);
-	run_until(w, NM_MAINT_MAINTENANCE, 60000);
+	expect_drained(w, 5, 60000);
 	ck_assert_uint_gt(w->p.dropped, 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(w->p.nodes[A].rt), 0);
-	check_moved(w, 5, 0);
 	world_free(w);
 }
 END_TEST
@@ -438,9 +442,7 @@ START_TEST(exit_while_entering_lets_the_evacuation_finish)
 	nm_meshos_stats(w->m, &st);
 	ck_assert(st.evac.active);
 	ck_assert_uint_eq(st.transitions_committed, 1); /* the exit changed nothing */
-	run_until(w, NM_MAINT_MAINTENANCE, 20000);
-	ck_assert_uint_eq(nm_runtime_daemon_count(w->p.nodes[A].rt), 0);
-	check_moved(w, 1, 0);
+	expect_drained(w, 1, 20000);
 	world_free(w);
 }
 END_TEST
