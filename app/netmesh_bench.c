@@ -3,6 +3,7 @@
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
  *   netmesh-bench [EAL args] -- runtime|sessions|meshos
+ *   netmesh-bench [EAL args] -- migration-drain
  *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
  *   netmesh-bench [EAL args] -- aead                (bench_aead.c)
  *
@@ -188,6 +189,7 @@ static int bench_runtime_part(const char *port)
 static void usage(void)
 {
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
+			"       netmesh-bench [EAL args] -- migration-drain\n"
 			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
 			"       netmesh-bench [EAL args] -- aead\n"
 			"  runtime, meshos: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
@@ -228,6 +230,8 @@ int main(int argc, char **argv)
 		rc = bench_aead_part();
 	} else if (part != NULL && strcmp(part, "meshos") == 0) {
 		rc = bench_meshos_part(port);
+	} else if (part != NULL && strcmp(part, "migration-drain") == 0) {
+		rc = bench_migration_drain_part();
 	} else {
 		usage();
 		rc = EXIT_FAILURE;
