@@ -209,6 +209,7 @@ static void print_stats(const struct app *a)
 		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
 		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
 	}
+	nm_sessmgr_stats_print(stdout, a->sm);
 	if (a->mos != NULL) {
 		struct nm_meshos_status ms;
 		struct nm_meshos_stats mt;

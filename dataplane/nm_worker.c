@@ -76,12 +76,7 @@ static void tx_offload(const struct nm_worker *w, struct rte_mbuf *m)
 static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
 			  struct nm_pkt_endpoint *dst)
 {
-	const struct nm_peer *p = &w->dp->peers.peers[s->peer];
-	if (p->ip == 0 || !nm_peer_mac(p, &dst->mac))
-		return false;
-	dst->ip = p->ip;
-	dst->port = p->port;
-	return true;
+	return nm_peer_endpoint(&w->dp->peers.peers[s->peer], dst);
 }
 
 /*
@@ -416,6 +411,26 @@ static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct n
 	return true;
 }
 
+/*
+ * A data packet for a session we do not have. If we initiated a handshake
+ * with its sender, its msg2 may be waiting in the slow-path ring and this is
+ * the responder's first data: it queues behind msg2 (order kept) and the
+ * session manager hands it back once the session is installed. Bounded per
+ * peer (nm_peer_early_take); anything else is session_unknown.
+ */
+static void rx_unknown_session(struct nm_worker *w, struct rte_mbuf *m,
+			       const struct nm_pkt_info *pi)
+{
+	if (pi == NULL || w->dp->slowpath_fn == NULL ||
+	    !nm_peer_early_take(&w->dp->peers, pi->src.ip)) {
+		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
+		return;
+	}
+	m->hash.usr = w->lcore; /* the lcore it reached: its session's RX owner to be */
+	if (rte_ring_mp_enqueue(w->dp->slowpath, m) != 0)
+		drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
+}
+
 /* An authenticated data packet: its frames go to the daemon stream_id names. */
 static void deliver_packet(struct nm_worker *w, struct nm_session *s, const struct nm_net_hdr *h,
 			   const uint8_t *payload)
@@ -458,7 +473,12 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 	}
 	struct nm_session *s = nm_u64map_get(&w->sessions, h.session_id);
 	if (s == NULL) {
-		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
+		rx_unknown_session(w, m, pi);
+		return;
+	}
+	/* A session belongs to its peer's address: no other source may use it. */
+	if (pi == NULL || pi->src.ip != w->dp->peers.peers[s->peer].ip) {
+		drop_mbuf(w, m, NM_DROP_SESSION_ADDR);
 		return;
 	}
 	uint32_t owner = nm_session_rx_owner(s, w->lcore);
@@ -478,9 +498,10 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 		drop_mbuf(w, m, why);
 		return;
 	}
-	atomic_store_explicit(&s->last_rx_ns, w->now_ns, memory_order_relaxed);
+	atomic_store_explicit(&s->last_rx_ns, w->mono_ns, memory_order_relaxed);
+	/* Authenticated and fresh: replies follow its source (MAC, UDP port). */
 	if (pi != NULL)
-		nm_peer_learn_hint(&w->dp->peers, s->peer, pi->src.ip, &pi->src.mac);
+		nm_peer_set_reply(&w->dp->peers.peers[s->peer], &pi->src);
 	if (h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(h.flags & NM_FLAG_HEARTBEAT)) {
 		if (!to_migration(w, m, s, &h, d + NM_NET_HDR_SIZE))
 			rte_pktmbuf_free(m);
@@ -664,6 +685,7 @@ unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	w->now_ns = nm_wall_ns();
+	w->mono_ns = nm_mono_ns();
 	if (nm_frag_table_live(w->frag) != 0)
 		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_expire(w->frag, nm_mono_ns());
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, w->dp->burst);

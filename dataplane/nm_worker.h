@@ -150,7 +150,8 @@ struct nm_worker {
 	struct rte_mbuf *tx[NM_BURST];
 	uint16_t n_tx;
 	uint16_t ip_id;
-	uint64_t now_ns;
+	uint64_t now_ns;  /* wall clock at this poll: event stamps (received_at) */
+	uint64_t mono_ns; /* monotonic at this poll: session liveness, which a clock step must not end */
 	struct nm_error err; /* scratch for process() */
 	struct nm_event evs[NM_BURST * 4];
 
