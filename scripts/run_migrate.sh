@@ -22,7 +22,7 @@ usage: scripts/run.sh --migrate [--duration SEC] [--loss PCT] [--rate PPS] [--pe
   --loss PCT       netmesh-wire drops PCT % of the frames both ways on the appliances' ports
                    (the generator's events to and from them cross those ports too; see
                    docs/migration.md, operator's how-to)
-  --rate PPS       generator packets per second (default 2000: five processes share the CPUs)
+  --rate PPS       generator packets per second (default 1000: five processes share the CPUs)
   --period SEC     seconds between migration rounds (default 2)
   --no-build       use the binaries in \$BUILD as they are (the test suite does)
   --tag NAME       names memif sockets and EAL file prefixes (default: pid-random)
@@ -30,7 +30,7 @@ usage: scripts/run.sh --migrate [--duration SEC] [--loss PCT] [--rate PPS] [--pe
 EOF
 }
 
-duration=20 loss=0 rate=2000 period=2 build=1 tag=$$-$RANDOM keep=''
+duration=20 loss=0 rate=1000 period=2 build=1 tag=$$-$RANDOM keep=''
 while [ $# -gt 0 ]; do
   case $1 in
     --migrate) shift ;;
@@ -155,10 +155,10 @@ for i in 0 1 2; do
   done
   daemons=()
   [ "$n" != A ] || daemons=(--daemon "echo:$tmp/echo.seed:1" --daemon "counter:$tmp/counter.seed:1")
-  "$app_bin" --no-huge -m 192 "${quiet[@]}" --file-prefix "$prefix-$n" --lcores "0@0,1@$cpu_b" \
+  "$app_bin" --no-huge -m 256 "${quiet[@]}" --file-prefix "$prefix-$n" --lcores "0@0,1@$cpu_b" \
     "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
     --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" "${peers[@]}" "${daemons[@]}" \
-    --accept echo:1 --accept counter:1 --idle-sleep-us 200 --stats-period 5 \
+    --accept echo:1 --accept counter:1 --idle-sleep-us 200 --stats-period 5 --mbufs 32767 \
     > "$tmp/$n.log" 2>&1 &
   pid[$n]=$!
 done
