@@ -81,17 +81,7 @@ gen_prefix=nmrun-gen-$tag
 app_pid='' gen_pid='' watchdog_pid=''
 
 # Stop what we started (by pid), then remove the temp dir and EAL's runtime dirs.
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run.sh: pid $pid did not stop in 10 s: killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
+stop_pid() { nm_stop_pid "$1" 10; }
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   trap - INT TERM

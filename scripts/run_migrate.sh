@@ -74,17 +74,7 @@ ips=(127.0.0.1 127.0.0.3 127.0.0.4)
 declare -A pid=()
 DEADLINE=90 # seconds a start-up condition may take on a loaded machine
 
-stop_pid() {
-  local p=$1
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
-  kill -INT "$p" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then
-    echo "run.sh: pid $p did not stop in 15 s: killing it" >&2
-    kill -KILL "$p" 2>/dev/null || true
-  fi
-  wait "$p" 2>/dev/null || true
-}
+stop_pid() { nm_stop_pid "$1" 15; }
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   trap - INT TERM
