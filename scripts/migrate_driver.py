@@ -10,12 +10,18 @@ migration of it in progress anywhere: a daemon on no node or on two is a placeme
 
   migrate_driver.py --node NAME=PREFIX=NODEHEX (x N) --daemon ORIGINHEX (x M)
                     [--duration S] [--period S] [--deadline S] [--unsealed]
+                    [--flap-ms MS --wire-bin BIN --wire-ctl PATH]
+
+--flap-ms: right after starting a round's migrations, take each target's netmesh-wire port down
+for MS milliseconds (nodes are on wire ports 0, 1, ... in --node order), then up again: the
+migrations must ride it out with retransmissions.
 
 Prints one line per migration, then `migrations: completed=N failed=N placement_errors=N`.
 Exit status 0 when every migration ended and every placement was right (failures are
 reported, the caller judges them), 1 otherwise.
 """
 import argparse
+import subprocess
 import sys
 import time
 
@@ -27,8 +33,8 @@ def hexid(s):
 
 
 class Node:
-    def __init__(self, name, prefix, node_id):
-        self.name, self.prefix, self.node_id = name, prefix, node_id
+    def __init__(self, name, prefix, node_id, port):
+        self.name, self.prefix, self.node_id, self.port = name, prefix, node_id, port
         self.tel = None
 
     def query(self, cmd):
@@ -155,11 +161,29 @@ class Driver:
             self.placement_errors += 1
         self.where[origin] = hosts[0]
 
+    def wire(self, cmd):
+        r = subprocess.run([self.args.wire_bin, "--control", self.args.wire_ctl, "--cmd", cmd],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if r.returncode != 0:
+            raise RuntimeError("netmesh-wire refused %r (exit %d)" % (cmd, r.returncode))
+
+    def flap(self, started):
+        """The targets' links down for --flap-ms, then up: retransmissions must carry on."""
+        ports = sorted({m[2].port for m in started})
+        for p in ports:
+            self.wire("down %d" % p)
+        self.log("link down on port(s) %s for %d ms" % (ports, self.args.flap_ms))
+        time.sleep(self.args.flap_ms / 1e3)
+        for p in ports:
+            self.wire("up %d" % p)
+
     def run(self):
         end = time.monotonic() + self.args.duration
         while time.monotonic() + self.args.period / 2 < end:
             t = time.monotonic()
             started = [m for m in (self.start(o) for o in self.where) if m is not None]
+            if self.args.flap_ms and started:
+                self.flap(started)
             for m in started:
                 self.finish(m)
             time.sleep(max(0.0, self.args.period - (time.monotonic() - t)))
@@ -178,18 +202,28 @@ def main():
     p.add_argument("--deadline", type=float, default=60.0,
                    help="seconds a migration or a placement may take (a loaded machine)")
     p.add_argument("--unsealed", action="store_true", help="no identity envelope")
+    p.add_argument("--flap-ms", type=int, default=0,
+                   help="take each target's wire port down this long after a round starts")
+    p.add_argument("--wire-bin", help="netmesh-wire, for --flap-ms")
+    p.add_argument("--wire-ctl", help="netmesh-wire's control socket, for --flap-ms")
     args = p.parse_args()
+    if args.flap_ms and not (args.wire_bin and args.wire_ctl):
+        p.error("--flap-ms needs --wire-bin and --wire-ctl")
     nodes = []
     for spec in args.node:
         try:
             name, prefix, node = spec.split("=")
-            nodes.append(Node(name, prefix, hexid(node)))
+            nodes.append(Node(name, prefix, hexid(node), len(nodes)))
         except ValueError:
             p.error("--node %r: want NAME=PREFIX=NODEHEX" % spec)
     if len(nodes) < 2:
         p.error("at least two --node")
     try:
         return Driver(nodes, args.daemon, args).run()
+    except RuntimeError as e:
+        print("migrate: %s" % e, flush=True)
+        print("migrations: wire failed", flush=True)
+        return 1
     except nm_telemetry.TelemetryError as e:
         print("migrate: telemetry failed: %s" % e, file=sys.stderr)
         print("migrations: telemetry failed", flush=True)

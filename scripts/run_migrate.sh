@@ -16,7 +16,7 @@ set -euo pipefail
 usage() {
   cat <<EOF
 usage: scripts/run.sh --migrate [--duration SEC] [--loss PCT] [--rate PPS] [--period SEC]
-                      [--no-build] [--tag NAME] [--keep-logs DIR]
+                      [--flap-ms MS] [--no-build] [--tag NAME] [--keep-logs DIR]
 
   --duration SEC   generator send time; migrations run meanwhile (default 20)
   --loss PCT       netmesh-wire drops PCT % of the frames both ways on the appliances' ports
@@ -24,13 +24,16 @@ usage: scripts/run.sh --migrate [--duration SEC] [--loss PCT] [--rate PPS] [--pe
                    docs/migration.md, operator's how-to)
   --rate PPS       generator packets per second (default 1000: five processes share the CPUs)
   --period SEC     seconds between migration rounds (default 2)
+  --flap-ms MS     right after each round starts, take the targets' wire ports down MS ms
+                   (the migrations retransmit until the link returns; keep MS under 10000,
+                   the engine's phase timeout)
   --no-build       use the binaries in \$BUILD as they are (the test suite does)
   --tag NAME       names memif sockets and EAL file prefixes (default: pid-random)
   --keep-logs DIR  copy every process's log to DIR at the end
 EOF
 }
 
-duration=20 loss=0 rate=1000 period=2 build=1 tag=$$-$RANDOM keep=''
+duration=20 loss=0 rate=1000 period=2 flap=0 build=1 tag=$$-$RANDOM keep=''
 while [ $# -gt 0 ]; do
   case $1 in
     --migrate) shift ;;
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --loss) loss=${2:?--loss needs a value}; shift 2 ;;
     --rate) rate=${2:?--rate needs a value}; shift 2 ;;
     --period) period=${2:?--period needs a value}; shift 2 ;;
+    --flap-ms) flap=${2:?--flap-ms needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
     --tag) tag=${2:?--tag needs a value}; shift 2 ;;
     --keep-logs) keep=${2:?--keep-logs needs a directory}; shift 2 ;;
@@ -45,7 +49,7 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh --migrate: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-for n in "$duration" "$rate"; do
+for n in "$duration" "$rate" "$flap"; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: '$n' is not a number" >&2; exit 2; }
 done
 [ "$duration" -gt 0 ] || { echo "run.sh --migrate: --duration must be > 0" >&2; exit 2; }
@@ -194,7 +198,8 @@ wait_for "the generator's traffic" in_log gen 'gen: t=.* recv_events=[1-9]'
 
 python3 "$here/migrate_driver.py" --duration "$duration" --period "$period" \
   --node "A=$prefix-A=${node[A]}" --node "B=$prefix-B=${node[B]}" --node "C=$prefix-C=${node[C]}" \
-  --daemon "$echo_origin" --daemon "$counter_origin" > "$tmp/driver.log" 2>&1 &
+  --daemon "$echo_origin" --daemon "$counter_origin" \
+  --flap-ms "$flap" --wire-bin "$wire_bin" --wire-ctl "$ctl" > "$tmp/driver.log" 2>&1 &
 pid[driver]=$!
 driver_rc=0
 wait "${pid[driver]}" || driver_rc=$?
