@@ -43,13 +43,13 @@ struct sm_peer {
 	/* msg1s we answered: a repeat is a replay. */
 	uint8_t seen[SEEN_MSG1][NM_NOISE_KEY_LEN];
 	unsigned seen_next;
-	uint64_t msg_seq; /* NetHeader sequence of subprotocol messages we send */
 	/* Responder: a newer session, installed but not yet confirmed by a packet under it. */
 	uint64_t cand_id;
 	uint64_t cand_ns;
 	/* Data packets that reached us before the msg2 of our pending handshake. */
 	struct rte_mbuf *early[NM_PEER_EARLY_MAX];
 	unsigned n_early;
+	uint64_t msg_seq; /* NetHeader sequence of subprotocol messages we send */
 };
 
 struct nm_sessmgr {
@@ -631,16 +631,6 @@ const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm)
 	return &sm->stats;
 }
 
-int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port)
-{
-	if (peer < 0 || (unsigned)peer >= sm->n_peers || ip == NULL || port == NULL)
-		return -EINVAL;
-	const struct nm_peer *p = &sm->cfg.dp->peers.peers[sm->peers[peer].dp_peer];
-	*ip = p->ip;
-	*port = p->port;
-	return 0;
-}
-
 #define STAT(f) { #f, offsetof(struct nm_sessmgr_stats, f) }
 static const struct {
 	const char *name;
@@ -663,6 +653,17 @@ void nm_sessmgr_stats_print(FILE *f, const struct nm_sessmgr *sm)
 		fprintf(f, " %s=%" PRIu64, stat_fields[i].name,
 			*(const uint64_t *)((const uint8_t *)&sm->stats + stat_fields[i].off));
 	fputc('\n', f);
+}
+
+int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port)
+{
+	if (peer < 0 || (unsigned)peer >= sm->n_peers || ip == NULL || port == NULL)
+		return -EINVAL;
+	const struct nm_peer *p = &sm->cfg.dp->peers.peers[sm->peers[peer].dp_peer];
+	struct nm_pkt_endpoint e;
+	*ip = p->ip;
+	*port = nm_peer_endpoint(p, &e) ? e.port : p->port; /* where it is heard from now */
+	return 0;
 }
 
 unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm)

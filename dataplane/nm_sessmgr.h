@@ -116,7 +116,8 @@ void nm_sessmgr_poll(struct nm_sessmgr *sm);
 void nm_sessmgr_on_packet(void *sm, struct rte_mbuf *m);
 
 int nm_sessmgr_peer_status(const struct nm_sessmgr *sm, int peer, struct nm_peer_status *st);
-/* A peer's address (host order; port 7777 unless configured). -EINVAL for a bad id. */
+/* A peer's address (host order) and the UDP port it is answered on (its latest authenticated
+ * source port, else the configured one: 7777 by default). -EINVAL for a bad id. */
 int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port);
 /* Peers added so far (ids 0..n-1). */
 unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm);

@@ -387,6 +387,26 @@ static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 /* ---------------------------------------------------------------- RX */
 
 /*
+ * A data packet for a session we do not have. If we initiated a handshake
+ * with its sender, its msg2 may be waiting in the slow-path ring and this is
+ * the responder's first data: it queues behind msg2 (order kept) and the
+ * session manager hands it back once the session is installed. Bounded per
+ * peer (nm_peer_early_take); anything else is session_unknown.
+ */
+static void rx_unknown_session(struct nm_worker *w, struct rte_mbuf *m,
+			       const struct nm_pkt_info *pi)
+{
+	if (pi == NULL || w->dp->slowpath_fn == NULL ||
+	    !nm_peer_early_take(&w->dp->peers, pi->src.ip)) {
+		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
+		return;
+	}
+	m->hash.usr = w->lcore; /* the lcore it reached: its session's RX owner to be */
+	if (rte_ring_mp_enqueue(w->dp->slowpath, m) != 0)
+		drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
+}
+
+/*
  * An authenticated migration (0x0500) packet: the control thread runs the
  * protocol. The mbuf is trimmed to the EventFrames and tagged with the
  * session's peer; returns false when it was not kept (counted).
@@ -409,26 +429,6 @@ static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct n
 	}
 	w->stats.mig_messages++;
 	return true;
-}
-
-/*
- * A data packet for a session we do not have. If we initiated a handshake
- * with its sender, its msg2 may be waiting in the slow-path ring and this is
- * the responder's first data: it queues behind msg2 (order kept) and the
- * session manager hands it back once the session is installed. Bounded per
- * peer (nm_peer_early_take); anything else is session_unknown.
- */
-static void rx_unknown_session(struct nm_worker *w, struct rte_mbuf *m,
-			       const struct nm_pkt_info *pi)
-{
-	if (pi == NULL || w->dp->slowpath_fn == NULL ||
-	    !nm_peer_early_take(&w->dp->peers, pi->src.ip)) {
-		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
-		return;
-	}
-	m->hash.usr = w->lcore; /* the lcore it reached: its session's RX owner to be */
-	if (rte_ring_mp_enqueue(w->dp->slowpath, m) != 0)
-		drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
 }
 
 /* An authenticated data packet: its frames go to the daemon stream_id names. */
@@ -500,8 +500,7 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 	}
 	atomic_store_explicit(&s->last_rx_ns, w->mono_ns, memory_order_relaxed);
 	/* Authenticated and fresh: replies follow its source (MAC, UDP port). */
-	if (pi != NULL)
-		nm_peer_set_reply(&w->dp->peers.peers[s->peer], &pi->src);
+	nm_peer_set_reply(&w->dp->peers.peers[s->peer], &pi->src);
 	if (h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(h.flags & NM_FLAG_HEARTBEAT)) {
 		if (!to_migration(w, m, s, &h, d + NM_NET_HDR_SIZE))
 			rte_pktmbuf_free(m);
