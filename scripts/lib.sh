@@ -35,3 +35,17 @@ nm_eal_mem_args() {
     echo "--no-huge -m $want"
   fi
 }
+
+# nm_stop_pid PID [SECONDS]: SIGINT a process we started, SIGKILL it after SECONDS (default 10),
+# reap it. Nothing when PID is empty or gone.
+nm_stop_pid() {
+  local pid=$1 secs=${2:-10}
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true
+  for _ in $(seq $((secs * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "${0##*/}: pid $pid did not stop in $secs s: killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}

@@ -8,10 +8,16 @@
 # Exit status: 0 when the generator received events and saw no chain error.
 set -euo pipefail
 
+# --migrate: three appliances, netmesh-wire and live migrations (scripts/run_migrate.sh).
+for a in "$@"; do
+  [ "$a" != --migrate ] || exec "$(dirname "${BASH_SOURCE[0]}")/run_migrate.sh" "$@"
+done
+
 usage() {
   cat <<EOF
 usage: scripts/run.sh [--duration SEC] [--rate PPS] [--event-size BYTES] [--events-per-packet N]
                       [--no-build] [--tag NAME] [--top] [--huge-dir DIR]
+       scripts/run.sh --migrate [--duration SEC] [--loss PCT] ...   (see --migrate --help)
 
 Runs until Ctrl-C, or for --duration SEC seconds, then stops both processes
 and prints the generator's summary.
@@ -75,17 +81,7 @@ gen_prefix=nmrun-gen-$tag
 app_pid='' gen_pid='' watchdog_pid=''
 
 # Stop what we started (by pid), then remove the temp dir and EAL's runtime dirs.
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run.sh: pid $pid did not stop in 10 s: killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
+stop_pid() { nm_stop_pid "$1" 10; }
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   trap - INT TERM
