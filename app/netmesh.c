@@ -18,7 +18,10 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "app_cmds.h"
 #include "app_common.h"
+#include "app_console.h"
+#include "app_ctlsock.h"
 #include "app_state.h"
 #include "nm_builtin.h"
 #include "nm_config.h"
@@ -43,6 +46,9 @@ struct app {
 	struct nm_meshos *mos;
 	struct nm_meshos_probe_ctx probe;
 	struct app_state state;
+	struct app_cmds cmds;       /* the operator's commands, for the front ends below */
+	struct app_console console; /* -i */
+	struct app_ctlsock ctl;     /* --ctl-socket */
 };
 
 /* "netmesh: what: message", without repeating `what` when the message starts with it. */
@@ -121,16 +127,9 @@ static int app_dataplane_init(struct app *a)
 					.use_split = a->cfg.use_split };
 	if (nm_sessmgr_create(&sc, &a->sm, &err) < 0)
 		return fail("sessions", &err);
-	for (unsigned i = 0; i < a->cfg.n_peers; i++) {
-		const struct nm_config_peer *p = &a->cfg.peers[i];
-		struct nm_sm_peer_config pc = {
-			.ip = p->ip, .port = p->port, .mac = p->has_mac ? &p->mac : NULL,
-			.node_id = p->node_id, .static_pub = p->has_static ? p->static_pub : NULL,
-			.connect = p->connect,
-		};
-		if (nm_sessmgr_add_peer(a->sm, &pc, &err) < 0)
+	for (unsigned i = 0; i < a->cfg.n_peers; i++)
+		if (app_peer_add(a->sm, &a->cfg.peers[i], &err) < 0)
 			return fail("peer", &err);
-	}
 	if (nm_dataplane_start(a->dp, &err) < 0)
 		return fail("workers", &err);
 	return 0;
@@ -170,51 +169,27 @@ static int app_spawn_daemons(struct app *a)
 	return 0;
 }
 
-static void print_stats(const struct app *a)
+/* Counters (since `clear stats`), peers, MeshOS: the same lines `show` prints. */
+static void print_stats(struct app *a)
 {
-	struct nm_lcore_stats sum;
-	for (unsigned i = 0; i < a->dp->n_workers; i++) {
-		char prefix[32];
-		snprintf(prefix, sizeof(prefix), "lcore %u: ", a->dp->workers[i]->lcore);
-		nm_stats_print(stdout, prefix, &a->dp->workers[i]->stats);
-	}
-	nm_dataplane_stats(a->dp, &sum);
-	nm_stats_print(stdout, "total:   ", &sum);
-	for (unsigned i = 0; a->sm != NULL && i < a->cfg.n_peers; i++) {
-		struct nm_peer_status st;
-		nm_sessmgr_peer_status(a->sm, (int)i, &st);
-		char ip[INET_ADDRSTRLEN];
-		uint32_t be = htonl(a->cfg.peers[i].ip);
-		inet_ntop(AF_INET, &be, ip, sizeof(ip));
-		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
-		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
-	}
-	if (a->mos != NULL) {
-		struct nm_meshos_status ms;
-		struct nm_meshos_stats mt;
-		nm_meshos_status(a->mos, &ms);
-		nm_meshos_stats(a->mos, &mt);
-		printf("meshos: %s", nm_maint_kind_name(ms.state.kind));
-		if (ms.state.kind != NM_MAINT_ACTIVE)
-			printf(" for %" PRIu64 " ms", ms.view.since_ms);
-		printf(", daemons %" PRIu64 ", backpressure %s (%.2f), "
-		       "control routed %" PRIu64 " dropped %" PRIu64 " delivered %" PRIu64
-		       ", logs %" PRIu64 ", capability sets %" PRIu64 "\n", mt.daemons,
-		       ms.backpressure ? "on" : "off", (double)ms.level, mt.control_routed,
-		       mt.control_dropped, mt.control_delivered, mt.logs, mt.capability_sets);
-	}
+	app_cmds_print_counters(&a->cmds, stdout);
+	app_cmds_print_peers(&a->cmds, stdout);
+	app_cmds_print_meshos(&a->cmds, stdout);
 	fflush(stdout);
 }
 
 static void control_loop(struct app *a)
 {
 	uint64_t ticks = 0;
-	const uint64_t period_ticks = (uint64_t)a->cfg.stats_period * 1000;
+	/* At the prompt counters are shown on demand (show stats), as in testpmd. */
+	const uint64_t period_ticks = a->cfg.interactive ? 0 : (uint64_t)a->cfg.stats_period * 1000;
 	while (!atomic_load(&app_force_quit)) {
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
 		nm_meshos_poll(a->mos, nm_mono_ms());
 		app_state_tick(&a->state, nm_mono_ns());
+		app_console_poll(&a->console);
+		app_ctlsock_poll(&a->ctl, nm_mono_ms());
 		app_sleep_ms(1);
 		if (period_ticks != 0 && ++ticks % period_ticks == 0)
 			print_stats(a);
@@ -224,6 +199,8 @@ static void control_loop(struct app *a)
 /* Tear down in dependency order; every step tolerates a partial start. */
 static void app_fini(struct app *a)
 {
+	app_console_close(&a->console); /* the terminal as it was */
+	app_ctlsock_close(&a->ctl);
 	nm_meshos_free(a->mos); /* before the runtime it observes */
 	a->mos = NULL;
 	if (a->rt != NULL)
@@ -239,6 +216,19 @@ static void app_fini(struct app *a)
 	nm_mesh_destroy(a->mesh);
 	app_state_close(&a->state);
 	nm_keys_wipe(&a->keys);
+}
+
+/* The commands and their front ends: --cmdline-file runs now, then -i and --ctl-socket. */
+static int app_frontends_init(struct app *a)
+{
+	struct app_cmds_env env = { .rt = a->rt, .dp = a->dp, .sm = a->sm, .mos = a->mos,
+				    .state = &a->state, .cfg = &a->cfg };
+	app_cmds_init(&a->cmds, &env);
+	if (a->cfg.cmdline_file[0] != '\0')
+		app_console_run_file(&a->cmds, a->cfg.cmdline_file, stdout); /* then runs on */
+	if (a->cfg.interactive && !a->cmds.quit && app_console_open(&a->console, &a->cmds) < 0)
+		return -EINVAL;
+	return app_ctlsock_open(&a->ctl, &a->cmds, a->cfg.ctl_socket) < 0 ? -EINVAL : 0;
 }
 
 static int app_keys_init(struct app *a)
@@ -307,6 +297,8 @@ int main(int argc, char **argv)
 		rc = app_meshos_init(&a);
 	if (rc == 0)
 		rc = app_spawn_daemons(&a);
+	if (rc == 0)
+		rc = app_frontends_init(&a);
 	if (rc == 0) {
 		printf("netmesh: node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop\n",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);

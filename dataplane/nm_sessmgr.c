@@ -456,3 +456,30 @@ const char *nm_peer_health_name(enum nm_peer_health h)
 	static const char *const names[] = { "unknown", "healthy", "degraded", "unreachable" };
 	return (unsigned)h < 4 ? names[h] : "?";
 }
+
+/* ---- the operator's peer changes ---- */
+
+int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port)
+{
+	if (peer < 0 || (unsigned)peer >= sm->n_peers || ip == NULL || port == NULL)
+		return -EINVAL;
+	const struct nm_peer *p = &sm->cfg.dp->peers.peers[sm->peers[peer].dp_peer];
+	*ip = p->ip;
+	*port = p->port;
+	return 0;
+}
+
+int nm_sessmgr_del_peer(struct nm_sessmgr *sm, uint32_t ip, struct nm_error *err)
+{
+	struct sm_peer *p = peer_by_ip(sm, ip);
+	if (p == NULL)
+		return nm_error_set(err, -ENOENT, "no peer %u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
+				    (ip >> 8) & 0xff, ip & 0xff);
+	drop_session(sm, p);
+	nm_hs_wipe(&p->hs);
+	size_t i = (size_t)(p - sm->peers);
+	memmove(p, p + 1, (sm->n_peers - i - 1) * sizeof(*p));
+	sm->n_peers--;
+	sodium_memzero(&sm->peers[sm->n_peers], sizeof(*p)); /* the last slot's copy of a handshake */
+	return 0;
+}

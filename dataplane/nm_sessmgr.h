@@ -105,4 +105,19 @@ unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm);
 const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm);
 const char *nm_peer_health_name(enum nm_peer_health h);
 
+/* ---- the operator's peer changes (console, control socket). Control thread only. ---- */
+
+/* A peer's address (host order; port 7777 unless configured). -EINVAL for a bad id. */
+int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port);
+
+/*
+ * Remove the peer with this address: its session leaves the dataplane (its
+ * packets then drop as session_unknown), a handshake in progress is
+ * abandoned, and its handshakes are counted as unknown_peer from now on.
+ * Peer ids above the removed one move down by one. The dataplane keeps the
+ * address in its peer table (workers read it without locks), so adding the
+ * address again reuses that entry. -ENOENT when no peer has the address.
+ */
+int nm_sessmgr_del_peer(struct nm_sessmgr *sm, uint32_t ip, struct nm_error *err);
+
 #endif /* NM_SESSMGR_H */
