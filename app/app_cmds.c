@@ -757,8 +757,14 @@ static int cmd_maint_exit(struct app_cmds *c, unsigned argc, char **argv, FILE *
 			  struct nm_error *err)
 {
 	(void)argc, (void)argv;
+	struct nm_meshos_status ms;
 	if (need(c->env.mos, "MeshOS", err) < 0)
 		return -ENODEV;
+	/* MeshOS ignores an exit from any other state: say so instead. */
+	nm_meshos_status(c->env.mos, &ms);
+	if (ms.state.kind != NM_MAINT_MAINTENANCE && ms.state.kind != NM_MAINT_DRAIN_FAILED)
+		return nm_error_set(err, -EINVAL, "the node is %s: exit works from maintenance or "
+				    "drain_failed", nm_maint_kind_name(ms.state.kind));
 	int rc = nm_meshos_exit_maintenance(c->env.mos, nm_meshos_node_id(c->env.mos));
 	if (rc < 0)
 		return nm_error_set(err, rc, "MeshOS refused the request: %s", strerror(-rc));

@@ -275,16 +275,15 @@ int app_console_open(struct app_console *con, struct app_cmds *c)
 {
 	memset(con, 0, sizeof(*con));
 	con->cmds = c;
+	printf("netmesh: interactive: 'help' lists the commands, TAB completes, '?' shows what "
+	       "may follow\n");
+	fflush(stdout); /* before the prompt, which rte_cmdline writes itself */
 	if (build_ctx(con) < 0 ||
 	    (con->cl = cmdline_stdin_new(con->ctx, APP_CONSOLE_PROMPT)) == NULL) {
 		fprintf(stderr, "netmesh: console: cannot open the prompt (out of memory)\n");
 		free_ctx(con);
 		return -1;
 	}
-	printf("netmesh: interactive: 'help' lists the commands, TAB completes, '?' shows what "
-	       "may follow\n");
-	fflush(stdout);
-	cmdline_printf(con->cl, "%s", APP_CONSOLE_PROMPT);
 	return 0;
 }
 

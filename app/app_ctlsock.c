@@ -11,10 +11,19 @@
 
 #define LINES_PER_POLL 16 /* per client and poll: the control loop keeps its pace */
 
+/*
+ * Close, after taking what the client sent and we will not read: closing a
+ * UNIX socket with unread input resets the peer, which could then lose the
+ * reply it has not read yet (an "error: line too long", say). Bounded.
+ */
 static void client_close(struct app_ctl_client *cl)
 {
-	if (cl->fd >= 0)
-		close(cl->fd);
+	char sink[4096];
+	if (cl->fd < 0)
+		return;
+	for (int i = 0; i < 16 && recv(cl->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(cl->fd);
 	cl->fd = -1;
 }
 
