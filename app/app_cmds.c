@@ -553,18 +553,23 @@ static int cmd_daemon_stop(struct app_cmds *c, unsigned argc, char **argv, FILE 
 		return err->code;
 	if (!nm_runtime_has_daemon(c->env.rt, origin))
 		return nm_error_set(err, NM_ENOT_FOUND, "no daemon 0x%016" PRIx64, origin);
-	/* With a state directory a stop on purpose is graceful: the state is saved first. */
+	/*
+	 * With a state directory a stop on purpose is graceful: the state is
+	 * saved first. NOT_FOUND: the directory does not keep this daemon
+	 * (restored from a file, or not the appliance's), nothing to save.
+	 */
 	struct nm_statedir *sd = statedir(c);
-	if (sd != NULL && nm_statedir_save(sd, origin, err) < 0)
+	int saved = sd != NULL ? nm_statedir_save(sd, origin, err) : NM_ENOT_FOUND;
+	if (saved < 0 && saved != NM_ENOT_FOUND)
 		return wrap(err, "saving its state first", " (still running)");
 	int rc = nm_runtime_stop(c->env.rt, origin, err);
 	if (rc < 0)
 		return rc;
-	if (sd != NULL)
+	if (saved == 0)
 		nm_statedir_forget(sd, origin);
 	forget(c, origin);
 	fprintf(out, "daemon 0x%016" PRIx64 " stopped%s\n", origin,
-		sd != NULL ? " (its state file stays)" : "");
+		saved == 0 ? " (state saved; its file stays)" : "");
 	return 0;
 }
 

@@ -11,7 +11,8 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ ! -f "$tmp/out" ] || tail -20 "$tmp/out"; exit 1; }
+# On stderr: also seen when it fails inside a $(...) (which set -e then ends quietly).
+fail() { { echo "FAIL: $*"; [ ! -f "$tmp/out" ] || tail -20 "$tmp/out"; } >&2; exit 1; }
 eal=(--no-huge -m 256 --no-pci --no-shconf --no-telemetry --vdev=net_null0 "--lcores=0@0,1@1"
      "--log-level=lib.*:error" "--file-prefix=nmcon$$")
 
@@ -22,7 +23,7 @@ app=(--ip 127.0.0.1 --keys "$tmp/keys" --psk-file "$tmp/psk" --stats-period 0)
 
 # Wait (generously: the machine may be loaded) until $2 matches in file $1 while $pid runs.
 wait_for() {
-  local file=$1 pattern=$2 deadline=$((SECONDS + 60))
+  local file=$1 pattern=$2 deadline=$((SECONDS + 120))
   until grep -q -- "$pattern" "$file" 2>/dev/null; do
     kill -0 "$pid" 2>/dev/null || return 1
     [ $SECONDS -lt $deadline ] || return 1
@@ -86,7 +87,7 @@ expect_refused "a UNIX socket path has at most 107 bytes" --ctl-socket "$tmp/$(p
 # ---- the control socket
 sock=$tmp/ctl.sock
 "$nm" "${eal[@]}" -- "${app[@]}" --daemon "counter:$tmp/counter.seed:1" \
-  --daemon "echo:$tmp/echo.seed:1" --ctl-socket "$sock" > "$tmp/out" 2>&1 &
+  --daemon "echo:$tmp/echo.seed:1" --ctl-socket "$sock" --state-dir "$tmp/state" > "$tmp/out" 2>&1 &
 pid=$!
 wait_for "$tmp/out" "Ctrl-C to stop" || fail "socket run did not start"
 [ -S "$sock" ] || fail "no socket"
@@ -153,10 +154,14 @@ has "(CDS1, state" daemon snapshot "$origin" "$tmp/c.cds1" cds1
 err "daemon $echo_origin is stateless" daemon snapshot "$echo_origin" "$tmp/e.nmstate"
 err "'json': the only format word is cds1" daemon snapshot "$origin" "$tmp/x" json
 err "no daemon 0x0000000000000042" daemon stop 42
-has "daemon $origin stopped" daemon stop "$origin"
+has "daemon $origin stopped (state saved; its file stays)" daemon stop "$origin"
+[ -f "$tmp/state/${origin#0x}.nmstate" ] || fail "stop with --state-dir saved no file"
 has "^1 daemon(s)$" show daemons
 has "restored from .* (chain head from the file)" daemon restore counter "$tmp/counter.seed" "$tmp/c.nmstate" 1
 err "daemon .* already registered" daemon restore counter "$tmp/counter.seed" "$tmp/c.nmstate" 1
+# Restored from a file, the state directory does not keep it: the stop needs no save.
+has "daemon $origin stopped$" daemon stop "$origin"
+has "on lcore 1 (restored from the state directory)" daemon spawn counter "$tmp/counter.seed" 1
 ok daemon stop "$origin" > /dev/null
 has "CDS1 alone" daemon restore counter "$tmp/counter.seed" "$tmp/c.cds1" 1
 ok daemon stop "$origin" > /dev/null
