@@ -218,17 +218,19 @@ static void app_fini(struct app *a)
 	nm_keys_wipe(&a->keys);
 }
 
-/* The commands and their front ends: --cmdline-file runs now, then -i and --ctl-socket. */
+/* The commands and their front ends: --ctl-socket, then --cmdline-file runs, then -i. */
 static int app_frontends_init(struct app *a)
 {
 	struct app_cmds_env env = { .rt = a->rt, .dp = a->dp, .sm = a->sm, .mos = a->mos,
 				    .state = &a->state, .cfg = &a->cfg };
 	app_cmds_init(&a->cmds, &env);
+	if (app_ctlsock_open(&a->ctl, &a->cmds, a->cfg.ctl_socket) < 0)
+		return -EINVAL;
 	if (a->cfg.cmdline_file[0] != '\0')
 		app_console_run_file(&a->cmds, a->cfg.cmdline_file, stdout); /* then runs on */
 	if (a->cfg.interactive && !a->cmds.quit && app_console_open(&a->console, &a->cmds) < 0)
 		return -EINVAL;
-	return app_ctlsock_open(&a->ctl, &a->cmds, a->cfg.ctl_socket) < 0 ? -EINVAL : 0;
+	return 0;
 }
 
 static int app_keys_init(struct app *a)
