@@ -82,6 +82,8 @@ enum nm_drop {
 	NM_DROP_TX_FULL,          /* the TX queue did not take the packet */
 	NM_DROP_TX_TOO_LARGE,     /* one output event exceeds a packet at the MTU */
 	NM_DROP_NO_ROUTE,         /* output has no live session or peer to go to */
+	NM_DROP_MIG_RING_FULL,    /* 0x0500 message: the ring to the control thread was full */
+	NM_DROP_MIG_HOLD_FULL,    /* event for a migrating daemon: its hold ring was full */
 	/* IPv4 reassembly (nm_frag.h); counted per fragment */
 	NM_DROP_FRAG_BAD,        /* empty, misaligned, or contradicts its datagram's end */
 	NM_DROP_FRAG_TOO_LARGE,  /* ends past the largest datagram (8 + 8192 bytes) */

@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 
 #include "nm_frag.h"
+#include "nm_log.h"
 
 #define MBUF_CACHE 256
 #define BIG_CACHE 16
@@ -152,7 +153,9 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 		goto fail;
 	}
 	/* Not every virtual PMD implements MTU setting; frames are sized by us anyway. */
-	rte_eth_dev_set_mtu(c.port_id, c.mtu);
+	if ((rc = rte_eth_dev_set_mtu(c.port_id, c.mtu)) < 0)
+		nm_log(NM_LT_DATAPLANE, NM_LV_DEBUG, "port %u (%s): MTU %u not set: %s", c.port_id,
+		       info.driver_name, c.mtu, strerror(-rc));
 	if ((rc = setup_queues(p, &c, err)) < 0)
 		goto fail;
 	if ((rc = rte_eth_dev_start(c.port_id)) < 0) {
@@ -161,6 +164,10 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 	}
 	p->started = true;
 	rte_eth_macaddr_get(c.port_id, &p->mac);
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+	nm_log(NM_LT_DATAPLANE, NM_LV_INFO, "port %u (%s): started, %u queue(s), MTU %u, %u mbufs, MAC %s",
+	       c.port_id, info.driver_name, c.n_queues, c.mtu, c.n_mbufs, mac);
 	return 0;
 fail:
 	free_pools(p);
@@ -172,8 +179,11 @@ void nm_port_fini(struct nm_port *p)
 	if (p == NULL)
 		return;
 	if (p->started) {
-		rte_eth_dev_stop(p->port_id);
-		rte_eth_dev_close(p->port_id);
+		int rc = rte_eth_dev_stop(p->port_id);
+		if (rc < 0)
+			nm_log(NM_LT_DATAPLANE, NM_LV_WARNING, "port %u: stop: %s", p->port_id, strerror(-rc));
+		if ((rc = rte_eth_dev_close(p->port_id)) < 0)
+			nm_log(NM_LT_DATAPLANE, NM_LV_WARNING, "port %u: close: %s", p->port_id, strerror(-rc));
 		p->started = false;
 	}
 	free_pools(p);

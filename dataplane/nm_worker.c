@@ -16,19 +16,14 @@
 #include "nm_time.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_session.h"
+#include "nm_snapshot.h"
 #include "nm_wire.h"
 
 #define CTL_EVERY 16 /* serve control messages once per this many idle-or-busy loops */
 
-/* An event handed to its owner lcore: this header, then the payload. */
-struct nm_handoff {
-	uint64_t session_id;
-	uint64_t daemon;
-	uint8_t link[NM_CAUSAL_LINK_SIZE];
-	uint32_t len;
-};
 
 static inline void drop(struct nm_worker *w, enum nm_drop why)
 {
@@ -213,9 +208,93 @@ static void ensure_room(struct nm_worker *w, uint32_t n, uint32_t bytes)
 		flush_outputs(w);
 }
 
-static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
-			  const struct nm_event *ev)
+/* An event as an mbuf (nm_dp_event_hdr + payload), for a hand-off or a hold; NULL: no mbuf. */
+static struct rte_mbuf *event_mbuf(struct nm_worker *w, const struct nm_session *s,
+				   uint64_t daemon, const struct nm_event *ev)
 {
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	if (m == NULL)
+		return NULL;
+	struct nm_dp_event_hdr *h =
+		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
+	if (h == NULL) { /* cannot happen: an event fits in the frame it came in */
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	h->session_id = s->session_id;
+	h->daemon = daemon;
+	h->mseq = 0;
+	h->received_at = ev->received_at;
+	h->flags = 0;
+	nm_link_to_bytes(&ev->link, h->link);
+	h->len = ev->len;
+	memcpy(h + 1, ev->payload, ev->len);
+	return m;
+}
+
+/*
+ * The daemon is migrating: the event waits in its hold, numbered in arrival
+ * order, instead of reaching the host. A full hold is a counted drop (the
+ * control thread sizes it for the whole cutover and drains it after).
+ */
+static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m);
+static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+			  const struct nm_event *ev, uint32_t flags);
+
+/* The owner calls the migration off: what was held reaches the host, in order. */
+static void unhold(struct nm_worker *w, struct nm_dp_daemon *d)
+{
+	struct rte_ring *ring = d->hold->ring;
+	d->hold = NULL;
+	struct rte_mbuf *m;
+	while (rte_ring_sc_dequeue(ring, (void **)&m) == 0)
+		serve_handoff_event(w, m);
+}
+
+/*
+ * The daemon is migrating: the event waits in its hold, numbered in arrival
+ * order, instead of reaching the host. When the hold cannot take it, the
+ * migration gives way before the event does (see NM_DP_HOLD_OPEN).
+ */
+static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+		       const struct nm_event *ev)
+{
+	struct nm_dp_hold *hd = d->hold;
+	struct rte_mbuf *m = event_mbuf(w, s, d->origin, ev);
+	if (m != NULL) {
+		struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, struct nm_dp_event_hdr *);
+		h->mseq = hd->mseq + 1;
+		if (rte_ring_mp_enqueue(hd->ring, m) == 0) {
+			hd->mseq++;
+			w->stats.events_held++;
+			return;
+		}
+		rte_pktmbuf_free(m);
+	}
+	const enum nm_drop why = m == NULL ? NM_DROP_NO_MBUF : NM_DROP_MIG_HOLD_FULL;
+	uint32_t open = NM_DP_HOLD_OPEN;
+	if (d->host != NULL && atomic_compare_exchange_strong(&hd->state, &open,
+							      NM_DP_HOLD_RELEASED)) {
+		w->stats.holds_released++;
+		unhold(w, d);
+		deliver_local(w, d, s, ev, 0);
+		return;
+	}
+	hd->full++;
+	drop(w, why);
+}
+
+static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+			  const struct nm_event *ev, uint32_t flags)
+{
+	if (d->hold != NULL && !(d->hold->target && (flags & NM_DP_EV_INJECTED))) {
+		hold_event(w, d, s, ev);
+		return;
+	}
+	if (d->host == NULL) { /* a target's stub: only its hold takes events */
+		drop(w, NM_DROP_DAEMON_UNKNOWN);
+		return;
+	}
 	ensure_room(w, 0, 0);
 	const uint32_t n0 = w->out.n, used0 = w->out.used;
 	if (nm_host_deliver(d->host, ev, &w->out, w->now_ns, &w->err) < 0) {
@@ -247,21 +326,11 @@ static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_s
 			  uint64_t daemon, const struct nm_event *ev)
 {
 	struct nm_worker *o = w->dp->by_lcore[owner];
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	struct rte_mbuf *m = event_mbuf(w, s, daemon, ev);
 	if (m == NULL) {
 		drop(w, NM_DROP_NO_MBUF);
 		return;
 	}
-	struct nm_handoff *h = (struct nm_handoff *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
-	if (h == NULL) { /* cannot happen: an event fits in the frame it came in */
-		drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
-		return;
-	}
-	h->session_id = s->session_id;
-	h->daemon = daemon;
-	nm_link_to_bytes(&ev->link, h->link);
-	h->len = ev->len;
-	memcpy(h + 1, ev->payload, ev->len);
 	if (rte_ring_mp_enqueue(o->evt_in, m) != 0) {
 		drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
 		return;
@@ -290,30 +359,62 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	 */
 	ensure_room(w, n, bytes);
 	for (uint32_t i = 0; i < n; i++)
-		deliver_local(w, d, s, &evs[i]);
+		deliver_local(w, d, s, &evs[i], 0);
 }
 
 static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 {
-	const struct nm_handoff *h = rte_pktmbuf_mtod(m, const struct nm_handoff *);
+	const struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, const struct nm_dp_event_hdr *);
 	struct nm_session *s = nm_u64map_get(&w->sessions, h->session_id);
 	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, h->daemon);
 	if (s == NULL) {
 		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
 		return;
 	}
-	if (d == NULL || d->lcore != w->lcore) {
+	if (d == NULL) {
 		drop_mbuf(w, m, NM_DROP_DAEMON_UNKNOWN);
 		return;
 	}
+	if (d->lcore != w->lcore) {
+		/* Its owner changed while the event was on its way (a migration's stub): pass it on. */
+		struct nm_worker *o = w->dp->by_lcore[d->lcore];
+		if (o == NULL || rte_ring_mp_enqueue(o->evt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		return;
+	}
 	struct nm_event ev = { .payload = (const uint8_t *)(h + 1), .len = h->len,
-			       .received_at = w->now_ns };
+			       .received_at = h->received_at };
 	nm_link_from_bytes(&ev.link, h->link, sizeof(h->link));
-	deliver_local(w, d, s, &ev);
+	deliver_local(w, d, s, &ev, h->flags);
 	rte_pktmbuf_free(m);
 }
 
 /* ---------------------------------------------------------------- RX */
+
+/*
+ * An authenticated migration (0x0500) packet: the control thread runs the
+ * protocol. The mbuf is trimmed to the EventFrames and tagged with the
+ * session's peer; returns false when it was not kept (counted).
+ */
+static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct nm_session *s,
+			 const struct nm_net_hdr *h, const uint8_t *payload)
+{
+	struct rte_ring *r = w->dp->mig_rx;
+	if (w->dp->mig_fn == NULL) {
+		drop(w, NM_DROP_SUBPROTOCOL);
+		return false;
+	}
+	rte_pktmbuf_adj(m, (uint16_t)(payload - rte_pktmbuf_mtod(m, const uint8_t *)));
+	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - h->payload_len));
+	m->hash.usr = s->peer;
+	m->packet_type = h->event_count; /* the control thread reads this many frames */
+	if (rte_ring_mp_enqueue(r, m) != 0) {
+		drop(w, NM_DROP_MIG_RING_FULL);
+		return false;
+	}
+	w->stats.mig_messages++;
+	return true;
+}
 
 /* An authenticated data packet: its frames go to the daemon stream_id names. */
 static void deliver_packet(struct nm_worker *w, struct nm_session *s, const struct nm_net_hdr *h,
@@ -380,6 +481,11 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 	atomic_store_explicit(&s->last_rx_ns, w->now_ns, memory_order_relaxed);
 	if (pi != NULL)
 		nm_peer_learn_hint(&w->dp->peers, s->peer, pi->src.ip, &pi->src.mac);
+	if (h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(h.flags & NM_FLAG_HEARTBEAT)) {
+		if (!to_migration(w, m, s, &h, d + NM_NET_HDR_SIZE))
+			rte_pktmbuf_free(m);
+		return;
+	}
 	if (!(h.flags & NM_FLAG_HEARTBEAT))
 		deliver_packet(w, s, &h, d + NM_NET_HDR_SIZE);
 	rte_pktmbuf_free(m);
@@ -569,12 +675,15 @@ unsigned nm_worker_poll(struct nm_worker *w)
 int nm_worker_main(void *arg)
 {
 	struct nm_worker *w = arg;
-	unsigned iter = 0;
+	unsigned iter = 0, idle = 0;
 	nm_ctl_set_running(&w->ctl, true);
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		unsigned n = nm_worker_poll(w);
 		if (n == 0 || ++iter % CTL_EVERY == 0)
-			nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
+			n += nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
+		idle = n == 0 ? idle + 1 : 0;
+		if (w->idle_sleep_us != 0 && idle >= NM_IDLE_POLLS)
+			nm_sleep_us(w->idle_sleep_us); /* nothing in flight: not on the packet path */
 	}
 	/* No more RX (a port may never run dry): finish what was handed to us. */
 	while (serve_handoffs(w) != 0)
@@ -599,6 +708,46 @@ static int set_route(struct nm_worker *w, const struct nm_dp_route *r)
 	return 0;
 }
 
+/* Owner: snapshot (if asked) and start holding, in one step between bursts. */
+static int mig_hold(struct nm_worker *w, struct nm_dp_mig_req *r)
+{
+	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, r->origin);
+	if (d == NULL || d->lcore != w->lcore || d->host == NULL)
+		return NM_ENOT_FOUND;
+	if (d->hold != NULL)
+		return -EBUSY;
+	flush_outputs(w); /* outputs of events before the snapshot leave first */
+	if (r->snapshot != NULL) {
+		int rc = nm_exec_run(r->snapshot);
+		if (rc < 0)
+			return rc;
+		if (*r->snapshot->snap == NULL) {
+			/* Stateless: what moves is the chain head, taken at this same instant. */
+			const struct nm_host *h = d->host;
+			struct nm_snapshot *snap = nm_snapshot_new(nm_identity_entity_id(&h->id),
+								   &h->chain.head, NULL, 0, NULL, 0);
+			if (snap == NULL)
+				return -ENOMEM;
+			nm_snapshot_set_next_parent(snap, h->chain.next_parent);
+			*r->snapshot->snap = snap;
+			r->stateless = true;
+		}
+	}
+	d->hold = r->hold;
+	return 0;
+}
+
+/* Owner: the migration is off; held events reach the host in their order. */
+static int mig_release(struct nm_worker *w, const struct nm_dp_mig_req *r)
+{
+	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, r->origin);
+	if (d == NULL || d->lcore != w->lcore || d->hold == NULL || d->host == NULL)
+		return NM_ENOT_FOUND;
+	unhold(w, d);
+	flush_outputs(w);
+	return 0;
+}
+
 int nm_worker_handle(void *ctx, const struct nm_ctl_msg *m)
 {
 	struct nm_worker *w = ctx;
@@ -620,6 +769,15 @@ int nm_worker_handle(void *ctx, const struct nm_ctl_msg *m)
 		return nm_u64map_remove(&w->sessions, m->key) != NULL ? 0 : -ENOENT;
 	case NM_CTL_OUTPUT_ROUTE:
 		return set_route(w, m->arg);
+	case NM_CTL_ROUTE_REPLACE: {
+		struct nm_dp_daemon *d = m->arg;
+		nm_u64map_remove(&w->daemons, m->key);
+		return nm_u64map_insert(&w->daemons, d->origin, d);
+	}
+	case NM_CTL_MIG_HOLD:
+		return mig_hold(w, m->arg);
+	case NM_CTL_MIG_RELEASE:
+		return mig_release(w, m->arg);
 	default:
 		return -ENOTSUP;
 	}

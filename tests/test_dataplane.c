@@ -24,8 +24,11 @@
 #include "nm_horizon.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
+#include "nm_exec.h"
 #include "nm_runtime.h"
+#include "nm_snapshot.h"
 #include "nm_test.h"
 #include "nm_test_sizer.h"
 
@@ -90,7 +93,7 @@ static void fx_setup(struct fixture *f, bool start, uint32_t n_mbufs)
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	struct nm_error err;
 	ck_assert_int_eq(nm_mesh_create(&mc, &f->mesh, &err), 0);
-	f->rt = nm_runtime_create(f->mesh);
+	f->rt = nm_runtime_create(nm_mesh_node(f->mesh));
 	ck_assert_int_eq(nm_builtin_register_all(f->rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_start(f->rt, NULL), 0);
 	const unsigned lcores[N_WORKERS] = { LCORE_A, LCORE_B };
@@ -620,6 +623,274 @@ START_TEST(arp_and_icmp_are_answered)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- migration plumbing */
+
+struct mig_seen {
+	unsigned n;
+	uint16_t peer;
+	uint8_t msg[64];
+	size_t len;
+};
+
+static void mig_record(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
+{
+	struct mig_seen *ms = ctx;
+	ms->n++;
+	ms->peer = peer;
+	ms->len = len < sizeof(ms->msg) ? len : sizeof(ms->msg);
+	memcpy(ms->msg, msg, ms->len);
+}
+
+/* A sealed 0x0500 message from the peer, framed like any Net packet. */
+static struct rte_mbuf *peer_message(struct fixture *f, const uint8_t *body, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->dp->port.pool);
+	ck_assert_ptr_nonnull(m);
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	int n = nm_packet_message(frame + NM_PKT_DATA_OFF, rte_pktmbuf_tailroom(m) - NM_PKT_DATA_OFF,
+				  &f->peer_tx, f->peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
+				  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, len);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, rte_pktmbuf_tailroom(m), &f->peer, &f->us, 7,
+					  (size_t)n, 0), 0);
+	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + (size_t)n);
+	m->pkt_len = m->data_len;
+	return m;
+}
+
+START_TEST(migration_messages_reach_the_control_thread)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	struct mig_seen seen = { 0 };
+	nm_dataplane_set_migration(f.dp, mig_record, &seen);
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_start(f.dp, &err), 0);
+	const uint8_t body[] = { 5, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 }; /* CleanupComplete */
+	inject(1, peer_message(&f, body, sizeof(body)));
+	for (int i = 0; i < 2000 && seen.n == 0; i++) {
+		nm_dataplane_poll_migration(f.dp);
+		usleep(1000);
+	}
+	ck_assert_uint_eq(seen.n, 1);
+	ck_assert_uint_eq(seen.peer, 0);
+	ck_assert_uint_eq(seen.len, sizeof(body));
+	ck_assert_mem_eq(seen.msg, body, sizeof(body));
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.mig_messages, 1);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+}
+END_TEST
+
+/* The counter's replies, in order, from whatever the TX queues carry within ~1 s. */
+static unsigned collect_counts(struct fixture *f, uint64_t *got, unsigned max, unsigned want)
+{
+	unsigned n = 0;
+	for (int spin = 0; spin < 2000 && n < want; spin++) {
+		struct rte_mbuf *m = NULL;
+		for (int q = 0; q < N_WORKERS && m == NULL; q++)
+			if (rte_ring_dequeue(tx_rings[q], (void **)&m) != 0)
+				m = NULL;
+		if (m == NULL) {
+			usleep(1000);
+			continue;
+		}
+		struct nm_net_hdr h;
+		struct nm_event evs[64];
+		int k = open_reply(f, m, &h, evs, 64);
+		for (int i = 0; i < k && n < max; i++)
+			got[n++] = nm_get_le64(evs[i].payload);
+		rte_pktmbuf_free(m);
+	}
+	return n;
+}
+
+static unsigned ring_wait(struct rte_ring *r, unsigned want)
+{
+	for (int i = 0; i < 2000 && rte_ring_count(r) < want; i++)
+		usleep(1000);
+	return rte_ring_count(r);
+}
+
+START_TEST(held_events_keep_their_order_and_a_release_delivers_them)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 3, LCORE_A);
+	uint64_t got[16];
+	inject(0, peer_packet(&f, c.origin_hash, "a", 3));
+	ck_assert_uint_eq(collect_counts(&f, got, 16, 3), 3);
+
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold", 64, 0, 0) };
+	ck_assert_ptr_nonnull(hold.ring);
+	struct nm_snapshot *snap = NULL;
+	struct nm_error err;
+	bool stateless = true;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	ck_assert_ptr_nonnull(snap);
+	ck_assert(!stateless);
+	ck_assert_uint_eq(nm_get_le64(snap->state), 3); /* everything before the hold is in it */
+	nm_snapshot_free(snap);
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 -EBUSY);
+	ck_assert_ptr_null(snap);
+
+	/* Held on the owner, also when they arrive on the other queue (handed off). */
+	inject(0, peer_packet(&f, c.origin_hash, "b", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	inject(1, peer_packet(&f, c.origin_hash, "c", 3));
+	ck_assert_uint_eq(ring_wait(hold.ring, 5), 5);
+	ck_assert_uint_eq(collect_counts(&f, got, 16, 1), 0); /* nothing processed */
+	ck_assert_uint_eq(hold.mseq, 5);
+
+	/* Called off: delivered in arrival order, then live again. */
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, c.origin_hash, &err), 0);
+	inject(0, peer_packet(&f, c.origin_hash, "d", 1));
+	unsigned n = collect_counts(&f, got, 16, 6);
+	ck_assert_uint_eq(n, 6);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_uint_eq(got[i], 4 + i);
+	ck_assert_uint_eq(rte_ring_count(hold.ring), 0);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_held, 5);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_moved_daemon_leaves_a_stub_that_keeps_holding)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 4, LCORE_B);
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold2", 64, 0, 0) };
+	struct nm_error err;
+	struct nm_snapshot *snap;
+	bool stateless;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	nm_snapshot_free(snap);
+	inject(0, peer_packet(&f, c.origin_hash, "a", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	ck_assert_int_eq(nm_dataplane_mig_stub(f.dp, c.origin_hash, &hold, &err), 0);
+	ck_assert_int_eq(nm_runtime_stop(f.rt, c.origin_hash, &err), 0);
+	ck_assert(!nm_runtime_has_daemon(f.rt, c.origin_hash));
+	/* Gone from the runtime, but its events still wait for the control thread, numbered on. */
+	inject(1, peer_packet(&f, c.origin_hash, "b", 3));
+	ck_assert_uint_eq(ring_wait(hold.ring, 5), 5);
+	for (uint64_t want = 1; want <= 5; want++) {
+		struct rte_mbuf *m;
+		ck_assert_int_eq(rte_ring_dequeue(hold.ring, (void **)&m), 0);
+		const struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, const struct nm_dp_event_hdr *);
+		ck_assert_uint_eq(h->mseq, want);
+		ck_assert_uint_eq(h->daemon, c.origin_hash);
+		ck_assert_uint_eq(h->session_id, SESSION);
+		ck_assert_uint_eq(h->len, 1);
+		rte_pktmbuf_free(m);
+	}
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_DAEMON_UNKNOWN], 0);
+	/* Unstubbed: the origin is unknown again. */
+	ck_assert_int_eq(nm_dataplane_mig_unstub(f.dp, c.origin_hash), 0);
+	inject(0, peer_packet(&f, c.origin_hash, "c", 1));
+	ck_assert(await_drops(&f, NM_DROP_DAEMON_UNKNOWN, 1));
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_stateless_daemon_is_held_with_its_chain_head)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle e = spawn_on(&f, "echo", 6, LCORE_A);
+	inject(0, peer_packet(&f, e.origin_hash, "ab", 2));
+	struct rte_mbuf *reply = await_tx(0);
+	ck_assert_ptr_nonnull(reply);
+	rte_pktmbuf_free(reply);
+	drain_tx();
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold3", 64, 0, 0) };
+	struct nm_snapshot *snap = NULL;
+	bool stateless = false;
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, e.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	ck_assert(stateless);
+	ck_assert_ptr_nonnull(snap);
+	ck_assert_uint_eq(snap->state_len, 0);
+	ck_assert_uint_eq(snap->chain_link.sequence, 2);
+	ck_assert(snap->has_next_parent);
+	nm_snapshot_free(snap);
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, e.origin_hash, &err), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_target_stub_holds_until_the_restored_daemon_is_released)
+{
+	struct fixture f;
+	fx_up(&f);
+	uint8_t seed[32] = { 7 };
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_from_seed(&id, seed), 0);
+	const uint64_t origin = id.origin_hash;
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold4", 64, 0, 0), .target = true };
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_mig_stub_now(f.dp, origin, &hold, &err), 0);
+	/* Direct events before the daemon exists here wait. */
+	inject(1, peer_packet(&f, origin, "d", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	/* It arrives (here: a spawn on the other lcore) and takes the stub's place and hold. */
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 7, LCORE_B);
+	ck_assert_uint_eq(c.origin_hash, origin);
+	/* The migration's own events pass the target's hold... */
+	struct nm_event ev = { .payload = (const uint8_t *)"r", .len = 1 };
+	ck_assert_int_eq(nm_dataplane_inject(f.dp, origin, SESSION, &ev), 0);
+	uint64_t got[8];
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 1), 1);
+	ck_assert_uint_eq(got[0], 1);
+	ck_assert_uint_eq(rte_ring_count(hold.ring), 2);
+	/* ...and the held ones follow on release, in order. */
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, origin, &err), 0);
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 2), 2);
+	ck_assert_uint_eq(got[0], 2);
+	ck_assert_uint_eq(got[1], 3);
+	ck_assert_int_eq(nm_dataplane_mig_unstub(f.dp, origin), NM_ENOT_FOUND); /* the host took it */
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(injected_events_are_processed_in_order_and_answered)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 5, LCORE_A);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct nm_event ev = { .link = { 0xFEED, 0, i + 1, 0 },
+				       .payload = (const uint8_t *)"r", .len = 1 };
+		ck_assert_int_eq(nm_dataplane_inject(f.dp, c.origin_hash, SESSION, &ev), 0);
+	}
+	uint64_t got[8];
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 4), 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(got[i], i + 1);
+	struct nm_event ev = { .payload = (const uint8_t *)"r", .len = 1 };
+	ck_assert_int_eq(nm_dataplane_inject(f.dp, 0xD0E5, SESSION, &ev), NM_ENOT_FOUND);
+	fx_down(&f);
+}
+END_TEST
+
 /* ================= IPv4 fragments: datagrams above the MTU ================= */
 
 static uint16_t frag_bits(const uint8_t *frame)
@@ -913,6 +1184,14 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(bad, resource_exhaustion_is_counted);
 	tcase_add_test(bad, arp_and_icmp_are_answered);
 	suite_add_tcase(s, bad);
+	TCase *mig = tcase_create("migration");
+	tcase_add_test(mig, migration_messages_reach_the_control_thread);
+	tcase_add_test(mig, held_events_keep_their_order_and_a_release_delivers_them);
+	tcase_add_test(mig, a_moved_daemon_leaves_a_stub_that_keeps_holding);
+	tcase_add_test(mig, injected_events_are_processed_in_order_and_answered);
+	tcase_add_test(mig, a_stateless_daemon_is_held_with_its_chain_head);
+	tcase_add_test(mig, a_target_stub_holds_until_the_restored_daemon_is_released);
+	suite_add_tcase(s, mig);
 	TCase *frag = tcase_create("frag");
 	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);

@@ -25,20 +25,12 @@
 
 static struct nm_runtime *runtime_new(void)
 {
-	struct nm_mesh_config cfg = { .port = "net_null0" };
-	memset(cfg.psk, 0x42, sizeof(cfg.psk));
-	struct nm_mesh *mesh = NULL;
-	ck_assert_int_eq(nm_mesh_create(&cfg, &mesh, NULL), 0);
-	struct nm_runtime *rt = nm_runtime_create(mesh);
-	ck_assert_ptr_nonnull(rt);
-	return rt;
+	return nm_test_runtime_new();
 }
 
 static void runtime_free(struct nm_runtime *rt)
 {
-	struct nm_mesh *mesh = nm_runtime_mesh(rt);
-	nm_runtime_destroy(rt);
-	nm_mesh_destroy(mesh);
+	nm_test_runtime_free(rt);
 }
 
 /*
