@@ -16,6 +16,8 @@
 #include "nm_config.h"
 #include "nm_dataplane.h"
 #include "nm_meshos.h"
+#include "nm_migdp.h"
+#include "nm_migration.h"
 #include "nm_runtime.h"
 #include "nm_snapshot.h"
 #include "nm_statedir.h"
@@ -737,6 +739,63 @@ static int cmd_peer_del(struct app_cmds *c, unsigned argc, char **argv, FILE *ou
 	return 0;
 }
 
+/* ------------------------------------------------------------ migrations */
+
+static int cmd_migrate(struct app_cmds *c, unsigned argc, char **argv, FILE *out,
+		       struct nm_error *err)
+{
+	uint64_t origin, node;
+	struct nm_mig_opts o = nm_mig_opts_default();
+	if (need(c->env.md, "migration engine", err) < 0 || parse_origin(argv[0], &origin, err) < 0)
+		return err->code;
+	if (app_parse_hex_u64(argv[1], &node) < 0 || node == 0)
+		return nm_error_set(err, -EINVAL, "'%.40s': NODE is a node_id in hex", argv[1]);
+	if (argc == 3 && strcmp(argv[2], "unsealed") != 0)
+		return nm_error_set(err, -EINVAL, "'%.40s': the only option word is unsealed", argv[2]);
+	o.transport_identity = argc < 3; /* unsealed: the target must hold the keypair already */
+	struct nm_migration *m = nm_migdp_engine(c->env.md);
+	int rc = nm_mig_start(m, origin, nm_mig_local_node(m), node, &o, nm_mono_ms(), err);
+	if (rc < 0)
+		return rc;
+	fprintf(out, "migrating 0x%016" PRIx64 " to node 0x%016" PRIx64 " (show migrations follows it)\n",
+		origin, node);
+	return 0;
+}
+
+static void print_migration(FILE *out, const struct nm_mig_info *i, bool done)
+{
+	static const char *const roles[] = { "?", "source", "target", "orchestrator" };
+	fprintf(out, "%s 0x%016" PRIx64 " as %s, 0x%016" PRIx64 " -> 0x%016" PRIx64 ": %s%s, %" PRIu64
+		     " ms, %" PRIu64 " bytes, %u retries, %" PRIu64 " events",
+		done ? "done" : "now ", i->origin, roles[i->role & 3], i->source, i->target,
+		nm_mig_phase_name((enum nm_mig_phase)i->phase), i->committed ? " (committed)" : "",
+		i->elapsed_ms, i->bytes_sent, i->retries, i->events);
+	if (done)
+		fprintf(out, i->ok ? ", completed" : ", failed: %s", i->reason);
+	fputc('\n', out);
+}
+
+static int cmd_show_migrations(struct app_cmds *c, unsigned argc, char **argv, FILE *out,
+			       struct nm_error *err)
+{
+	(void)argc, (void)argv;
+	if (need(c->env.md, "migration engine", err) < 0)
+		return -ENODEV;
+	struct nm_migration *m = nm_migdp_engine(c->env.md);
+	struct nm_mig_info *list = calloc(NM_MIG_HISTORY, sizeof(*list));
+	if (list == NULL)
+		return nm_error_set(err, -ENOMEM, "out of memory");
+	size_t now = nm_mig_list(m, nm_mono_ms(), list, NM_MIG_HISTORY);
+	for (size_t i = 0; i < now && i < NM_MIG_HISTORY; i++)
+		print_migration(out, &list[i], false);
+	size_t done = nm_mig_history(m, list, NM_MIG_HISTORY);
+	for (size_t i = 0; i < done; i++)
+		print_migration(out, &list[i], true);
+	fprintf(out, "%zu in progress, %zu finished (the last %d kept)\n", now, done, NM_MIG_HISTORY);
+	free(list);
+	return 0;
+}
+
 /* ------------------------------------------------------------ MeshOS, help, quit */
 
 static int cmd_maint_enter(struct app_cmds *c, unsigned argc, char **argv, FILE *out,
@@ -810,6 +869,10 @@ static const struct app_cmd TABLE[] = {
 	  "write a daemon's state: NMST file (CDS1 + chain head), or plain CDS1", cmd_daemon_snapshot },
 	{ "daemon restore", "KIND SEEDFILE FILE LCORE", 4, 4,
 	  "start a daemon from a snapshot file (NMST or CDS1)", cmd_daemon_restore },
+	{ "show migrations", "", 0, 0, "live migrations in progress (phase, bytes, retries), then "
+	  "the finished ones", cmd_show_migrations },
+	{ "migrate", "ORIGIN NODE [unsealed]", 2, 3,
+	  "move a daemon to the peer node (its keypair sealed to it unless unsealed)", cmd_migrate },
 	{ "peer add", "IP[:PORT][@MAC],node=HEX[,static=HEX][,connect]", 1, 1,
 	  "add a peer (as --peer does)", cmd_peer_add },
 	{ "peer del", "IP", 1, 1, "remove a peer and its session", cmd_peer_del },

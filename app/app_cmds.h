@@ -42,6 +42,7 @@ struct app_state;
 struct nm_app_config;
 struct nm_dataplane;
 struct nm_meshos;
+struct nm_migdp;
 struct nm_runtime;
 struct app_cmds;
 
@@ -63,18 +64,6 @@ struct app_cmd {
 	app_cmd_fn fn;
 };
 
-/*
- * Live migration (control/nm_migration.h), once the appliance has an engine:
- * the appliance fills this and the table gains `migrate ORIGIN NODE` and
- * `show migrations`, one entry each calling start / list.
- */
-struct app_cmd_mig_ops {
-	void *ctx;
-	int (*start)(void *ctx, uint64_t origin, uint64_t target_node, FILE *out,
-		     struct nm_error *err);
-	int (*list)(void *ctx, FILE *out, struct nm_error *err);
-};
-
 /* What the commands act on; any pointer may be NULL (the command then says so). */
 struct app_cmds_env {
 	struct nm_runtime *rt;
@@ -83,7 +72,7 @@ struct app_cmds_env {
 	struct nm_meshos *mos;
 	struct app_state *state;          /* --state-dir; NULL or none: daemons are not kept */
 	const struct nm_app_config *cfg;  /* the --daemon kinds */
-	const struct app_cmd_mig_ops *mig;
+	struct nm_migdp *md;              /* live migration (migrate, show migrations) */
 };
 
 /* The `clear stats` baseline. */

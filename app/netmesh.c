@@ -255,7 +255,7 @@ static void app_fini(struct app *a)
 static int app_frontends_init(struct app *a)
 {
 	struct app_cmds_env env = { .rt = a->rt, .dp = a->dp, .sm = a->sm, .mos = a->mos,
-				    .state = &a->state, .cfg = &a->cfg };
+				    .state = &a->state, .cfg = &a->cfg, .md = a->md };
 	app_cmds_init(&a->cmds, &env);
 	if (app_ctlsock_open(&a->ctl, &a->cmds, a->cfg.ctl_socket) < 0)
 		return -EINVAL;

@@ -122,7 +122,7 @@ END_TEST
 START_TEST(run_errors)
 {
 	ck_error(run("frob"), "unknown command 'frob' (help lists the commands)");
-	ck_error(run("show"), "show what? show stats|ports|peers|sessions|daemons|meshos");
+	ck_error(run("show"), "show what? show stats|ports|peers|sessions|daemons|meshos|migrations");
 	ck_error(run("daemon frob"), "unknown command 'daemon frob' (daemon spawn|stop|snapshot|restore)");
 	ck_error(run("show stats now"), "usage: show stats (no arguments)");
 	ck_error(run("daemon spawn echo"), "usage: daemon spawn KIND SEEDFILE LCORE");
@@ -133,6 +133,8 @@ START_TEST(run_errors)
 	ck_error(run("peer del 10.0.0.1"), "no session manager in this process");
 	ck_error(run("maintenance exit"), "no MeshOS in this process");
 	ck_error(run("daemon stop 1"), "no runtime in this process");
+	ck_error(run("migrate 1 2"), "no migration engine in this process");
+	ck_error(run("migrate 1"), "usage: migrate ORIGIN NODE [unsealed]");
 	ck_assert_int_eq(run("  # nothing"), 0);
 	ck_assert_uint_eq(out_len, 0);
 }
