@@ -13,6 +13,7 @@
 
 #include "app_cmds.h"
 #include "app_common.h"
+#include "nm_ck.h"
 
 static struct app_cmds cmds;
 static struct app_cmd_words words;
@@ -36,13 +37,6 @@ static int run(const char *line)
 	fclose(f);
 	return rc;
 }
-
-#define ck_error(call, want)                                                          \
-	do {                                                                          \
-		ck_assert_int_lt((call), 0);                                          \
-		ck_assert_msg(strstr(err.msg, (want)) != NULL, "wanted '%s' in '%s'", \
-			      (want), err.msg);                                       \
-	} while (0)
 
 static void setup(void)
 {

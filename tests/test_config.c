@@ -19,6 +19,7 @@
 
 #include "nm_config.h"
 #include "nm_port.h"
+#include "nm_ck.h"
 
 #define STATIC_HEX "3d0e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7e20"
 
@@ -37,13 +38,6 @@ static int parse_args(struct nm_app_config *c, int argc, char **argv)
 	memset(&err, 0, sizeof(err));
 	return nm_config_parse_argv(c, argc, argv, &err);
 }
-
-#define ck_error(call, want)                                                          \
-	do {                                                                          \
-		ck_assert_int_lt((call), 0);                                          \
-		ck_assert_msg(strstr(err.msg, (want)) != NULL, "wanted '%s' in '%s'", \
-			      (want), err.msg);                                       \
-	} while (0)
 
 static void setup(void)
 {
