@@ -25,6 +25,7 @@
 #include "app_ops.h"
 #include "app_state.h"
 #include "app_telemetry.h"
+#include "nm_aead.h"
 #include "nm_builtin.h"
 #include "nm_config.h"
 #include "nm_dataplane.h"
@@ -194,6 +195,8 @@ static void print_stats(struct app *a)
 {
 	app_cmds_print_counters(&a->cmds, stdout);
 	app_cmds_print_peers(&a->cmds, stdout);
+	if (a->sm != NULL)
+		nm_sessmgr_stats_print(stdout, a->sm);
 	app_cmds_print_meshos(&a->cmds, stdout);
 	fflush(stdout);
 }
@@ -355,6 +358,7 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
+		printf("netmesh: aead %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 		fflush(stdout);
 		control_loop(&a);
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "stopping");
