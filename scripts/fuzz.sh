@@ -30,7 +30,10 @@ command -v clang >/dev/null || { echo "fuzz.sh: clang is missing (scripts/setup.
 if [ ! -f "$BUILD/build.ninja" ]; then
   CC=clang meson setup "$BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 fi
-meson compile -C "$BUILD" "${targets[@]/#/fuzz_}" >/dev/null
+# ninja regenerates the build first when tests/fuzz/meson.build changed.
+if ! log=$(ninja -C "$BUILD" "${targets[@]/#/tests/fuzz/fuzz_}" 2>&1); then
+  echo "$log" | tail -30 >&2; exit 1
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
