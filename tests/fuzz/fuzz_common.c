@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_ip.h>
+
 enum fuzz_mode { MODE_FUZZ = 0, MODE_SEEDS, MODE_CHECK };
 
 /* Set once in LLVMFuzzerInitialize, before any input runs. */
@@ -145,4 +147,24 @@ uint16_t fuzz_u16(struct fuzz_in *in)
 {
 	const uint8_t *p = fuzz_take(in, 2);
 	return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
+}
+
+size_t fuzz_icmp_echo_request(uint8_t *f, size_t cap, const struct nm_pkt_endpoint *src,
+			      const struct nm_pkt_endpoint *dst, size_t data_len)
+{
+	const size_t ilen = NM_PKT_ICMP_HDR_LEN + data_len;
+	/* Ethernet and IPv4 as for UDP, then turned into ICMP. */
+	FUZZ_CHECK(nm_pkt_build_udp(f, cap, src, dst, 9, ilen - NM_PKT_UDP_LEN, 0) == 0);
+	f[NM_PKT_L3_OFF + 9] = IPPROTO_ICMP;
+	memset(f + NM_PKT_L3_OFF + 10, 0, 2);
+	uint16_t sum = rte_ipv4_cksum((const struct rte_ipv4_hdr *)(f + NM_PKT_L3_OFF));
+	memcpy(f + NM_PKT_L3_OFF + 10, &sum, 2);
+	uint8_t *icmp = f + NM_PKT_L4_OFF;
+	memset(icmp, 0, NM_PKT_ICMP_HDR_LEN);
+	icmp[0] = 8; /* echo request */
+	icmp[4] = 0x12, icmp[5] = 0x34, icmp[7] = 1; /* identifier, sequence */
+	fuzz_fill(icmp + NM_PKT_ICMP_HDR_LEN, data_len, 3);
+	sum = (uint16_t)~rte_raw_cksum(icmp, ilen);
+	memcpy(icmp + 2, &sum, 2);
+	return NM_PKT_L4_OFF + ilen;
 }

@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "nm_pkt.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 void fuzz_seeds(void);
@@ -44,6 +46,14 @@ void fuzz_seed(const void *buf, size_t len);
 
 /* Deterministic bytes for fixtures: SplitMix64 from a seed, no libc state. */
 void fuzz_fill(void *buf, size_t len, uint64_t seed);
+
+/*
+ * An ICMP echo request from src to dst with data_len bytes of data (fixed
+ * pattern), checksums right: the project has a reply builder, not a
+ * request builder. Returns the frame length (cap must hold it).
+ */
+size_t fuzz_icmp_echo_request(uint8_t *f, size_t cap, const struct nm_pkt_endpoint *src,
+			      const struct nm_pkt_endpoint *dst, size_t data_len);
 
 /* A reader over the fuzz input for targets that take structured fields. */
 struct fuzz_in {

@@ -165,18 +165,7 @@ void fuzz_seeds(void)
 	seed_with_flags(4, f, NM_PKT_DATA_OFF + 100);
 	FUZZ_CHECK(nm_pkt_build_udp(f, sizeof(f), &B, &to_a, 7, 100, 3) == 0);
 	seed_with_flags(3 | 4 | 3 << 3, f, NM_PKT_DATA_OFF + 100);
-	/* An ICMP echo request from B: the UDP frame turned into ICMP (type 8, id, seq, data). */
-	uint8_t *icmp = f + NM_PKT_L4_OFF;
-	size_t ilen = 8 + 56;
-	FUZZ_CHECK(nm_pkt_build_udp(f, sizeof(f), &B, &to_a, 9, ilen - NM_PKT_UDP_LEN, 0) == 0);
-	f[NM_PKT_L3_OFF + 9] = 1; /* IPPROTO_ICMP */
-	memset(f + NM_PKT_L3_OFF + 10, 0, 2);
-	uint16_t ipsum = rte_ipv4_cksum((const struct rte_ipv4_hdr *)(f + NM_PKT_L3_OFF));
-	memcpy(f + NM_PKT_L3_OFF + 10, &ipsum, 2);
-	icmp[0] = 8, icmp[1] = 0, icmp[2] = icmp[3] = 0;
-	icmp[4] = 0x12, icmp[5] = 0x34, icmp[6] = 0, icmp[7] = 1;
-	fuzz_fill(icmp + 8, ilen - 8, 3);
-	uint16_t sum = (uint16_t)~rte_raw_cksum(icmp, ilen);
-	memcpy(icmp + 2, &sum, 2);
-	seed_with_flags(0, f, NM_PKT_L4_OFF + ilen);
+	/* An ICMP echo request from B. */
+	len = fuzz_icmp_echo_request(f, sizeof(f), &B, &to_a, 56);
+	seed_with_flags(0, f, len);
 }
