@@ -84,6 +84,16 @@ void fuzz_seed(const void *buf, size_t len)
 	fuzz_ctx.seeds++;
 }
 
+void fuzz_seed_tagged(uint8_t tag, const void *buf, size_t len)
+{
+	uint8_t *s = malloc(len + 1);
+	FUZZ_CHECK(s != NULL);
+	s[0] = tag;
+	memcpy(s + 1, buf, len);
+	fuzz_seed(s, len + 1);
+	free(s);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;

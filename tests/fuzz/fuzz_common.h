@@ -34,6 +34,9 @@ void fuzz_seeds(void);
 /* Hand one seed to the current mode (write it, or run it and its mutations). */
 void fuzz_seed(const void *buf, size_t len);
 
+/* The same, behind one leading byte: for targets whose byte 0 picks a mode. */
+void fuzz_seed_tagged(uint8_t tag, const void *buf, size_t len);
+
 /* A property of the target: on failure say which, then abort (a libFuzzer crash). */
 #define FUZZ_CHECK(cond)                                                                 \
 	do {                                                                             \

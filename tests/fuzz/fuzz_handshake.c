@@ -142,19 +142,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-static void seed(uint8_t tag, const uint8_t *pkt, size_t len)
-{
-	uint8_t s[1 + NM_HS_PKT_LEN];
-	s[0] = tag;
-	memcpy(s + 1, pkt, len);
-	fuzz_seed(s, 1 + len);
-}
-
 void fuzz_seeds(void)
 {
 	fixture();
-	seed(0, fx.pkt1, sizeof(fx.pkt1));
-	seed(2, fx.pkt1, sizeof(fx.pkt1));
-	seed(1, fx.pkt2, sizeof(fx.pkt2));
-	seed(3, fx.pkt2, sizeof(fx.pkt2));
+	fuzz_seed_tagged(0, fx.pkt1, sizeof(fx.pkt1));
+	fuzz_seed_tagged(2, fx.pkt1, sizeof(fx.pkt1));
+	fuzz_seed_tagged(1, fx.pkt2, sizeof(fx.pkt2));
+	fuzz_seed_tagged(3, fx.pkt2, sizeof(fx.pkt2));
 }

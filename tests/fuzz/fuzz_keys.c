@@ -145,25 +145,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-static void seed(uint8_t tag, const void *b, size_t len)
-{
-	uint8_t s[1 + 160];
-	FUZZ_CHECK(len < sizeof(s));
-	s[0] = tag;
-	memcpy(s + 1, b, len);
-	fuzz_seed(s, 1 + len);
-}
-
 void fuzz_seeds(void)
 {
 	uint8_t key[32];
 	char hex[65 + 2];
 	fuzz_fill(key, sizeof(key), 9);
-	seed(0, key, sizeof(key));
-	seed(1, key, sizeof(key));
-	seed(2, key, sizeof(key));
+	fuzz_seed_tagged(0, key, sizeof(key));
+	fuzz_seed_tagged(1, key, sizeof(key));
+	fuzz_seed_tagged(2, key, sizeof(key));
 	sodium_bin2hex(hex, 65, key, sizeof(key));
 	strcat(hex, "\r\n");
-	seed(0, hex, strlen(hex));
-	seed(0, key, 31);
+	fuzz_seed_tagged(0, hex, strlen(hex));
+	fuzz_seed_tagged(0, key, 31);
 }

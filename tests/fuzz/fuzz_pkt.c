@@ -140,32 +140,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-static void seed_with_flags(uint8_t flags, const uint8_t *f, size_t len)
-{
-	uint8_t s[1 + 1600];
-	FUZZ_CHECK(len < sizeof(s));
-	s[0] = flags;
-	memcpy(s + 1, f, len);
-	fuzz_seed(s, len + 1);
-}
-
 void fuzz_seeds(void)
 {
 	uint8_t f[1600];
 	size_t len;
 	/* B asks who has A; A's reply to it (what B's parser takes). */
 	FUZZ_CHECK(nm_pkt_arp_request(f, sizeof(f), &B, A.ip, &len) == 0);
-	seed_with_flags(0, f, len);
+	fuzz_seed_tagged(0, f, len);
 	FUZZ_CHECK(nm_pkt_arp_reply(f, len, &A, &len, NULL) == 0);
-	seed_with_flags(0, f, len);
+	fuzz_seed_tagged(0, f, len);
 	/* UDP from B to A, checksums done and offloaded. */
 	fuzz_fill(f + NM_PKT_DATA_OFF, 100, 1);
 	const struct nm_pkt_endpoint to_a = { A.mac, A.ip, A.port };
 	FUZZ_CHECK(nm_pkt_build_udp(f, sizeof(f), &B, &to_a, 7, 100, 0) == 0);
-	seed_with_flags(4, f, NM_PKT_DATA_OFF + 100);
+	fuzz_seed_tagged(4, f, NM_PKT_DATA_OFF + 100);
 	FUZZ_CHECK(nm_pkt_build_udp(f, sizeof(f), &B, &to_a, 7, 100, 3) == 0);
-	seed_with_flags(3 | 4 | 3 << 3, f, NM_PKT_DATA_OFF + 100);
+	fuzz_seed_tagged(3 | 4 | 3 << 3, f, NM_PKT_DATA_OFF + 100);
 	/* An ICMP echo request from B. */
 	len = fuzz_icmp_echo_request(f, sizeof(f), &B, &to_a, 56);
-	seed_with_flags(0, f, len);
+	fuzz_seed_tagged(0, f, len);
 }

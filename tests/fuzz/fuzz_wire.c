@@ -191,20 +191,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-static void seed_with_tag(uint8_t tag, const uint8_t *b, size_t len)
-{
-	uint8_t *s = malloc(len + 1);
-	FUZZ_CHECK(s != NULL);
-	s[0] = tag;
-	memcpy(s + 1, b, len);
-	fuzz_seed(s, len + 1);
-	free(s);
-}
-
 /* A packet as the appliance sends it, and its datagram on its own. */
-static void seed_packet(uint32_t n, uint32_t len, uint16_t flags_unused)
+static void seed_packet(uint32_t n, uint32_t len)
 {
-	(void)flags_unused;
 	static uint8_t pay[8][512];
 	struct nm_chain c;
 	nm_chain_init(&c, 0x42);
@@ -223,27 +212,27 @@ static void seed_packet(uint32_t n, uint32_t len, uint16_t flags_unused)
 	uint32_t used;
 	size_t flen;
 	FUZZ_CHECK(nm_packet_build(frame, sizeof(frame), &t, evs, n, &used, &flen) == 0);
-	seed_with_tag(0, frame, flen);
-	seed_with_tag(1, frame + NM_PKT_DATA_OFF, flen - NM_PKT_DATA_OFF);
+	fuzz_seed_tagged(0, frame, flen);
+	fuzz_seed_tagged(1, frame + NM_PKT_DATA_OFF, flen - NM_PKT_DATA_OFF);
 }
 
 void fuzz_seeds(void)
 {
-	seed_packet(1, 16, 0);
-	seed_packet(3, 100, 0);
-	seed_packet(2, 500, 0);
+	seed_packet(1, 16);
+	seed_packet(3, 100);
+	seed_packet(2, 500);
 	struct nm_aead a;
 	key(&a);
 	uint8_t hb[NM_HEARTBEAT_LEN];
 	FUZZ_CHECK(nm_packet_heartbeat(hb, &a, SESSION, 0x42, 3) == 0);
-	seed_with_tag(1, hb, sizeof(hb));
+	fuzz_seed_tagged(1, hb, sizeof(hb));
 	uint8_t msg[NM_HS_MSG_LEN], hs[NM_HS_PKT_LEN];
 	size_t hl;
 	fuzz_fill(msg, sizeof(msg), 7);
 	FUZZ_CHECK(nm_hs_pkt_encode(msg, sizeof(msg), hs, sizeof(hs), &hl) == 0);
-	seed_with_tag(1, hs, hl);
+	fuzz_seed_tagged(1, hs, hl);
 	/* The payload-reading (even) side also takes raw payload bytes. */
 	uint8_t raw[300];
 	fuzz_fill(raw, sizeof(raw), 11);
-	seed_with_tag(0, raw, sizeof(raw));
+	fuzz_seed_tagged(0, raw, sizeof(raw));
 }
