@@ -14,6 +14,7 @@ case "${1:-}" in
 esac
 
 setup_args=()
+test_args=()
 label=tests
 case "$mode" in
   default)
@@ -25,6 +26,7 @@ case "$mode" in
     # Sanitized libraries leave their runtime symbols to the executable (b_lundef=false).
     BUILD=${BUILD:-build-san} label=sanitized
     setup_args=(-Db_sanitize=address,undefined -Db_lundef=false)
+    test_args=(--timeout-multiplier 3)   # ASan runs code 2-3x slower
     export ASAN_OPTIONS=detect_leaks=1
     export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ;;
 esac
@@ -35,6 +37,6 @@ fi
 meson compile -C "$BUILD"
 
 rc=0
-meson test -C "$BUILD" --print-errorlogs "$@" || rc=$?
+meson test -C "$BUILD" --print-errorlogs "${test_args[@]}" "$@" || rc=$?
 python3 scripts/test_summary.py "$BUILD/meson-logs/testlog.json" | sed "s/^tests:/$label:/" || rc=1
 exit $rc
