@@ -61,10 +61,11 @@ int app_parse_mac(const char *s, struct rte_ether_addr *mac)
 int app_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
-	if (s == NULL || *s == '\0' || *s == '-')
+	/* Decimal only: base 0 read "0777" as octal 511 and took "0x10". */
+	if (s == NULL || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
-	unsigned long v = strtoul(s, &end, 0);
+	unsigned long v = strtoul(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		return -EINVAL;
 	*out = v;

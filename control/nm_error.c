@@ -32,6 +32,26 @@ const char *nm_strerror(int code)
 		return "Stale";
 	case NM_EMALFORMED:
 		return "Malformed";
+	case NM_EMIG_DAEMON_NOT_FOUND:
+		return "DaemonNotFound";
+	case NM_EMIG_TARGET_UNAVAILABLE:
+		return "TargetUnavailable";
+	case NM_EMIG_NO_TARGET:
+		return "NoTargetAvailable";
+	case NM_EMIG_STATE_FAILED:
+		return "StateFailed";
+	case NM_EMIG_ALREADY_MIGRATING:
+		return "AlreadyMigrating";
+	case NM_EMIG_WRONG_PHASE:
+		return "WrongPhase";
+	case NM_EMIG_SNAPSHOT_TOO_LARGE:
+		return "SnapshotTooLarge";
+	case NM_EMIG_BUFFER_FULL:
+		return "BufferFull";
+	case NM_EMIG_WRONG_PEER:
+		return "WrongPeer";
+	case NM_EMIG_REASSEMBLY:
+		return "Reassembly";
 	default:
 		break;
 	}
@@ -43,6 +63,11 @@ const char *nm_strerror(int code)
 bool nm_error_is_core(int code)
 {
 	return code <= NM_EPROCESS_FAILED && code >= NM_ESTALE;
+}
+
+bool nm_error_is_migration(int code)
+{
+	return code <= NM_EMIG_DAEMON_NOT_FOUND && code >= NM_EMIG_REASSEMBLY;
 }
 
 /* Upstream core DaemonError's Display prefix, or "" for other codes. */

@@ -38,6 +38,17 @@ enum nm_errcode {
 	NM_ESTALE = -1014,           /* Stale(origin): swapped or removed concurrently */
 	/* Codecs. */
 	NM_EMALFORMED = -1020, /* a byte string failed to decode */
+	/* Migration (upstream MigrationError; texts from nm_mig_err_* in nm_migwire.h). */
+	NM_EMIG_DAEMON_NOT_FOUND = -1030,   /* DaemonNotFound(origin) */
+	NM_EMIG_TARGET_UNAVAILABLE = -1031, /* TargetUnavailable(node) */
+	NM_EMIG_NO_TARGET = -1032,          /* NoTargetAvailable */
+	NM_EMIG_STATE_FAILED = -1033,       /* StateFailed(msg): also every codec error */
+	NM_EMIG_ALREADY_MIGRATING = -1034,  /* AlreadyMigrating(origin) */
+	NM_EMIG_WRONG_PHASE = -1035,        /* WrongPhase{expected, got} */
+	NM_EMIG_SNAPSHOT_TOO_LARGE = -1036, /* SnapshotTooLarge{size, max} */
+	NM_EMIG_BUFFER_FULL = -1037,        /* BufferFull{events, bytes} */
+	NM_EMIG_WRONG_PEER = -1038,         /* WrongPeer{daemon_origin, from, expected} */
+	NM_EMIG_REASSEMBLY = -1039,         /* netmesh: a snapshot chunk the reassembler refused */
 };
 
 #define NM_ERROR_MSG_MAX 256
@@ -56,6 +67,9 @@ const char *nm_strerror(int code);
 
 /* True for the Core(...) family (ProcessFailed .. Stale). */
 bool nm_error_is_core(int code);
+
+/* True for the migration family (NM_EMIG_*). */
+bool nm_error_is_migration(int code);
 
 /*
  * Record an error and return `code`, so `return nm_error_set(err, ...)` reads

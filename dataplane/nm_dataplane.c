@@ -162,6 +162,10 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 		c.udp_port = NM_NET_DEFAULT_PORT;
 	if (c.n_workers > NM_PORT_MAX_QUEUES)
 		return nm_error_set(err, -EINVAL, "dataplane: at most %d workers", NM_PORT_MAX_QUEUES);
+	if (c.burst == 0)
+		c.burst = NM_BURST;
+	if (c.burst > NM_BURST)
+		return nm_error_set(err, -EINVAL, "dataplane: burst %u, at most %d", c.burst, NM_BURST);
 	unsigned lcores[NM_PORT_MAX_QUEUES];
 	int rc = pick_lcores(&c, lcores, err);
 	if (rc < 0)
@@ -175,13 +179,15 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	dp->ip = c.ip;
 	dp->udp_port = c.udp_port;
 	dp->n_workers = c.n_workers;
+	dp->burst = c.burst;
 	pthread_mutex_init(&dp->lock, NULL);
 	if (nm_u64map_init(&dp->sessions, 256) < 0 || nm_u64map_init(&dp->daemons, 1024) < 0) {
 		rc = nm_error_set(err, -ENOMEM, "dataplane: out of memory");
 		goto fail;
 	}
 	struct nm_port_config pc = { .port_id = nm_mesh_port_id(c.mesh), .n_queues = c.n_workers,
-				     .mtu = c.mtu, .n_mbufs = c.n_mbufs };
+				     .mtu = c.mtu, .n_mbufs = c.n_mbufs, .rx_desc = c.rx_desc,
+				     .tx_desc = c.tx_desc };
 	if ((rc = nm_port_init(&dp->port, &pc, err)) < 0)
 		goto fail;
 	char name[RTE_RING_NAMESIZE];

@@ -39,6 +39,8 @@ struct nm_dataplane_config {
 	const unsigned *lcores;    /* worker lcores; NULL: the first EAL worker lcores */
 	uint16_t mtu;              /* default 1500 */
 	uint32_t n_mbufs;          /* default 8191 */
+	uint16_t rx_desc, tx_desc; /* per queue; default 1024, within the device's limits */
+	uint16_t burst;            /* packets per worker RX/TX burst, 1..NM_BURST; default NM_BURST */
 };
 
 /* Slow-path packets (handshakes) go to the control thread through this hook. */
@@ -51,6 +53,7 @@ struct nm_dataplane {
 	uint32_t ip;
 	uint16_t udp_port;
 	uint16_t n_workers;
+	uint16_t burst; /* the workers' RX/TX burst size */
 	struct nm_worker *workers[NM_PORT_MAX_QUEUES];
 	struct nm_worker *by_lcore[RTE_MAX_LCORE];
 	struct nm_peer_table peers;

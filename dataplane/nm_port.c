@@ -47,6 +47,24 @@ static void choose_offloads(struct nm_port *p, const struct rte_eth_dev_info *in
 				(p->tx_udp_cksum ? RTE_ETH_TX_OFFLOAD_UDP_CKSUM : 0);
 }
 
+int nm_port_check_desc(const struct rte_eth_dev_info *info, uint16_t port_id, uint16_t rx_desc,
+		       uint16_t tx_desc, struct nm_error *err)
+{
+	const struct rte_eth_desc_lim *lim[2] = { &info->rx_desc_lim, &info->tx_desc_lim };
+	const uint16_t want[2] = { rx_desc, tx_desc };
+	for (int i = 0; i < 2; i++) {
+		uint16_t align = lim[i]->nb_align ? lim[i]->nb_align : 1;
+		if (want[i] < lim[i]->nb_min || want[i] > lim[i]->nb_max || want[i] % align != 0)
+			return nm_error_set(err, -EINVAL,
+					    "port %u (%s): %u %s descriptors asked, the device takes "
+					    "%u..%u in multiples of %u",
+					    port_id, info->driver_name ? info->driver_name : "?",
+					    want[i], i ? "tx" : "rx", lim[i]->nb_min, lim[i]->nb_max,
+					    align);
+	}
+	return 0;
+}
+
 static int setup_queues(struct nm_port *p, const struct nm_port_config *c, struct nm_error *err)
 {
 	int socket = rte_eth_dev_socket_id(p->port_id);
@@ -100,6 +118,8 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 				    c.port_id, info.driver_name, c.n_queues, info.max_rx_queues,
 				    info.max_tx_queues);
 
+	if ((rc = nm_port_check_desc(&info, c.port_id, c.rx_desc, c.tx_desc, err)) < 0)
+		return rc;
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	choose_offloads(p, &info, &conf);

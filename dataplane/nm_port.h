@@ -40,6 +40,16 @@ struct nm_port {
 	bool started;
 };
 
+struct rte_eth_dev_info;
+
+/*
+ * Descriptor counts against the device's limits (min, max, alignment), so a
+ * count the PMD would round or refuse is an error naming both. nm_port_init
+ * calls it; pure, for tests.
+ */
+int nm_port_check_desc(const struct rte_eth_dev_info *info, uint16_t port_id, uint16_t rx_desc,
+		       uint16_t tx_desc, struct nm_error *err);
+
 /* Configure, set up queues and start. Negative errno with the reason in err. */
 int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_error *err);
 

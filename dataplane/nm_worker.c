@@ -58,7 +58,7 @@ static void tx_flush(struct nm_worker *w)
 
 static void tx_push(struct nm_worker *w, struct rte_mbuf *m)
 {
-	if (w->n_tx == NM_BURST)
+	if (w->n_tx >= w->dp->burst)
 		tx_flush(w);
 	w->tx[w->n_tx++] = m;
 }
@@ -469,7 +469,7 @@ unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	w->now_ns = nm_wall_ns();
-	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, NM_BURST);
+	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, w->dp->burst);
 	for (uint16_t i = 0; i < n; i++)
 		rx_one(w, ms[i]);
 	return n + serve_handoffs(w);
