@@ -38,17 +38,22 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 mkdir -p "$BUILD/artifacts"
+# Target $1's artifacts that are findings (libFuzzer's slow-unit-* ones are not).
+found() {
+  find "$BUILD/artifacts" \( -name "$1-crash-*" -o -name "$1-leak-*" -o -name "$1-timeout-*" \
+    -o -name "$1-oom-*" \) | wc -l
+}
 failed=0
 for t in "${targets[@]}"; do
   bin=$BUILD/tests/fuzz/fuzz_$t
   seeds=$BUILD/seeds/$t corpus=$BUILD/corpus/$t log=$BUILD/fuzz-$t.log
   rm -rf "$seeds"; mkdir -p "$seeds" "$corpus"
   NM_FUZZ_SEEDS=$seeds "$bin" >/dev/null
-  before=$(find "$BUILD/artifacts" -name "$t-*" | wc -l)
+  before=$(found "$t")
   rc=0
   "$bin" -max_total_time="$secs" -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$BUILD/artifacts/$t-" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
-  after=$(find "$BUILD/artifacts" -name "$t-*" | wc -l)
+  after=$(found "$t")
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
   crashes=$((after - before))
   if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi  # died without an artifact
