@@ -977,7 +977,8 @@ int nm_config_validate(struct nm_app_config *c, struct nm_error *err)
 /* A value as the parser reads it back: bare, or quoted with \" and \\. */
 static void put_value(FILE *out, const char *v)
 {
-	if (v[0] != '\0' && v[0] != '=' && strpbrk(v, " \t#\"\\") == NULL) {
+	/* Quoted also with a CR: a bare one at the end of the line reads back as CRLF. */
+	if (v[0] != '\0' && v[0] != '=' && strpbrk(v, " \t\r#\"\\") == NULL) {
 		fputs(v, out);
 		return;
 	}
