@@ -322,7 +322,7 @@ static void rig_up(struct dp_rig *r, const struct bench_case *bc, const struct c
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	if ((rc = nm_mesh_create(&mc, &r->mesh, &err)) < 0)
 		die("mesh", rc, &err);
-	r->rt = nm_runtime_create(r->mesh);
+	r->rt = nm_runtime_create(nm_mesh_node(r->mesh));
 	if (r->rt == NULL)
 		die("runtime", -ENOMEM, NULL);
 	if ((rc = nm_builtin_register_all(r->rt, &err)) < 0 || (rc = nm_runtime_start(r->rt, &err)) < 0)

@@ -96,7 +96,7 @@ static void bench_up(struct bench *b, const char *port)
 	int rc = nm_mesh_create(&mc, &b->mesh, &err);
 	if (rc < 0)
 		bench_die("mesh", rc);
-	b->rt = nm_runtime_create(b->mesh);
+	b->rt = nm_runtime_create(nm_mesh_node(b->mesh));
 	if (b->rt == NULL || nm_builtin_register_all(b->rt, NULL) < 0 ||
 	    nm_runtime_register_factory(b->rt, "tally", tally_new, NULL, NULL) < 0 ||
 	    nm_runtime_start(b->rt, NULL) < 0)

@@ -27,11 +27,25 @@
 #include "nm_wire.h"
 
 #define GEN_MAX_DAEMONS 64
+#define GEN_MAX_PEERS 8
 /* The largest event payload any packet can carry: one frame in a full datagram. */
 #define GEN_EVENT_MAX (NM_NET_MAX_PAYLOAD - NM_CAUSAL_FRAME_HDR - NM_CAUSAL_LINK_SIZE)
 #define GEN_MAX_EVENTS_PER_PACKET (NM_NET_MAX_PAYLOAD / (NM_CAUSAL_FRAME_HDR + NM_CAUSAL_LINK_SIZE))
 /* Room for any frame we build or accept. */
 #define GEN_FRAME_MAX (NM_PKT_DATA_OFF + NM_NET_MAX_PACKET)
+
+/*
+ * Per-event memory: the last GEN_WINDOW event numbers keep their send time,
+ * the peer they went to and an "answered" bit. A reply to an older event
+ * (over 10 s old at 100 k events/s) is counted late: no RTT, and for an echo
+ * no duplicate check.
+ */
+#define GEN_WINDOW_BITS 20
+#define GEN_WINDOW (1u << GEN_WINDOW_BITS)
+
+/* RTT histogram: 64 linear buckets per power of two (under 0.8 % error). */
+#define GEN_HIST_SUB_BITS 6
+#define GEN_HIST_BUCKETS ((64 - GEN_HIST_SUB_BITS + 1) << GEN_HIST_SUB_BITS)
 
 /* Handshake timing, the same defaults as the appliance's session manager. */
 #define GEN_HS_ATTEMPTS 4          /* the first try and 3 retries */
@@ -39,17 +53,26 @@
 #define GEN_HS_BACKOFF_MS 100      /* x attempt, before the next msg1 */
 #define GEN_HS_TIMEOUT_MS 5000     /* overall */
 
+/* One appliance. */
+struct gen_peer_config {
+	struct nm_pkt_endpoint ep; /* .mac only if mac_known */
+	bool mac_known;
+	uint64_t node_id;
+	uint8_t static_pub[32]; /* its X25519 static public key */
+};
+
 struct gen_config {
 	struct nm_pkt_endpoint self; /* our MAC, IPv4, UDP port */
-	struct nm_pkt_endpoint peer; /* the appliance; .mac only if peer_mac_known */
-	bool peer_mac_known;
+	struct gen_peer_config peers[GEN_MAX_PEERS]; /* every daemon starts on peers[0] */
+	unsigned n_peers;
 	uint64_t node_id;     /* ours: in the handshake prologue */
 	uint64_t origin_hash; /* ours: our events' chain and the NetHeader origin */
-	uint64_t peer_node_id;
 	uint8_t psk[32];
-	uint8_t peer_static[32];  /* the appliance's X25519 static public key */
 	bool use_split;           /* Noise Split() keys; both ends must agree */
-	uint64_t daemons[GEN_MAX_DAEMONS]; /* destinations, round-robin */
+	uint64_t daemons[GEN_MAX_DAEMONS]; /* destinations, round-robin, distinct */
+	/* true: the daemon's outputs are not one per event (a sink, a fan-out):
+	 * chain-checked, echoes still judged, but no lost/duplicate accounting. */
+	bool daemon_any[GEN_MAX_DAEMONS];
 	unsigned n_daemons;
 	uint32_t event_size;
 	uint32_t events_per_packet; /* capped by the MTU budget */
@@ -66,8 +89,20 @@ enum gen_state {
 enum gen_rx_result {
 	GEN_RX_CONSUMED = 0, /* counted (data, heartbeat, or a drop) */
 	GEN_RX_REPLY,        /* the frame now holds a reply to send (ARP, ICMP echo) */
-	GEN_RX_RESOLVED,     /* the peer's MAC is known now */
-	GEN_RX_ESTABLISHED,  /* msg2 accepted: the session is up */
+	GEN_RX_RESOLVED,     /* a peer's MAC is known now */
+	GEN_RX_ESTABLISHED,  /* a msg2 was accepted: that peer's session is up */
+};
+
+/* One appliance: its handshake, session and counters. */
+struct gen_peer {
+	struct gen_peer_config cfg;
+	enum gen_state state;
+	struct nm_hs hs;
+	uint64_t session_id;
+	struct nm_aead tx, rx;
+	uint64_t tx_counter;
+	struct nm_replay replay;
+	uint64_t tx_packets, rx_packets, hs_attempts, moved_recv;
 };
 
 /* Per emitting daemon (NetHeader stream_id): the last link and its payload. */
@@ -76,79 +111,150 @@ struct gen_chain_check {
 	struct nm_causal_link prev; /* genesis until the first event */
 	uint32_t prev_len;
 	uint64_t events, ok, errors, gaps, lost;
+	/* The first link seen: with the last one's next parent hash, a restart test
+	 * validates a chain across two generator runs. */
+	uint64_t first_seq, first_parent;
 	uint8_t prev_payload[GEN_EVENT_MAX];
+};
+
+/*
+ * Per destination daemon: where its events go and what came back. An output
+ * equal to an event we sent it (same number, same bytes) is an echo, judged
+ * exactly by the event's answered bit; any other output of a one-per-event
+ * daemon answers its events in order (the k-th output the k-th event), and
+ * one beyond the events sent is a duplicate.
+ */
+struct gen_dest {
+	uint64_t origin;
+	bool any;      /* config daemon_any */
+	uint8_t peer;  /* current appliance (index into peers) */
+	uint64_t seq;  /* NetHeader sequence, continuous across peers */
+	uint64_t sent; /* events the port took */
+	uint64_t answered;   /* distinct events answered */
+	uint64_t outputs;    /* every output seen on its stream */
+	uint64_t echoed;     /* outputs that were echoes of our events */
+	uint64_t duplicates; /* outputs answering an event already answered */
+	uint64_t redirects;  /* Moved that re-pointed it */
+	uint64_t rtt_max_ns;
 };
 
 struct gen_stats {
 	uint64_t tx_packets, tx_events, tx_bytes, tx_heartbeats;
-	uint64_t rx_frames, rx_packets, rx_events, rx_bytes, rx_heartbeats;
+	uint64_t rx_frames, rx_packets, rx_events, rx_bytes, rx_heartbeats, rx_messages;
 	uint64_t arp_requests, arp_replies, icmp_replies, hs_attempts;
-	uint64_t chain_ok, chain_errors, chain_gaps, lost_events;
+	uint64_t chain_ok, chain_errors, chain_gaps;
+	uint64_t gap_lost;          /* outputs missing in chain gaps (sequence jumps) */
+	uint64_t duplicate_events;  /* sum of gen_dest.duplicates */
+	uint64_t redirects;         /* Moved that re-pointed a daemon */
+	uint64_t redirects_ignored; /* Moved not applied (see gen_rx) */
+	uint64_t late_replies;      /* answers to events older than GEN_WINDOW */
+	uint64_t rtt_samples, rtt_max_ns;
+	uint64_t rtt_fwd_samples, rtt_fwd_max_ns; /* answered by another peer than the one sent to */
 	uint64_t drops[NM_DROP__COUNT];
 };
 
 struct gen {
 	struct gen_config cfg;
-	enum gen_state state;
 	uint32_t per_packet; /* events per packet after the MTU cap */
-	struct nm_hs hs;
-	uint64_t session_id;
-	struct nm_aead tx, rx;
-	uint64_t tx_counter;
-	struct nm_replay replay;
+	uint64_t now_ns;     /* the caller's clock (gen_set_now): send stamps, RTTs */
+	unsigned n_peers;
+	struct gen_peer peers[GEN_MAX_PEERS];
 	struct nm_chain chain; /* our own identity's chain */
-	uint64_t stream_seq[GEN_MAX_DAEMONS];
 	unsigned next_daemon;
 	uint16_t ip_id;
-	uint64_t event_no;
+	uint64_t event_no; /* the next event's number */
 	struct gen_stats st;
 	char last_chain_error[128];
+	struct gen_dest dest[GEN_MAX_DAEMONS];
 	unsigned n_checks;
 	struct gen_chain_check checks[GEN_MAX_DAEMONS];
 	struct nm_event evs[NM_NET_MAX_EVENTS]; /* scratch: built or read events */
 	uint8_t payload[NM_NET_MAX_PAYLOAD];   /* scratch: payloads of built events */
+	uint8_t tail[GEN_EVENT_MAX];           /* every event's bytes after its number */
+	uint64_t rtt_hist[GEN_HIST_BUCKETS];
+	uint64_t answered[GEN_WINDOW / 64];    /* bit per event number (mod GEN_WINDOW) */
+	uint64_t sent_ns[GEN_WINDOW];          /* send time per event number */
+	uint8_t sent_peer[GEN_WINDOW];         /* peer per event number */
 };
 
 /*
- * Check the config and start: RESOLVING, or HANDSHAKING when the peer's MAC
- * is given. -EINVAL (with the reason) for a bad config, -EMSGSIZE when one
- * event does not fit a packet at the MTU.
+ * Check the config and start: each peer RESOLVING, or HANDSHAKING when its
+ * MAC is given. -EINVAL (with the reason) for a bad config (no peer, a peer
+ * or daemon given twice), -EMSGSIZE when one event does not fit a packet.
  */
 int gen_init(struct gen *g, const struct gen_config *cfg, struct nm_error *err);
 
-/* Wipe the keys and the handshake state. */
+/* Wipe the keys and the handshake states. */
 void gen_fini(struct gen *g);
 
-/* Frames to send. Each returns 0 and *len, or a negative code. */
+/* The caller's monotonic clock, read by the builders and gen_rx. */
+static inline void gen_set_now(struct gen *g, uint64_t now_ns)
+{
+	g->now_ns = now_ns;
+}
 
-/* Broadcast ARP request for the peer's address. */
-int gen_arp_request(struct gen *g, uint8_t *frame, size_t cap, size_t *len);
+/* Every peer's session is up. */
+bool gen_all_established(const struct gen *g);
 
-/* A new handshake attempt (fresh ephemeral): the 116-byte msg1 datagram. -EPROTO unless HANDSHAKING. */
-int gen_hs_msg1(struct gen *g, uint8_t *frame, size_t cap, size_t *len);
+/* Frames to send. Each returns 0 and *len, or a negative code (-EINVAL: no such peer). */
 
-/* The next packet of events for the next daemon in turn. -EPROTO unless ESTABLISHED. */
-int gen_build_events(struct gen *g, uint8_t *frame, size_t cap, size_t *len);
+/* Broadcast ARP request for peer `p`'s address. */
+int gen_arp_request(struct gen *g, unsigned p, uint8_t *frame, size_t cap, size_t *len);
 
-/* An 84-byte HEARTBEAT on the session (keeps it alive while idle). */
-int gen_build_heartbeat(struct gen *g, uint8_t *frame, size_t cap, size_t *len);
+/* A new handshake attempt with peer `p` (fresh ephemeral): the 116-byte msg1
+ * datagram. -EPROTO unless that peer is HANDSHAKING. */
+int gen_hs_msg1(struct gen *g, unsigned p, uint8_t *frame, size_t cap, size_t *len);
+
+/* The peer the next event packet goes to (the next daemon's current peer). */
+unsigned gen_next_peer(const struct gen *g);
 
 /*
- * Handle one received frame (it may be rewritten in place). Anything bad is
- * counted in st.drops and reported as CONSUMED; never a crash. For REPLY,
- * *out_len is the reply's length.
+ * The next packet of events for the next daemon in turn, to its current
+ * peer; stamps each event's send time. -EPROTO unless that peer is ESTABLISHED.
+ */
+int gen_build_events(struct gen *g, uint8_t *frame, size_t cap, size_t *len);
+
+/* An 84-byte HEARTBEAT on peer `p`'s session (keeps it alive while idle). */
+int gen_build_heartbeat(struct gen *g, unsigned p, uint8_t *frame, size_t cap, size_t *len);
+
+/*
+ * Handle one received frame (it may be rewritten in place). The session id
+ * tells the peer; a msg2 is matched to a peer by its source address. Anything
+ * bad is counted in st.drops and reported as CONSUMED; never a crash. For
+ * REPLY, *out_len is the reply's length.
+ *
+ * 0x0500 packets: each EventFrame is one message. A Moved re-points its
+ * daemon at the peer whose node_id is new_node (st.redirects) only when it
+ * comes from the daemon's current peer, names another peer with a session,
+ * and the daemon is one of ours; otherwise it is counted in
+ * st.redirects_ignored and the daemon stays where it is. Bad framing is a
+ * frame_overrun drop, another message type or an undecodable one a
+ * subprotocol drop.
  */
 enum gen_rx_result gen_rx(struct gen *g, uint8_t *frame, size_t len, size_t *out_len);
 
 /*
  * A built frame the port never took (shutdown with the TX queue full):
- * counted as a tx_full drop and, for an event packet (events > 0), taken
- * back out of the sent counters.
+ * counted as a tx_full drop and, for an event packet (read from its clear
+ * NetHeader), taken back out of the sent counters.
  */
-void gen_tx_unsent(struct gen *g, uint32_t events, size_t bytes);
+void gen_tx_unsent(struct gen *g, const uint8_t *frame, size_t len);
 
 /* Sum of every drop counter. */
 uint64_t gen_drops_total(const struct gen_stats *st);
+
+/* Events of a one-per-event daemon never answered (sent - answered); 0 for an "any" daemon. */
+uint64_t gen_dest_unanswered(const struct gen_dest *t);
+
+/*
+ * lost_events: per destination daemon, one-per-event: max(events never
+ * answered, outputs missing in its chain gaps); "any": its chain-gap losses.
+ * Plus the chain-gap losses of daemons we do not send to.
+ */
+uint64_t gen_lost_events(const struct gen *g);
+
+/* The q-quantile (0 < q <= 1) of the recorded round trips, ns; 0 without samples. */
+uint64_t gen_rtt_quantile(const struct gen *g, double q);
 
 /*
  * Retry schedule for ARP and the handshake: send, wait `wait_ms`, back off

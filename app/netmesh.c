@@ -19,12 +19,17 @@
 #include <rte_lcore.h>
 
 #include "app_common.h"
+#include "app_ops.h"
+#include "app_state.h"
+#include "app_telemetry.h"
 #include "nm_builtin.h"
 #include "nm_config.h"
 #include "nm_dataplane.h"
+#include "nm_log.h"
 #include "nm_mesh.h"
 #include "nm_meshos.h"
 #include "nm_meshos_probe.h"
+#include "nm_migdp.h"
 #include "nm_runtime.h"
 #include "nm_sessmgr.h"
 #include "nm_time.h"
@@ -41,6 +46,8 @@ struct app {
 	struct nm_sessmgr *sm;
 	struct nm_meshos *mos;
 	struct nm_meshos_probe_ctx probe;
+	struct app_state state;
+	struct nm_migdp *md; /* live migration: the engine on the dataplane */
 };
 
 /* "netmesh: what: message", without repeating `what` when the message starts with it. */
@@ -49,9 +56,9 @@ static int fail(const char *what, const struct nm_error *err)
 	const char *msg = err->msg[0] ? err->msg : nm_strerror(err->code);
 	size_t n = strlen(what);
 	if (strncmp(msg, what, n) == 0 && msg[n] == ':')
-		fprintf(stderr, "netmesh: %s\n", msg);
+		nm_log(NM_LT_APP, NM_LV_ERR, "%s", msg);
 	else
-		fprintf(stderr, "netmesh: %s: %s\n", what, msg);
+		nm_log(NM_LT_APP, NM_LV_ERR, "%s: %s", what, msg);
 	return err->code < 0 ? err->code : -EINVAL;
 }
 
@@ -66,14 +73,14 @@ static int app_resolve_port(struct app *a)
 		{
 			return rte_eth_dev_get_name_by_port(pid, name);
 		}
-		fprintf(stderr, "netmesh: no ethdev: give EAL a device (-a PCI or --vdev)\n");
+		nm_log(NM_LT_APP, NM_LV_ERR, "no ethdev: give EAL a device (-a PCI or --vdev)");
 		return -ENODEV;
 	}
 	if (app_parse_uint(name, 0, RTE_MAX_ETHPORTS - 1, &id) < 0)
 		return 0; /* a name: nm_mesh_create looks it up */
 	if (!rte_eth_dev_is_valid_port((uint16_t)id)) {
-		fprintf(stderr, "netmesh: --port %s: no port with that id (EAL has %u)\n", name,
-			(unsigned)rte_eth_dev_count_avail());
+		nm_log(NM_LT_APP, NM_LV_ERR, "--port %s: no port with that id (EAL has %u)", name,
+		       (unsigned)rte_eth_dev_count_avail());
 		return -ENODEV;
 	}
 	return rte_eth_dev_get_name_by_port((uint16_t)id, name);
@@ -96,12 +103,25 @@ static int app_mesh_init(struct app *a)
 static int app_runtime_init(struct app *a)
 {
 	struct nm_error err = { 0 };
-	a->rt = nm_runtime_create(a->mesh);
+	a->rt = nm_runtime_create(nm_mesh_node(a->mesh));
 	if (a->rt == NULL)
 		return -ENOMEM;
 	if (nm_builtin_register_all(a->rt, &err) < 0 || nm_runtime_start(a->rt, &err) < 0)
 		return fail("runtime", &err);
 	return 0;
+}
+
+/* The migration engine on the dataplane; it must see 0x0500 before the workers run. */
+static int app_migration_init(struct app *a)
+{
+	struct nm_migdp_accept acc[NM_CONFIG_MAX_ACCEPT];
+	for (unsigned i = 0; i < a->cfg.n_accepts; i++)
+		acc[i] = (struct nm_migdp_accept){ a->cfg.accepts[i].kind, a->cfg.accepts[i].lcore };
+	struct nm_migdp_config mc = { .dp = a->dp, .sm = a->sm, .rt = a->rt,
+				      .static_sk = a->keys.noise_sk, .accept = acc,
+				      .n_accept = a->cfg.n_accepts };
+	struct nm_error err = { 0 };
+	return nm_migdp_create(&mc, &a->md, &err) < 0 ? fail("migration", &err) : 0;
 }
 
 static int app_dataplane_init(struct app *a)
@@ -111,7 +131,7 @@ static int app_dataplane_init(struct app *a)
 		.mesh = a->mesh, .rt = a->rt, .ip = a->cfg.ip, .udp_port = a->cfg.udp_port,
 		.n_workers = a->cfg.queues, .lcores = a->cfg.n_lcores ? a->cfg.lcores : NULL,
 		.mtu = a->cfg.mtu, .n_mbufs = a->cfg.n_mbufs, .rx_desc = a->cfg.rx_desc,
-		.tx_desc = a->cfg.tx_desc, .burst = a->cfg.burst,
+		.tx_desc = a->cfg.tx_desc, .burst = a->cfg.burst, .idle_sleep_us = a->cfg.idle_sleep_us,
 	};
 	if (nm_dataplane_create(&dc, &a->dp, &err) < 0)
 		return fail("dataplane", &err);
@@ -129,6 +149,8 @@ static int app_dataplane_init(struct app *a)
 		if (nm_sessmgr_add_peer(a->sm, &pc, &err) < 0)
 			return fail("peer", &err);
 	}
+	if (app_migration_init(a) < 0)
+		return -EINVAL;
 	if (nm_dataplane_start(a->dp, &err) < 0)
 		return fail("workers", &err);
 	return 0;
@@ -141,26 +163,30 @@ static int app_meshos_init(struct app *a)
 	struct nm_meshos_config mc = { .rt = a->rt, .probes = nm_meshos_probes_of(&a->probe) };
 	int rc = nm_meshos_start(&mc, NULL, &a->mos);
 	if (rc < 0)
-		fprintf(stderr, "netmesh: meshos: %s\n", nm_meshos_last_error_message());
+		nm_log(NM_LT_APP, NM_LV_ERR, "meshos: %s", nm_meshos_last_error_message());
 	return rc;
 }
 
 static int app_spawn_daemons(struct app *a)
 {
+	if (app_state_open(&a->state, a->cfg.state_dir, a->cfg.snapshot_interval, a->rt) < 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < a->cfg.n_daemons; i++) {
 		const struct nm_config_daemon *d = &a->cfg.daemons[i];
 		struct nm_error err = { 0 };
 		struct nm_identity id;
 		struct nm_host_config hc = nm_host_config_default();
 		struct nm_daemon_handle h;
+		bool restored;
 		hc.lcore = d->lcore;
 		if (nm_identity_from_file(&id, d->seed_file, &err) < 0 ||
-		    nm_runtime_spawn(a->rt, d->kind, &id, &hc, &h, &err) < 0)
+		    app_state_spawn(&a->state, a->rt, d->kind, &id, &hc, &h, &restored, &err) < 0)
 			return fail(d->kind, &err);
-		printf("netmesh: daemon %s origin 0x%016" PRIx64 " on lcore %u\n", d->kind,
-		       h.origin_hash, d->lcore);
+		nm_log(NM_LT_APP, NM_LV_NOTICE, "daemon %s origin 0x%016" PRIx64 " on lcore %u%s", d->kind,
+		       h.origin_hash, d->lcore, restored ? " (restored)" : "");
 		nm_identity_wipe(&id);
 	}
+	app_state_started(&a->state);
 	return 0;
 }
 
@@ -202,21 +228,35 @@ static void print_stats(const struct app *a)
 
 static void control_loop(struct app *a)
 {
-	uint64_t ticks = 0;
-	const uint64_t period_ticks = (uint64_t)a->cfg.stats_period * 1000;
+	const uint64_t period_ms = (uint64_t)a->cfg.stats_period * 1000;
+	uint64_t next_stats = nm_mono_ms() + period_ms;
 	while (!atomic_load(&app_force_quit)) {
+		/* Session and migration state change here; telemetry reads them under this. */
+		app_telemetry_hold();
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
+		unsigned work = nm_migdp_poll(a->md, nm_mono_ms());
+		bool busy = nm_migdp_busy(a->md);
+		app_telemetry_release();
 		nm_meshos_poll(a->mos, nm_mono_ms());
-		app_sleep_ms(1);
-		if (period_ticks != 0 && ++ticks % period_ticks == 0)
+		app_state_tick(&a->state, nm_mono_ns());
+		/* A migration's pause is the control thread's latency: no sleep while one runs. */
+		if (!busy && work == 0)
+			app_sleep_ms(1);
+		if (period_ms != 0 && nm_mono_ms() >= next_stats) {
+			next_stats += period_ms;
 			print_stats(a);
+		}
 	}
 }
 
 /* Tear down in dependency order; every step tolerates a partial start. */
 static void app_fini(struct app *a)
 {
+	app_telemetry_fini(); /* no telemetry callback reads what follows */
+	/* Migrations end with the workers still running: held events are processed here. */
+	nm_migdp_free(a->md);
+	a->md = NULL;
 	nm_meshos_free(a->mos); /* before the runtime it observes */
 	a->mos = NULL;
 	if (a->rt != NULL)
@@ -230,7 +270,20 @@ static void app_fini(struct app *a)
 	nm_dataplane_destroy(a->dp); /* closes the port */
 	nm_runtime_destroy(a->rt);
 	nm_mesh_destroy(a->mesh);
+	app_state_close(&a->state);
 	nm_keys_wipe(&a->keys);
+}
+
+/* /netmesh/... commands; without telemetry (--no-telemetry) they are simply never asked. */
+static int app_telemetry_init_from(struct app *a)
+{
+	struct app_telemetry_src src = { .mesh = a->mesh, .dp = a->dp, .sm = a->sm, .rt = a->rt,
+					 .mos = a->mos, .md = a->md };
+	int rc = app_telemetry_init(&src);
+	if (rc < 0)
+		nm_log(NM_LT_APP, NM_LV_ERR, "telemetry: cannot register /netmesh commands: %s",
+		       strerror(-rc));
+	return rc;
 }
 
 static int app_keys_init(struct app *a)
@@ -287,6 +340,7 @@ int main(int argc, char **argv)
 	if (used + 1 < eal_argc) /* EAL stops at a word that is none of its options */
 		rte_exit(EXIT_FAILURE, "unexpected argument '%s' before '--'\n", argv[used + 1]);
 	app_signals_init(argv[0]);
+	app_ops_init();
 
 	int rc = app_keys_init(&a);
 	if (rc == 0)
@@ -299,14 +353,18 @@ int main(int argc, char **argv)
 		rc = app_meshos_init(&a);
 	if (rc == 0)
 		rc = app_spawn_daemons(&a);
+	if (rc == 0)
+		rc = app_telemetry_init_from(&a);
 	if (rc == 0) {
-		printf("netmesh: node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop\n",
+		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
 		fflush(stdout);
 		control_loop(&a);
-		printf("netmesh: stopping\n");
+		nm_log(NM_LT_APP, NM_LV_NOTICE, "stopping");
+		rc = app_state_stop(&a.state, a.dp); /* before the runtime drains the daemons */
 	}
 	app_fini(&a);
+	app_ops_fini();
 	int crc = rte_eal_cleanup();
 	if (crc < 0)
 		fprintf(stderr, "netmesh: EAL cleanup failed: %s\n", rte_strerror(-crc));

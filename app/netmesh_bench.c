@@ -41,7 +41,7 @@ void bench_die(const char *what, int rc)
 	die(what, rc, NULL);
 }
 
-static struct nm_runtime *bench_runtime(const char *port)
+static struct nm_runtime *bench_runtime(const char *port, struct nm_mesh **mesh_out)
 {
 	struct nm_mesh_config cfg = { .port = port };
 	memset(cfg.psk, 0x42, sizeof(cfg.psk));
@@ -50,17 +50,17 @@ static struct nm_runtime *bench_runtime(const char *port)
 	int rc = nm_mesh_create(&cfg, &mesh, &err);
 	if (rc < 0)
 		die("mesh", rc, &err);
-	struct nm_runtime *rt = nm_runtime_create(mesh);
+	struct nm_runtime *rt = nm_runtime_create(nm_mesh_node(mesh));
 	if (rt == NULL)
 		die("runtime", -ENOMEM, NULL);
 	if ((rc = nm_builtin_register_all(rt, &err)) < 0 || (rc = nm_runtime_start(rt, &err)) < 0)
 		die("runtime start", rc, &err);
+	*mesh_out = mesh;
 	return rt;
 }
 
-static void bench_free(struct nm_runtime *rt)
+static void bench_free(struct nm_runtime *rt, struct nm_mesh *mesh)
 {
-	struct nm_mesh *mesh = nm_runtime_mesh(rt);
 	nm_runtime_destroy(rt);
 	nm_mesh_destroy(mesh);
 }
@@ -170,7 +170,8 @@ static double idle_daemon_bytes(struct nm_runtime *rt, size_t n)
 
 static int bench_runtime_part(const char *port)
 {
-	struct nm_runtime *rt = bench_runtime(port);
+	struct nm_mesh *mesh;
+	struct nm_runtime *rt = bench_runtime(port, &mesh);
 	const uint64_t n = 20 * 1000 * 1000;
 	/* Warm up caches and the branch predictor once. */
 	deliver_rate(rt, "echo", n / 10);
@@ -179,7 +180,7 @@ static int bench_runtime_part(const char *port)
 	printf("chain_append_64B: %.1f ns\n", chain_append_ns(50 * 1000 * 1000));
 	printf("spawn_stop_rate: %.0f spawns/s\n", spawn_stop_rate(rt, 200000));
 	printf("idle_daemon_memory: %.0f bytes\n", idle_daemon_bytes(rt, 100000));
-	bench_free(rt);
+	bench_free(rt, mesh);
 	return 0;
 }
 

@@ -3,10 +3,12 @@
  * netmesh_gen.c - the traffic generator: netmesh-gen [EAL args] -- [options]
  *
  * A single-process Net node on one DPDK port, run on the main lcore: it
- * resolves the appliance by ARP, handshakes as initiator, sends sealed
- * causal-event packets to the given daemons at a rate, and checks every
- * reply's chain (app/gen_core.h does the node logic; this file moves mbufs,
- * keeps time and prints). SIGINT/SIGTERM stop it; a second signal exits.
+ * resolves the appliances by ARP, handshakes with each as initiator, sends
+ * sealed causal-event packets to the given daemons at a rate (each to its
+ * current appliance, following Moved redirects), and checks every reply's
+ * chain, duplicates, losses and round trips (app/gen_core.h does the node
+ * logic; this file moves mbufs, keeps time and prints). SIGINT/SIGTERM stop
+ * it; a second signal exits.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +26,7 @@
 #include <sodium.h>
 
 #include "app_common.h"
+#include "app_ops.h"
 #include "nm_time.h"
 #include "gen_core.h"
 #include "nm_keys.h"
@@ -31,8 +34,9 @@
 
 #define BURST 32
 #define LINK_TIMEOUT_MS 5000
-#define DRAIN_QUIET_MS 200  /* stop draining replies after this long without any */
-#define DRAIN_MAX_MS 2000
+#define DRAIN_QUIET_MS 500  /* stop draining after this long without an event reply */
+#define DRAIN_MAX_MS 5000
+#define IDLE_POLLS 256      /* idle loop iterations before --idle-sleep-us applies */
 #define HEARTBEAT_IDLE_MS 1000
 #define NS_PER_MS 1000000ULL
 
@@ -43,17 +47,18 @@
 
 struct gen_opts {
 	char port[RTE_ETH_NAME_MAX_LEN];
-	uint32_t ip, peer_ip;
-	uint16_t udp_port, peer_port, mtu;
-	bool has_peer_mac, has_peer_node, has_peer_static, show_identity, help, split_keys;
-	struct rte_ether_addr peer_mac;
-	uint64_t peer_node;
-	uint8_t peer_static[32];
+	uint32_t ip;
+	uint16_t udp_port, mtu;
+	bool has_peer_node, has_peer_static, show_identity, help, split_keys;
+	/* peers[0] from --peer-*, the rest from --also-peer */
+	struct gen_peer_config peers[GEN_MAX_PEERS];
+	unsigned n_peers;
 	char keys_dir[256], psk_file[256];
 	uint64_t daemons[GEN_MAX_DAEMONS];
+	bool daemon_any[GEN_MAX_DAEMONS];
 	unsigned n_daemons;
 	uint64_t rate, count;
-	uint32_t event_size, events_per_packet;
+	uint32_t event_size, events_per_packet, idle_sleep_us;
 	unsigned duration, stats_period;
 };
 
@@ -63,14 +68,20 @@ static void usage(const char *prog)
 	       "  --ip A.B.C.D            our IPv4 address (required)\n"
 	       "  --port NAME             ethdev to use (default: the first port)\n"
 	       "  --udp-port N            our UDP port (default 7777)\n"
-	       "  --peer-ip A.B.C.D       the appliance's address (required)\n"
+	       "  --peer-ip A.B.C.D       the (first) appliance's address (required)\n"
 	       "  --peer-port N           its UDP port (default 7777)\n"
 	       "  --peer-mac MAC          its MAC (default: resolved by ARP)\n"
 	       "  --keys DIR              our key directory, created on first use (required)\n"
 	       "  --peer-node HEX         the appliance's node_id (required; netmesh --show-identity)\n"
 	       "  --peer-static HEX       its noise_static_pub, 64 hex digits (required)\n"
+	       "  --also-peer IP[:PORT],node=HEX,static=HEX[,mac=MAC]\n"
+	       "                          one more appliance (repeatable, up to %d in all): a\n"
+	       "                          session with each; daemons move to it on a Moved\n"
 	       "  --psk-file FILE         mesh PSK: 32 raw bytes or 64 hex digits (required)\n"
-	       "  --daemon HEX            destination daemon origin_hash (repeatable, round-robin)\n"
+	       "  --daemon HEX[,any]      destination daemon origin_hash (repeatable, round-robin;\n"
+	       "                          starts on the first appliance). It must answer each event\n"
+	       "                          with one output (echo, counter) unless marked any (a sink,\n"
+	       "                          a fan-out: chain-checked, not in lost/duplicate accounting)\n"
 	       "  --rate PPS              packets per second (0: as fast as possible; default 0)\n"
 	       "  --event-size BYTES      event payload size (default 64)\n"
 	       "  --events-per-packet N   events per packet, capped by the MTU (default 1)\n"
@@ -79,13 +90,17 @@ static void usage(const char *prog)
 	       "  --count N               stop after N packets (0: no limit; default 0)\n"
 	       "  --stats-period SEC      a stats line every SEC seconds (0: off; default 1)\n"
 	       "  --split-keys            session keys from Noise Split(), as the appliance's option\n"
+	       "  --idle-sleep-us N       after %d idle loops, sleep N us per loop (default 0: spin)\n"
 	       "  --show-identity         print node_id, entity_id, noise_static_pub of --keys and exit\n"
 	       "  --help                  this text\n"
 	       "The last line is machine-readable: 'gen: sent_events=N recv_events=N chain_ok=N\n"
-	       "chain_errors=N ...'. Exit status: 0 ok, %d bad setup, %d link/ARP/handshake failed,\n"
-	       "%d a chain error was seen. chain_gaps counts lost events (a sequence jump), apart\n"
-	       "from chain errors (a link that does not follow).\n",
-	       prog, EXIT_SETUP, EXIT_HANDSHAKE, EXIT_CHAIN);
+	       "chain_errors=N ...' (README: The traffic generator, for every key). Exit status:\n"
+	       "0 ok, %d bad setup, %d link/ARP/handshake failed, %d a chain error was seen.\n"
+	       "chain_errors: a link that does not follow; chain_gaps: sequence jumps (missing\n"
+	       "outputs); lost_events: events never answered (one-output daemons) or outputs\n"
+	       "missing in gaps; duplicate_events: answers to an event already answered;\n"
+	       "redirects: Moved that re-pointed a daemon; rtt_*_ns: event round trips.\n",
+	       prog, GEN_MAX_PEERS, IDLE_POLLS, EXIT_SETUP, EXIT_HANDSHAKE, EXIT_CHAIN);
 }
 
 /* ------------------------------------------------------------------ options */
@@ -113,11 +128,71 @@ static int opt_uint(const char *name, const char *v, unsigned long min, unsigned
 
 static int opt_daemon(struct gen_opts *o, const char *v)
 {
+	char buf[64];
 	if (o->n_daemons == GEN_MAX_DAEMONS)
 		return bad("daemon", v, "too many daemons");
-	if (app_parse_hex_u64(v, &o->daemons[o->n_daemons]) < 0)
+	if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return bad("daemon", v, "too long");
+	char *comma = strchr(buf, ',');
+	if (comma != NULL) {
+		*comma = '\0';
+		if (strcmp(comma + 1, "any") != 0)
+			return bad("daemon", v, "the only attribute is ,any");
+		o->daemon_any[o->n_daemons] = true;
+	}
+	if (app_parse_hex_u64(buf, &o->daemons[o->n_daemons]) < 0)
 		return bad("daemon", v, "expected an origin_hash in hex");
 	o->n_daemons++;
+	return 0;
+}
+
+/* "node=HEX", "static=HEX", "mac=MAC" of --also-peer. */
+static int also_peer_attr(struct gen_peer_config *p, const char *t, const char *v, bool *node,
+			  bool *stat)
+{
+	if (strncmp(t, "node=", 5) == 0) {
+		*node = app_parse_hex_u64(t + 5, &p->node_id) == 0;
+		return *node ? 0 : bad("also-peer", v, "node= wants the node_id in hex");
+	}
+	if (strncmp(t, "static=", 7) == 0) {
+		*stat = app_parse_hex32(t + 7, p->static_pub) == 0;
+		return *stat ? 0 : bad("also-peer", v, "static= wants 64 hex digits");
+	}
+	if (strncmp(t, "mac=", 4) == 0) {
+		p->mac_known = app_parse_mac(t + 4, &p->ep.mac) == 0;
+		return p->mac_known ? 0 : bad("also-peer", v, "bad MAC");
+	}
+	return bad("also-peer", v, "unknown attribute (node=, static=, mac=)");
+}
+
+/* IP[:PORT],node=HEX,static=HEX[,mac=MAC] */
+static int opt_also_peer(struct gen_opts *o, const char *v)
+{
+	char buf[256], *save;
+	unsigned long port = NM_NET_DEFAULT_PORT;
+	bool node = false, stat = false;
+	if (o->n_peers == GEN_MAX_PEERS)
+		return bad("also-peer", v, "too many appliances");
+	if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return bad("also-peer", v, "too long");
+	struct gen_peer_config *p = &o->peers[o->n_peers];
+	memset(p, 0, sizeof(*p));
+	char *addr = strtok_r(buf, ",", &save);
+	char *colon = addr != NULL ? strchr(addr, ':') : NULL;
+	if (colon != NULL) {
+		*colon = '\0';
+		if (app_parse_uint(colon + 1, 1, 65535, &port) < 0)
+			return bad("also-peer", v, "bad UDP port");
+	}
+	if (addr == NULL || app_parse_ipv4(addr, &p->ep.ip) < 0)
+		return bad("also-peer", v, "expected IP[:PORT] first");
+	p->ep.port = (uint16_t)port;
+	for (char *t = strtok_r(NULL, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save))
+		if (also_peer_attr(p, t, v, &node, &stat) < 0)
+			return -EINVAL;
+	if (!node || !stat)
+		return bad("also-peer", v, "node=HEX and static=HEX are required");
+	o->n_peers++;
 	return 0;
 }
 
@@ -126,20 +201,23 @@ static int opt_addresses(struct gen_opts *o, const char *name, const char *v)
 {
 	if (strcmp(name, "ip") == 0)
 		return app_parse_ipv4(v, &o->ip) == 0 ? 0 : bad(name, v, "bad IPv4 address");
+	struct gen_peer_config *first = &o->peers[0];
 	if (strcmp(name, "peer-ip") == 0)
-		return app_parse_ipv4(v, &o->peer_ip) == 0 ? 0 : bad(name, v, "bad IPv4 address");
+		return app_parse_ipv4(v, &first->ep.ip) == 0 ? 0 : bad(name, v, "bad IPv4 address");
 	if (strcmp(name, "peer-mac") == 0) {
-		o->has_peer_mac = app_parse_mac(v, &o->peer_mac) == 0;
-		return o->has_peer_mac ? 0 : bad(name, v, "bad MAC");
+		first->mac_known = app_parse_mac(v, &first->ep.mac) == 0;
+		return first->mac_known ? 0 : bad(name, v, "bad MAC");
 	}
 	if (strcmp(name, "peer-node") == 0) {
-		o->has_peer_node = app_parse_hex_u64(v, &o->peer_node) == 0;
+		o->has_peer_node = app_parse_hex_u64(v, &first->node_id) == 0;
 		return o->has_peer_node ? 0 : bad(name, v, "expected a node_id in hex");
 	}
 	if (strcmp(name, "peer-static") == 0) {
-		o->has_peer_static = app_parse_hex32(v, o->peer_static) == 0;
+		o->has_peer_static = app_parse_hex32(v, first->static_pub) == 0;
 		return o->has_peer_static ? 0 : bad(name, v, "expected 64 hex digits");
 	}
+	if (strcmp(name, "also-peer") == 0)
+		return opt_also_peer(o, v);
 	if (strcmp(name, "port") == 0)
 		return copy_str(o->port, sizeof(o->port), name, v);
 	if (strcmp(name, "keys") == 0)
@@ -159,7 +237,7 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 		return rc;
 	if (strcmp(name, "udp-port") == 0 || strcmp(name, "peer-port") == 0) {
 		if ((rc = opt_uint(name, v, 1, 65535, &n)) == 0)
-			*(name[0] == 'u' ? &o->udp_port : &o->peer_port) = (uint16_t)n;
+			*(name[0] == 'u' ? &o->udp_port : &o->peers[0].ep.port) = (uint16_t)n;
 	} else if (strcmp(name, "mtu") == 0) {
 		if ((rc = opt_uint(name, v, 576, 9000, &n)) == 0)
 			o->mtu = (uint16_t)n;
@@ -181,6 +259,9 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 	} else if (strcmp(name, "stats-period") == 0) {
 		if ((rc = opt_uint(name, v, 0, 3600, &n)) == 0)
 			o->stats_period = (unsigned)n;
+	} else if (strcmp(name, "idle-sleep-us") == 0) {
+		if ((rc = opt_uint(name, v, 0, 100000, &n)) == 0)
+			o->idle_sleep_us = (uint32_t)n;
 	} else {
 		rc = bad(name, v, "unknown option");
 	}
@@ -197,7 +278,7 @@ static int check_required(const struct gen_opts *o)
 		return 0;
 	if (o->ip == 0)
 		return bad("ip", "", "is required");
-	if (o->peer_ip == 0)
+	if (o->peers[0].ep.ip == 0)
 		return bad("peer-ip", "", "is required");
 	if (!o->has_peer_node)
 		return bad("peer-node", "", "is required (the appliance's node_id)");
@@ -223,6 +304,7 @@ static int parse_args(struct gen_opts *o, int argc, char **argv)
 		{ "event-size", required_argument, NULL, 0 }, { "events-per-packet", required_argument, NULL, 0 },
 		{ "mtu", required_argument, NULL, 0 },        { "duration", required_argument, NULL, 0 },
 		{ "count", required_argument, NULL, 0 },      { "stats-period", required_argument, NULL, 0 },
+		{ "also-peer", required_argument, NULL, 0 },  { "idle-sleep-us", required_argument, NULL, 0 },
 		{ "show-identity", no_argument, NULL, 'I' },  { "split-keys", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -273,18 +355,16 @@ struct ctx {
 	struct gen *g;
 	/* Frames built but not yet taken by the PMD, oldest first. */
 	struct rte_mbuf *txq[BURST];
-	uint32_t txq_events[BURST];
 	uint16_t n_txq;
-	uint64_t last_tx_ns;
+	uint64_t peer_tx_ns[GEN_MAX_PEERS]; /* last frame built for each peer (heartbeats) */
 };
-
 
 static bool quit(void)
 {
 	return atomic_load(&app_force_quit);
 }
 
-static void tx_flush(struct ctx *c, uint64_t now)
+static void tx_flush(struct ctx *c)
 {
 	if (c->n_txq == 0)
 		return;
@@ -293,28 +373,39 @@ static void tx_flush(struct ctx *c, uint64_t now)
 		return;
 	c->n_txq -= sent;
 	memmove(c->txq, c->txq + sent, c->n_txq * sizeof(c->txq[0]));
-	memmove(c->txq_events, c->txq_events + sent, c->n_txq * sizeof(c->txq_events[0]));
-	c->last_tx_ns = now;
 }
 
 /* Queue a built frame. Events are built only into an empty queue, so only a reply can find it full. */
-static void tx_push(struct ctx *c, struct rte_mbuf *m, size_t len, uint32_t events)
+static void tx_push(struct ctx *c, struct rte_mbuf *m, size_t len)
 {
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
 	if (c->n_txq == BURST) { /* a reply to a burst of ARP/ICMP: dropped, counted */
+		gen_tx_unsent(c->g, rte_pktmbuf_mtod(m, uint8_t *), len);
 		rte_pktmbuf_free(m);
-		gen_tx_unsent(c->g, 0, 0);
 		return;
 	}
-	c->txq[c->n_txq] = m;
-	c->txq_events[c->n_txq++] = events;
+	c->txq[c->n_txq++] = m;
 }
 
-typedef int (*build_fn)(struct gen *g, uint8_t *frame, size_t cap, size_t *len);
+enum tx_kind { TX_ARP, TX_MSG1, TX_HEARTBEAT, TX_EVENTS };
 
-/* Allocate, build, queue. -ENOBUFS (counted) without an mbuf. */
-static int tx_build(struct ctx *c, build_fn build, uint32_t events)
+static int build(struct gen *g, enum tx_kind k, unsigned peer, uint8_t *f, size_t cap, size_t *len)
+{
+	switch (k) {
+	case TX_ARP:
+		return gen_arp_request(g, peer, f, cap, len);
+	case TX_MSG1:
+		return gen_hs_msg1(g, peer, f, cap, len);
+	case TX_HEARTBEAT:
+		return gen_build_heartbeat(g, peer, f, cap, len);
+	default:
+		return gen_build_events(g, f, cap, len);
+	}
+}
+
+/* Allocate, build, queue (events: to the next daemon's peer). -ENOBUFS (counted) without an mbuf. */
+static int tx_build(struct ctx *c, enum tx_kind k, unsigned peer, uint64_t now)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(c->port.pool);
 	size_t len;
@@ -322,12 +413,16 @@ static int tx_build(struct ctx *c, build_fn build, uint32_t events)
 		c->g->st.drops[NM_DROP_NO_MBUF]++;
 		return -ENOBUFS;
 	}
-	int rc = build(c->g, rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &len);
+	if (k == TX_EVENTS)
+		peer = gen_next_peer(c->g);
+	gen_set_now(c->g, now);
+	int rc = build(c->g, k, peer, rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &len);
 	if (rc < 0) {
 		rte_pktmbuf_free(m);
 		return rc;
 	}
-	tx_push(c, m, len, events);
+	c->peer_tx_ns[peer] = now;
+	tx_push(c, m, len);
 	return 0;
 }
 
@@ -336,6 +431,8 @@ static unsigned rx_poll(struct ctx *c)
 {
 	struct rte_mbuf *ms[BURST];
 	uint16_t n = rte_eth_rx_burst(c->port.port_id, 0, ms, BURST);
+	if (n > 0)
+		gen_set_now(c->g, nm_mono_ns()); /* the round trips end here */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = ms[i];
 		size_t out = 0;
@@ -346,7 +443,7 @@ static unsigned rx_poll(struct ctx *c)
 		}
 		enum gen_rx_result r = gen_rx(c->g, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &out);
 		if (r == GEN_RX_REPLY)
-			tx_push(c, m, out, 0);
+			tx_push(c, m, out);
 		else
 			rte_pktmbuf_free(m);
 	}
@@ -403,11 +500,9 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 		return rc;
 	*gc = (struct gen_config){
 		.self = { .mac = c->port.mac, .ip = c->o.ip, .port = c->o.udp_port },
-		.peer = { .mac = c->o.peer_mac, .ip = c->o.peer_ip, .port = c->o.peer_port },
-		.peer_mac_known = c->o.has_peer_mac,
+		.n_peers = c->o.n_peers,
 		.node_id = keys.identity.node_id,
 		.origin_hash = keys.identity.origin_hash,
-		.peer_node_id = c->o.peer_node,
 		.n_daemons = c->o.n_daemons,
 		.event_size = c->o.event_size,
 		.events_per_packet = c->o.events_per_packet,
@@ -415,8 +510,9 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 		.use_split = c->o.split_keys,
 	};
 	nm_keys_wipe(&keys);
-	memcpy(gc->peer_static, c->o.peer_static, sizeof(gc->peer_static));
+	memcpy(gc->peers, c->o.peers, sizeof(gc->peers));
 	memcpy(gc->daemons, c->o.daemons, sizeof(gc->daemons));
+	memcpy(gc->daemon_any, c->o.daemon_any, sizeof(gc->daemon_any));
 	if ((rc = app_read_key32(c->o.psk_file, gc->psk)) < 0)
 		return rc;
 	c->g = calloc(1, sizeof(*c->g));
@@ -434,52 +530,84 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 
 /* ------------------------------------------------------------------ connect */
 
-/* Send `build`'s frame on the retry schedule until the state leaves `from`. */
-static int retry_until(struct ctx *c, enum gen_state from, build_fn build, const char *what)
-{
+/* One appliance's ARP and handshake schedule. */
+struct conn {
+	enum gen_state phase; /* the state the schedule below is for */
 	struct gen_retry r;
-	uint64_t sent_at = 0;
-	gen_retry_start(&r, nm_mono_ns(), GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
-			GEN_HS_TIMEOUT_MS);
-	while (c->g->state == from) {
+	uint64_t sent_at;
+};
+
+static void conn_report(const struct ctx *c, unsigned i, const struct conn *k, uint64_t now)
+{
+	const struct gen_peer *p = &c->g->peers[i];
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	if (k->phase == GEN_RESOLVING) {
+		rte_ether_format_addr(mac, sizeof(mac), &p->cfg.ep.mac);
+		printf("gen: peer %u is at %s\n", i, mac);
+	} else {
+		printf("gen: peer %u node %016" PRIx64 " session %016" PRIx64 " up after %u attempt(s),"
+		       " handshake rtt %" PRIu64 " us\n", i, p->cfg.node_id, p->session_id,
+		       k->r.attempts, (now - k->sent_at) / 1000);
+	}
+}
+
+/* Advance peer i's schedule; -ETIMEDOUT (printed) when it gave up. */
+static int conn_step(struct ctx *c, unsigned i, struct conn *k, uint64_t now)
+{
+	const struct gen_peer *p = &c->g->peers[i];
+	if (p->state != k->phase) {
+		conn_report(c, i, k, now);
+		k->phase = p->state;
+		gen_retry_start(&k->r, now, GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
+				GEN_HS_TIMEOUT_MS);
+	}
+	if (k->phase == GEN_ESTABLISHED)
+		return 0;
+	switch (gen_retry_poll(&k->r, now)) {
+	case GEN_RETRY_SEND:
+		if (tx_build(c, k->phase == GEN_RESOLVING ? TX_ARP : TX_MSG1, i, now) == 0)
+			k->sent_at = now;
+		return 0;
+	case GEN_RETRY_FAIL:
+		fprintf(stderr, "netmesh-gen: peer %u (node %016" PRIx64 "): %s: no answer after %u "
+			"attempt(s) in %u ms%s\n", i, p->cfg.node_id,
+			k->phase == GEN_RESOLVING ? "ARP" : "handshake", k->r.attempts,
+			GEN_HS_TIMEOUT_MS, k->phase == GEN_HANDSHAKING ? " (check its node id, static "
+			"key and the PSK, and that the appliance has --peer for our address and "
+			"node_id)" : "");
+		return -ETIMEDOUT;
+	default:
+		return 0;
+	}
+}
+
+/* Resolve and handshake with every appliance at once; all must come up. */
+static int connect_peers(struct ctx *c)
+{
+	struct conn k[GEN_MAX_PEERS];
+	const uint64_t start = nm_mono_ns();
+	for (unsigned i = 0; i < c->g->n_peers; i++) {
+		k[i].phase = c->g->peers[i].state;
+		k[i].sent_at = start;
+		gen_retry_start(&k[i].r, start, GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
+				GEN_HS_TIMEOUT_MS);
+	}
+	for (;;) {
 		if (quit())
 			return -EINTR;
-		uint64_t now = nm_mono_ns();
-		switch (gen_retry_poll(&r, now)) {
-		case GEN_RETRY_SEND:
-			if (tx_build(c, build, 0) == 0)
-				sent_at = now;
-			break;
-		case GEN_RETRY_FAIL:
-			fprintf(stderr, "netmesh-gen: %s: no answer after %u attempt(s) in %u ms%s\n",
-				what, r.attempts, GEN_HS_TIMEOUT_MS,
-				from == GEN_HANDSHAKING ? " (check --peer-node, --peer-static and the PSK, "
-				"and that the appliance has --peer for our address and node_id)" : "");
-			return -ETIMEDOUT;
-		default:
-			break;
+		const uint64_t now = nm_mono_ns();
+		bool all = true;
+		for (unsigned i = 0; i < c->g->n_peers; i++) {
+			if (conn_step(c, i, &k[i], now) < 0)
+				return -ETIMEDOUT;
+			all = all && k[i].phase == GEN_ESTABLISHED;
 		}
-		tx_flush(c, now);
+		if (all)
+			return 0;
+		tx_flush(c);
 		rx_poll(c);
 		rte_delay_us_sleep(100);
 	}
-	if (c->g->state == GEN_ESTABLISHED)
-		printf("gen: session %016" PRIx64 " up after %u attempt(s), handshake rtt %" PRIu64
-		       " us\n", c->g->session_id, r.attempts, (nm_mono_ns() - sent_at) / 1000);
-	return 0;
-}
-
-static int connect_peer(struct ctx *c)
-{
-	char mac[RTE_ETHER_ADDR_FMT_SIZE];
-	int rc;
-	if (c->g->state == GEN_RESOLVING) {
-		if ((rc = retry_until(c, GEN_RESOLVING, gen_arp_request, "ARP for the peer")) < 0)
-			return rc;
-		rte_ether_format_addr(mac, sizeof(mac), &c->g->cfg.peer.mac);
-		printf("gen: peer is at %s\n", mac);
-	}
-	return retry_until(c, GEN_HANDSHAKING, gen_hs_msg1, "handshake");
 }
 
 /* ------------------------------------------------------------------ traffic */
@@ -489,6 +617,7 @@ struct run {
 	uint64_t next_stats_ns;
 	struct gen_stats last;       /* at the previous stats line */
 	uint64_t last_ns;
+	unsigned idle;               /* loop iterations in a row with nothing to do */
 };
 
 /* How many packets may be built now: the rate, the count, the queue. */
@@ -512,10 +641,11 @@ static void print_period(struct ctx *c, struct run *r, uint64_t now)
 	double dt = (double)(now - r->last_ns) / NS_PER_S;
 	printf("gen: t=%.0fs tx_pps=%.0f rx_eps=%.0f sent_events=%" PRIu64 " recv_events=%" PRIu64
 	       " chain_ok=%" PRIu64 " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64
-	       " drops=%" PRIu64 "\n",
+	       " duplicate_events=%" PRIu64 " redirects=%" PRIu64 " drops=%" PRIu64 "\n",
 	       (double)(now - r->start_ns) / NS_PER_S, (st->tx_packets - r->last.tx_packets) / dt,
 	       (st->rx_events - r->last.rx_events) / dt, st->tx_events, st->rx_events, st->chain_ok,
-	       st->chain_errors, st->chain_gaps, gen_drops_total(st));
+	       st->chain_errors, st->chain_gaps, st->duplicate_events, st->redirects,
+	       gen_drops_total(st));
 	fflush(stdout);
 	r->last = *st;
 	r->last_ns = now;
@@ -533,38 +663,50 @@ static void tick(struct ctx *c, struct run *r, uint64_t now)
 		print_period(c, r, now);
 		r->next_stats_ns += (uint64_t)c->o.stats_period * NS_PER_S;
 	}
-	/* Keep the session alive while the rate leaves us idle. */
-	if (c->n_txq == 0 && now >= c->last_tx_ns + HEARTBEAT_IDLE_MS * NS_PER_MS)
-		tx_build(c, gen_build_heartbeat, 0);
+	/* Keep every session alive while the rate (or the daemons' placement) leaves it idle. */
+	for (unsigned i = 0; i < c->g->n_peers && c->n_txq < BURST; i++)
+		if (now >= c->peer_tx_ns[i] + HEARTBEAT_IDLE_MS * NS_PER_MS)
+			tx_build(c, TX_HEARTBEAT, i, now);
+}
+
+/* --idle-sleep-us: after IDLE_POLLS empty iterations, yield the CPU until traffic returns. */
+static void idle_wait(const struct ctx *c, struct run *r, bool busy)
+{
+	r->idle = busy ? 0 : r->idle + (r->idle < IDLE_POLLS);
+	if (c->o.idle_sleep_us != 0 && r->idle >= IDLE_POLLS)
+		nm_sleep_us(c->o.idle_sleep_us);
 }
 
 static void send_loop(struct ctx *c, struct run *r)
 {
-	const uint32_t per = c->g->per_packet;
 	for (;;) {
 		uint64_t now = nm_mono_ns();
+		unsigned built = 0;
 		if (done_sending(c, r, now))
 			break;
-		for (uint64_t k = tx_allowed(c, r, now); k > 0; k--)
-			if (tx_build(c, gen_build_events, per) < 0)
+		for (uint64_t k = tx_allowed(c, r, now); k > 0; k--, built++)
+			if (tx_build(c, TX_EVENTS, 0, now) < 0)
 				break;
-		tx_flush(c, now);
-		rx_poll(c);
+		tx_flush(c);
+		const unsigned got = rx_poll(c);
 		tick(c, r, now);
+		idle_wait(c, r, got > 0 || built > 0);
 	}
 }
 
-/* Collect the replies still in flight: until quiet, bounded. */
+/* Collect the replies still in flight: until no event reply for a while, bounded. */
 static void drain(struct ctx *c)
 {
 	const uint64_t start = nm_mono_ns();
-	uint64_t last_rx = start;
+	uint64_t last_rx = start, events = c->g->st.rx_events;
 	for (;;) {
 		uint64_t now = nm_mono_ns();
-		tx_flush(c, now);
+		tx_flush(c);
 		unsigned n = rx_poll(c);
-		if (n > 0)
+		if (c->g->st.rx_events != events) {
+			events = c->g->st.rx_events;
 			last_rx = now;
+		}
 		if (now - last_rx >= DRAIN_QUIET_MS * NS_PER_MS || now - start >= DRAIN_MAX_MS * NS_PER_MS)
 			break;
 		if (n == 0)
@@ -572,7 +714,7 @@ static void drain(struct ctx *c)
 	}
 	/* What the PMD never took is not sent. */
 	for (uint16_t i = 0; i < c->n_txq; i++) {
-		gen_tx_unsent(c->g, c->txq_events[i], c->txq[i]->pkt_len);
+		gen_tx_unsent(c->g, rte_pktmbuf_mtod(c->txq[i], uint8_t *), c->txq[i]->pkt_len);
 		rte_pktmbuf_free(c->txq[i]);
 	}
 	c->n_txq = 0;
@@ -580,16 +722,48 @@ static void drain(struct ctx *c)
 
 /* ------------------------------------------------------------------ report */
 
+static uint64_t chain_lost(const struct gen *g, uint64_t origin)
+{
+	for (unsigned i = 0; i < g->n_checks; i++)
+		if (g->checks[i].origin == origin)
+			return g->checks[i].lost;
+	return 0;
+}
+
+static void print_daemons(const struct gen *g)
+{
+	for (unsigned i = 0; i < g->n_checks; i++) {
+		const struct gen_chain_check *k = &g->checks[i];
+		printf("gen: daemon %016" PRIx64 " events=%" PRIu64 " chain_ok=%" PRIu64
+		       " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64 " lost=%" PRIu64
+		       " first_seq=%" PRIu64 " first_parent=%016" PRIx64 " last_seq=%" PRIu64
+		       " next_parent=%016" PRIx64 "\n",
+		       k->origin, k->events, k->ok, k->errors, k->gaps, k->lost, k->first_seq,
+		       k->first_parent, k->prev.sequence,
+		       nm_parent_hash(&k->prev, k->prev_payload, k->prev_len));
+	}
+	for (unsigned d = 0; d < g->cfg.n_daemons; d++) {
+		const struct gen_dest *t = &g->dest[d];
+		const uint64_t un = gen_dest_unanswered(t), gap = chain_lost(g, t->origin);
+		printf("gen: destination %016" PRIx64 "%s sent=%" PRIu64 " answered=%" PRIu64
+		       " echoed=%" PRIu64 " unanswered=%" PRIu64 " duplicates=%" PRIu64
+		       " lost=%" PRIu64 " redirects=%" PRIu64 " peer=%u rtt_max_ns=%" PRIu64 "\n",
+		       t->origin, t->any ? " (any)" : "", t->sent, t->answered, t->echoed, un,
+		       t->duplicates, un > gap ? un : gap, t->redirects, t->peer, t->rtt_max_ns);
+	}
+	for (unsigned i = 0; i < g->n_peers; i++) {
+		const struct gen_peer *p = &g->peers[i];
+		printf("gen: peer %u node %016" PRIx64 " established=%d tx_packets=%" PRIu64
+		       " rx_packets=%" PRIu64 " moved_recv=%" PRIu64 "\n", i, p->cfg.node_id,
+		       p->state == GEN_ESTABLISHED, p->tx_packets, p->rx_packets, p->moved_recv);
+	}
+}
+
 static void print_summary(const struct ctx *c, double secs)
 {
 	const struct gen *g = c->g;
 	const struct gen_stats *st = &g->st;
-	for (unsigned i = 0; i < g->n_checks; i++) {
-		const struct gen_chain_check *k = &g->checks[i];
-		printf("gen: daemon %016" PRIx64 " events=%" PRIu64 " chain_ok=%" PRIu64
-		       " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64 " lost=%" PRIu64 "\n",
-		       k->origin, k->events, k->ok, k->errors, k->gaps, k->lost);
-	}
+	print_daemons(g);
 	for (unsigned d = 1; d < NM_DROP__COUNT; d++)
 		if (st->drops[d] != 0)
 			printf("gen: drop %s=%" PRIu64 "\n", nm_drop_name((enum nm_drop)d), st->drops[d]);
@@ -597,15 +771,22 @@ static void print_summary(const struct ctx *c, double secs)
 		printf("gen: last chain error: %s\n", g->last_chain_error);
 	printf("gen: sent_events=%" PRIu64 " recv_events=%" PRIu64 " chain_ok=%" PRIu64
 	       " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64 " lost_events=%" PRIu64
+	       " duplicate_events=%" PRIu64 " redirects=%" PRIu64 " redirects_ignored=%" PRIu64
+	       " late_replies=%" PRIu64 " rtt_samples=%" PRIu64 " rtt_p50_ns=%" PRIu64
+	       " rtt_p99_ns=%" PRIu64 " rtt_max_ns=%" PRIu64 " rtt_fwd_samples=%" PRIu64
+	       " rtt_fwd_max_ns=%" PRIu64
 	       " sent_packets=%" PRIu64 " recv_packets=%" PRIu64 " drops=%" PRIu64
-	       " heartbeats_sent=%" PRIu64 " heartbeats_recv=%" PRIu64 " daemons=%u"
+	       " heartbeats_sent=%" PRIu64 " heartbeats_recv=%" PRIu64 " daemons=%u peers=%u"
 	       " events_per_packet=%u event_size=%u seconds=%.3f tx_pps=%.0f rx_eps=%.0f"
 	       " established=%d\n",
 	       st->tx_events, st->rx_events, st->chain_ok, st->chain_errors, st->chain_gaps,
-	       st->lost_events, st->tx_packets, st->rx_packets, gen_drops_total(st),
-	       st->tx_heartbeats, st->rx_heartbeats, g->n_checks, g->per_packet, g->cfg.event_size,
-	       secs, secs > 0 ? st->tx_packets / secs : 0, secs > 0 ? st->rx_events / secs : 0,
-	       g->state == GEN_ESTABLISHED);
+	       gen_lost_events(g), st->duplicate_events, st->redirects, st->redirects_ignored,
+	       st->late_replies, st->rtt_samples, gen_rtt_quantile(g, 0.5), gen_rtt_quantile(g, 0.99),
+	       st->rtt_max_ns, st->rtt_fwd_samples, st->rtt_fwd_max_ns,
+	       st->tx_packets, st->rx_packets, gen_drops_total(st),
+	       st->tx_heartbeats, st->rx_heartbeats, g->n_checks, g->n_peers, g->per_packet,
+	       g->cfg.event_size, secs, secs > 0 ? st->tx_packets / secs : 0,
+	       secs > 0 ? st->rx_events / secs : 0, gen_all_established(g));
 	fflush(stdout);
 }
 
@@ -615,9 +796,10 @@ static int run_traffic(struct ctx *c)
 	r.last_ns = r.start_ns;
 	r.end_ns = c->o.duration ? r.start_ns + (uint64_t)c->o.duration * NS_PER_S : 0;
 	r.next_stats_ns = r.start_ns + (uint64_t)c->o.stats_period * NS_PER_S;
-	c->last_tx_ns = r.start_ns;
-	printf("gen: sending to %u daemon(s), %u event(s) of %u bytes per packet, rate %s\n",
-	       c->o.n_daemons, c->g->per_packet, c->g->cfg.event_size,
+	for (unsigned i = 0; i < GEN_MAX_PEERS; i++)
+		c->peer_tx_ns[i] = r.start_ns;
+	printf("gen: sending to %u daemon(s) on %u appliance(s), %u event(s) of %u bytes per packet,"
+	       " rate %s\n", c->o.n_daemons, c->g->n_peers, c->g->per_packet, c->g->cfg.event_size,
 	       c->o.rate ? "limited" : "unlimited");
 	fflush(stdout);
 	send_loop(c, &r);
@@ -633,7 +815,8 @@ static void opts_defaults(struct gen_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->udp_port = NM_NET_DEFAULT_PORT;
-	o->peer_port = NM_NET_DEFAULT_PORT;
+	o->peers[0].ep.port = NM_NET_DEFAULT_PORT;
+	o->n_peers = 1;
 	o->mtu = 1500;
 	o->event_size = 64;
 	o->events_per_packet = 1;
@@ -665,7 +848,7 @@ static int run(struct ctx *c)
 	sodium_memzero(gc.psk, sizeof(gc.psk)); /* gen_init kept its own copy */
 	if (rc < 0)
 		return EXIT_SETUP;
-	if (wait_link(c) < 0 || connect_peer(c) < 0) {
+	if (wait_link(c) < 0 || connect_peers(c) < 0) {
 		print_summary(c, 0);
 		return EXIT_HANDSHAKE;
 	}
@@ -698,6 +881,7 @@ int main(int argc, char **argv)
 	argc -= used;
 	argv += used;
 	app_signals_init(argv[0]);
+	app_ops_init();
 
 	static struct ctx c;
 	int status = run_command(&c, argc, argv);
@@ -706,6 +890,7 @@ int main(int argc, char **argv)
 		free(c.g);
 	}
 	nm_port_fini(&c.port);
+	app_ops_fini();
 	int crc = rte_eal_cleanup();
 	if (crc < 0)
 		fprintf(stderr, "netmesh-gen: EAL cleanup failed: %s\n", rte_strerror(-crc));

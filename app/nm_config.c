@@ -217,6 +217,28 @@ static int add_daemon(struct nm_app_config *c, const struct place *p)
 	return 0;
 }
 
+/* KIND:LCORE. */
+static int add_accept(struct nm_app_config *c, const struct place *p)
+{
+	const char *v = p->value, *a = strrchr(v, ':');
+	unsigned long lc = 0;
+	if (a == NULL || a == v)
+		return bad(p, "expected KIND:LCORE");
+	if (c->n_accepts == NM_CONFIG_MAX_ACCEPT)
+		return bad(p, "too many kinds (at most %d)", NM_CONFIG_MAX_ACCEPT);
+	struct nm_config_accept *x = &c->accepts[c->n_accepts];
+	if (span_copy(x->kind, sizeof(x->kind), v, (size_t)(a - v)) < 0)
+		return bad(p, "kind longer than %d bytes (KIND:LCORE)", NM_KIND_MAX);
+	if (span_uint(a + 1, strlen(a + 1), 0, RTE_MAX_LCORE - 1, &lc) < 0)
+		return bad(p, "LCORE is a lcore id 0..%d (KIND:LCORE)", RTE_MAX_LCORE - 1);
+	for (unsigned i = 0; i < c->n_accepts; i++)
+		if (strcmp(c->accepts[i].kind, x->kind) == 0)
+			return bad(p, "kind '%s' is accepted already", x->kind);
+	x->lcore = (unsigned)lc;
+	c->n_accepts++;
+	return 0;
+}
+
 /* One ",name=value" attribute of a peer. */
 static int peer_attr(struct nm_config_peer *pe, const char *s, size_t len, unsigned *seen,
 		     const struct place *p)
@@ -328,7 +350,8 @@ struct opt {
 enum opt_id {
 	O_IP, O_PORT, O_UDP_PORT, O_QUEUES, O_WORKER_LCORES, O_MTU, O_MBUFS, O_RXD, O_TXD,
 	O_BURST, O_STATS_PERIOD, O_PSK_FILE, O_KEYS, O_STATE_DIR, O_SNAPSHOT_INTERVAL,
-	O_SPLIT_KEYS, O_DAEMON, O_PEER, O_CONFIG, O_CHECK_CONFIG, O_SHOW_IDENTITY, O_HELP, O_COUNT
+	O_SPLIT_KEYS, O_DAEMON, O_PEER, O_ACCEPT, O_IDLE_SLEEP_US, O_CONFIG, O_CHECK_CONFIG,
+	O_SHOW_IDENTITY, O_HELP, O_COUNT
 };
 _Static_assert(O_COUNT <= NM_CONFIG_N_OPTIONS, "origins[] too small");
 
@@ -366,6 +389,12 @@ static const struct opt OPTS[O_COUNT] = {
 		     "a peer (repeatable): its node_id, X25519 static key (to connect), 'connect' to "
 		     "initiate and keep a session; MAC learned by ARP if omitted",
 		     F_REPEAT, 0, 0 },
+	[O_ACCEPT] = { "accept", "KIND:LCORE",
+		       "take inbound migrations of daemons of KIND onto worker LCORE (repeatable)",
+		       F_REPEAT, 0, 0 },
+	[O_IDLE_SLEEP_US] = { "idle-sleep-us", "US",
+			      "an idle worker sleeps US per loop (0: busy-poll; default 0)", 0, 0,
+			      100000 },
 	[O_CONFIG] = { "config", "FILE", "read options from FILE (command-line options override it)",
 		       F_ARGV, 0, 0 },
 	[O_CHECK_CONFIG] = { "check-config", "FILE",
@@ -419,6 +448,8 @@ static int set_value(struct nm_app_config *c, int id, const struct place *p)
 	case O_SPLIT_KEYS: return set_flag(p, &c->use_split);
 	case O_DAEMON: return add_daemon(c, p);
 	case O_PEER: return add_peer(c, p);
+	case O_ACCEPT: return add_accept(c, p);
+	case O_IDLE_SLEEP_US: return set_num(p, id, NULL, &c->idle_sleep_us);
 	case O_CONFIG: return set_path(c, p, c->config_file);
 	case O_CHECK_CONFIG:
 		c->check = true;
@@ -1085,6 +1116,11 @@ void nm_config_print(const struct nm_app_config *c, FILE *out)
 	}
 	for (unsigned i = 0; i < c->n_peers; i++)
 		print_peer(out, &c->peers[i]);
+	for (unsigned i = 0; i < c->n_accepts; i++) {
+		snprintf(v, sizeof(v), "%s:%u", c->accepts[i].kind, c->accepts[i].lcore);
+		put(out, O_ACCEPT, v);
+	}
+	put_u(out, O_IDLE_SLEEP_US, c->idle_sleep_us);
 }
 
 void nm_config_usage(FILE *out, const char *prog)

@@ -50,6 +50,13 @@ struct nm_config_daemon {
 	char where[NM_CONFIG_WHERE_MAX];
 };
 
+/* --accept KIND:LCORE: inbound migrations of this kind are taken onto this worker lcore. */
+struct nm_config_accept {
+	char kind[NM_KIND_MAX + 1];
+	unsigned lcore;
+};
+#define NM_CONFIG_MAX_ACCEPT 16
+
 struct nm_config_peer {
 	uint32_t ip;    /* host order */
 	uint16_t port;
@@ -100,6 +107,9 @@ struct nm_app_config {
 	unsigned n_daemons;
 	struct nm_config_peer peers[NM_CONFIG_MAX_PEERS];
 	unsigned n_peers;
+	struct nm_config_accept accepts[NM_CONFIG_MAX_ACCEPT];
+	unsigned n_accepts;
+	unsigned idle_sleep_us;        /* 0: workers busy-poll */
 
 	struct nm_config_eal eal;      /* nm_config_eal_lcores */
 

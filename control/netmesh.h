@@ -13,7 +13,6 @@
 #include "nm_runtime.h"
 #include "nm_builtin.h"
 #include "nm_meshos.h"
-#include "nm_mesh.h"
-#include "nm_eal.h"
+#include "nm_node.h"
 
 #endif /* NETMESH_H */

@@ -52,6 +52,7 @@ void nm_outputs_init(struct nm_outputs *o, struct nm_event *ev, uint32_t max_eve
 	o->max = ev ? max_events : 0;
 	o->arena = arena;
 	o->cap = arena ? arena_bytes : 0;
+	o->max_len = 0;
 	nm_outputs_reset(o);
 }
 
@@ -87,6 +88,11 @@ static struct nm_event *claim(struct nm_outputs *o, uint32_t len)
 {
 	static const uint8_t empty[1]; /* payload of a 0-byte output without an arena */
 
+	if (o->max_len != 0 && len > o->max_len) {
+		o->overflow = true;
+		o->too_large = len;
+		return NULL;
+	}
 	if (o->n >= o->max || o->used > o->cap || len > o->cap - o->used) {
 		o->overflow = true;
 		return NULL;
@@ -106,7 +112,7 @@ int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len)
 		return -EINVAL;
 	struct nm_event *ev = claim(o, len);
 	if (!ev)
-		return -ENOSPC;
+		return o->too_large != 0 ? -EMSGSIZE : -ENOSPC;
 	if (len > 0)
 		memcpy((uint8_t *)ev->payload, payload, len);
 	return 0;

@@ -140,6 +140,14 @@ struct nm_outputs {
 	uint32_t used;
 	uint32_t cap;
 	bool overflow; /* an emit did not fit; the host fails the call */
+	/*
+	 * Largest payload one output may have, 0 for no limit. The dataplane sets
+	 * it to what the largest datagram can carry, so an output that could
+	 * never be sent fails its process() call (ProcessFailed) before the chain
+	 * moves, instead of leaving a sequence gap at the receiver.
+	 */
+	uint32_t max_len;
+	uint32_t too_large; /* length of an output refused by max_len (overflow set), else 0 */
 };
 
 /* Use caller-provided memory (no allocation: per-lcore buffers). */
@@ -156,9 +164,10 @@ static inline void nm_outputs_reset(struct nm_outputs *o)
 	o->n = 0;
 	o->used = 0;
 	o->overflow = false;
+	o->too_large = 0;
 }
 
-/* Copy one output payload. 0, or -ENOSPC (and o->overflow set). */
+/* Copy one output payload. 0, or -ENOSPC / -EMSGSIZE (above max_len), and o->overflow set. */
 int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len);
 
 /* Reserve len bytes for one output and return where to write it (unaligned);
@@ -171,7 +180,8 @@ void *nm_emit_reserve(struct nm_outputs *o, uint32_t len);
 #define NM_LCORE_CONTROL UINT32_MAX
 
 struct nm_host_config {
-	uint64_t auto_snapshot_interval; /* upstream field, 0 = manual; not read yet */
+	uint64_t auto_snapshot_interval; /* save after this many events (upstream's unit), 0 = manual;
+					  * read by nm_statedir_tick */
 	uint32_t max_log_entries;        /* upstream field, default 10000; not read yet */
 	uint32_t lcore; /* worker lcore the daemon is pinned on, or NM_LCORE_CONTROL */
 };

@@ -3,6 +3,7 @@
 #include "nm_factory_registry.h"
 
 #include <errno.h>
+#include <string.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
@@ -135,6 +136,46 @@ int nm_factory_registry_construct(struct nm_factory_registry *fr, uint64_t origi
 		return nm_error_set(err, NM_EPROCESS_FAILED, "factory for kind '%s' returned no daemon",
 				    f->kind);
 	return 0;
+}
+
+int nm_factory_registry_identity(struct nm_factory_registry *fr, uint64_t origin,
+				 struct nm_identity *id)
+{
+	int rc = NM_ENOT_FOUND;
+	pthread_mutex_lock(&fr->lock);
+	struct nm_factory_slot *s = nm_u64map_get(&fr->map, origin);
+	if (s != NULL && s->has_identity) {
+		*id = s->id;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fr->lock);
+	return rc;
+}
+
+int nm_factory_registry_kind(struct nm_factory_registry *fr, uint64_t origin,
+			     char kind[NM_KIND_MAX + 1])
+{
+	int rc = NM_ENOT_FOUND;
+	pthread_mutex_lock(&fr->lock);
+	struct nm_factory_slot *s = nm_u64map_get(&fr->map, origin);
+	if (s != NULL) {
+		memcpy(kind, s->factory->kind, NM_KIND_MAX + 1);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fr->lock);
+	return rc;
+}
+
+void nm_factory_registry_set_identity(struct nm_factory_registry *fr, uint64_t origin,
+				      const struct nm_identity *id)
+{
+	pthread_mutex_lock(&fr->lock);
+	struct nm_factory_slot *s = nm_u64map_get(&fr->map, origin);
+	if (s != NULL && !s->has_identity) {
+		s->id = *id;
+		s->has_identity = true;
+	}
+	pthread_mutex_unlock(&fr->lock);
 }
 
 void nm_factory_registry_remove(struct nm_factory_registry *fr, uint64_t origin)

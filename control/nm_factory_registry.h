@@ -64,6 +64,18 @@ int nm_factory_registry_construct(struct nm_factory_registry *fr, uint64_t origi
 				  struct nm_daemon **d, struct nm_identity *id, bool *has_identity,
 				  struct nm_host_config *cfg, struct nm_error *err);
 
+/* Copy the slot's keypair. NM_ENOT_FOUND without a slot or for a placeholder. */
+int nm_factory_registry_identity(struct nm_factory_registry *fr, uint64_t origin,
+				 struct nm_identity *id);
+
+/* Give a placeholder slot its keypair (a migrated daemon arrived with it). No-op otherwise. */
+/* The slot's kind (NUL-terminated, NM_KIND_MAX + 1 bytes). NM_ENOT_FOUND without a slot. */
+int nm_factory_registry_kind(struct nm_factory_registry *fr, uint64_t origin,
+			     char kind[NM_KIND_MAX + 1]);
+
+void nm_factory_registry_set_identity(struct nm_factory_registry *fr, uint64_t origin,
+				      const struct nm_identity *id);
+
 /* Idempotent. */
 void nm_factory_registry_remove(struct nm_factory_registry *fr, uint64_t origin);
 bool nm_factory_registry_contains(struct nm_factory_registry *fr, uint64_t origin);

@@ -107,8 +107,14 @@ int nm_host_from_snapshot(struct nm_daemon *d, const struct nm_identity *id,
 	rc = restore_state(d, snap, err);
 	if (rc < 0)
 		goto fail;
-	/* Upstream quirk: no head payload in snapshots, so the state stands in. */
-	nm_chain_from_head(&h->chain, &snap->chain_link, snap->state, snap->state_len);
+	if (snap->has_next_parent) {
+		/* The chain-head extension: the chain continues exactly. */
+		h->chain.head = snap->chain_link;
+		h->chain.next_parent = snap->next_parent;
+	} else {
+		/* Upstream quirk: no head payload in CDS1, so the state stands in. */
+		nm_chain_from_head(&h->chain, &snap->chain_link, snap->state, snap->state_len);
+	}
 	if (snap->bindings_len > 0 && !nm_bindings_valid(snap->bindings, snap->bindings_len)) {
 		rc = nm_error_set(err, NM_ERESTORE_FAILED,
 				  "snapshot bindings_bytes failed to decode — tampered or corrupt "
@@ -138,6 +144,7 @@ static int process_failed(struct nm_host *h, struct nm_outputs *out, uint32_t n0
 	out->n = n0;
 	out->used = used0;
 	out->overflow = false;
+	out->too_large = 0;
 	h->stats.errors++;
 	if (err != NULL && err->code != rc)
 		nm_error_set(err, rc, "daemon '%s' process returned %s", nm_host_name(h),
@@ -154,7 +161,12 @@ int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outp
 	if (err != NULL)
 		err->code = 0;
 	int rc = h->daemon->ops->process(h->daemon, ev, out, err);
-	if (rc >= 0 && out->overflow)
+	if (rc >= 0 && out->too_large != 0)
+		rc = nm_error_set(err, NM_EPROCESS_FAILED,
+				  "daemon '%s' output of %" PRIu32 " bytes exceeds the largest "
+				  "datagram's %" PRIu32 " (refused before the chain moved)",
+				  nm_host_name(h), out->too_large, out->max_len);
+	else if (rc >= 0 && out->overflow)
 		rc = nm_error_set(err, NM_EPROCESS_FAILED,
 				  "daemon '%s' outputs overflow the output buffer (%" PRIu32
 				  " events, %" PRIu32 " bytes)",
@@ -209,6 +221,7 @@ int nm_host_snapshot(struct nm_host *h, struct nm_snapshot **out, struct nm_erro
 	if (s == NULL)
 		return nm_error_set(err, -ENOMEM, "snapshot: out of memory");
 	s->horizon_encoded = h->horizon.encoded;
+	nm_snapshot_set_next_parent(s, h->chain.next_parent);
 	h->stats.snapshots_taken++;
 	*out = s;
 	return 0;

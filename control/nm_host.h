@@ -8,10 +8,14 @@
  * and restored here, with upstream's rules:
  *   - restore checks the full 32-byte entity_id, then calls the daemon's
  *     restore, then resumes the chain from the snapshot's head link;
- *   - upstream quirk, kept for bit-exact chains: the snapshot does not carry
- *     the head's payload, so the next parent hash is computed over the
- *     snapshot *state* instead (equal to the last output only for daemons
- *     whose state is their last output, like the counter);
+ *   - the chain-head extension (nm_snapshot.h): a snapshot taken here records
+ *     the chain's real next parent hash, and a restore from a snapshot that
+ *     has one continues the chain with it, whatever the daemon's state is;
+ *   - upstream quirk, kept for bit-exact chains when the extension is absent
+ *     (a snapshot decoded from CDS1): the snapshot does not carry the head's
+ *     payload, so the next parent hash is computed over the snapshot *state*
+ *     instead (equal to the last output only for daemons whose state is
+ *     their last output, like the counter);
  *   - stats restart at zero after a restore.
  *
  * A host is not thread-safe: its owner (the registry under a per-host lock, or
@@ -50,8 +54,10 @@ int nm_host_create(struct nm_daemon *d, const struct nm_identity *id,
 
 /*
  * New host from a snapshot, upstream's from_snapshot order: entity check
- * (NM_ERESTORE_FAILED), daemon restore (its error), chain from head, bindings
- * check (NM_ERESTORE_FAILED), horizon, zero stats. Takes ownership of `d`.
+ * (NM_ERESTORE_FAILED), daemon restore (its error), chain from head (with the
+ * snapshot's next_parent when it has one, else upstream's state fallback),
+ * bindings check (NM_ERESTORE_FAILED), horizon, zero stats. Takes ownership
+ * of `d`.
  */
 int nm_host_from_snapshot(struct nm_daemon *d, const struct nm_identity *id,
 			  const struct nm_snapshot *snap, const struct nm_host_config *cfg,
@@ -69,7 +75,10 @@ void nm_host_destroy(struct nm_host *h);
 int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outputs *out,
 		    uint64_t now_ns, struct nm_error *err);
 
-/* *out = NULL for a stateless daemon; otherwise a new snapshot (caller frees). */
+/*
+ * *out = NULL for a stateless daemon; otherwise a new snapshot (caller frees)
+ * with the horizon and the chain-head extension (next_parent) set.
+ */
 int nm_host_snapshot(struct nm_host *h, struct nm_snapshot **out, struct nm_error *err);
 
 static inline uint64_t nm_host_origin(const struct nm_host *h)

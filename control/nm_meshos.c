@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "nm_meshos_int.h"
-#include "nm_mesh.h"
+#include "nm_node.h"
 #include "nm_runtime.h"
 #include "nm_time.h"
 
@@ -97,7 +97,7 @@ int nm_meshos_start(const struct nm_meshos_config *cfg, const struct nm_meshos_d
 	if (dispatcher != NULL)
 		m->disp = *dispatcher;
 	m->rt = cfg->rt;
-	m->node_id = cfg->this_node ? cfg->this_node : nm_mesh_node_id(nm_runtime_mesh(cfg->rt));
+	m->node_id = cfg->this_node ? cfg->this_node : nm_node_id(nm_runtime_node(cfg->rt));
 	m->maint = nm_maint_active();
 	m->last_kind = NM_MAINT_ACTIVE;
 	m->next_action_id = 1;

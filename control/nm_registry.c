@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 int nm_err_not_found(struct nm_error *err, uint64_t origin)
 {
@@ -238,6 +239,27 @@ int nm_registry_control(struct nm_registry *r, uint32_t lcore, struct nm_exec_co
 	pthread_rwlock_unlock(&r->lock);
 	if (delivered != NULL)
 		*delivered += req.delivered;
+	return rc;
+}
+
+int nm_registry_chain(struct nm_registry *r, uint64_t origin, struct nm_chain *chain,
+		      uint8_t entity_id[NM_ENTITY_ID_LEN], struct nm_error *err)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&r->lock);
+	struct nm_host *h = nm_u64map_get(&r->map, origin);
+	if (h == NULL) {
+		rc = nm_err_not_found(err, origin);
+	} else if (nm_host_is_pinned(h)) {
+		rc = nm_error_set(err, -ENOTSUP, "daemon 0x%" PRIx64 " is pinned on lcore %u", origin,
+				  h->config.lcore);
+	} else {
+		nm_host_lock(h);
+		*chain = h->chain;
+		memcpy(entity_id, nm_identity_entity_id(&h->id), NM_ENTITY_ID_LEN);
+		nm_host_unlock(h);
+	}
+	pthread_rwlock_unlock(&r->lock);
 	return rc;
 }
 

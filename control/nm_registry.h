@@ -82,6 +82,14 @@ int nm_registry_stats(struct nm_registry *r, uint64_t origin, struct nm_daemon_s
 int nm_registry_control(struct nm_registry *r, uint32_t lcore, struct nm_exec_control *batch,
 			uint32_t n, nm_exec_drain_fn drain, uint64_t *delivered);
 
+/*
+ * The chain (head and next parent hash) and entity id of a control-path host
+ * (a stateless daemon's migration needs them without a snapshot). -ENOTSUP
+ * for a pinned host (its owner lcore answers that), NM_ENOT_FOUND when absent.
+ */
+int nm_registry_chain(struct nm_registry *r, uint64_t origin, struct nm_chain *chain,
+		      uint8_t entity_id[NM_ENTITY_ID_LEN], struct nm_error *err);
+
 size_t nm_registry_count(struct nm_registry *r);
 bool nm_registry_contains(struct nm_registry *r, uint64_t origin);
 

@@ -17,6 +17,16 @@
  *
  * Like upstream, `horizon_encoded` is kept in memory only (it is not on the
  * wire, so a decoded snapshot has 0).
+ *
+ * The chain-head extension (netmesh, not CDS1): `next_parent` is the parent
+ * hash the chain's next link carries. CDS1 has no room for it (upstream's
+ * decoder rejects trailing bytes), so it lives in memory like the horizon:
+ * nm_host_snapshot records it, a decoded snapshot has none, and whoever
+ * carries snapshots in its own format (the state dir, migration) puts it back
+ * with nm_snapshot_set_next_parent before the restore. With it the restored
+ * chain continues for every daemon; without it restore keeps upstream's
+ * fallback (the parent hash over the state bytes: continuous only for daemons
+ * whose state is their last output).
  */
 #ifndef NM_SNAPSHOT_H
 #define NM_SNAPSHOT_H
@@ -52,7 +62,16 @@ struct nm_snapshot {
 	bool has_envelope;
 	uint8_t envelope[NM_IDENTITY_ENVELOPE_SIZE];
 	uint64_t horizon_encoded; /* in memory only */
+	bool has_next_parent;     /* in memory only: the chain-head extension is set */
+	uint64_t next_parent;     /* in memory only: parent hash of the chain's next link */
 };
+
+/* Give a snapshot the chain-head extension (e.g. after nm_snapshot_decode). */
+static inline void nm_snapshot_set_next_parent(struct nm_snapshot *s, uint64_t next_parent)
+{
+	s->next_parent = next_parent;
+	s->has_next_parent = true;
+}
 
 /*
  * New snapshot (one allocation). through_seq = head->sequence; created_at =

@@ -43,4 +43,11 @@ static inline void nm_sleep_ms(uint64_t ms)
 		;
 }
 
+/* Sleep about us microseconds (one nanosleep; a signal just ends it early). */
+static inline void nm_sleep_us(uint64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000L };
+	nanosleep(&ts, NULL);
+}
+
 #endif /* NM_TIME_H */

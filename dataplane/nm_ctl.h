@@ -27,6 +27,9 @@ enum nm_ctl_op {
 	NM_CTL_SESSION_ADD,  /* arg: struct nm_session * */
 	NM_CTL_SESSION_DEL,  /* key: session_id */
 	NM_CTL_OUTPUT_ROUTE, /* arg: struct nm_dp_route * */
+	NM_CTL_ROUTE_REPLACE, /* key: origin, arg: the struct nm_dp_daemon * that takes its place */
+	NM_CTL_MIG_HOLD,     /* arg: struct nm_dp_mig_req * (owner: snapshot, then hold events) */
+	NM_CTL_MIG_RELEASE,  /* arg: struct nm_dp_mig_req * (owner: deliver held events, stop holding) */
 };
 
 struct nm_ctl_msg {

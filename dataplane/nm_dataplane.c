@@ -10,8 +10,11 @@
 #include <rte_malloc.h>
 
 #include "nm_host.h"
+#include "nm_log.h"
 #include "nm_mesh.h"
 #include "nm_runtime.h"
+#include "nm_snapshot.h"
+#include "nm_le.h"
 #include "nm_wire.h"
 
 /* ---- applying a change to every worker ---- */
@@ -51,6 +54,26 @@ static bool exec_has_lcore(void *ctx, uint32_t lcore)
 	return lcore < RTE_MAX_LCORE && dp->by_lcore[lcore] != NULL;
 }
 
+/* A restored daemon takes its stub's place, and its hold, on every worker in one step. */
+static int attach_over_stub(struct nm_dataplane *dp, struct nm_dp_daemon *d,
+			    struct nm_dp_daemon *stub)
+{
+	d->hold = stub->hold;
+	pthread_mutex_lock(&dp->lock);
+	int rc = nm_u64map_insert(&dp->daemons, d->origin, d);
+	if (rc == 0)
+		nm_u64map_remove(&dp->stubs, d->origin);
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(d);
+		return rc;
+	}
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		worker_call(dp->workers[i], NM_CTL_ROUTE_REPLACE, d->origin, d);
+	rte_free(stub); /* no worker refers to it any more */
+	return 0;
+}
+
 static int exec_attach(struct nm_dataplane *dp, struct nm_exec_req *req)
 {
 	struct nm_host *h = req->host;
@@ -60,6 +83,11 @@ static int exec_attach(struct nm_dataplane *dp, struct nm_exec_req *req)
 	d->origin = nm_host_origin(h);
 	d->lcore = h->config.lcore;
 	d->host = h;
+	pthread_mutex_lock(&dp->lock);
+	struct nm_dp_daemon *stub = nm_u64map_get(&dp->stubs, d->origin);
+	pthread_mutex_unlock(&dp->lock);
+	if (stub != NULL && stub->stub_live)
+		return attach_over_stub(dp, d, stub);
 	int rc = all_workers(dp, NM_CTL_ROUTE_ADD, NM_CTL_ROUTE_DEL, d->origin, d);
 	if (rc == 0) {
 		pthread_mutex_lock(&dp->lock);
@@ -82,9 +110,14 @@ static int exec_detach(struct nm_dataplane *dp, struct nm_exec_req *req)
 	uint64_t origin = nm_host_origin(req->host);
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *d = nm_u64map_remove(&dp->daemons, origin);
+	struct nm_dp_daemon *stub = nm_u64map_get(&dp->stubs, origin);
+	if (stub != NULL)
+		stub->stub_live = true;
 	pthread_mutex_unlock(&dp->lock);
+	/* A daemon that moved away leaves its stub in the same step: no event falls between. */
 	for (unsigned i = 0; i < dp->n_workers; i++)
-		worker_call(dp->workers[i], NM_CTL_ROUTE_DEL, origin, NULL);
+		worker_call(dp->workers[i], stub != NULL ? NM_CTL_ROUTE_REPLACE : NM_CTL_ROUTE_DEL,
+			    origin, stub);
 	rte_free(d); /* no worker refers to it any more */
 	return 0;
 }
@@ -162,6 +195,16 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 		c.udp_port = NM_NET_DEFAULT_PORT;
 	if (c.n_workers > NM_PORT_MAX_QUEUES)
 		return nm_error_set(err, -EINVAL, "dataplane: at most %d workers", NM_PORT_MAX_QUEUES);
+	if (c.mtu == 0)
+		c.mtu = 1500;
+	if (c.mtu < NM_FRAG_MIN_MTU)
+		return nm_error_set(err, -EINVAL, "dataplane: MTU %u is below %d", c.mtu,
+				    NM_FRAG_MIN_MTU);
+	if (c.frag_entries == 0)
+		c.frag_entries = NM_FRAG_DEFAULT_ENTRIES;
+	if (c.frag_entries > NM_FRAG_MAX_ENTRIES)
+		return nm_error_set(err, -EINVAL, "dataplane: at most %d reassembly entries",
+				    NM_FRAG_MAX_ENTRIES);
 	if (c.burst == 0)
 		c.burst = NM_BURST;
 	if (c.burst > NM_BURST)
@@ -179,9 +222,14 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	dp->ip = c.ip;
 	dp->udp_port = c.udp_port;
 	dp->n_workers = c.n_workers;
+	dp->frag_entries = c.frag_entries;
+	dp->frag_timeout_ns = c.frag_timeout_ms != 0 ? c.frag_timeout_ms * 1000000ULL
+						     : NM_FRAG_DEFAULT_TIMEOUT_NS;
+	atomic_init(&dp->frag_ip_id, 0);
 	dp->burst = c.burst;
 	pthread_mutex_init(&dp->lock, NULL);
-	if (nm_u64map_init(&dp->sessions, 256) < 0 || nm_u64map_init(&dp->daemons, 1024) < 0) {
+	if (nm_u64map_init(&dp->sessions, 256) < 0 || nm_u64map_init(&dp->daemons, 1024) < 0 ||
+	    nm_u64map_init(&dp->stubs, 64) < 0) {
 		rc = nm_error_set(err, -ENOMEM, "dataplane: out of memory");
 		goto fail;
 	}
@@ -193,12 +241,16 @@ int nm_dataplane_create(const struct nm_dataplane_config *cfg, struct nm_datapla
 	char name[RTE_RING_NAMESIZE];
 	snprintf(name, sizeof(name), "nm_slow_p%u", dp->port.port_id);
 	dp->slowpath = rte_ring_create(name, 1024, (int)rte_socket_id(), RING_F_SC_DEQ);
-	if (dp->slowpath == NULL) {
-		rc = nm_error_set(err, -ENOMEM, "dataplane: slow-path ring");
+	snprintf(name, sizeof(name), "nm_mig_p%u", dp->port.port_id);
+	dp->mig_rx = rte_ring_create(name, 4096, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (dp->slowpath == NULL || dp->mig_rx == NULL) {
+		rc = nm_error_set(err, -ENOMEM, "dataplane: slow-path rings");
 		goto fail;
 	}
 	if ((rc = make_workers(dp, lcores, err)) < 0)
 		goto fail;
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		dp->workers[i]->idle_sleep_us = c.idle_sleep_us;
 	dp->exec = (struct nm_executor){ .ctx = dp, .has_lcore = exec_has_lcore, .call = exec_call };
 	if (dp->rt != NULL)
 		nm_runtime_set_executor(dp->rt, &dp->exec);
@@ -223,8 +275,11 @@ int nm_dataplane_start(struct nm_dataplane *dp, struct nm_error *err)
 			return nm_error_set(err, rc, "cannot launch worker on lcore %u: %s", w->lcore,
 					    strerror(-rc));
 		}
+		nm_log(NM_LT_DATAPLANE, NM_LV_DEBUG, "worker %u: launched on lcore %u (queue %u)", i,
+		       w->lcore, i);
 	}
 	dp->launched = true;
+	nm_log(NM_LT_DATAPLANE, NM_LV_INFO, "%u worker(s) running", dp->n_workers);
 	return 0;
 }
 
@@ -236,6 +291,8 @@ void nm_dataplane_stop(struct nm_dataplane *dp)
 	for (unsigned i = 0; i < dp->n_workers; i++)
 		if (dp->workers[i] != NULL && rte_eal_get_lcore_state(dp->workers[i]->lcore) != WAIT)
 			rte_eal_wait_lcore(dp->workers[i]->lcore);
+	if (dp->launched)
+		nm_log(NM_LT_DATAPLANE, NM_LV_INFO, "%u worker(s) stopped", dp->n_workers);
 	dp->launched = false;
 }
 
@@ -254,12 +311,19 @@ void nm_dataplane_destroy(struct nm_dataplane *dp)
 		rte_free(dp->workers[i]);
 	}
 	rte_ring_free(dp->slowpath);
+	struct rte_mbuf *m;
+	while (dp->mig_rx != NULL && rte_ring_dequeue(dp->mig_rx, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(dp->mig_rx);
 	nm_port_fini(&dp->port);
 	/* Sessions still installed die with the dataplane; daemons were detached already. */
 	for (size_t i = 0; dp->sessions.slots != NULL && i <= dp->sessions.mask; i++)
 		nm_session_free(dp->sessions.slots[i].val);
 	nm_u64map_fini(&dp->sessions);
 	nm_u64map_fini(&dp->daemons);
+	for (size_t i = 0; dp->stubs.slots != NULL && i <= dp->stubs.mask; i++)
+		rte_free(dp->stubs.slots[i].val);
+	nm_u64map_fini(&dp->stubs);
 	pthread_mutex_destroy(&dp->lock);
 	rte_free(dp);
 }
@@ -343,6 +407,41 @@ int nm_dataplane_send(struct nm_dataplane *dp, struct rte_mbuf *m)
 	return 0;
 }
 
+static int ctl_refuse(struct nm_dataplane *dp, enum nm_drop why, int rc)
+{
+	dp->ctl_stats.drops[why]++;
+	return rc;
+}
+
+int nm_dataplane_send_udp(struct nm_dataplane *dp, uint16_t peer, const uint8_t *dgram,
+			  size_t len)
+{
+	struct nm_pkt_endpoint self = { dp->port.mac, dp->ip, dp->udp_port }, dst;
+	if (dgram == NULL || len > NM_NET_MAX_PACKET)
+		return ctl_refuse(dp, NM_DROP_TX_TOO_LARGE, -EMSGSIZE);
+	const struct nm_peer *p = peer < dp->peers.n ? &dp->peers.peers[peer] : NULL;
+	if (p == NULL || p->ip == 0 || !nm_peer_mac(p, &dst.mac))
+		return ctl_refuse(dp, NM_DROP_NO_ROUTE, -EHOSTUNREACH);
+	dst.ip = p->ip;
+	dst.port = p->port;
+	uint8_t frame[NM_FRAG_MAX_FRAME]; /* the control thread's stack, not a worker's */
+	memcpy(frame + NM_PKT_DATA_OFF, dgram, len);
+	nm_pkt_build_udp(frame, sizeof(frame), &self, &dst, nm_dataplane_frag_id(dp), len, 0);
+	struct rte_mbuf *ms[NM_FRAG_MAX_FRAGS];
+	int n = nm_frag_mbufs(frame, NM_PKT_DATA_OFF + len, dp->port.mtu, 0, dp->port.pool, ms,
+			      NM_FRAG_MAX_FRAGS);
+	if (n < 0)
+		return n == -ENOBUFS ? ctl_refuse(dp, NM_DROP_NO_MBUF, n)
+				     : ctl_refuse(dp, NM_DROP_TX_TOO_LARGE, -EMSGSIZE);
+	if (rte_ring_mp_enqueue_bulk(dp->workers[0]->tx_in, (void **)ms, (unsigned)n, NULL) == 0) {
+		rte_pktmbuf_free_bulk(ms, (unsigned)n);
+		return ctl_refuse(dp, NM_DROP_TX_FULL, -ENOBUFS);
+	}
+	if (n > 1)
+		dp->ctl_stats.frag_sent++;
+	return 0;
+}
+
 struct nm_session *nm_dataplane_session_get(struct nm_dataplane *dp, uint64_t session_id)
 {
 	pthread_mutex_lock(&dp->lock);
@@ -406,4 +505,187 @@ unsigned nm_dataplane_poll_slowpath(struct nm_dataplane *dp)
 		}
 	}
 	return n;
+}
+
+/* ---- migration ---- */
+
+/* One 0x0500 packet: its EventFrames, each one message. */
+static void mig_packet(struct rte_mbuf *m, nm_dp_mig_fn fn, void *ctx)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t left = m->data_len;
+	for (uint32_t i = 0; i < m->packet_type && left >= NM_NET_EVENT_HDR; i++) {
+		uint32_t len = nm_get_le32(p);
+		if (len > left - NM_NET_EVENT_HDR)
+			break; /* the worker counted the packet; a short frame ends it */
+		fn(ctx, (uint16_t)m->hash.usr, p + NM_NET_EVENT_HDR, len);
+		p += NM_NET_EVENT_HDR + len;
+		left -= NM_NET_EVENT_HDR + len;
+	}
+}
+
+void nm_dataplane_set_migration(struct nm_dataplane *dp, nm_dp_mig_fn fn, void *ctx)
+{
+	dp->mig_ctx = ctx;
+	dp->mig_fn = fn;
+}
+
+unsigned nm_dataplane_poll_migration(struct nm_dataplane *dp)
+{
+	struct rte_mbuf *ms[NM_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(dp->mig_rx, (void **)ms, NM_BURST, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		if (dp->mig_fn != NULL)
+			mig_packet(ms[i], dp->mig_fn, dp->mig_ctx);
+		else
+			dp->ctl_stats.drops[NM_DROP_SUBPROTOCOL]++;
+		rte_pktmbuf_free(ms[i]);
+	}
+	return n;
+}
+
+static struct nm_dp_daemon *daemon_of(struct nm_dataplane *dp, uint64_t origin)
+{
+	pthread_mutex_lock(&dp->lock);
+	struct nm_dp_daemon *d = nm_u64map_get(&dp->daemons, origin);
+	pthread_mutex_unlock(&dp->lock);
+	return d;
+}
+
+static int mig_call(struct nm_dataplane *dp, uint32_t op, struct nm_dp_mig_req *r,
+		    struct nm_error *err)
+{
+	struct nm_dp_daemon *d = daemon_of(dp, r->origin);
+	if (d == NULL || dp->by_lcore[d->lcore] == NULL)
+		return nm_error_set(err, NM_ENOT_FOUND, "daemon 0x%" PRIx64 " is not pinned here",
+				    r->origin);
+	if (r->snapshot != NULL)
+		r->snapshot->host = d->host;
+	int rc = worker_call(dp->by_lcore[d->lcore], op, r->origin, r);
+	if (rc < 0 && err != NULL && err->code == 0)
+		nm_error_set(err, rc, "daemon 0x%" PRIx64 ": %s", r->origin,
+			     rc == -EBUSY ? "already held" : nm_strerror(rc));
+	return rc;
+}
+
+int nm_dataplane_mig_hold(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			  struct nm_snapshot **snap, bool *stateless, struct nm_error *err)
+{
+	*snap = NULL;
+	struct nm_exec_req req = { .op = NM_EXEC_SNAPSHOT, .snap = snap, .err = err };
+	struct nm_dp_mig_req r = { .origin = origin, .hold = hold, .snapshot = &req };
+	int rc = mig_call(dp, NM_CTL_MIG_HOLD, &r, err);
+	if (rc < 0) {
+		nm_snapshot_free(*snap);
+		*snap = NULL;
+	}
+	*stateless = r.stateless;
+	return rc;
+}
+
+int nm_dataplane_mig_release(struct nm_dataplane *dp, uint64_t origin, struct nm_error *err)
+{
+	struct nm_dp_mig_req r = { .origin = origin };
+	return mig_call(dp, NM_CTL_MIG_RELEASE, &r, err);
+}
+
+static struct nm_dp_daemon *stub_new(uint64_t origin, uint32_t lcore, struct nm_dp_hold *hold)
+{
+	struct nm_dp_daemon *stub = rte_zmalloc("nm_dp_stub", sizeof(*stub), RTE_CACHE_LINE_SIZE);
+	if (stub != NULL)
+		*stub = (struct nm_dp_daemon){ .origin = origin, .lcore = lcore, .hold = hold };
+	return stub;
+}
+
+int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			  struct nm_error *err)
+{
+	struct nm_dp_daemon *d = daemon_of(dp, origin);
+	if (d == NULL)
+		return nm_error_set(err, NM_ENOT_FOUND, "daemon 0x%" PRIx64 " is not pinned here",
+				    origin);
+	/* Same owner, so held events keep one writer and one numbering. */
+	struct nm_dp_daemon *stub = stub_new(origin, d->lcore, hold);
+	if (stub == NULL)
+		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	pthread_mutex_lock(&dp->lock);
+	int rc = nm_u64map_insert(&dp->stubs, origin, stub);
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(stub);
+		return nm_error_set(err, rc, "daemon 0x%" PRIx64 ": stub exists", origin);
+	}
+	return 0;
+}
+
+int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			      struct nm_error *err)
+{
+	if (daemon_of(dp, origin) != NULL)
+		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " runs here",
+				    origin);
+	struct nm_dp_daemon *stub = stub_new(origin, dp->workers[0]->lcore, hold);
+	if (stub == NULL)
+		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	stub->stub_live = true;
+	pthread_mutex_lock(&dp->lock);
+	struct nm_dp_daemon *old = nm_u64map_remove(&dp->stubs, origin);
+	int rc = nm_u64map_insert(&dp->stubs, origin, stub);
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(stub);
+		return nm_error_set(err, rc, "dataplane: stub table");
+	}
+	/* Replace (or add) in one step per worker: no event meets an empty slot. */
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		worker_call(dp->workers[i], NM_CTL_ROUTE_REPLACE, origin, stub);
+	rte_free(old);
+	return 0;
+}
+
+int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin)
+{
+	pthread_mutex_lock(&dp->lock);
+	struct nm_dp_daemon *stub = nm_u64map_remove(&dp->stubs, origin);
+	pthread_mutex_unlock(&dp->lock);
+	if (stub == NULL)
+		return NM_ENOT_FOUND;
+	if (stub->stub_live)
+		for (unsigned i = 0; i < dp->n_workers; i++)
+			worker_call(dp->workers[i], NM_CTL_ROUTE_DEL, origin, NULL);
+	rte_free(stub);
+	return 0;
+}
+
+int nm_dataplane_inject(struct nm_dataplane *dp, uint64_t origin, uint64_t session_id,
+			const struct nm_event *ev)
+{
+	struct nm_dp_daemon *d = daemon_of(dp, origin);
+	if (d == NULL) { /* not here, or only its stub: the stub's owner queues it */
+		pthread_mutex_lock(&dp->lock);
+		d = nm_u64map_get(&dp->stubs, origin);
+		pthread_mutex_unlock(&dp->lock);
+	}
+	if (d == NULL || dp->by_lcore[d->lcore] == NULL)
+		return NM_ENOT_FOUND;
+	struct nm_worker *o = dp->by_lcore[d->lcore];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->port.pool);
+	if (m == NULL)
+		return -ENOBUFS;
+	struct nm_dp_event_hdr *h =
+		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
+	if (h == NULL) {
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	*h = (struct nm_dp_event_hdr){ .session_id = session_id, .daemon = origin,
+				       .received_at = ev->received_at, .len = ev->len,
+				       .flags = NM_DP_EV_INJECTED };
+	nm_link_to_bytes(&ev->link, h->link);
+	memcpy(h + 1, ev->payload, ev->len);
+	if (rte_ring_mp_enqueue(o->evt_in, m) != 0) {
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	return 0;
 }

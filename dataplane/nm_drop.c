@@ -59,7 +59,16 @@ static const struct {
 	[NM_DROP_HANDSHAKE] = { "handshake_unhandled", UNSUPP },
 	[NM_DROP_TX_FULL] = { "tx_full", -ENOBUFS },
 	[NM_DROP_TX_TOO_LARGE] = { "tx_too_large", -EMSGSIZE },
+	[NM_DROP_MIG_RING_FULL] = { "mig_ring_full", -ENOBUFS },
+	[NM_DROP_MIG_HOLD_FULL] = { "mig_hold_full", -ENOBUFS },
 	[NM_DROP_NO_ROUTE] = { "no_route", -ENOENT },
+	[NM_DROP_FRAG_BAD] = { "frag_bad", MALFORMED },
+	[NM_DROP_FRAG_TOO_LARGE] = { "frag_too_large", -EMSGSIZE },
+	[NM_DROP_FRAG_OVERLAP] = { "frag_overlap", MALFORMED },
+	[NM_DROP_FRAG_DUP] = { "frag_dup", -EALREADY },
+	[NM_DROP_FRAG_TOO_MANY] = { "frag_too_many", MALFORMED },
+	[NM_DROP_FRAG_TABLE_FULL] = { "frag_table_full", -ENOBUFS },
+	[NM_DROP_FRAG_TIMEOUT] = { "frag_timeout", -ETIMEDOUT },
 };
 
 const char *nm_drop_name(enum nm_drop d)

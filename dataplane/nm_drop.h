@@ -13,7 +13,8 @@
  *   -EALREADY         refused by the replay window
  *   -ENOENT           names a session or daemon this node does not have
  *   -ENOBUFS          a ring, queue or mempool was full (counted, never silent)
- *   -EMSGSIZE         an output does not fit one packet at the configured MTU
+ *   -EMSGSIZE         an output or datagram larger than the largest one we send or reassemble
+ *   -ETIMEDOUT        a reassembly that did not complete in time
  */
 #ifndef NM_DROP_H
 #define NM_DROP_H
@@ -38,7 +39,8 @@ enum nm_drop {
 	NM_DROP_IP_LEN,      /* total_length below the header or past the frame */
 	NM_DROP_IP_CKSUM,    /* header checksum wrong */
 	NM_DROP_IP_NOT_OURS, /* destination address not ours */
-	NM_DROP_IP_FRAGMENT, /* MF set or offset != 0 (reassembly is a slow path) */
+	NM_DROP_IP_FRAGMENT, /* MF set or offset != 0: the codecs stop here; workers reassemble
+			      * UDP (nm_frag.h) and count other protocols' fragments here */
 	NM_DROP_IP_PROTO,    /* neither UDP nor ICMP */
 	/* ICMP */
 	NM_DROP_ICMP_BAD,     /* shorter than an ICMP header */
@@ -80,6 +82,16 @@ enum nm_drop {
 	NM_DROP_TX_FULL,          /* the TX queue did not take the packet */
 	NM_DROP_TX_TOO_LARGE,     /* one output event exceeds a packet at the MTU */
 	NM_DROP_NO_ROUTE,         /* output has no live session or peer to go to */
+	NM_DROP_MIG_RING_FULL,    /* 0x0500 message: the ring to the control thread was full */
+	NM_DROP_MIG_HOLD_FULL,    /* event for a migrating daemon: its hold ring was full */
+	/* IPv4 reassembly (nm_frag.h); counted per fragment */
+	NM_DROP_FRAG_BAD,        /* empty, misaligned, or contradicts its datagram's end */
+	NM_DROP_FRAG_TOO_LARGE,  /* ends past the largest datagram (8 + 8192 bytes) */
+	NM_DROP_FRAG_OVERLAP,    /* overlaps part of what was received: the datagram is dropped */
+	NM_DROP_FRAG_DUP,        /* every byte already received (the datagram goes on) */
+	NM_DROP_FRAG_TOO_MANY,   /* more than NM_FRAG_MAX_FRAGS for one datagram */
+	NM_DROP_FRAG_TABLE_FULL, /* no reassembly entry free for a new datagram */
+	NM_DROP_FRAG_TIMEOUT,    /* its datagram was not complete within the timeout */
 	NM_DROP__COUNT
 };
 

@@ -3,7 +3,6 @@
 #include "nm_mesh.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +13,7 @@ struct nm_mesh {
 	uint8_t psk[NM_PSK_LEN];
 	uint16_t port_id;
 	struct nm_identity node;
-	_Atomic(const struct nm_migration_handler *) handler;
+	struct nm_node *iface; /* what the runtime sees */
 };
 
 int nm_mesh_create(const struct nm_mesh_config *cfg, struct nm_mesh **out, struct nm_error *err)
@@ -37,7 +36,12 @@ int nm_mesh_create(const struct nm_mesh_config *cfg, struct nm_mesh **out, struc
 		free(m);
 		return nm_error_set(err, rc, "mesh: cannot create the node identity");
 	}
-	atomic_init(&m->handler, NULL);
+	m->iface = nm_node_create(&m->node);
+	if (m->iface == NULL) {
+		nm_identity_wipe(&m->node);
+		free(m);
+		return nm_error_set(err, -ENOMEM, "mesh: out of memory");
+	}
 	*out = m;
 	return 0;
 }
@@ -46,6 +50,7 @@ void nm_mesh_destroy(struct nm_mesh *m)
 {
 	if (m == NULL)
 		return;
+	nm_node_destroy(m->iface);
 	sodium_memzero(m->psk, sizeof(m->psk));
 	nm_identity_wipe(&m->node);
 	free(m);
@@ -71,29 +76,7 @@ const uint8_t *nm_mesh_psk(const struct nm_mesh *m)
 	return m->psk;
 }
 
-void nm_mesh_set_migration_handler(struct nm_mesh *m, const struct nm_migration_handler *h)
+struct nm_node *nm_mesh_node(struct nm_mesh *m)
 {
-	atomic_store_explicit(&m->handler, h, memory_order_seq_cst);
-}
-
-void nm_mesh_clear_migration_handler(struct nm_mesh *m, const struct nm_migration_handler *h)
-{
-	if (h == NULL) {
-		atomic_store_explicit(&m->handler, NULL, memory_order_seq_cst);
-		return;
-	}
-	const struct nm_migration_handler *expect = h;
-	atomic_compare_exchange_strong(&m->handler, &expect, NULL);
-}
-
-bool nm_mesh_has_migration_handler(const struct nm_mesh *m)
-{
-	return atomic_load_explicit(&((struct nm_mesh *)m)->handler, memory_order_seq_cst) != NULL;
-}
-
-bool nm_mesh_migration_ready(const struct nm_mesh *m)
-{
-	const struct nm_migration_handler *h =
-		atomic_load_explicit(&((struct nm_mesh *)m)->handler, memory_order_acquire);
-	return h != NULL && h->ready != NULL && h->ready(h->ctx);
+	return m->iface;
 }

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * nm_mesh.h - the node on the mesh: its PSK, its identity, its DPDK port, and
- * the slot where a compute runtime installs its migration handler.
- *
- * The runtime stands on a mesh. The handler slot is an atomic pointer so that
- * anyone who sees the runtime Ready also sees the handler (the runtime stores
- * the handler before it publishes Ready).
+ * the node interface (control/nm_node.h) a compute runtime stands on: node id,
+ * identity, migration-handler slot and readiness. The runtime never sees the
+ * mesh itself: nm_runtime_create(nm_mesh_node(mesh)).
  */
 #ifndef NM_MESH_H
 #define NM_MESH_H
@@ -15,6 +13,7 @@
 
 #include "nm_error.h"
 #include "nm_identity.h"
+#include "nm_node.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,13 +27,6 @@ struct nm_mesh_config {
 	uint8_t psk[NM_PSK_LEN]; /* mesh-wide pre-shared key */
 	const char *port;        /* ethdev name: "net_null0", a PCI address, ... */
 	const uint8_t *node_seed; /* 32-byte node identity seed; NULL: generate one */
-};
-
-/* What a runtime installs so inbound migrations reach it. */
-struct nm_migration_handler {
-	void *ctx;
-	/* May this node accept an inbound migration now? */
-	bool (*ready)(void *ctx);
 };
 
 /*
@@ -51,16 +43,8 @@ uint16_t nm_mesh_port_id(const struct nm_mesh *m);
 const struct nm_identity *nm_mesh_identity(const struct nm_mesh *m);
 const uint8_t *nm_mesh_psk(const struct nm_mesh *m);
 
-/* Install (replacing any other). The handler must outlive its installation. */
-void nm_mesh_set_migration_handler(struct nm_mesh *m, const struct nm_migration_handler *h);
-
-/* Clear if `h` is the installed handler (NULL: clear whatever is installed). */
-void nm_mesh_clear_migration_handler(struct nm_mesh *m, const struct nm_migration_handler *h);
-
-bool nm_mesh_has_migration_handler(const struct nm_mesh *m);
-
-/* A handler is installed and it says ready. */
-bool nm_mesh_migration_ready(const struct nm_mesh *m);
+/* The node interface the runtime stands on (owned by the mesh). */
+struct nm_node *nm_mesh_node(struct nm_mesh *m);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,9 @@
 #include "nm_packet.h"
 
 #include <errno.h>
+#include <string.h>
+
+#include "nm_le.h"
 
 int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *len)
@@ -59,6 +62,32 @@ int nm_packet_heartbeat(uint8_t dgram[NM_HEARTBEAT_LEN], const struct nm_aead *k
 	};
 	nm_hdr_encode(&h, dgram);
 	return nm_aead_seal(key, dgram, NM_HEARTBEAT_LEN, counter);
+}
+
+int nm_packet_message(uint8_t *dgram, size_t cap, const struct nm_aead *key, uint64_t counter,
+		      uint64_t session_id, uint16_t subprotocol, uint64_t stream_id,
+		      uint64_t sequence, uint64_t origin_hash, const uint8_t *body, size_t len)
+{
+	const size_t payload = NM_NET_EVENT_HDR + len;
+	const size_t dlen = NM_NET_HDR_SIZE + payload + NM_NET_TAG_SIZE;
+	if (payload > NM_NET_MAX_PAYLOAD || dlen > cap)
+		return -EMSGSIZE;
+	const struct nm_net_hdr h = {
+		.magic = NM_MAGIC_NET,
+		.version = NM_NET_VERSION,
+		.subprotocol_id = subprotocol,
+		.session_id = session_id,
+		.stream_id = stream_id,
+		.sequence = sequence,
+		.origin_hash = origin_hash,
+		.payload_len = (uint16_t)payload,
+		.event_count = 1,
+	};
+	nm_hdr_encode(&h, dgram);
+	nm_put_le32(dgram + NM_NET_HDR_SIZE, (uint32_t)len);
+	memcpy(dgram + NM_NET_HDR_SIZE + NM_NET_EVENT_HDR, body, len);
+	int rc = nm_aead_seal(key, dgram, dlen, counter);
+	return rc < 0 ? rc : (int)dlen;
 }
 
 int nm_packet_open(uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,

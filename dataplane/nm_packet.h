@@ -26,6 +26,9 @@ static inline size_t nm_packet_budget(uint16_t mtu)
 	return mtu > over ? mtu - over : 0;
 }
 
+/* Largest output payload any packet can carry: one EventFrame in the largest Net packet. */
+#define NM_PACKET_MAX_EVENT (NM_NET_MAX_PAYLOAD - NM_CAUSAL_FRAME_HDR - NM_CAUSAL_LINK_SIZE) /* 8072 */
+
 struct nm_packet_tx {
 	const struct nm_pkt_endpoint *src;
 	const struct nm_pkt_endpoint *dst;
@@ -58,6 +61,16 @@ int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
  */
 int nm_packet_heartbeat(uint8_t dgram[NM_HEARTBEAT_LEN], const struct nm_aead *key,
 			uint64_t session_id, uint64_t origin_hash, uint64_t counter);
+
+/*
+ * A subprotocol message (wire.md 5.1: one EventFrame [LE32 len][body] in a
+ * sealed packet with subprotocol_id set; migration uses stream 0x0500) as a
+ * datagram: NetHeader, frame, tag. Returns the datagram length, -EMSGSIZE
+ * when it exceeds cap or the 8192-byte packet, or the seal's error.
+ */
+int nm_packet_message(uint8_t *dgram, size_t cap, const struct nm_aead *key, uint64_t counter,
+		      uint64_t session_id, uint16_t subprotocol, uint64_t stream_id,
+		      uint64_t sequence, uint64_t origin_hash, const uint8_t *body, size_t len);
 
 /*
  * Open a frame addressed to `self` with the RX key: parse, check the header,

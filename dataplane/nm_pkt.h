@@ -66,7 +66,8 @@ struct nm_pkt_info {
  * address, fragment, protocol (ICMP returns here); UDP length, checksum
  * (0 = none, allowed on IPv4), destination port. Ethernet padding after
  * total_length is ignored. Returns 0 and fills *pi, or a negative code and
- * the reason in *why (may be NULL).
+ * the reason in *why (may be NULL). A fragment is refused as IP_FRAGMENT with
+ * its IPv4 header checked: workers hand those to reassembly (nm_frag.h).
  */
 int nm_pkt_parse(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
 		 unsigned rx_flags, struct nm_pkt_info *pi, enum nm_drop *why);

@@ -9,7 +9,11 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "nm_frag.h"
+#include "nm_log.h"
+
 #define MBUF_CACHE 256
+#define BIG_CACHE 16
 
 static void config_defaults(struct nm_port_config *c)
 {
@@ -17,6 +21,8 @@ static void config_defaults(struct nm_port_config *c)
 		c->mtu = 1500;
 	if (c->n_mbufs == 0)
 		c->n_mbufs = 8191;
+	if (c->n_big_mbufs == 0)
+		c->n_big_mbufs = 255;
 	if (c->rx_desc == 0)
 		c->rx_desc = 1024;
 	if (c->tx_desc == 0)
@@ -94,7 +100,23 @@ static int make_pool(struct nm_port *p, const struct nm_port_config *c, struct n
 	if (p->pool == NULL)
 		return nm_error_set(err, -ENOMEM, "port %u: mempool of %u mbufs: %s", p->port_id,
 				    c->n_mbufs, rte_strerror(rte_errno));
+	/* A reassembled datagram stays contiguous: the packet path reads flat bytes. */
+	snprintf(name, sizeof(name), "nm_big_p%u", p->port_id);
+	p->big_pool = rte_pktmbuf_pool_create(name, c->n_big_mbufs, BIG_CACHE, 0,
+					      RTE_PKTMBUF_HEADROOM + NM_FRAG_MAX_FRAME,
+					      rte_eth_dev_socket_id(p->port_id));
+	if (p->big_pool == NULL)
+		return nm_error_set(err, -ENOMEM, "port %u: mempool of %u datagram mbufs: %s",
+				    p->port_id, c->n_big_mbufs, rte_strerror(rte_errno));
 	return 0;
+}
+
+static void free_pools(struct nm_port *p)
+{
+	rte_mempool_free(p->pool);
+	rte_mempool_free(p->big_pool);
+	p->pool = NULL;
+	p->big_pool = NULL;
 }
 
 int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_error *err)
@@ -124,14 +146,16 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 	memset(&conf, 0, sizeof(conf));
 	choose_offloads(p, &info, &conf);
 	if ((rc = make_pool(p, &c, err)) < 0)
-		return rc;
+		goto fail;
 	rc = rte_eth_dev_configure(c.port_id, c.n_queues, c.n_queues, &conf);
 	if (rc < 0) {
 		nm_error_set(err, rc, "port %u: configure: %s", c.port_id, strerror(-rc));
 		goto fail;
 	}
 	/* Not every virtual PMD implements MTU setting; frames are sized by us anyway. */
-	rte_eth_dev_set_mtu(c.port_id, c.mtu);
+	if ((rc = rte_eth_dev_set_mtu(c.port_id, c.mtu)) < 0)
+		nm_log(NM_LT_DATAPLANE, NM_LV_DEBUG, "port %u (%s): MTU %u not set: %s", c.port_id,
+		       info.driver_name, c.mtu, strerror(-rc));
 	if ((rc = setup_queues(p, &c, err)) < 0)
 		goto fail;
 	if ((rc = rte_eth_dev_start(c.port_id)) < 0) {
@@ -140,10 +164,13 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 	}
 	p->started = true;
 	rte_eth_macaddr_get(c.port_id, &p->mac);
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+	nm_log(NM_LT_DATAPLANE, NM_LV_INFO, "port %u (%s): started, %u queue(s), MTU %u, %u mbufs, MAC %s",
+	       c.port_id, info.driver_name, c.n_queues, c.mtu, c.n_mbufs, mac);
 	return 0;
 fail:
-	rte_mempool_free(p->pool);
-	p->pool = NULL;
+	free_pools(p);
 	return rc;
 }
 
@@ -152,15 +179,18 @@ void nm_port_fini(struct nm_port *p)
 	if (p == NULL)
 		return;
 	if (p->started) {
-		rte_eth_dev_stop(p->port_id);
-		rte_eth_dev_close(p->port_id);
+		int rc = rte_eth_dev_stop(p->port_id);
+		if (rc < 0)
+			nm_log(NM_LT_DATAPLANE, NM_LV_WARNING, "port %u: stop: %s", p->port_id, strerror(-rc));
+		if ((rc = rte_eth_dev_close(p->port_id)) < 0)
+			nm_log(NM_LT_DATAPLANE, NM_LV_WARNING, "port %u: close: %s", p->port_id, strerror(-rc));
 		p->started = false;
 	}
-	rte_mempool_free(p->pool);
-	p->pool = NULL;
+	free_pools(p);
 }
 
 unsigned nm_port_mbufs_in_use(const struct nm_port *p)
 {
-	return p->pool != NULL ? rte_mempool_in_use_count(p->pool) : 0;
+	return (p->pool != NULL ? rte_mempool_in_use_count(p->pool) : 0) +
+	       (p->big_pool != NULL ? rte_mempool_in_use_count(p->big_pool) : 0);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nm_port.h - one DPDK port set up for the dataplane: a mempool, N RX and N TX
+ * nm_port.h - one DPDK port set up for the dataplane: mempools, N RX and N TX
  * queues (queue i belongs to worker i), RSS over IPv4/UDP when N > 1, and the
  * checksum offloads the PMD offers (software checksums otherwise).
  */
@@ -22,6 +22,7 @@ struct nm_port_config {
 	uint16_t n_queues;  /* RX = TX queues = workers */
 	uint16_t mtu;       /* IP MTU; default 1500 */
 	uint32_t n_mbufs;   /* pool size; default 8191 */
+	uint32_t n_big_mbufs; /* reassembled-datagram pool size; default 255 */
 	uint16_t rx_desc;   /* default 1024 */
 	uint16_t tx_desc;   /* default 1024 */
 };
@@ -32,6 +33,7 @@ struct nm_port {
 	uint16_t mtu;
 	struct rte_ether_addr mac;
 	struct rte_mempool *pool;
+	struct rte_mempool *big_pool; /* one-segment mbufs for a whole 8192-byte datagram (reassembly) */
 	bool rss;            /* flows spread over queues by the NIC */
 	bool rx_ip_cksum;    /* NIC verifies IPv4 header checksums */
 	bool rx_udp_cksum;   /* NIC verifies UDP checksums */
@@ -56,7 +58,7 @@ int nm_port_init(struct nm_port *p, const struct nm_port_config *cfg, struct nm_
 /* Stop and close the port, free the pool (after every mbuf came back). */
 void nm_port_fini(struct nm_port *p);
 
-/* Mbufs currently taken from the pool (leak checks). */
+/* Mbufs currently taken from both pools (leak checks). */
 unsigned nm_port_mbufs_in_use(const struct nm_port *p);
 
 #endif /* NM_PORT_H */

@@ -41,6 +41,7 @@ struct sm_peer {
 	/* msg1s we answered: a repeat is a replay. */
 	uint8_t seen[SEEN_MSG1][NM_NOISE_KEY_LEN];
 	unsigned seen_next;
+	uint64_t msg_seq; /* NetHeader sequence of subprotocol messages we send */
 };
 
 struct nm_sessmgr {
@@ -446,6 +447,16 @@ const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm)
 	return &sm->stats;
 }
 
+int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port)
+{
+	if (peer < 0 || (unsigned)peer >= sm->n_peers || ip == NULL || port == NULL)
+		return -EINVAL;
+	const struct nm_peer *p = &sm->cfg.dp->peers.peers[sm->peers[peer].dp_peer];
+	*ip = p->ip;
+	*port = p->port;
+	return 0;
+}
+
 unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm)
 {
 	return sm->n_peers;
@@ -455,4 +466,56 @@ const char *nm_peer_health_name(enum nm_peer_health h)
 {
 	static const char *const names[] = { "unknown", "healthy", "degraded", "unreachable" };
 	return (unsigned)h < 4 ? names[h] : "?";
+}
+
+/* ---- subprotocol messages (migration) ---- */
+
+static const struct sm_peer *by_node(const struct nm_sessmgr *sm, uint64_t node_id)
+{
+	for (unsigned i = 0; node_id != 0 && i < sm->n_peers; i++)
+		if (sm->peers[i].node_id == node_id)
+			return &sm->peers[i];
+	return NULL;
+}
+
+uint64_t nm_sessmgr_node_of(const struct nm_sessmgr *sm, uint16_t dp_peer)
+{
+	for (unsigned i = 0; i < sm->n_peers; i++)
+		if (sm->peers[i].dp_peer == dp_peer)
+			return sm->peers[i].node_id;
+	return 0;
+}
+
+uint64_t nm_sessmgr_session_of(const struct nm_sessmgr *sm, uint64_t node_id)
+{
+	const struct sm_peer *p = by_node(sm, node_id);
+	return p != NULL ? p->session_id : 0;
+}
+
+bool nm_sessmgr_peer_static(const struct nm_sessmgr *sm, uint64_t node_id,
+			    uint8_t out[NM_NOISE_KEY_LEN])
+{
+	const struct sm_peer *p = by_node(sm, node_id);
+	if (p == NULL || !p->has_static)
+		return false;
+	memcpy(out, p->static_pub, NM_NOISE_KEY_LEN);
+	return true;
+}
+
+int nm_sessmgr_send_message(struct nm_sessmgr *sm, uint64_t node_id, uint16_t subprotocol,
+			    uint64_t stream_id, const uint8_t *body, size_t len)
+{
+	struct sm_peer *p = (struct sm_peer *)by_node(sm, node_id);
+	if (p == NULL)
+		return -ENOENT;
+	struct nm_session *s = nm_dataplane_session_get(sm->cfg.dp, p->session_id);
+	if (s == NULL)
+		return -ENOTCONN;
+	uint8_t dgram[NM_NET_MAX_PACKET];
+	int n = nm_packet_message(dgram, sizeof(dgram), &s->tx, nm_session_next_tx(s), s->session_id,
+				  subprotocol, stream_id, ++p->msg_seq,
+				  sm->cfg.keys->identity.origin_hash, body, len);
+	if (n < 0)
+		return n;
+	return send_dgram(sm, p, dgram, (size_t)n);
 }

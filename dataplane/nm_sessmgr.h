@@ -100,9 +100,30 @@ void nm_sessmgr_poll(struct nm_sessmgr *sm);
 void nm_sessmgr_on_packet(void *sm, struct rte_mbuf *m);
 
 int nm_sessmgr_peer_status(const struct nm_sessmgr *sm, int peer, struct nm_peer_status *st);
+/* A peer's address (host order; port 7777 unless configured). -EINVAL for a bad id. */
+int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port);
 /* Peers added so far (ids 0..n-1). */
 unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm);
 const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm);
 const char *nm_peer_health_name(enum nm_peer_health h);
+
+/* For other control-plane protocols (migration). Control thread only. */
+
+/* node_id of the peer behind dataplane peer index `dp_peer` (a session's peer), or 0. */
+uint64_t nm_sessmgr_node_of(const struct nm_sessmgr *sm, uint16_t dp_peer);
+
+/* The live session with that node, or 0. */
+uint64_t nm_sessmgr_session_of(const struct nm_sessmgr *sm, uint64_t node_id);
+
+/* The node's configured X25519 static (an NKpsk0 responder never learns it otherwise). */
+bool nm_sessmgr_peer_static(const struct nm_sessmgr *sm, uint64_t node_id, uint8_t out[32]);
+
+/*
+ * Seal `body` as one EventFrame of `subprotocol` on the node's session and
+ * send it. -ENOENT: no such peer; -ENOTCONN: no session yet; -EMSGSIZE: too
+ * large for a packet; else the TX path's error (counted as tx_failures).
+ */
+int nm_sessmgr_send_message(struct nm_sessmgr *sm, uint64_t node_id, uint16_t subprotocol,
+			    uint64_t stream_id, const uint8_t *body, size_t len);
 
 #endif /* NM_SESSMGR_H */

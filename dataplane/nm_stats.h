@@ -22,9 +22,14 @@ struct nm_lcore_stats {
 	uint64_t events_emitted;   /* outputs chained */
 	uint64_t events_failed;    /* process() returned an error */
 	uint64_t events_handed_off; /* sent to the owner lcore */
+	uint64_t events_held;      /* kept for a migrating daemon (see nm_dp_hold) */
+	uint64_t holds_released;   /* migrations the owner called off: its hold was full */
+	uint64_t mig_messages;     /* 0x0500 messages passed to the control thread */
 	uint64_t arp_replies;
 	uint64_t arp_learned; /* peer MACs from replies to our requests */
 	uint64_t icmp_replies;
+	uint64_t frag_reassembled; /* datagrams reassembled from IPv4 fragments */
+	uint64_t frag_sent;        /* datagrams sent as IPv4 fragments */
 	uint64_t drops[NM_DROP__COUNT];
 } __rte_cache_aligned;
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
 
 #include "nm_causal.h"
 #include "nm_dataplane.h"
@@ -15,19 +16,14 @@
 #include "nm_time.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_session.h"
+#include "nm_snapshot.h"
 #include "nm_wire.h"
 
 #define CTL_EVERY 16 /* serve control messages once per this many idle-or-busy loops */
 
-/* An event handed to its owner lcore: this header, then the payload. */
-struct nm_handoff {
-	uint64_t session_id;
-	uint64_t daemon;
-	uint8_t link[NM_CAUSAL_LINK_SIZE];
-	uint32_t len;
-};
 
 static inline void drop(struct nm_worker *w, enum nm_drop why)
 {
@@ -88,6 +84,38 @@ static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
 	return true;
 }
 
+/*
+ * The next event alone does not fit a packet at the MTU: it (and what follows,
+ * up to the Net maximum) goes in one datagram sent as IPv4 fragments, under
+ * the AEAD counter t already took. Returns events used.
+ */
+static uint32_t tx_fragmented(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
+			      struct nm_packet_tx *t)
+{
+	t->budget = NM_NET_MAX_PAYLOAD;
+	t->tx_flags = 0; /* a NIC cannot compute a UDP checksum over fragments */
+	t->ip_id = nm_dataplane_frag_id(w->dp);
+	uint32_t used;
+	size_t len;
+	if (nm_packet_build(w->big, sizeof(w->big), t, &w->out.ev[i], g->first + g->n - i, &used,
+			    &len) < 0) {
+		/* Above the Net maximum: nm_outputs.max_len refuses these before the chain moves. */
+		drop(w, NM_DROP_TX_TOO_LARGE);
+		return used > 0 ? used : 1;
+	}
+	struct rte_mbuf *frags[NM_FRAG_MAX_FRAGS];
+	int n = nm_frag_mbufs(w->big, len, w->mtu, w->tx_flags, w->pool, frags, NM_FRAG_MAX_FRAGS);
+	if (n < 0) {
+		w->stats.drops[n == -ENOBUFS ? NM_DROP_NO_MBUF : NM_DROP_TX_TOO_LARGE] += used;
+		return used;
+	}
+	g->src->tx_seq++;
+	w->stats.frag_sent++;
+	for (int k = 0; k < n; k++)
+		tx_push(w, frags[k]);
+	return used;
+}
+
 /* Seal and frame one packet of events out[i..] for group g; returns events used. */
 static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
 			  const struct nm_pkt_endpoint *dst)
@@ -115,6 +143,10 @@ static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uin
 	size_t len;
 	int rc = nm_packet_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
 				 &w->out.ev[i], left, &used, &len);
+	if (rc == -EMSGSIZE && used == 0) {
+		rte_pktmbuf_free(m);
+		return tx_fragmented(w, g, i, &t);
+	}
 	if (rc < 0) {
 		/* The next event alone is larger than a packet: count it, move on. */
 		rte_pktmbuf_free(m);
@@ -176,9 +208,93 @@ static void ensure_room(struct nm_worker *w, uint32_t n, uint32_t bytes)
 		flush_outputs(w);
 }
 
-static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
-			  const struct nm_event *ev)
+/* An event as an mbuf (nm_dp_event_hdr + payload), for a hand-off or a hold; NULL: no mbuf. */
+static struct rte_mbuf *event_mbuf(struct nm_worker *w, const struct nm_session *s,
+				   uint64_t daemon, const struct nm_event *ev)
 {
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	if (m == NULL)
+		return NULL;
+	struct nm_dp_event_hdr *h =
+		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
+	if (h == NULL) { /* cannot happen: an event fits in the frame it came in */
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	h->session_id = s->session_id;
+	h->daemon = daemon;
+	h->mseq = 0;
+	h->received_at = ev->received_at;
+	h->flags = 0;
+	nm_link_to_bytes(&ev->link, h->link);
+	h->len = ev->len;
+	memcpy(h + 1, ev->payload, ev->len);
+	return m;
+}
+
+/*
+ * The daemon is migrating: the event waits in its hold, numbered in arrival
+ * order, instead of reaching the host. A full hold is a counted drop (the
+ * control thread sizes it for the whole cutover and drains it after).
+ */
+static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m);
+static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+			  const struct nm_event *ev, uint32_t flags);
+
+/* The owner calls the migration off: what was held reaches the host, in order. */
+static void unhold(struct nm_worker *w, struct nm_dp_daemon *d)
+{
+	struct rte_ring *ring = d->hold->ring;
+	d->hold = NULL;
+	struct rte_mbuf *m;
+	while (rte_ring_sc_dequeue(ring, (void **)&m) == 0)
+		serve_handoff_event(w, m);
+}
+
+/*
+ * The daemon is migrating: the event waits in its hold, numbered in arrival
+ * order, instead of reaching the host. When the hold cannot take it, the
+ * migration gives way before the event does (see NM_DP_HOLD_OPEN).
+ */
+static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+		       const struct nm_event *ev)
+{
+	struct nm_dp_hold *hd = d->hold;
+	struct rte_mbuf *m = event_mbuf(w, s, d->origin, ev);
+	if (m != NULL) {
+		struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, struct nm_dp_event_hdr *);
+		h->mseq = hd->mseq + 1;
+		if (rte_ring_mp_enqueue(hd->ring, m) == 0) {
+			hd->mseq++;
+			w->stats.events_held++;
+			return;
+		}
+		rte_pktmbuf_free(m);
+	}
+	const enum nm_drop why = m == NULL ? NM_DROP_NO_MBUF : NM_DROP_MIG_HOLD_FULL;
+	uint32_t open = NM_DP_HOLD_OPEN;
+	if (d->host != NULL && atomic_compare_exchange_strong(&hd->state, &open,
+							      NM_DP_HOLD_RELEASED)) {
+		w->stats.holds_released++;
+		unhold(w, d);
+		deliver_local(w, d, s, ev, 0);
+		return;
+	}
+	hd->full++;
+	drop(w, why);
+}
+
+static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+			  const struct nm_event *ev, uint32_t flags)
+{
+	if (d->hold != NULL && !(d->hold->target && (flags & NM_DP_EV_INJECTED))) {
+		hold_event(w, d, s, ev);
+		return;
+	}
+	if (d->host == NULL) { /* a target's stub: only its hold takes events */
+		drop(w, NM_DROP_DAEMON_UNKNOWN);
+		return;
+	}
 	ensure_room(w, 0, 0);
 	const uint32_t n0 = w->out.n, used0 = w->out.used;
 	if (nm_host_deliver(d->host, ev, &w->out, w->now_ns, &w->err) < 0) {
@@ -210,21 +326,11 @@ static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_s
 			  uint64_t daemon, const struct nm_event *ev)
 {
 	struct nm_worker *o = w->dp->by_lcore[owner];
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	struct rte_mbuf *m = event_mbuf(w, s, daemon, ev);
 	if (m == NULL) {
 		drop(w, NM_DROP_NO_MBUF);
 		return;
 	}
-	struct nm_handoff *h = (struct nm_handoff *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
-	if (h == NULL) { /* cannot happen: an event fits in the frame it came in */
-		drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
-		return;
-	}
-	h->session_id = s->session_id;
-	h->daemon = daemon;
-	nm_link_to_bytes(&ev->link, h->link);
-	h->len = ev->len;
-	memcpy(h + 1, ev->payload, ev->len);
 	if (rte_ring_mp_enqueue(o->evt_in, m) != 0) {
 		drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
 		return;
@@ -253,30 +359,62 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	 */
 	ensure_room(w, n, bytes);
 	for (uint32_t i = 0; i < n; i++)
-		deliver_local(w, d, s, &evs[i]);
+		deliver_local(w, d, s, &evs[i], 0);
 }
 
 static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 {
-	const struct nm_handoff *h = rte_pktmbuf_mtod(m, const struct nm_handoff *);
+	const struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, const struct nm_dp_event_hdr *);
 	struct nm_session *s = nm_u64map_get(&w->sessions, h->session_id);
 	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, h->daemon);
 	if (s == NULL) {
 		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
 		return;
 	}
-	if (d == NULL || d->lcore != w->lcore) {
+	if (d == NULL) {
 		drop_mbuf(w, m, NM_DROP_DAEMON_UNKNOWN);
 		return;
 	}
+	if (d->lcore != w->lcore) {
+		/* Its owner changed while the event was on its way (a migration's stub): pass it on. */
+		struct nm_worker *o = w->dp->by_lcore[d->lcore];
+		if (o == NULL || rte_ring_mp_enqueue(o->evt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		return;
+	}
 	struct nm_event ev = { .payload = (const uint8_t *)(h + 1), .len = h->len,
-			       .received_at = w->now_ns };
+			       .received_at = h->received_at };
 	nm_link_from_bytes(&ev.link, h->link, sizeof(h->link));
-	deliver_local(w, d, s, &ev);
+	deliver_local(w, d, s, &ev, h->flags);
 	rte_pktmbuf_free(m);
 }
 
 /* ---------------------------------------------------------------- RX */
+
+/*
+ * An authenticated migration (0x0500) packet: the control thread runs the
+ * protocol. The mbuf is trimmed to the EventFrames and tagged with the
+ * session's peer; returns false when it was not kept (counted).
+ */
+static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct nm_session *s,
+			 const struct nm_net_hdr *h, const uint8_t *payload)
+{
+	struct rte_ring *r = w->dp->mig_rx;
+	if (w->dp->mig_fn == NULL) {
+		drop(w, NM_DROP_SUBPROTOCOL);
+		return false;
+	}
+	rte_pktmbuf_adj(m, (uint16_t)(payload - rte_pktmbuf_mtod(m, const uint8_t *)));
+	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - h->payload_len));
+	m->hash.usr = s->peer;
+	m->packet_type = h->event_count; /* the control thread reads this many frames */
+	if (rte_ring_mp_enqueue(r, m) != 0) {
+		drop(w, NM_DROP_MIG_RING_FULL);
+		return false;
+	}
+	w->stats.mig_messages++;
+	return true;
+}
 
 /* An authenticated data packet: its frames go to the daemon stream_id names. */
 static void deliver_packet(struct nm_worker *w, struct nm_session *s, const struct nm_net_hdr *h,
@@ -343,6 +481,11 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 	atomic_store_explicit(&s->last_rx_ns, w->now_ns, memory_order_relaxed);
 	if (pi != NULL)
 		nm_peer_learn_hint(&w->dp->peers, s->peer, pi->src.ip, &pi->src.mac);
+	if (h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(h.flags & NM_FLAG_HEARTBEAT)) {
+		if (!to_migration(w, m, s, &h, d + NM_NET_HDR_SIZE))
+			rte_pktmbuf_free(m);
+		return;
+	}
 	if (!(h.flags & NM_FLAG_HEARTBEAT))
 		deliver_packet(w, s, &h, d + NM_NET_HDR_SIZE);
 	rte_pktmbuf_free(m);
@@ -398,6 +541,50 @@ static unsigned rx_flags_of(const struct nm_worker *w, const struct rte_mbuf *m)
 	return f;
 }
 
+/* A reassembled datagram, in an mbuf of its own: the packet path as for any frame. */
+static void rx_reassembled(struct nm_worker *w, const uint8_t *frame, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->big_pool);
+	uint8_t *d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len) : NULL;
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		drop(w, NM_DROP_NO_MBUF);
+		return;
+	}
+	memcpy(d, frame, len);
+	w->stats.frag_reassembled++;
+	struct nm_pkt_info pi;
+	enum nm_drop why = NM_DROP_NONE;
+	/* Software checksums: the NIC saw only fragments. */
+	if (nm_pkt_parse(d, len, &w->self, 0, &pi, &why) < 0 || pi.kind != NM_PKT_UDP) {
+		drop_mbuf(w, m, why != NM_DROP_NONE ? why : NM_DROP_IP_PROTO);
+		return;
+	}
+	rx_net(w, m, d + pi.data_off, pi.data_len, &pi, false);
+}
+
+/*
+ * An IPv4 fragment: reassembled by the worker its (src, dst, id) hash to,
+ * whatever queue RSS chose (only the first fragment has the UDP ports).
+ */
+static void rx_fragment(struct nm_worker *w, struct rte_mbuf *m, bool handed)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	unsigned owner = nm_frag_owner(frame, m->data_len, w->dp->n_workers);
+	if (!handed && owner != w->index) {
+		if (rte_ring_mp_enqueue(w->dp->workers[owner]->pkt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		return;
+	}
+	struct nm_frag_result r;
+	enum nm_frag_status st = nm_frag_add(w->frag, frame, m->data_len, nm_mono_ns(), &r);
+	rte_pktmbuf_free(m);
+	if (st == NM_FRAG_DROPPED)
+		w->stats.drops[r.why] += r.dropped;
+	else if (st == NM_FRAG_DONE)
+		rx_reassembled(w, r.frame, r.len);
+}
+
 static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 {
 	w->stats.rx_packets++;
@@ -410,7 +597,10 @@ static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 	struct nm_pkt_info pi;
 	enum nm_drop why = NM_DROP_NONE;
 	if (nm_pkt_parse(frame, m->data_len, &w->self, rx_flags_of(w, m), &pi, &why) < 0) {
-		drop_mbuf(w, m, why);
+		if (why == NM_DROP_IP_FRAGMENT)
+			rx_fragment(w, m, false);
+		else
+			drop_mbuf(w, m, why);
 		return;
 	}
 	switch (pi.kind) {
@@ -426,14 +616,19 @@ static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 	}
 }
 
-/* A packet another lcore handed us because we own its session. */
+/* A packet another lcore handed us because we own its session, or a fragment we reassemble. */
 static void serve_handoff_packet(struct nm_worker *w, struct rte_mbuf *m)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct nm_pkt_info pi;
+	enum nm_drop why = NM_DROP_NONE;
 	/* Parsed once already; redo it only to find the datagram (cheap, no checksums). */
-	nm_pkt_parse(frame, m->data_len, &w->self, NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD,
-		     &pi, NULL);
+	if (nm_pkt_parse(frame, m->data_len, &w->self,
+			 NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD, &pi, &why) < 0 &&
+	    why == NM_DROP_IP_FRAGMENT) {
+		rx_fragment(w, m, true);
+		return;
+	}
 	rx_net(w, m, frame + pi.data_off, pi.data_len, &pi, true);
 }
 
@@ -469,6 +664,8 @@ unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	w->now_ns = nm_wall_ns();
+	if (nm_frag_table_live(w->frag) != 0)
+		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_expire(w->frag, nm_mono_ns());
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, w->dp->burst);
 	for (uint16_t i = 0; i < n; i++)
 		rx_one(w, ms[i]);
@@ -478,12 +675,15 @@ unsigned nm_worker_poll(struct nm_worker *w)
 int nm_worker_main(void *arg)
 {
 	struct nm_worker *w = arg;
-	unsigned iter = 0;
+	unsigned iter = 0, idle = 0;
 	nm_ctl_set_running(&w->ctl, true);
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		unsigned n = nm_worker_poll(w);
 		if (n == 0 || ++iter % CTL_EVERY == 0)
-			nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
+			n += nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
+		idle = n == 0 ? idle + 1 : 0;
+		if (w->idle_sleep_us != 0 && idle >= NM_IDLE_POLLS)
+			nm_sleep_us(w->idle_sleep_us); /* nothing in flight: not on the packet path */
 	}
 	/* No more RX (a port may never run dry): finish what was handed to us. */
 	while (serve_handoffs(w) != 0)
@@ -508,6 +708,46 @@ static int set_route(struct nm_worker *w, const struct nm_dp_route *r)
 	return 0;
 }
 
+/* Owner: snapshot (if asked) and start holding, in one step between bursts. */
+static int mig_hold(struct nm_worker *w, struct nm_dp_mig_req *r)
+{
+	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, r->origin);
+	if (d == NULL || d->lcore != w->lcore || d->host == NULL)
+		return NM_ENOT_FOUND;
+	if (d->hold != NULL)
+		return -EBUSY;
+	flush_outputs(w); /* outputs of events before the snapshot leave first */
+	if (r->snapshot != NULL) {
+		int rc = nm_exec_run(r->snapshot);
+		if (rc < 0)
+			return rc;
+		if (*r->snapshot->snap == NULL) {
+			/* Stateless: what moves is the chain head, taken at this same instant. */
+			const struct nm_host *h = d->host;
+			struct nm_snapshot *snap = nm_snapshot_new(nm_identity_entity_id(&h->id),
+								   &h->chain.head, NULL, 0, NULL, 0);
+			if (snap == NULL)
+				return -ENOMEM;
+			nm_snapshot_set_next_parent(snap, h->chain.next_parent);
+			*r->snapshot->snap = snap;
+			r->stateless = true;
+		}
+	}
+	d->hold = r->hold;
+	return 0;
+}
+
+/* Owner: the migration is off; held events reach the host in their order. */
+static int mig_release(struct nm_worker *w, const struct nm_dp_mig_req *r)
+{
+	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, r->origin);
+	if (d == NULL || d->lcore != w->lcore || d->hold == NULL || d->host == NULL)
+		return NM_ENOT_FOUND;
+	unhold(w, d);
+	flush_outputs(w);
+	return 0;
+}
+
 int nm_worker_handle(void *ctx, const struct nm_ctl_msg *m)
 {
 	struct nm_worker *w = ctx;
@@ -529,6 +769,15 @@ int nm_worker_handle(void *ctx, const struct nm_ctl_msg *m)
 		return nm_u64map_remove(&w->sessions, m->key) != NULL ? 0 : -ENOENT;
 	case NM_CTL_OUTPUT_ROUTE:
 		return set_route(w, m->arg);
+	case NM_CTL_ROUTE_REPLACE: {
+		struct nm_dp_daemon *d = m->arg;
+		nm_u64map_remove(&w->daemons, m->key);
+		return nm_u64map_insert(&w->daemons, d->origin, d);
+	}
+	case NM_CTL_MIG_HOLD:
+		return mig_hold(w, m->arg);
+	case NM_CTL_MIG_RELEASE:
+		return mig_release(w, m->arg);
 	default:
 		return -ENOTSUP;
 	}
@@ -562,6 +811,18 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 	w->self.port = dp->udp_port;
 	atomic_init(&w->stop, false);
 	nm_outputs_init(&w->out, w->out_ev, NM_OUT_EVENTS, w->out_arena, NM_OUT_ARENA);
+	/* An output no datagram can carry fails its process() call: the chain never skips it. */
+	w->out.max_len = NM_PACKET_MAX_EVENT;
+	w->big_pool = dp->port.big_pool;
+	size_t fsz = nm_frag_table_size(dp->frag_entries);
+	void *fmem = fsz != 0 ? rte_zmalloc_socket("nm_frag", fsz, RTE_CACHE_LINE_SIZE,
+						   (int)rte_lcore_to_socket_id(lcore))
+			      : NULL;
+	w->frag = nm_frag_table_init(fmem, dp->frag_entries, dp->frag_timeout_ns);
+	if (w->frag == NULL) {
+		rte_free(fmem);
+		return -ENOMEM;
+	}
 
 	int rc = nm_u64map_init(&w->daemons, 1024);
 	if (rc == 0)
@@ -595,6 +856,10 @@ void nm_worker_fini(struct nm_worker *w)
 	rte_ring_free(w->evt_in);
 	rte_ring_free(w->tx_in);
 	nm_ctl_chan_fini(&w->ctl);
+	if (w->frag != NULL)
+		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_flush(w->frag);
+	rte_free(w->frag);
+	w->frag = NULL;
 	nm_u64map_fini(&w->daemons);
 	nm_u64map_fini(&w->sessions);
 }

@@ -3,7 +3,8 @@
  * nm_worker.h - one worker lcore: polls its RX queue, opens Net packets,
  * delivers causal events to the daemons pinned on it (or hands them to their
  * owner lcore), batches the outputs per destination into sealed packets and
- * sends them on its TX queue. No malloc and no lock on this path: every table
+ * sends them on its TX queue (as IPv4 fragments when a datagram exceeds the
+ * MTU), and reassembles the fragments it owns. No malloc and no lock on this path: every table
  * here is this worker's own, changed only through its control channel.
  */
 #ifndef NM_WORKER_H
@@ -17,7 +18,9 @@
 #include <rte_ring.h>
 
 #include "nm_ctl.h"
+#include "nm_causal.h"
 #include "nm_daemon.h"
+#include "nm_frag.h"
 #include "nm_pkt.h"
 #include "nm_stats.h"
 #include "nm_u64map.h"
@@ -26,19 +29,79 @@
 #define NM_OUT_EVENTS 1024
 #define NM_OUT_ARENA (64 * 1024)
 #define NM_HANDOFF_RING 4096
+#define NM_IDLE_POLLS 256 /* empty loops before an idle worker sleeps */
 
 struct nm_dataplane;
+struct nm_exec_req;
 struct nm_host;
 struct nm_session;
+
+/*
+ * An event as it travels between lcores and to the control thread: this
+ * header, then the payload. Hand-offs to the owner lcore, events held for a
+ * migrating daemon, and events the control thread injects all use it.
+ */
+struct nm_dp_event_hdr {
+	uint64_t session_id; /* the session it came in on (outputs go back there) */
+	uint64_t daemon;
+	uint64_t mseq;        /* held events: number in the hold, from 1 */
+	uint64_t received_at;
+	uint32_t flags;       /* NM_DP_EV_* */
+	uint8_t link[NM_CAUSAL_LINK_SIZE];
+	uint32_t len;
+};
+
+/*
+ * Events of a migrating daemon wait here instead of reaching its host. Only
+ * the owner lcore enqueues and numbers them (so mseq is arrival order at the
+ * owner); the control thread dequeues them once the target is authoritative,
+ * or the owner delivers them itself when the migration is called off.
+ */
+/*
+ * nm_dp_hold.state. A source's hold starts OPEN: the migration may still be
+ * called off. When the owner cannot keep an event (ring full, no mbuf) it
+ * calls it off itself (OPEN -> RELEASED: the held events and that one are
+ * delivered here, in order; nothing is lost), unless the control thread
+ * committed first (OPEN -> COMMITTED: the target is authoritative, so such
+ * an event can only be a counted drop). Target holds start COMMITTED.
+ */
+enum { NM_DP_HOLD_OPEN = 0, NM_DP_HOLD_COMMITTED, NM_DP_HOLD_RELEASED };
+
+struct nm_dp_hold {
+	struct rte_ring *ring; /* struct rte_mbuf * holding nm_dp_event_hdr + payload */
+	uint64_t mseq;         /* last number given (owner only) */
+	uint64_t full;         /* events refused because the ring was full (owner only) */
+	_Atomic uint32_t state; /* NM_DP_HOLD_*: one CAS decides owner vs control thread */
+	/*
+	 * A target's hold: events that arrive before the migrated daemon is
+	 * active wait here, but the migration's own (injected) events go
+	 * straight to the host. A source's hold keeps every event.
+	 */
+	bool target;
+};
+
+/* nm_dp_event_hdr.flags */
+#define NM_DP_EV_INJECTED 0x1u /* the migration's replay: passes a target's hold */
 
 /* A daemon in the dataplane's directory: shared by every worker's map. */
 struct nm_dp_daemon {
 	uint64_t origin;
 	uint32_t lcore;        /* owner */
-	struct nm_host *host;  /* touched by the owner only */
+	struct nm_host *host;  /* touched by the owner only; NULL: a forwarding stub */
 	uint64_t tx_seq;       /* NetHeader sequence of its output packets (owner only) */
 	uint64_t route_session; /* 0: reply on the input's session */
 	uint64_t route_stream;  /* destination daemon when routed */
+	struct nm_dp_hold *hold; /* non-NULL: events are held, not delivered (owner only) */
+	bool stub_live;          /* a stub: installed on the workers (else waiting for detach) */
+};
+
+/* NM_CTL_MIG_HOLD / NM_CTL_MIG_RELEASE: argument. */
+struct nm_dp_mig_req {
+	uint64_t origin;
+	struct nm_dp_hold *hold;      /* HOLD: where events wait from now on */
+	struct nm_exec_req *snapshot; /* HOLD: run first (NM_EXEC_SNAPSHOT), in the same step; or NULL */
+	bool stateless;               /* HOLD, out: the daemon has no state; *snapshot->snap is
+				       * then an empty-state snapshot of its chain head */
 };
 
 /* Output route: send `origin`'s outputs to daemon `stream` over session `session_id`. */
@@ -78,6 +141,7 @@ struct nm_worker {
 	struct rte_ring *tx_in;  /* frames the control thread wants sent (MP/SC) */
 	struct nm_ctl_chan ctl;
 	_Atomic bool stop;
+	uint32_t idle_sleep_us; /* see nm_dataplane_config */
 
 	/* Outputs of this burst, then the packets they make. */
 	struct nm_outputs out;
@@ -92,8 +156,13 @@ struct nm_worker {
 
 	struct nm_lcore_stats stats;
 
+	/* IPv4 fragments whose (src, dst, id) hash to us, and where datagrams are reassembled. */
+	struct nm_frag_table *frag;
+	struct rte_mempool *big_pool;
+
 	struct nm_event out_ev[NM_OUT_EVENTS];
 	uint8_t out_arena[NM_OUT_ARENA];
+	uint8_t big[NM_FRAG_MAX_FRAME]; /* a datagram above the MTU, before it is fragmented */
 };
 
 /* Prepare a worker (tables, rings, channel). Negative errno. */

@@ -22,6 +22,8 @@
 #include <time.h>
 
 #include <netmesh.h>
+#include <nm_eal.h>  /* the dataplane: EAL and the mesh the runtime stands on */
+#include <nm_mesh.h>
 
 struct pulse {
 	struct nm_daemon base; /* first member: the runtime sees a struct nm_daemon */
@@ -171,7 +173,7 @@ int main(int argc, char **argv)
 	struct nm_mesh *mesh;
 	if (nm_mesh_create(&mc, &mesh, NULL) < 0)
 		return EXIT_FAILURE;
-	struct nm_runtime *rt = nm_runtime_create(mesh);
+	struct nm_runtime *rt = nm_runtime_create(nm_mesh_node(mesh));
 	int rc = rt != NULL && nm_runtime_start(rt, NULL) == 0 ? supervise(rt) : -1;
 	nm_runtime_destroy(rt);
 	nm_mesh_destroy(mesh);

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include <netmesh.h>
+#include <nm_eal.h>  /* the dataplane: EAL and the mesh the runtime stands on */
+#include <nm_mesh.h>
 
 struct tally {
 	struct nm_daemon base; /* first member: the runtime sees a struct nm_daemon */
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
 	struct nm_error err;
 	if (nm_mesh_create(&cfg, &mesh, &err) < 0)
 		return fail("mesh", &err);
-	struct nm_runtime *rt = nm_runtime_create(mesh);
+	struct nm_runtime *rt = nm_runtime_create(nm_mesh_node(mesh));
 	int status = rt != NULL ? run(rt) : EXIT_FAILURE;
 	nm_runtime_destroy(rt);
 	nm_mesh_destroy(mesh);

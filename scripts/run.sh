@@ -11,7 +11,7 @@ set -euo pipefail
 usage() {
   cat <<EOF
 usage: scripts/run.sh [--duration SEC] [--rate PPS] [--event-size BYTES] [--events-per-packet N]
-                      [--no-build] [--tag NAME]
+                      [--no-build] [--tag NAME] [--top] [--huge-dir DIR]
 
 Runs until Ctrl-C, or for --duration SEC seconds, then stops both processes
 and prints the generator's summary.
@@ -22,6 +22,11 @@ and prints the generator's summary.
   --events-per-packet N   events per packet, capped by the 1500-byte MTU (default 1)
   --no-build              use the binaries in \$BUILD as they are (the test suite does)
   --tag NAME              names the memif socket and EAL file prefixes (default: pid-random)
+  --top                   the live view is netmesh-top on the appliance's telemetry (q quits,
+                          then the demo stops as after Ctrl-C); the stats lines go to the logs only
+  --huge-dir DIR          the appliance's memory in hugepage files under DIR (a hugetlbfs
+                          mount) with EAL's shared config, so dpdk-dumpcap and dpdk-proc-info can
+                          attach (--file-prefix nmrun-app-TAG); its files are removed at exit
   --help                  this text
 
 Needs no NIC: the two processes talk over a memif pair (addresses 127.0.0.1 and
@@ -30,7 +35,7 @@ otherwise. Binaries come from \$BUILD (default build-release/, built if needed).
 EOF
 }
 
-duration=0 rate=10000 event_size=64 per_packet=1 build=1 tag=$$-$RANDOM
+duration=0 rate=10000 event_size=64 per_packet=1 build=1 tag=$$-$RANDOM top=0 huge_dir=''
 while [ $# -gt 0 ]; do
   case $1 in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
@@ -39,6 +44,8 @@ while [ $# -gt 0 ]; do
     --events-per-packet) per_packet=${2:?--events-per-packet needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
     --tag) tag=${2:?--tag needs a value}; shift 2 ;;
+    --top) top=1; shift ;;
+    --huge-dir) huge_dir=${2:?--huge-dir needs a directory}; shift 2 ;;
     --help|-h) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -86,6 +93,7 @@ cleanup() {
   stop_pid "$gen_pid"
   stop_pid "$app_pid"
   rm -rf "$tmp"
+  [ -z "$huge_dir" ] || rm -f "$huge_dir/${app_prefix}"map_*
   local d
   for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
     rm -rf "${d:?}/$app_prefix" "${d:?}/$gen_prefix"
@@ -104,6 +112,7 @@ quiet=(--no-pci "--log-level=lib.*:error")
 # The live view: prefixed lines, minus per-lcore detail (the totals follow) and memif's
 # notice that --in-memory has no multi-process channel (harmless: one process per node).
 live() {
+  if [ "$top" = 1 ]; then cat > /dev/null; return; fi # netmesh-top has the terminal
   grep --line-buffered -v -e "$2" -e 'Failed to register mp action callback' | sed -u "s/^/$1 | /"
 }
 id_eal=(--no-huge -m 64 --no-shconf --no-telemetry -l 0 "${quiet[@]}")
@@ -127,8 +136,14 @@ echo "# appliance node $app_node, generator node $gen_node; memif socket @$sock"
 
 # The appliance: memif server. Its own session, so Ctrl-C reaches only this script,
 # which then stops the generator first (its summary) and the appliance after it.
-# shellcheck disable=SC2046 # nm_eal_mem_args prints several words on purpose
-setsid "$app_bin" $(nm_eal_mem_args 256) "${quiet[@]}" --file-prefix "$app_prefix" \
+if [ -n "$huge_dir" ]; then
+  awk -v d="$(realpath "$huge_dir")" '$2 == d && $3 == "hugetlbfs" { ok = 1 } END { exit !ok }' \
+    /proc/mounts || { echo "run.sh: --huge-dir $huge_dir is not a hugetlbfs mount" >&2; exit 2; }
+  app_mem=(--huge-dir "$huge_dir")
+else
+  read -ra app_mem <<<"$(nm_eal_mem_args 256)"
+fi
+setsid "$app_bin" "${app_mem[@]}" "${quiet[@]}" --file-prefix "$app_prefix" \
   --lcores "$app_lcores" "--vdev=net_memif0,role=server,socket=$sock" -- \
   --ip 127.0.0.1 --keys "$tmp/app-keys" --psk-file "$tmp/psk" \
   --daemon "echo:$tmp/echo.seed:1" --daemon "counter:$tmp/counter.seed:1" \
@@ -164,6 +179,10 @@ if [ "$duration" -gt 0 ]; then
   watchdog_pid=$!
 fi
 trap 'kill -INT "$gen_pid" 2>/dev/null || true' INT TERM
+if [ "$top" = 1 ]; then
+  "$NM_ROOT/scripts/netmesh-top" --file-prefix "$app_prefix" || true
+  kill -INT "$gen_pid" 2>/dev/null || true
+fi
 
 gen_rc=0
 while :; do

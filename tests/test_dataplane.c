@@ -20,12 +20,17 @@
 
 #include "nm_builtin.h"
 #include "nm_dataplane.h"
+#include "nm_frag.h"
 #include "nm_horizon.h"
 #include "nm_le.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
+#include "nm_exec.h"
 #include "nm_runtime.h"
+#include "nm_snapshot.h"
 #include "nm_test.h"
+#include "nm_test_sizer.h"
 
 #define IP_US RTE_IPV4(127, 0, 0, 1)
 #define IP_PEER RTE_IPV4(127, 0, 0, 2)
@@ -36,6 +41,9 @@
 
 static struct rte_ring *rx_rings[N_WORKERS], *tx_rings[N_WORKERS];
 static char port_name[RTE_ETH_NAME_MAX_LEN];
+/* Dataplane settings for the next fixture (0: defaults); fx_down resets them. */
+static uint16_t fx_mtu;
+static uint32_t fx_frag_timeout_ms;
 
 static const uint8_t key_to_us[32] = { 0xA1, 0xA2, 0xA3 };   /* peer TX = our RX */
 static const uint8_t key_from_us[32] = { 0xB1, 0xB2, 0xB3 }; /* our TX = peer RX */
@@ -85,12 +93,13 @@ static void fx_setup(struct fixture *f, bool start, uint32_t n_mbufs)
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	struct nm_error err;
 	ck_assert_int_eq(nm_mesh_create(&mc, &f->mesh, &err), 0);
-	f->rt = nm_runtime_create(f->mesh);
+	f->rt = nm_runtime_create(nm_mesh_node(f->mesh));
 	ck_assert_int_eq(nm_builtin_register_all(f->rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_start(f->rt, NULL), 0);
 	const unsigned lcores[N_WORKERS] = { LCORE_A, LCORE_B };
 	struct nm_dataplane_config dc = { .mesh = f->mesh, .rt = f->rt, .ip = IP_US,
-					  .n_workers = N_WORKERS, .lcores = lcores, .n_mbufs = n_mbufs };
+					  .n_workers = N_WORKERS, .lcores = lcores, .n_mbufs = n_mbufs,
+					  .mtu = fx_mtu, .frag_timeout_ms = fx_frag_timeout_ms };
 	int rc = nm_dataplane_create(&dc, &f->dp, &err);
 	ck_assert_msg(rc == 0, "dataplane: %s", err.msg);
 	int peer = nm_dataplane_peer_add(f->dp, IP_PEER, 7777, &peer_mac, &err);
@@ -123,12 +132,13 @@ static void drain_tx(void)
 
 static void fx_down(struct fixture *f)
 {
-	struct rte_mempool *pool = f->dp->port.pool;
 	ck_assert_int_eq(nm_runtime_shutdown(f->rt, NULL), 0);
 	nm_dataplane_stop(f->dp);
 	drain_tx();
-	ck_assert_msg(rte_mempool_in_use_count(pool) == 0, "%u mbufs leaked",
-		      rte_mempool_in_use_count(pool));
+	fx_mtu = 0;
+	fx_frag_timeout_ms = 0;
+	ck_assert_msg(nm_port_mbufs_in_use(&f->dp->port) == 0, "%u mbufs leaked",
+		      nm_port_mbufs_in_use(&f->dp->port));
 	nm_dataplane_destroy(f->dp);
 	nm_runtime_destroy(f->rt);
 	nm_mesh_destroy(f->mesh);
@@ -422,9 +432,14 @@ START_TEST(malformed_packets_are_dropped_and_counted)
 	fix_ip(m);
 	expect_drop(&f, m, NM_DROP_IP_PROTO);
 	m = peer_packet(&f, d, "x", 1);
-	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments */
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* more fragments, of TCP: not reassembled */
+	bytes(m)[NM_PKT_ETH_LEN + 9] = 6;
 	fix_ip(m);
 	expect_drop(&f, m, NM_DROP_IP_FRAGMENT);
+	m = peer_packet(&f, d, "x", 1);
+	bytes(m)[NM_PKT_ETH_LEN + 6] = 0x20; /* a UDP first fragment of 129 bytes: not 8-aligned */
+	fix_ip(m);
+	expect_drop(&f, m, NM_DROP_FRAG_BAD);
 	m = peer_packet(&f, d, "x", 1);
 	bytes(m)[NM_PKT_ETH_LEN + 10] ^= 0xFF;
 	expect_drop(&f, m, NM_DROP_IP_CKSUM);
@@ -608,6 +623,553 @@ START_TEST(arp_and_icmp_are_answered)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- migration plumbing */
+
+struct mig_seen {
+	unsigned n;
+	uint16_t peer;
+	uint8_t msg[64];
+	size_t len;
+};
+
+static void mig_record(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
+{
+	struct mig_seen *ms = ctx;
+	ms->n++;
+	ms->peer = peer;
+	ms->len = len < sizeof(ms->msg) ? len : sizeof(ms->msg);
+	memcpy(ms->msg, msg, ms->len);
+}
+
+/* A sealed 0x0500 message from the peer, framed like any Net packet. */
+static struct rte_mbuf *peer_message(struct fixture *f, const uint8_t *body, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->dp->port.pool);
+	ck_assert_ptr_nonnull(m);
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	int n = nm_packet_message(frame + NM_PKT_DATA_OFF, rte_pktmbuf_tailroom(m) - NM_PKT_DATA_OFF,
+				  &f->peer_tx, f->peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
+				  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, len);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, rte_pktmbuf_tailroom(m), &f->peer, &f->us, 7,
+					  (size_t)n, 0), 0);
+	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + (size_t)n);
+	m->pkt_len = m->data_len;
+	return m;
+}
+
+START_TEST(migration_messages_reach_the_control_thread)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	struct mig_seen seen = { 0 };
+	nm_dataplane_set_migration(f.dp, mig_record, &seen);
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_start(f.dp, &err), 0);
+	const uint8_t body[] = { 5, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 }; /* CleanupComplete */
+	inject(1, peer_message(&f, body, sizeof(body)));
+	for (int i = 0; i < 2000 && seen.n == 0; i++) {
+		nm_dataplane_poll_migration(f.dp);
+		usleep(1000);
+	}
+	ck_assert_uint_eq(seen.n, 1);
+	ck_assert_uint_eq(seen.peer, 0);
+	ck_assert_uint_eq(seen.len, sizeof(body));
+	ck_assert_mem_eq(seen.msg, body, sizeof(body));
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.mig_messages, 1);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+}
+END_TEST
+
+/* The counter's replies, in order, from whatever the TX queues carry within ~1 s. */
+static unsigned collect_counts(struct fixture *f, uint64_t *got, unsigned max, unsigned want)
+{
+	unsigned n = 0;
+	for (int spin = 0; spin < 2000 && n < want; spin++) {
+		struct rte_mbuf *m = NULL;
+		for (int q = 0; q < N_WORKERS && m == NULL; q++)
+			if (rte_ring_dequeue(tx_rings[q], (void **)&m) != 0)
+				m = NULL;
+		if (m == NULL) {
+			usleep(1000);
+			continue;
+		}
+		struct nm_net_hdr h;
+		struct nm_event evs[64];
+		int k = open_reply(f, m, &h, evs, 64);
+		for (int i = 0; i < k && n < max; i++)
+			got[n++] = nm_get_le64(evs[i].payload);
+		rte_pktmbuf_free(m);
+	}
+	return n;
+}
+
+static unsigned ring_wait(struct rte_ring *r, unsigned want)
+{
+	for (int i = 0; i < 2000 && rte_ring_count(r) < want; i++)
+		usleep(1000);
+	return rte_ring_count(r);
+}
+
+START_TEST(held_events_keep_their_order_and_a_release_delivers_them)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 3, LCORE_A);
+	uint64_t got[16];
+	inject(0, peer_packet(&f, c.origin_hash, "a", 3));
+	ck_assert_uint_eq(collect_counts(&f, got, 16, 3), 3);
+
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold", 64, 0, 0) };
+	ck_assert_ptr_nonnull(hold.ring);
+	struct nm_snapshot *snap = NULL;
+	struct nm_error err;
+	bool stateless = true;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	ck_assert_ptr_nonnull(snap);
+	ck_assert(!stateless);
+	ck_assert_uint_eq(nm_get_le64(snap->state), 3); /* everything before the hold is in it */
+	nm_snapshot_free(snap);
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 -EBUSY);
+	ck_assert_ptr_null(snap);
+
+	/* Held on the owner, also when they arrive on the other queue (handed off). */
+	inject(0, peer_packet(&f, c.origin_hash, "b", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	inject(1, peer_packet(&f, c.origin_hash, "c", 3));
+	ck_assert_uint_eq(ring_wait(hold.ring, 5), 5);
+	ck_assert_uint_eq(collect_counts(&f, got, 16, 1), 0); /* nothing processed */
+	ck_assert_uint_eq(hold.mseq, 5);
+
+	/* Called off: delivered in arrival order, then live again. */
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, c.origin_hash, &err), 0);
+	inject(0, peer_packet(&f, c.origin_hash, "d", 1));
+	unsigned n = collect_counts(&f, got, 16, 6);
+	ck_assert_uint_eq(n, 6);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_uint_eq(got[i], 4 + i);
+	ck_assert_uint_eq(rte_ring_count(hold.ring), 0);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_held, 5);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_moved_daemon_leaves_a_stub_that_keeps_holding)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 4, LCORE_B);
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold2", 64, 0, 0) };
+	struct nm_error err;
+	struct nm_snapshot *snap;
+	bool stateless;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, c.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	nm_snapshot_free(snap);
+	inject(0, peer_packet(&f, c.origin_hash, "a", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	ck_assert_int_eq(nm_dataplane_mig_stub(f.dp, c.origin_hash, &hold, &err), 0);
+	ck_assert_int_eq(nm_runtime_stop(f.rt, c.origin_hash, &err), 0);
+	ck_assert(!nm_runtime_has_daemon(f.rt, c.origin_hash));
+	/* Gone from the runtime, but its events still wait for the control thread, numbered on. */
+	inject(1, peer_packet(&f, c.origin_hash, "b", 3));
+	ck_assert_uint_eq(ring_wait(hold.ring, 5), 5);
+	for (uint64_t want = 1; want <= 5; want++) {
+		struct rte_mbuf *m;
+		ck_assert_int_eq(rte_ring_dequeue(hold.ring, (void **)&m), 0);
+		const struct nm_dp_event_hdr *h = rte_pktmbuf_mtod(m, const struct nm_dp_event_hdr *);
+		ck_assert_uint_eq(h->mseq, want);
+		ck_assert_uint_eq(h->daemon, c.origin_hash);
+		ck_assert_uint_eq(h->session_id, SESSION);
+		ck_assert_uint_eq(h->len, 1);
+		rte_pktmbuf_free(m);
+	}
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_DAEMON_UNKNOWN], 0);
+	/* Unstubbed: the origin is unknown again. */
+	ck_assert_int_eq(nm_dataplane_mig_unstub(f.dp, c.origin_hash), 0);
+	inject(0, peer_packet(&f, c.origin_hash, "c", 1));
+	ck_assert(await_drops(&f, NM_DROP_DAEMON_UNKNOWN, 1));
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_stateless_daemon_is_held_with_its_chain_head)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle e = spawn_on(&f, "echo", 6, LCORE_A);
+	inject(0, peer_packet(&f, e.origin_hash, "ab", 2));
+	struct rte_mbuf *reply = await_tx(0);
+	ck_assert_ptr_nonnull(reply);
+	rte_pktmbuf_free(reply);
+	drain_tx();
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold3", 64, 0, 0) };
+	struct nm_snapshot *snap = NULL;
+	bool stateless = false;
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_mig_hold(f.dp, e.origin_hash, &hold, &snap, &stateless, &err),
+			 0);
+	ck_assert(stateless);
+	ck_assert_ptr_nonnull(snap);
+	ck_assert_uint_eq(snap->state_len, 0);
+	ck_assert_uint_eq(snap->chain_link.sequence, 2);
+	ck_assert(snap->has_next_parent);
+	nm_snapshot_free(snap);
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, e.origin_hash, &err), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(a_target_stub_holds_until_the_restored_daemon_is_released)
+{
+	struct fixture f;
+	fx_up(&f);
+	uint8_t seed[32] = { 7 };
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_from_seed(&id, seed), 0);
+	const uint64_t origin = id.origin_hash;
+	struct nm_dp_hold hold = { .ring = rte_ring_create("t_hold4", 64, 0, 0), .target = true };
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_mig_stub_now(f.dp, origin, &hold, &err), 0);
+	/* Direct events before the daemon exists here wait. */
+	inject(1, peer_packet(&f, origin, "d", 2));
+	ck_assert_uint_eq(ring_wait(hold.ring, 2), 2);
+	/* It arrives (here: a spawn on the other lcore) and takes the stub's place and hold. */
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 7, LCORE_B);
+	ck_assert_uint_eq(c.origin_hash, origin);
+	/* The migration's own events pass the target's hold... */
+	struct nm_event ev = { .payload = (const uint8_t *)"r", .len = 1 };
+	ck_assert_int_eq(nm_dataplane_inject(f.dp, origin, SESSION, &ev), 0);
+	uint64_t got[8];
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 1), 1);
+	ck_assert_uint_eq(got[0], 1);
+	ck_assert_uint_eq(rte_ring_count(hold.ring), 2);
+	/* ...and the held ones follow on release, in order. */
+	ck_assert_int_eq(nm_dataplane_mig_release(f.dp, origin, &err), 0);
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 2), 2);
+	ck_assert_uint_eq(got[0], 2);
+	ck_assert_uint_eq(got[1], 3);
+	ck_assert_int_eq(nm_dataplane_mig_unstub(f.dp, origin), NM_ENOT_FOUND); /* the host took it */
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+	rte_ring_free(hold.ring);
+}
+END_TEST
+
+START_TEST(injected_events_are_processed_in_order_and_answered)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle c = spawn_on(&f, "counter", 5, LCORE_A);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct nm_event ev = { .link = { 0xFEED, 0, i + 1, 0 },
+				       .payload = (const uint8_t *)"r", .len = 1 };
+		ck_assert_int_eq(nm_dataplane_inject(f.dp, c.origin_hash, SESSION, &ev), 0);
+	}
+	uint64_t got[8];
+	ck_assert_uint_eq(collect_counts(&f, got, 8, 4), 4);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(got[i], i + 1);
+	struct nm_event ev = { .payload = (const uint8_t *)"r", .len = 1 };
+	ck_assert_int_eq(nm_dataplane_inject(f.dp, 0xD0E5, SESSION, &ev), NM_ENOT_FOUND);
+	fx_down(&f);
+}
+END_TEST
+
+/* ================= IPv4 fragments: datagrams above the MTU ================= */
+
+static uint16_t frag_bits(const uint8_t *frame)
+{
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(frame + NM_PKT_ETH_LEN);
+	return rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK);
+}
+
+/* A sealed packet from the peer of up to the Net maximum, flat: its frame length. */
+static size_t peer_big_packet(struct fixture *f, uint64_t stream, const struct nm_event *evs,
+			      uint32_t n, uint16_t ip_id, uint8_t *frame, size_t cap)
+{
+	struct nm_packet_tx t = { .src = &f->peer, .dst = &f->us, .ip_id = ip_id, .key = &f->peer_tx,
+				  .counter = f->peer_counter++, .session_id = SESSION,
+				  .stream_id = stream, .origin_hash = 0xFEED,
+				  .budget = NM_NET_MAX_PAYLOAD };
+	uint32_t used;
+	size_t len;
+	ck_assert_int_eq(nm_packet_build(frame, cap, &t, evs, n, &used, &len), 0);
+	ck_assert_uint_eq(used, n);
+	return len;
+}
+
+/* Inject fragment k of a frame at `mtu` on RX queue q. */
+static void inject_fragment(struct fixture *f, const uint8_t *frame, size_t len, uint16_t mtu,
+			    unsigned k, int q)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->dp->port.pool);
+	ck_assert_ptr_nonnull(m);
+	size_t flen;
+	ck_assert_int_eq(nm_frag_build(frame, len, mtu, k, 0, rte_pktmbuf_mtod(m, uint8_t *),
+				       rte_pktmbuf_tailroom(m), &flen),
+			 0);
+	m->data_len = (uint16_t)flen;
+	m->pkt_len = (uint32_t)flen;
+	inject(q, m);
+}
+
+/* Inject a frame as IPv4 fragments at `mtu` (or whole, if it fits), fragment k on RX queue k % spread. */
+static unsigned inject_fragments(struct fixture *f, const uint8_t *frame, size_t len, uint16_t mtu,
+				 unsigned spread)
+{
+	unsigned n = nm_frag_count(frame, len, mtu);
+	ck_assert_uint_gt(n, 0);
+	for (unsigned k = 0; k < n; k++)
+		inject_fragment(f, frame, len, mtu, k, (int)(k % spread));
+	return n;
+}
+
+/*
+ * The next datagram on TX queue q, reassembled by the test if it came as
+ * fragments (every frame within the MTU), copied to out: its length, or 0
+ * after 5 s. *frames counts the frames it took.
+ */
+static size_t await_datagram(int q, struct nm_frag_table *t, uint16_t mtu, uint8_t *out,
+			     unsigned *frames)
+{
+	for (int i = 0; i < 5000; i++) {
+		struct rte_mbuf *m;
+		if (rte_ring_dequeue(tx_rings[q], (void **)&m) != 0) {
+			usleep(1000);
+			continue;
+		}
+		const uint8_t *p = bytes(m);
+		size_t len = m->data_len, got = 0;
+		ck_assert_uint_le(len, NM_PKT_ETH_LEN + mtu);
+		(*frames)++;
+		struct nm_frag_result r;
+		if (frag_bits(p) == 0) {
+			memcpy(out, p, len);
+			got = len;
+		} else {
+			enum nm_frag_status st = nm_frag_add(t, p, len, 0, &r);
+			ck_assert_int_ne(st, NM_FRAG_DROPPED);
+			if (st == NM_FRAG_DONE) {
+				memcpy(out, r.frame, r.len);
+				got = r.len;
+			}
+		}
+		rte_pktmbuf_free(m);
+		if (got != 0)
+			return got;
+	}
+	return 0;
+}
+
+static struct nm_frag_table *test_table(void)
+{
+	struct nm_frag_table *t = nm_frag_table_init(malloc(nm_frag_table_size(8)), 8, 1000000000ULL);
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+/* Checks each received output against its chain predecessor. */
+struct chain_check {
+	struct nm_causal_link prev;
+	uint8_t prev_payload[NM_PACKET_MAX_EVENT];
+	uint32_t prev_len;
+	uint32_t seen;
+};
+
+static void chain_next(struct chain_check *c, const struct nm_event *ev)
+{
+	ck_assert_int_eq(nm_chain_validate(&c->prev, c->prev_payload, c->prev_len, &ev->link, NULL),
+			 NM_CHAIN_OK);
+	c->prev = ev->link;
+	c->prev_len = ev->len;
+	memcpy(c->prev_payload, ev->payload, ev->len);
+	c->seen++;
+}
+
+START_TEST(fragments_on_two_lcores_reassemble_and_deliver)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 11, LCORE_A);
+	enum { N = 120 };
+	static char text[N][31];
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(text[i], sizeof(text[i]), "fragmented event %012u", i);
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 },
+					    .payload = (const uint8_t *)text[i], .len = 30 };
+	}
+	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, echo.origin_hash, evs, N, 0x4242, frame, sizeof(frame));
+	ck_assert_uint_gt(len, 8000);
+	/* RSS would put the first fragment (UDP ports) and the rest on different queues. */
+	ck_assert_uint_eq(inject_fragments(&f, frame, len, 1500, N_WORKERS), 6);
+
+	struct nm_frag_table *t = test_table();
+	struct chain_check c = { .prev = nm_link_genesis(echo.origin_hash, 0) };
+	unsigned frames = 0;
+	while (c.seen < N) {
+		size_t got = await_datagram(0, t, 1500, out, &frames);
+		ck_assert_msg(got != 0, "only %u of %d echoes came back", c.seen, N);
+		struct nm_net_hdr h;
+		struct nm_event back[N];
+		int n = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, N, NULL);
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++) {
+			ck_assert_mem_eq(back[i].payload, text[c.seen], 30);
+			chain_next(&c, &back[i]);
+		}
+	}
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.frag_reassembled, 1);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
+/*
+ * The sizer's outputs at one MTU: sizes[] in, every output that a datagram
+ * can carry comes back (as fragments above the MTU) with an unbroken chain;
+ * the one above the largest datagram fails its process() call instead.
+ */
+static void big_outputs_at(uint16_t mtu)
+{
+	struct fixture f;
+	fx_mtu = mtu;
+	fx_up(&f);
+	ck_assert_int_eq(nm_runtime_register_factory(f.rt, "sizer", sizer_new, NULL, NULL), 0);
+	struct nm_daemon_handle d = spawn_on(&f, "sizer", 12, LCORE_A);
+	const uint32_t sizes[] = { 100, 3000, NM_PACKET_MAX_EVENT, NM_PACKET_MAX_EVENT + 1, 100 };
+	const uint32_t expect[] = { 100, 3000, NM_PACKET_MAX_EVENT, 100 };
+	enum { N = sizeof(sizes) / sizeof(sizes[0]), M = sizeof(expect) / sizeof(expect[0]) };
+	uint8_t le[N][4];
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++) {
+		nm_put_le32(le[i], sizes[i]);
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 }, .payload = le[i], .len = 4 };
+	}
+	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, d.origin_hash, evs, N, 7, frame, sizeof(frame));
+	inject_fragments(&f, frame, len, mtu, 1);
+
+	struct nm_frag_table *t = test_table();
+	struct chain_check c = { .prev = nm_link_genesis(d.origin_hash, 0) };
+	unsigned frames = 0;
+	while (c.seen < M) {
+		size_t got = await_datagram(0, t, mtu, out, &frames);
+		ck_assert_msg(got != 0, "mtu %u: only %u of %d outputs came back", mtu, c.seen, M);
+		struct nm_net_hdr h;
+		struct nm_event back[M];
+		int n = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, M, NULL);
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n && c.seen < M; i++) {
+			ck_assert_uint_eq(back[i].len, expect[c.seen]);
+			ck_assert(sizer_output_ok(back[i].payload, back[i].len));
+			ck_assert_uint_eq(back[i].link.sequence, c.seen + 1);
+			chain_next(&c, &back[i]);
+		}
+	}
+	ck_assert_uint_eq(c.seen, M);
+	ck_assert_uint_gt(frames, 4); /* the big ones came as fragments */
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_failed, 1); /* the refused output, before the chain moved */
+	ck_assert_uint_eq(s.frag_sent, 2);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	struct nm_daemon_stats st;
+	ck_assert_int_eq(nm_daemon_handle_stats(&d, &st, NULL), 0);
+	ck_assert_uint_eq(st.errors, 1);
+	ck_assert_uint_eq(st.events_emitted, M);
+	free(t);
+	fx_down(&f);
+}
+
+START_TEST(outputs_above_the_mtu_leave_as_fragments_and_chain)
+{
+	big_outputs_at(1500);
+	big_outputs_at(576);
+}
+END_TEST
+
+START_TEST(control_thread_sends_datagrams_above_the_mtu)
+{
+	struct fixture f;
+	fx_up(&f);
+	static uint8_t dgram[NM_NET_MAX_PACKET + 1], out[NM_FRAG_MAX_FRAME];
+	for (size_t i = 0; i < sizeof(dgram); i++)
+		dgram[i] = (uint8_t)(i * 13);
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, 7100), 0); /* a migration chunk */
+	struct nm_frag_table *t = test_table();
+	unsigned frames = 0;
+	size_t got = await_datagram(0, t, 1500, out, &frames);
+	ck_assert_uint_eq(frames, 5);
+	ck_assert_uint_eq(got, NM_PKT_DATA_OFF + 7100);
+	struct nm_pkt_info pi;
+	ck_assert_int_eq(nm_pkt_parse(out, got, &f.peer, 0, &pi, NULL), 0); /* UDP checksum too */
+	ck_assert_uint_eq(pi.src.ip, IP_US);
+	ck_assert_uint_eq(pi.src.port, 7777);
+	ck_assert_mem_eq(out + NM_PKT_DATA_OFF, dgram, 7100);
+	/* One that fits goes whole. */
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, 1000), 0);
+	frames = 0;
+	ck_assert_uint_eq(await_datagram(0, t, 1500, out, &frames), NM_PKT_DATA_OFF + 1000);
+	ck_assert_uint_eq(frames, 1);
+	/* Refusals are counted. */
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, NM_NET_MAX_PACKET + 1), -EMSGSIZE);
+	ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 9, dgram, 100), -EHOSTUNREACH);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_TOO_LARGE], 1);
+	ck_assert_uint_eq(s.drops[NM_DROP_NO_ROUTE], 1);
+	ck_assert_uint_eq(s.frag_sent, 1);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
+START_TEST(missing_fragment_times_out_on_the_worker)
+{
+	struct fixture f;
+	fx_frag_timeout_ms = 50;
+	fx_up(&f);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 13, LCORE_A);
+	static char big[3000];
+	memset(big, 'b', sizeof(big));
+	struct nm_event ev = { .link = { 0xFEED, 0, 1, 0 }, .payload = (const uint8_t *)big,
+			       .len = sizeof(big) };
+	static uint8_t frame[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, echo.origin_hash, &ev, 1, 99, frame, sizeof(frame));
+	ck_assert_uint_eq(nm_frag_count(frame, len, 1500), 3);
+	/* Fragments 0 and 2 only: the datagram never completes. */
+	inject_fragment(&f, frame, len, 1500, 0, 0);
+	inject_fragment(&f, frame, len, 1500, 2, 1);
+	ck_assert(await_drops(&f, NM_DROP_FRAG_TIMEOUT, 2));
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.frag_reassembled, 0);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 2);
+	fx_down(&f);
+}
+END_TEST
+
 static Suite *dataplane_suite(void)
 {
 	Suite *s = suite_create("dataplane");
@@ -622,6 +1184,20 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(bad, resource_exhaustion_is_counted);
 	tcase_add_test(bad, arp_and_icmp_are_answered);
 	suite_add_tcase(s, bad);
+	TCase *mig = tcase_create("migration");
+	tcase_add_test(mig, migration_messages_reach_the_control_thread);
+	tcase_add_test(mig, held_events_keep_their_order_and_a_release_delivers_them);
+	tcase_add_test(mig, a_moved_daemon_leaves_a_stub_that_keeps_holding);
+	tcase_add_test(mig, injected_events_are_processed_in_order_and_answered);
+	tcase_add_test(mig, a_stateless_daemon_is_held_with_its_chain_head);
+	tcase_add_test(mig, a_target_stub_holds_until_the_restored_daemon_is_released);
+	suite_add_tcase(s, mig);
+	TCase *frag = tcase_create("frag");
+	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
+	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
+	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
+	tcase_add_test(frag, missing_fragment_times_out_on_the_worker);
+	suite_add_tcase(s, frag);
 	return s;
 }
 

@@ -19,12 +19,14 @@
 #include "nm_causal.h"
 #include "nm_handshake.h"
 #include "nm_le.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_pkt.h"
 
 #define GEN_NODE 0x1111222233334444ULL
 #define GEN_ORIGIN 0x5555666677778888ULL
 #define APP_NODE 0x99990000aaaabbbbULL
+#define APP2_NODE 0x99990000ccccddddULL
 #define DAEMON_A 0xd00000000000000aULL
 #define DAEMON_B 0xd00000000000000bULL
 #define EVENT_SIZE 64
@@ -35,9 +37,13 @@ static const struct nm_pkt_endpoint GEN_EP = {
 static const struct nm_pkt_endpoint APP_EP = {
 	.mac = { { 0x02, 0, 0, 0, 0, 0x01 } }, .ip = RTE_IPV4(127, 0, 0, 1), .port = 7777,
 };
+static const struct nm_pkt_endpoint APP2_EP = {
+	.mac = { { 0x02, 0, 0, 0, 0, 0x03 } }, .ip = RTE_IPV4(127, 0, 0, 3), .port = 7777,
+};
 
 /* The appliance's side, reduced to what the generator sees on the wire. */
 struct responder {
+	struct nm_pkt_endpoint ep;
 	uint64_t node_id;
 	uint64_t initiator_node_id; /* whom it expects (the prologue) */
 	uint8_t psk[32];
@@ -52,7 +58,7 @@ struct responder {
 struct fixture {
 	struct gen *g;
 	struct gen_config cfg;
-	struct responder r;
+	struct responder r, r2; /* r2: the second appliance (fixture_init2) */
 	uint8_t frame[GEN_FRAME_MAX];
 	size_t len;
 };
@@ -60,6 +66,7 @@ struct fixture {
 static void responder_init(struct responder *r, uint8_t fill)
 {
 	memset(r, 0, sizeof(*r));
+	r->ep = APP_EP;
 	r->node_id = APP_NODE;
 	r->initiator_node_id = GEN_NODE;
 	memset(r->psk, 0x42, sizeof(r->psk));
@@ -72,13 +79,13 @@ static void responder_init(struct responder *r, uint8_t fill)
 static struct gen_config base_config(const struct responder *r)
 {
 	struct gen_config c = {
-		.self = GEN_EP, .peer = APP_EP, .peer_mac_known = false,
-		.node_id = GEN_NODE, .origin_hash = GEN_ORIGIN, .peer_node_id = APP_NODE,
+		.self = GEN_EP, .peers = { { .ep = APP_EP, .mac_known = false, .node_id = APP_NODE } },
+		.n_peers = 1, .node_id = GEN_NODE, .origin_hash = GEN_ORIGIN,
 		.daemons = { DAEMON_A, DAEMON_B }, .n_daemons = 2,
 		.event_size = EVENT_SIZE, .events_per_packet = 3, .mtu = 1500,
 	};
 	memcpy(c.psk, r->psk, 32);
-	memcpy(c.peer_static, r->static_pk, 32);
+	memcpy(c.peers[0].static_pub, r->static_pk, 32);
 	return c;
 }
 
@@ -114,7 +121,7 @@ static int responder_answer(struct responder *r, uint8_t *frame, size_t len, siz
 {
 	size_t dlen, mlen, m2len, plen;
 	const uint8_t *msg;
-	uint8_t *d = datagram(frame, len, &APP_EP, &dlen);
+	uint8_t *d = datagram(frame, len, &r->ep, &dlen);
 	uint8_t m2[NM_HS_MSG_LEN];
 	struct nm_hs hs;
 	const struct nm_hs_config rc = {
@@ -133,7 +140,7 @@ static int responder_answer(struct responder *r, uint8_t *frame, size_t len, siz
 	r->tx_counter = 0;
 	ck_assert_int_eq(nm_hs_pkt_encode(m2, m2len, frame + NM_PKT_DATA_OFF,
 					  GEN_FRAME_MAX - NM_PKT_DATA_OFF, &plen), 0);
-	ck_assert_int_eq(nm_pkt_build_udp(frame, GEN_FRAME_MAX, &APP_EP, &GEN_EP, 1, plen, 0), 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, GEN_FRAME_MAX, &r->ep, &GEN_EP, 1, plen, 0), 0);
 	*out_len = NM_PKT_DATA_OFF + plen;
 	return 0;
 }
@@ -142,15 +149,15 @@ static int responder_answer(struct responder *r, uint8_t *frame, size_t len, siz
 static void establish(struct fixture *f)
 {
 	size_t out = 0;
-	ck_assert_int_eq(f->g->state, GEN_RESOLVING);
-	ck_assert_int_eq(gen_arp_request(f->g, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_int_eq(f->g->peers[0].state, GEN_RESOLVING);
+	ck_assert_int_eq(gen_arp_request(f->g, 0, f->frame, sizeof(f->frame), &f->len), 0);
 	ck_assert_int_eq(nm_pkt_arp_reply(f->frame, f->len, &APP_EP, &out, NULL), 0);
 	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_RESOLVED);
-	ck_assert_int_eq(f->g->state, GEN_HANDSHAKING);
-	ck_assert_int_eq(gen_hs_msg1(f->g, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_int_eq(f->g->peers[0].state, GEN_HANDSHAKING);
+	ck_assert_int_eq(gen_hs_msg1(f->g, 0, f->frame, sizeof(f->frame), &f->len), 0);
 	ck_assert_int_eq(responder_answer(&f->r, f->frame, f->len, &out), 0);
 	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_ESTABLISHED);
-	ck_assert_int_eq(f->g->state, GEN_ESTABLISHED);
+	ck_assert_int_eq(f->g->peers[0].state, GEN_ESTABLISHED);
 }
 
 /* After editing a datagram from the appliance: fix the UDP/IPv4 checksums so the edit reaches Net. */
@@ -165,10 +172,10 @@ static size_t responder_emit(struct responder *r, unsigned k, const struct nm_ev
 			     uint32_t n, uint8_t *frame)
 {
 	const struct nm_packet_tx t = {
-		.src = &APP_EP, .dst = &GEN_EP, .ip_id = 7, .key = &r->tx,
+		.src = &r->ep, .dst = &GEN_EP, .ip_id = 7, .key = &r->tx,
 		.counter = r->tx_counter++, .session_id = r->keys.session_id,
 		.stream_id = k == 0 ? DAEMON_A : DAEMON_B, .sequence = r->seq[k]++,
-		.origin_hash = APP_NODE, .budget = nm_packet_budget(1500),
+		.origin_hash = r->node_id, .budget = nm_packet_budget(1500),
 	};
 	uint32_t used;
 	size_t len;
@@ -199,10 +206,10 @@ START_TEST(test_config)
 	c.events_per_packet = 100; /* 1388-byte budget / 100 bytes per event = 13 */
 	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
 	ck_assert_uint_eq(g->per_packet, 13);
-	ck_assert_int_eq(g->state, GEN_RESOLVING);
-	c.peer_mac_known = true;
+	ck_assert_int_eq(g->peers[0].state, GEN_RESOLVING);
+	c.peers[0].mac_known = true;
 	ck_assert_int_eq(gen_init(g, &c, NULL), 0);
-	ck_assert_int_eq(g->state, GEN_HANDSHAKING);
+	ck_assert_int_eq(g->peers[0].state, GEN_HANDSHAKING);
 
 	c = base_config(&r);
 	c.event_size = 1388 - 36 + 1; /* one byte over the budget */
@@ -234,7 +241,7 @@ START_TEST(test_config)
 	ck_assert_int_eq(gen_init(g, &c, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "daemons"));
 	c = base_config(&r);
-	c.peer.ip = 0;
+	c.peers[0].ep.ip = 0;
 	ck_assert_int_eq(gen_init(g, &c, NULL), -EINVAL);
 	c = base_config(&r);
 	c.events_per_packet = 0;
@@ -252,7 +259,7 @@ START_TEST(test_arp_request_and_answers)
 	fixture_init(&f);
 
 	/* Our request: broadcast, asking for the appliance's address. */
-	ck_assert_int_eq(gen_arp_request(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_arp_request(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_uint_eq(f.len, 42);
 	ck_assert_uint_eq(f.frame[0] & f.frame[5], 0xff);
 	ck_assert_uint_eq(nm_get_le32(f.frame + 38), rte_cpu_to_be_32(APP_EP.ip));
@@ -261,12 +268,12 @@ START_TEST(test_arp_request_and_answers)
 	/* Someone else's reply teaches us nothing. */
 	struct nm_pkt_endpoint stranger = APP_EP;
 	stranger.ip = RTE_IPV4(127, 0, 0, 9);
-	ck_assert_int_eq(gen_arp_request(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_arp_request(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	nm_put_le32(f.frame + 38, rte_cpu_to_be_32(stranger.ip));
 	ck_assert_int_eq(nm_pkt_arp_reply(f.frame, f.len, &stranger, &out, NULL), 0);
 	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_CONSUMED);
 	ck_assert_uint_eq(f.g->st.drops[NM_DROP_ARP_IGNORED], 1);
-	ck_assert_int_eq(f.g->state, GEN_RESOLVING);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_RESOLVING);
 
 	/* The appliance asks for us: answered in place with our MAC. */
 	uint8_t req[60] = { 0 };
@@ -284,7 +291,7 @@ START_TEST(test_arp_request_and_answers)
 	ck_assert_uint_eq(f.g->st.drops[NM_DROP_ARP_IGNORED], 2);
 
 	/* Nothing but ARP works before the session. */
-	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), -EPROTO);
 	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
 	fixture_fini(&f);
 }
@@ -300,10 +307,10 @@ START_TEST(test_handshake_msg1_on_the_wire)
 
 	/* msg1 as docs/sessions.md has it: 116 bytes, HANDSHAKE, payload_len 48, all else 0. */
 	fixture_init(&f);
-	f.cfg.peer_mac_known = true;
-	f.cfg.peer.mac = APP_EP.mac;
+	f.cfg.peers[0].mac_known = true;
+	f.cfg.peers[0].ep.mac = APP_EP.mac;
 	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
-	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_uint_eq(f.len, 42 + 116);
 	uint8_t *d = datagram(f.frame, f.len, &APP_EP, &dlen);
 	ck_assert_uint_eq(dlen, NM_HS_PKT_LEN);
@@ -319,15 +326,15 @@ START_TEST(test_handshake_msg1_on_the_wire)
 	/* Each attempt has a fresh ephemeral. */
 	uint8_t e1[32];
 	memcpy(e1, d + 68, 32);
-	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	d = datagram(f.frame, f.len, &APP_EP, &dlen);
 	ck_assert_int_ne(memcmp(e1, d + 68, 32), 0);
 	ck_assert_uint_eq(f.g->st.hs_attempts, 2);
 	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), 0);
 	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_ESTABLISHED);
-	ck_assert_uint_eq(f.g->session_id, f.r.keys.session_id);
-	ck_assert_mem_eq(f.g->tx.key, f.r.keys.rx, 32);
-	ck_assert_mem_eq(f.g->rx.key, f.r.keys.tx, 32);
+	ck_assert_uint_eq(f.g->peers[0].session_id, f.r.keys.session_id);
+	ck_assert_mem_eq(f.g->peers[0].tx.key, f.r.keys.rx, 32);
+	ck_assert_mem_eq(f.g->peers[0].rx.key, f.r.keys.tx, 32);
 	fixture_fini(&f);
 }
 END_TEST
@@ -338,17 +345,17 @@ START_TEST(test_handshake_prologue_uses_node_ids)
 	struct fixture f;
 	size_t out;
 	fixture_init(&f);
-	f.cfg.peer_mac_known = true;
-	f.cfg.peer.mac = APP_EP.mac;
-	f.cfg.peer_node_id = APP_NODE ^ 1;
+	f.cfg.peers[0].mac_known = true;
+	f.cfg.peers[0].ep.mac = APP_EP.mac;
+	f.cfg.peers[0].node_id = APP_NODE ^ 1;
 	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
-	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), -EBADMSG);
 
-	f.cfg.peer_node_id = APP_NODE;
+	f.cfg.peers[0].node_id = APP_NODE;
 	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
 	f.r.initiator_node_id = GEN_NODE ^ 0x100000000ULL; /* only the routed low 32 bits count */
-	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_int_eq(responder_answer(&f.r, f.frame, f.len, &out), 0);
 	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_ESTABLISHED);
 	fixture_fini(&f);
@@ -363,17 +370,17 @@ START_TEST(test_handshake_bad_msg2_keeps_attempt)
 	uint8_t first[GEN_FRAME_MAX];
 	size_t out, first_len;
 	fixture_init(&f);
-	f.cfg.peer_mac_known = true;
-	f.cfg.peer.mac = APP_EP.mac;
+	f.cfg.peers[0].mac_known = true;
+	f.cfg.peers[0].ep.mac = APP_EP.mac;
 	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
 
 	/* Attempt 1's msg2 arrives after attempt 2 started: stale, refused. */
-	ck_assert_int_eq(gen_hs_msg1(f.g, first, sizeof(first), &first_len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, first, sizeof(first), &first_len), 0);
 	ck_assert_int_eq(responder_answer(&f.r, first, first_len, &first_len), 0);
-	ck_assert_int_eq(gen_hs_msg1(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_int_eq(gen_rx(f.g, first, first_len, NULL), GEN_RX_CONSUMED);
 	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 1);
-	ck_assert_int_eq(f.g->state, GEN_HANDSHAKING);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_HANDSHAKING);
 
 	/* An impostor with another static key (and the PSK) cannot answer for the appliance. */
 	uint8_t copy[GEN_FRAME_MAX];
@@ -437,7 +444,7 @@ START_TEST(test_events_to_the_appliance)
 	ck_assert_uint_eq(f.g->st.tx_events, 12);
 
 	/* A heartbeat is 84 sealed bytes on the same counter sequence. */
-	ck_assert_int_eq(gen_build_heartbeat(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_build_heartbeat(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_uint_eq(f.len, 42 + 84);
 	ck_assert_int_eq(nm_packet_open(f.frame, f.len, &APP_EP, &f.r.rx, &h, evs, 16, &why), 0);
 	ck_assert_uint_eq(h.flags, NM_FLAG_HEARTBEAT);
@@ -548,7 +555,7 @@ START_TEST(test_chain_break_detected)
 	struct nm_event e9 = next_output(&f.r, 0, c, 7);
 	emit_one(&f, &e9);
 	ck_assert_uint_eq(f.g->st.chain_gaps, 1);
-	ck_assert_uint_eq(f.g->st.lost_events, 2);
+	ck_assert_uint_eq(f.g->st.gap_lost, 2);
 	struct nm_event e10 = next_output(&f.r, 0, d, 5);
 	emit_one(&f, &e10);
 	ck_assert_uint_eq(f.g->st.chain_ok, 5);
@@ -709,10 +716,21 @@ START_TEST(test_tx_unsent)
 	establish(&f);
 	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
 	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
-	gen_tx_unsent(f.g, 3, f.len);
+	gen_tx_unsent(f.g, f.frame, f.len); /* B's packet, read back from its NetHeader */
 	ck_assert_uint_eq(f.g->st.tx_packets, 1);
 	ck_assert_uint_eq(f.g->st.tx_events, 3);
 	ck_assert_uint_eq(f.g->st.drops[NM_DROP_TX_FULL], 1);
+	ck_assert_uint_eq(f.g->dest[0].sent, 3);
+	ck_assert_uint_eq(f.g->dest[1].sent, 0);
+	ck_assert_uint_eq(f.g->peers[0].tx_packets, 1);
+	ck_assert_uint_eq(gen_lost_events(f.g), 3); /* A's, never answered; B's were never sent */
+	/* A frame that is no event packet (a heartbeat): only the drop. */
+	ck_assert_int_eq(gen_build_heartbeat(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
+	gen_tx_unsent(f.g, f.frame, f.len);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_TX_FULL], 2);
+	ck_assert_uint_eq(f.g->st.tx_events, 3);
+	gen_tx_unsent(f.g, f.frame, 10);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_TX_FULL], 3);
 	fixture_fini(&f);
 }
 END_TEST
@@ -744,6 +762,517 @@ START_TEST(test_retry_schedule)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ several appliances */
+
+/* Two appliances: f->r (APP_NODE, peers[0]) and f->r2 (APP2_NODE, peers[1]). */
+static void fixture_init2(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	responder_init(&f->r, 0x21);
+	responder_init(&f->r2, 0x31);
+	f->r2.ep = APP2_EP;
+	f->r2.node_id = APP2_NODE;
+	f->cfg = base_config(&f->r);
+	f->cfg.n_peers = 2;
+	f->cfg.peers[1] = (struct gen_peer_config){ .ep = APP2_EP, .node_id = APP2_NODE };
+	memcpy(f->cfg.peers[1].static_pub, f->r2.static_pk, 32);
+	f->g = calloc(1, sizeof(*f->g));
+	ck_assert_ptr_nonnull(f->g);
+	ck_assert_int_eq(gen_init(f->g, &f->cfg, NULL), 0);
+}
+
+/* ARP, msg1, msg2 with peer `p`, answered by `r`. */
+static void establish_peer(struct fixture *f, struct responder *r, unsigned p)
+{
+	size_t out = 0;
+	ck_assert_int_eq(f->g->peers[p].state, GEN_RESOLVING);
+	ck_assert_int_eq(gen_arp_request(f->g, p, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_uint_eq(nm_get_le32(f->frame + 38), rte_cpu_to_be_32(r->ep.ip));
+	ck_assert_int_eq(nm_pkt_arp_reply(f->frame, f->len, &r->ep, &out, NULL), 0);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_RESOLVED);
+	ck_assert_mem_eq(f->g->peers[p].cfg.ep.mac.addr_bytes, r->ep.mac.addr_bytes, 6);
+	ck_assert_int_eq(gen_hs_msg1(f->g, p, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_int_eq(responder_answer(r, f->frame, f->len, &out), 0);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_ESTABLISHED);
+	ck_assert_int_eq(f->g->peers[p].state, GEN_ESTABLISHED);
+	ck_assert_uint_eq(f->g->peers[p].session_id, r->keys.session_id);
+}
+
+/* `in` opens the generator's packet; `out` runs the echo daemon k on it: one output per event. */
+static size_t responder_echo(struct responder *in, struct responder *out, unsigned k,
+			     uint8_t *frame, size_t len, uint8_t *reply)
+{
+	struct nm_net_hdr h;
+	struct nm_event evs[16];
+	enum nm_drop why = NM_DROP_NONE;
+	int n = nm_packet_open(frame, len, &in->ep, &in->rx, &h, evs, 16, &why);
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_eq(h.stream_id, k == 0 ? DAEMON_A : DAEMON_B);
+	for (int i = 0; i < n; i++)
+		evs[i] = next_output(out, k, evs[i].payload, evs[i].len);
+	return responder_emit(out, k, evs, (uint32_t)n, reply);
+}
+
+/* Counter-style outputs of daemon k (payload: the count), n of them. */
+static void responder_count(struct fixture *f, struct responder *r, unsigned k, uint32_t n,
+			    uint64_t *count)
+{
+	uint8_t pay[8][8];
+	struct nm_event evs[8];
+	ck_assert_uint_le(n, 8);
+	for (uint32_t i = 0; i < n; i++) {
+		nm_put_le64(pay[i], ++*count);
+		evs[i] = next_output(r, k, pay[i], 8);
+	}
+	f->len = responder_emit(r, k, evs, n, f->frame);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, f->len, NULL), GEN_RX_CONSUMED);
+}
+
+/* One 0x0500 message sealed on r's session (`key`: NULL for r's own TX key). */
+static size_t responder_message(struct responder *r, const struct nm_aead *key,
+				const uint8_t *body, size_t blen, uint8_t *frame)
+{
+	int dlen = nm_packet_message(frame + NM_PKT_DATA_OFF, GEN_FRAME_MAX - NM_PKT_DATA_OFF,
+				     key != NULL ? key : &r->tx, r->tx_counter++, r->keys.session_id,
+				     NM_SUBPROTOCOL_MIGRATION, NM_SUBPROTOCOL_MIGRATION, 0, r->node_id,
+				     body, blen);
+	ck_assert_int_gt(dlen, 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, GEN_FRAME_MAX, &r->ep, &GEN_EP, 1, (size_t)dlen, 0), 0);
+	return NM_PKT_DATA_OFF + (size_t)dlen;
+}
+
+static size_t responder_moved(struct responder *r, uint64_t origin, uint64_t new_node,
+			      uint8_t *frame)
+{
+	uint8_t body[NM_MIG_MOVED_SIZE];
+	size_t blen;
+	const struct nm_mig_msg m = { .type = NM_MIG_MOVED, .daemon_origin = origin,
+				      .moved.new_node = new_node };
+	ck_assert_int_eq(nm_mig_encode(&m, body, sizeof(body), &blen, NULL), 0);
+	ck_assert_uint_eq(blen, 17);
+	return responder_message(r, NULL, body, blen, frame);
+}
+
+/* Deliver a Moved from r to the generator. */
+static void moved(struct fixture *f, struct responder *r, uint64_t origin, uint64_t new_node)
+{
+	f->len = responder_moved(r, origin, new_node, f->frame);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, f->len, NULL), GEN_RX_CONSUMED);
+}
+
+START_TEST(test_two_appliances_handshake)
+{
+	struct fixture f;
+	size_t out;
+	fixture_init2(&f);
+	ck_assert(!gen_all_established(f.g));
+	establish_peer(&f, &f.r, 0);
+	ck_assert(!gen_all_established(f.g));
+
+	/* A msg2 from an address that is no peer's is not matched to a handshake. */
+	ck_assert_int_eq(gen_arp_request(f.g, 1, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(nm_pkt_arp_reply(f.frame, f.len, &APP2_EP, &out, NULL), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_RESOLVED);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 1, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(responder_answer(&f.r2, f.frame, f.len, &out), 0);
+	uint8_t stray[GEN_FRAME_MAX];
+	memcpy(stray, f.frame, out);
+	struct nm_pkt_endpoint stranger = APP2_EP;
+	stranger.port = 7000;
+	ck_assert_int_eq(nm_pkt_build_udp(stray, sizeof(stray), &stranger, &GEN_EP, 1,
+					  out - NM_PKT_DATA_OFF, 0), 0);
+	ck_assert_int_eq(gen_rx(f.g, stray, out, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_HANDSHAKE], 1);
+	ck_assert_int_eq(f.g->peers[1].state, GEN_HANDSHAKING);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_ESTABLISHED);
+	ck_assert(gen_all_established(f.g));
+	ck_assert_uint_ne(f.g->peers[0].session_id, f.g->peers[1].session_id);
+	ck_assert_uint_eq(f.g->peers[0].hs_attempts, 1);
+	ck_assert_uint_eq(f.g->peers[1].hs_attempts, 1);
+
+	/* Heartbeats go on each session, each with its own counter. */
+	struct nm_net_hdr h;
+	struct nm_event evs[4];
+	enum nm_drop why;
+	ck_assert_int_eq(gen_build_heartbeat(f.g, 1, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(nm_packet_open(f.frame, f.len, &APP2_EP, &f.r2.rx, &h, evs, 4, &why), 0);
+	ck_assert_uint_eq(h.session_id, f.r2.keys.session_id);
+	ck_assert_int_eq(gen_build_heartbeat(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(nm_packet_open(f.frame, f.len, &APP_EP, &f.r.rx, &h, evs, 4, &why), 0);
+	ck_assert_uint_eq(nm_hdr_counter(&h), 0);
+	ck_assert_int_eq(gen_build_heartbeat(f.g, 2, f.frame, sizeof(f.frame), &f.len), -EINVAL);
+	fixture_fini(&f);
+}
+END_TEST
+
+/*
+ * Daemon A (echo) starts on the first appliance, migrates to the second: the
+ * old node forwards an event, sends Moved, and the second answers; the
+ * generator re-points A, its next packet goes straight to the second, and
+ * all of A's outputs validate against its one chain. B (counter) stays.
+ */
+START_TEST(test_moved_repoints_daemon)
+{
+	struct fixture f;
+	uint8_t reply[GEN_FRAME_MAX];
+	uint64_t count_b = 0;
+	fixture_init2(&f);
+	establish_peer(&f, &f.r, 0);
+	establish_peer(&f, &f.r2, 1);
+
+	/* A: events 0..2 on the first appliance, answered 500 ns later. */
+	gen_set_now(f.g, 1000);
+	ck_assert_uint_eq(gen_next_peer(f.g), 0);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	size_t rlen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, reply);
+	gen_set_now(f.g, 1500);
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->dest[0].answered, 3);
+	ck_assert_uint_eq(f.g->dest[0].echoed, 3);
+	ck_assert_uint_eq(f.g->st.rtt_samples, 3);
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 500);
+
+	/* B: events 3..5, counter answers. */
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	responder_count(&f, &f.r, 1, 3, &count_b);
+
+	/* A migrates: its chain goes with it to the second appliance. */
+	f.r2.chain[0] = f.r.chain[0];
+	gen_set_now(f.g, 2000);
+	ck_assert_uint_eq(gen_next_peer(f.g), 0);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	rlen = responder_echo(&f.r, &f.r2, 0, f.frame, f.len, reply); /* forwarded */
+	moved(&f, &f.r, DAEMON_A, APP2_NODE);
+	ck_assert_uint_eq(f.g->st.redirects, 1);
+	ck_assert_uint_eq(f.g->dest[0].redirects, 1);
+	ck_assert_uint_eq(f.g->dest[0].peer, 1);
+	ck_assert_uint_eq(f.g->peers[0].moved_recv, 1);
+	ck_assert_uint_eq(f.g->st.rx_messages, 1);
+	gen_set_now(f.g, 2600);
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.rtt_fwd_samples, 3); /* sent to one, answered by the other */
+	ck_assert_uint_eq(f.g->st.rtt_fwd_max_ns, 600);
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 600);
+
+	/* B still goes to the first appliance, A now to the second, straight. */
+	ck_assert_uint_eq(gen_next_peer(f.g), 0);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	responder_count(&f, &f.r, 1, 3, &count_b);
+	ck_assert_uint_eq(gen_next_peer(f.g), 1);
+	gen_set_now(f.g, 3000);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	struct nm_net_hdr h;
+	struct nm_event evs[4];
+	enum nm_drop why;
+	memcpy(reply, f.frame, f.len);
+	ck_assert_int_eq(nm_packet_open(reply, f.len, &APP2_EP, &f.r.rx, &h, evs, 4, &why), -EBADMSG);
+	memcpy(reply, f.frame, f.len);
+	ck_assert_int_eq(nm_packet_open(reply, f.len, &APP2_EP, &f.r2.rx, &h, evs, 4, &why), 3);
+	ck_assert_uint_eq(h.session_id, f.r2.keys.session_id);
+	ck_assert_uint_eq(nm_hdr_counter(&h), 0); /* its session's first data packet */
+	ck_assert_uint_eq(h.sequence, 2);         /* A's third packet: the stream goes on */
+	ck_assert_uint_eq(nm_get_le64(evs[0].payload), 12);
+	rlen = responder_echo(&f.r2, &f.r2, 0, f.frame, f.len, reply);
+	gen_set_now(f.g, 3100);
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+
+	/* One chain per daemon across both appliances; every event answered once. */
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	ck_assert_uint_eq(f.g->st.chain_gaps, 0);
+	ck_assert_uint_eq(f.g->st.chain_ok, 15);
+	ck_assert_uint_eq(f.g->checks[0].ok, 9);
+	ck_assert_uint_eq(f.g->dest[0].answered, 9);
+	ck_assert_uint_eq(f.g->dest[1].answered, 6);
+	ck_assert_uint_eq(f.g->st.duplicate_events, 0);
+	ck_assert_uint_eq(gen_lost_events(f.g), 0);
+	ck_assert_uint_eq(f.g->st.rtt_samples, 15);
+	ck_assert_uint_eq(f.g->st.rtt_fwd_samples, 3);
+	ck_assert_uint_eq(f.g->peers[1].rx_packets, 2);
+	ck_assert_uint_eq(gen_drops_total(&f.g->st), 0);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* A Moved that cannot apply is counted and changes nothing. */
+START_TEST(test_moved_ignored)
+{
+	struct fixture f;
+	fixture_init2(&f);
+	establish_peer(&f, &f.r, 0);
+
+	moved(&f, &f.r, DAEMON_A, APP2_NODE); /* a known node, but no session with it yet */
+	ck_assert_uint_eq(f.g->st.redirects_ignored, 1);
+	establish_peer(&f, &f.r2, 1);
+	moved(&f, &f.r, DAEMON_A, 0x0123456789abcdefULL); /* unknown node */
+	ck_assert_uint_eq(f.g->st.redirects_ignored, 2);
+	moved(&f, &f.r2, DAEMON_A, APP2_NODE); /* from a peer A is not on */
+	ck_assert_uint_eq(f.g->st.redirects_ignored, 3);
+	moved(&f, &f.r, 0xd0000000000000ffULL, APP2_NODE); /* not a daemon of ours */
+	ck_assert_uint_eq(f.g->st.redirects_ignored, 4);
+	moved(&f, &f.r, DAEMON_A, APP_NODE); /* "moved" to where it is */
+	ck_assert_uint_eq(f.g->st.redirects_ignored, 5);
+	ck_assert_uint_eq(f.g->st.redirects, 0);
+	ck_assert_uint_eq(f.g->dest[0].peer, 0);
+	ck_assert_uint_eq(gen_next_peer(f.g), 0);
+	ck_assert_uint_eq(gen_drops_total(&f.g->st), 0);
+
+	/* The valid one still works afterwards. */
+	moved(&f, &f.r, DAEMON_A, APP2_NODE);
+	ck_assert_uint_eq(f.g->st.redirects, 1);
+	ck_assert_uint_eq(gen_next_peer(f.g), 1);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* Only an authenticated Moved on a peer's session counts; other 0x0500 input is a counted drop. */
+START_TEST(test_moved_forged_rejected)
+{
+	struct fixture f;
+	uint8_t saved[GEN_FRAME_MAX];
+	fixture_init2(&f);
+	establish_peer(&f, &f.r, 0);
+	establish_peer(&f, &f.r2, 1);
+
+	/* A flipped bit in the sealed body: auth. */
+	f.len = responder_moved(&f.r, DAEMON_A, APP2_NODE, f.frame);
+	memcpy(saved, f.frame, f.len);
+	f.frame[NM_PKT_DATA_OFF + NM_NET_HDR_SIZE + 6] ^= 0x04;
+	refresh_udp(f.frame, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 1);
+
+	/* Sealed with a key that is not the session's (an impostor knowing the session id). */
+	struct nm_aead forged;
+	uint8_t k[32];
+	memset(k, 0x5a, sizeof(k));
+	nm_aead_init(&forged, k, f.r.keys.session_id);
+	uint8_t body[NM_MIG_MOVED_SIZE] = { NM_MIG_MOVED };
+	nm_put_le64(body + 1, DAEMON_A);
+	nm_put_le64(body + 9, APP2_NODE);
+	f.len = responder_message(&f.r, &forged, body, sizeof(body), f.frame);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 2);
+
+	/* A session id nobody has. */
+	memcpy(f.frame, saved, f.len = responder_moved(&f.r, DAEMON_A, APP2_NODE, saved));
+	f.frame[NM_PKT_DATA_OFF + 24] ^= 1;
+	refresh_udp(f.frame, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SESSION_UNKNOWN], 1);
+	ck_assert_uint_eq(f.g->st.redirects + f.g->st.redirects_ignored, 0);
+	ck_assert_uint_eq(f.g->dest[0].peer, 0);
+
+	/* The genuine one applies once; its replay is refused. */
+	memcpy(f.frame, saved, f.len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.redirects, 1);
+	ck_assert_int_eq(gen_rx(f.g, saved, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_REPLAY_DUP], 1);
+
+	/* Another 0x0500 message, a truncated Moved: subprotocol drops. */
+	const struct nm_mig_msg q = { .type = NM_MIG_QUERY, .daemon_origin = DAEMON_A, .query.nonce = 7 };
+	uint8_t qb[NM_MIG_QUERY_SIZE];
+	size_t qlen;
+	ck_assert_int_eq(nm_mig_encode(&q, qb, sizeof(qb), &qlen, NULL), 0);
+	f.len = responder_message(&f.r2, NULL, qb, qlen, f.frame);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	f.len = responder_message(&f.r2, NULL, body, sizeof(body) - 1, f.frame);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SUBPROTOCOL], 2);
+
+	/* Two frames announced, one there: one overrun, and the Moved is still read. */
+	uint8_t *d = f.frame + NM_PKT_DATA_OFF;
+	moved(&f, &f.r2, DAEMON_A, APP_NODE); /* back to the first, well-formed */
+	ck_assert_uint_eq(f.g->st.redirects, 2);
+	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = 1,
+				.subprotocol_id = NM_SUBPROTOCOL_MIGRATION,
+				.session_id = f.r.keys.session_id, .payload_len = 4 + 17,
+				.event_count = 2 };
+	nm_hdr_encode(&h, d);
+	nm_put_le32(d + NM_NET_HDR_SIZE, 17);
+	nm_put_le64(body + 9, APP2_NODE);
+	memcpy(d + NM_NET_HDR_SIZE + 4, body, 17);
+	const size_t dlen = NM_NET_HDR_SIZE + 21 + NM_NET_TAG_SIZE;
+	ck_assert_int_eq(nm_aead_seal(&f.r.tx, d, dlen, f.r.tx_counter++), 0);
+	ck_assert_int_eq(nm_pkt_build_udp(f.frame, sizeof(f.frame), &APP_EP, &GEN_EP, 1, dlen, 0), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, NM_PKT_DATA_OFF + dlen, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_FRAME_OVERRUN], 1);
+	ck_assert_uint_eq(f.g->st.redirects, 3);
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	fixture_fini(&f);
+}
+END_TEST
+
+/*
+ * Exactly-once accounting on one appliance: an echo answered twice, a
+ * counter with one output too many, and events never answered.
+ */
+START_TEST(test_duplicates_and_unanswered)
+{
+	struct fixture f;
+	uint8_t reply[GEN_FRAME_MAX];
+	uint64_t count_b = 0;
+	fixture_init(&f);
+	establish(&f);
+
+	/* A: events 0..2 echoed, then event 1 echoed again (a new output, chain-valid). */
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	size_t rlen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, reply);
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	uint8_t again[EVENT_SIZE];
+	nm_put_le64(again, 1);
+	memcpy(again + 8, "netmesh-gen netmesh-gen netmesh-gen netmesh-gen netmesh-gen ", EVENT_SIZE - 8);
+	struct nm_event dup = next_output(&f.r, 0, again, EVENT_SIZE);
+	emit_one(&f, &dup);
+	ck_assert_uint_eq(f.g->dest[0].echoed, 4);
+	ck_assert_uint_eq(f.g->dest[0].answered, 3);
+	ck_assert_uint_eq(f.g->dest[0].duplicates, 1);
+	ck_assert_uint_eq(f.g->st.duplicate_events, 1);
+
+	/* B: events 3..5, four counter outputs: the fourth answers nothing. */
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	responder_count(&f, &f.r, 1, 4, &count_b);
+	ck_assert_uint_eq(f.g->dest[1].answered, 3);
+	ck_assert_uint_eq(f.g->dest[1].duplicates, 1);
+	ck_assert_uint_eq(f.g->st.duplicate_events, 2);
+
+	/* A: events 6..8, only 6 answered; B: events 9..11, none. */
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	nm_put_le64(again, 6);
+	struct nm_event six = next_output(&f.r, 0, again, EVENT_SIZE);
+	emit_one(&f, &six);
+	ck_assert_uint_eq(f.g->dest[0].answered, 4);
+	ck_assert_uint_eq(gen_dest_unanswered(&f.g->dest[0]), 2);
+	ck_assert_uint_eq(gen_dest_unanswered(&f.g->dest[1]), 3);
+	ck_assert_uint_eq(f.g->st.chain_gaps, 0);
+	ck_assert_uint_eq(gen_lost_events(f.g), 5);
+
+	/* A chain gap on B counts once, not on top of its unanswered events. */
+	(void)next_output(&f.r, 1, again, 8);
+	responder_count(&f, &f.r, 1, 1, &count_b);
+	ck_assert_uint_eq(f.g->st.chain_gaps, 1);
+	ck_assert_uint_eq(f.g->st.gap_lost, 1);
+	ck_assert_uint_eq(gen_dest_unanswered(&f.g->dest[1]), 2);
+	ck_assert_uint_eq(gen_lost_events(f.g), 4);
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	fixture_fini(&f);
+
+	/* A daemon marked "any" (a sink) is not held to one output per event. */
+	fixture_init(&f);
+	f.cfg.daemon_any[1] = true;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	establish(&f);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_uint_eq(gen_dest_unanswered(&f.g->dest[0]), 3);
+	ck_assert_uint_eq(gen_dest_unanswered(&f.g->dest[1]), 0);
+	ck_assert_uint_eq(gen_lost_events(f.g), 3);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* Round trips: exact per event, percentiles within the histogram's 1/128. */
+START_TEST(test_rtt_percentiles)
+{
+	struct fixture f;
+	uint8_t reply[GEN_FRAME_MAX];
+	fixture_init(&f);
+	f.cfg.n_daemons = 1;
+	f.cfg.events_per_packet = 1;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	establish(&f);
+	ck_assert_uint_eq(gen_rtt_quantile(f.g, 0.5), 0);
+	for (uint64_t i = 0; i < 100; i++) {
+		gen_set_now(f.g, i * 1000000);
+		ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+		size_t rlen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, reply);
+		gen_set_now(f.g, i * 1000000 + (100 - i) * 1000); /* 100 us .. 1 us */
+		ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	}
+	ck_assert_uint_eq(f.g->st.rtt_samples, 100);
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 100000);
+	ck_assert_uint_eq(f.g->dest[0].rtt_max_ns, 100000);
+	ck_assert_uint_eq(f.g->st.rtt_fwd_samples, 0);
+	const uint64_t p50 = gen_rtt_quantile(f.g, 0.5), p99 = gen_rtt_quantile(f.g, 0.99);
+	ck_assert_msg(p50 >= 50000 - 50000 / 128 && p50 <= 50000 + 50000 / 128, "p50 %lu",
+		      (unsigned long)p50);
+	ck_assert_msg(p99 >= 99000 - 99000 / 128 && p99 <= 99000 + 99000 / 128, "p99 %lu",
+		      (unsigned long)p99);
+	ck_assert_uint_eq(gen_rtt_quantile(f.g, 1.0), 100000);
+	ck_assert_uint_le(gen_rtt_quantile(f.g, 0.01), 1000 + 1000 / 128);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* Random authenticated 0x0500 messages: each one redirect, one ignored Moved or one drop. */
+START_TEST(test_random_messages_accounted)
+{
+	struct fixture f;
+	uint8_t body[64];
+	uint64_t seed = 0x2545f4914f6cdd1dULL;
+	fixture_init2(&f);
+	establish_peer(&f, &f.r, 0);
+	establish_peer(&f, &f.r2, 1);
+	const unsigned n = 2000;
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = rng(&seed) % sizeof(body);
+		for (size_t k = 0; k < len; k++)
+			body[k] = (uint8_t)rng(&seed);
+		if (len > 0 && i % 2 == 0)
+			body[0] = NM_MIG_MOVED; /* mostly Moved, of every length */
+		if (len >= 17 && i % 4 == 0) { /* and often about our daemons and nodes */
+			nm_put_le64(body + 1, i % 8 == 0 ? DAEMON_A : DAEMON_B);
+			nm_put_le64(body + 9, i % 3 == 0 ? APP_NODE : APP2_NODE);
+		}
+		struct responder *r = i % 3 == 0 ? &f.r2 : &f.r;
+		f.len = responder_message(r, NULL, body, len, f.frame);
+		ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	}
+	const struct gen_stats *st = &f.g->st;
+	ck_assert_uint_eq(st->rx_messages, n);
+	ck_assert_uint_eq(st->redirects + st->redirects_ignored + st->drops[NM_DROP_SUBPROTOCOL], n);
+	ck_assert_uint_gt(st->redirects, 0);
+	ck_assert_uint_eq(gen_drops_total(st), st->drops[NM_DROP_SUBPROTOCOL]);
+	ck_assert_uint_eq(st->redirects, f.g->dest[0].redirects + f.g->dest[1].redirects);
+	ck_assert_uint_eq(f.g->peers[0].moved_recv + f.g->peers[1].moved_recv,
+			  st->redirects + st->redirects_ignored);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_config_peers_and_daemons)
+{
+	struct fixture f;
+	struct nm_error err = { 0 };
+	fixture_init2(&f);
+	struct gen_config c = f.cfg;
+	c.peers[1].node_id = APP_NODE;
+	ck_assert_int_eq(gen_init(f.g, &c, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "twice"));
+	c = f.cfg;
+	c.peers[1].ep = APP_EP;
+	ck_assert_int_eq(gen_init(f.g, &c, NULL), -EINVAL);
+	c = f.cfg;
+	c.n_peers = 0;
+	ck_assert_int_eq(gen_init(f.g, &c, NULL), -EINVAL);
+	c.n_peers = GEN_MAX_PEERS + 1;
+	ck_assert_int_eq(gen_init(f.g, &c, NULL), -EINVAL);
+	c = f.cfg;
+	c.daemons[1] = DAEMON_A;
+	ck_assert_int_eq(gen_init(f.g, &c, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "d00000000000000a"));
+	c = f.cfg;
+	c.peers[1].mac_known = true;
+	ck_assert_int_eq(gen_init(f.g, &c, NULL), 0);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_RESOLVING);
+	ck_assert_int_eq(f.g->peers[1].state, GEN_HANDSHAKING);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	fixture_fini(&f);
+}
+END_TEST
+
 static Suite *gen_suite(void)
 {
 	Suite *s = suite_create("gen");
@@ -765,6 +1294,17 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_other_subprotocol);
 	tcase_add_test(tc, test_garbage_is_counted);
 	tcase_add_test(tc, test_tx_unsent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("appliances");
+	tcase_add_test(tc, test_config_peers_and_daemons);
+	tcase_add_test(tc, test_two_appliances_handshake);
+	tcase_add_test(tc, test_moved_repoints_daemon);
+	tcase_add_test(tc, test_moved_ignored);
+	tcase_add_test(tc, test_moved_forged_rejected);
+	tcase_add_test(tc, test_duplicates_and_unanswered);
+	tcase_add_test(tc, test_rtt_percentiles);
+	tcase_add_test(tc, test_random_messages_accounted);
 	suite_add_tcase(s, tc);
 	return s;
 }

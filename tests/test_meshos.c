@@ -161,7 +161,7 @@ static struct nm_runtime *runtime_on(const char *port, struct nm_mesh **mesh)
 	struct nm_mesh_config mc = { .port = port };
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	ck_assert_int_eq(nm_mesh_create(&mc, mesh, NULL), 0);
-	struct nm_runtime *rt = nm_runtime_create(*mesh);
+	struct nm_runtime *rt = nm_runtime_create(nm_mesh_node(*mesh));
 	ck_assert_ptr_nonnull(rt);
 	ck_assert_int_eq(nm_builtin_register_all(rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);

@@ -237,7 +237,7 @@ static void run_once(unsigned idx, const struct frames *in, const struct expecte
 	memset(mc.psk, 0x42, sizeof(mc.psk));
 	struct nm_mesh *mesh;
 	ck_assert_int_eq(nm_mesh_create(&mc, &mesh, &err), 0);
-	struct nm_runtime *rt = nm_runtime_create(mesh);
+	struct nm_runtime *rt = nm_runtime_create(nm_mesh_node(mesh));
 	ck_assert_int_eq(nm_builtin_register_all(rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
 	const unsigned lcores[1] = { LCORE };

@@ -27,20 +27,12 @@
 
 static struct nm_runtime *runtime_new(void)
 {
-	struct nm_mesh_config cfg = { .port = "net_null0" };
-	memset(cfg.psk, 0x42, sizeof(cfg.psk));
-	struct nm_mesh *mesh = NULL;
-	ck_assert_int_eq(nm_mesh_create(&cfg, &mesh, NULL), 0);
-	struct nm_runtime *rt = nm_runtime_create(mesh);
-	ck_assert_ptr_nonnull(rt);
-	return rt;
+	return nm_test_runtime_new();
 }
 
 static void runtime_free(struct nm_runtime *rt)
 {
-	struct nm_mesh *mesh = nm_runtime_mesh(rt);
-	nm_runtime_destroy(rt);
-	nm_mesh_destroy(mesh);
+	nm_test_runtime_free(rt);
 }
 
 static struct nm_identity gen(void)
@@ -355,11 +347,11 @@ struct observer {
 static void *observe_ready(void *arg)
 {
 	struct observer *o = arg;
-	struct nm_mesh *mesh = nm_runtime_mesh(o->rt);
+	struct nm_node *node = nm_runtime_node(o->rt);
 	uint32_t ticks = 0;
 	for (;;) {
 		if (nm_runtime_is_ready(o->rt)) {
-			if (!nm_mesh_has_migration_handler(mesh))
+			if (!nm_node_has_migration_handler(node))
 				atomic_store(&o->gap_witnessed, true);
 			atomic_store(&o->first_ready_tick, ticks);
 			return NULL;
@@ -453,7 +445,7 @@ START_TEST(start_losing_race_to_shutdown_clears_handler)
 	ck_assert_int_eq(pthread_create(&t, NULL, start_thread, &r), 0);
 
 	usleep(20 * 1000);
-	ck_assert_msg(nm_mesh_has_migration_handler(nm_runtime_mesh(rt)),
+	ck_assert_msg(nm_node_has_migration_handler(nm_runtime_node(rt)),
 		      "fixture: start should have installed the handler by now");
 	ck_assert_int_eq(nm_runtime_shutdown(rt, NULL), 0);
 	pthread_join(t, NULL);
@@ -461,7 +453,7 @@ START_TEST(start_losing_race_to_shutdown_clears_handler)
 	ck_assert_msg(r.rc == NM_ESHUTTING_DOWN,
 		      "start racing with shutdown must return ShuttingDown; got %s",
 		      nm_strerror(r.rc));
-	ck_assert_msg(!nm_mesh_has_migration_handler(nm_runtime_mesh(rt)),
+	ck_assert_msg(!nm_node_has_migration_handler(nm_runtime_node(rt)),
 		      "start() that lost the race to shutdown must clear its own handler install");
 	runtime_free(rt);
 }
@@ -480,13 +472,13 @@ START_TEST(ready_is_published_only_after_handler_install)
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, start_thread, &r), 0);
 	usleep(20 * 1000);
-	ck_assert(nm_mesh_has_migration_handler(nm_runtime_mesh(rt)));
+	ck_assert(nm_node_has_migration_handler(nm_runtime_node(rt)));
 	ck_assert(!nm_runtime_is_ready(rt));
 	pthread_join(t, NULL);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert(nm_runtime_is_ready(rt));
-	ck_assert(nm_mesh_has_migration_handler(nm_runtime_mesh(rt)));
-	ck_assert(nm_mesh_migration_ready(nm_runtime_mesh(rt)));
+	ck_assert(nm_node_has_migration_handler(nm_runtime_node(rt)));
+	ck_assert(nm_node_migration_ready(nm_runtime_node(rt)));
 	runtime_free(rt);
 }
 END_TEST
@@ -495,10 +487,10 @@ START_TEST(shutdown_clears_migration_handler)
 {
 	struct nm_runtime *rt = runtime_new();
 	ck_assert_int_eq(nm_runtime_start(rt, NULL), 0);
-	ck_assert_msg(nm_mesh_has_migration_handler(nm_runtime_mesh(rt)),
+	ck_assert_msg(nm_node_has_migration_handler(nm_runtime_node(rt)),
 		      "fixture: handler should be installed after start");
 	ck_assert_int_eq(nm_runtime_shutdown(rt, NULL), 0);
-	ck_assert_msg(!nm_mesh_has_migration_handler(nm_runtime_mesh(rt)),
+	ck_assert_msg(!nm_node_has_migration_handler(nm_runtime_node(rt)),
 		      "shutdown must uninstall the handler");
 	runtime_free(rt);
 }
@@ -1148,7 +1140,7 @@ START_TEST(stop_before_start_is_not_ready)
 	ck_assert_int_eq(nm_runtime_stop(rt, 1, NULL), 0); /* absent while shutting down */
 	ck_assert_int_eq(nm_runtime_start(rt, NULL), NM_ESHUTTING_DOWN);
 	ck_assert_int_eq(nm_runtime_expect_migration(rt, "x", 1, NULL, NULL), NM_ESHUTTING_DOWN);
-	ck_assert(!nm_mesh_migration_ready(nm_runtime_mesh(rt)));
+	ck_assert(!nm_node_migration_ready(nm_runtime_node(rt)));
 	runtime_free(rt);
 }
 END_TEST

@@ -73,7 +73,7 @@ static void node_up(struct node *n, const char *name, uint32_t ip, unsigned lcor
 	struct nm_mesh_config mc = { .port = pname, .node_seed = nm_identity_seed(&n->keys.identity) };
 	memset(mc.psk, psk_byte, sizeof(mc.psk));
 	ck_assert_int_eq(nm_mesh_create(&mc, &n->mesh, &err), 0);
-	n->rt = nm_runtime_create(n->mesh);
+	n->rt = nm_runtime_create(nm_mesh_node(n->mesh));
 	ck_assert_int_eq(nm_builtin_register_all(n->rt, NULL), 0);
 	ck_assert_int_eq(nm_runtime_start(n->rt, NULL), 0);
 	const unsigned lcores[1] = { lcore };

@@ -52,13 +52,15 @@ static struct {
 static void fixed_msg1(struct gen *g, uint8_t msg[NM_HS_MSG_LEN])
 {
 	const struct nm_hs_config hc = {
-		.initiator = true, .local_node_id = g->cfg.node_id, .peer_node_id = g->cfg.peer_node_id,
-		.psk = g->cfg.psk, .peer_static_pk = g->cfg.peer_static, .fixed_ephemeral_sk = fx.eph_g,
+		.initiator = true, .local_node_id = g->cfg.node_id,
+		.peer_node_id = g->cfg.peers[0].node_id, .psk = g->cfg.psk,
+		.peer_static_pk = g->cfg.peers[0].static_pub, .fixed_ephemeral_sk = fx.eph_g,
 	};
 	size_t n;
-	nm_hs_wipe(&g->hs);
-	FUZZ_CHECK(nm_hs_init(&g->hs, &hc) == 0);
-	FUZZ_CHECK(nm_hs_write(&g->hs, NULL, 0, msg, NM_HS_MSG_LEN, &n) == 0);
+	struct nm_hs *hs = &g->peers[0].hs;
+	nm_hs_wipe(hs);
+	FUZZ_CHECK(nm_hs_init(hs, &hc) == 0);
+	FUZZ_CHECK(nm_hs_write(hs, NULL, 0, msg, NM_HS_MSG_LEN, &n) == 0);
 }
 
 /* The appliance answers msg1: its keys, and the msg2 frame to the generator. */
@@ -85,7 +87,7 @@ static struct gen *new_gen(bool mac_known)
 	struct gen *g = calloc(1, sizeof(*g));
 	FUZZ_CHECK(g != NULL);
 	struct gen_config c = fx.cfg;
-	c.peer_mac_known = mac_known;
+	c.peers[0].mac_known = mac_known;
 	FUZZ_CHECK(gen_init(g, &c, NULL) == 0);
 	return g;
 }
@@ -96,15 +98,16 @@ static void fixture(void)
 		return;
 	FUZZ_CHECK(nm_aead_lib_init() == 0);
 	fx.cfg = (struct gen_config){
-		.self = GEN_EP, .peer = APP_EP, .node_id = GEN_NODE, .origin_hash = GEN_ORIGIN,
-		.peer_node_id = APP_NODE, .daemons = { DAEMON_A, DAEMON_B }, .n_daemons = 2,
+		.self = GEN_EP, .peers = { { .ep = APP_EP, .node_id = APP_NODE } }, .n_peers = 1,
+		.node_id = GEN_NODE, .origin_hash = GEN_ORIGIN,
+		.daemons = { DAEMON_A, DAEMON_B }, .n_daemons = 2,
 		.event_size = 64, .events_per_packet = 3, .mtu = 1500,
 	};
 	fuzz_fill(fx.cfg.psk, 32, 1);
 	fuzz_fill(fx.static_sk, 32, 2);
 	fuzz_fill(fx.eph_g, 32, 3);
 	fuzz_fill(fx.eph_a, 32, 4);
-	FUZZ_CHECK(crypto_scalarmult_base(fx.cfg.peer_static, fx.static_sk) == 0);
+	FUZZ_CHECK(crypto_scalarmult_base(fx.cfg.peers[0].static_pub, fx.static_sk) == 0);
 
 	fx.start[0] = new_gen(false);
 	fx.start[1] = new_gen(true);
@@ -124,7 +127,8 @@ static void fixture(void)
 
 static uint64_t traces(const struct gen_stats *s)
 {
-	return gen_drops_total(s) + s->rx_packets + s->rx_heartbeats + s->arp_replies + s->icmp_replies;
+	return gen_drops_total(s) + s->rx_packets + s->rx_heartbeats + s->rx_messages +
+	       s->arp_replies + s->icmp_replies;
 }
 
 /* An ARP reply from the peer updates its MAC and may count nothing else. */
@@ -132,7 +136,7 @@ static bool peer_arp_reply(const struct gen *g, const uint8_t *f, size_t len)
 {
 	struct nm_pkt_endpoint sender;
 	return nm_pkt_arp_reply_sender(f, len, &g->cfg.self, &sender, NULL) == 0 &&
-	       sender.ip == g->cfg.peer.ip && memcmp(&g->cfg.peer.mac, &sender.mac, 6) == 0;
+	       sender.ip == g->peers[0].cfg.ep.ip && memcmp(&g->peers[0].cfg.ep.mac, &sender.mac, 6) == 0;
 }
 
 static void one_frame(struct gen *g, const uint8_t *bytes, size_t len)
@@ -141,24 +145,25 @@ static void one_frame(struct gen *g, const uint8_t *bytes, size_t len)
 	FUZZ_CHECK(f != NULL);
 	memcpy(f, bytes, len);
 	const struct gen_stats before = g->st;
-	const enum gen_state state = g->state;
+	const enum gen_state state = g->peers[0].state;
 	size_t out = 0;
 	enum gen_rx_result r = gen_rx(g, f, len, &out);
 	FUZZ_CHECK(g->st.rx_frames == before.rx_frames + 1 && g->st.rx_bytes == before.rx_bytes + len);
-	FUZZ_CHECK(g->state >= state);
+	const struct gen_peer *p = &g->peers[0];
+	FUZZ_CHECK(p->state >= state);
 	switch (r) {
 	case GEN_RX_REPLY:
 		FUZZ_CHECK(out >= NM_PKT_ETH_LEN + NM_PKT_ARP_LEN && out <= len);
 		break;
 	case GEN_RX_RESOLVED:
-		FUZZ_CHECK(state == GEN_RESOLVING && g->state == GEN_HANDSHAKING && g->cfg.peer_mac_known);
+		FUZZ_CHECK(state == GEN_RESOLVING && p->state == GEN_HANDSHAKING && p->cfg.mac_known);
 		break;
 	case GEN_RX_ESTABLISHED:
-		FUZZ_CHECK(state == GEN_HANDSHAKING && g->state == GEN_ESTABLISHED);
-		FUZZ_CHECK(g->session_id == fx.app.session_id);
+		FUZZ_CHECK(state == GEN_HANDSHAKING && p->state == GEN_ESTABLISHED);
+		FUZZ_CHECK(p->session_id == fx.app.session_id);
 		break;
 	case GEN_RX_CONSUMED:
-		FUZZ_CHECK(g->state == state);
+		FUZZ_CHECK(p->state == state);
 		FUZZ_CHECK(traces(&g->st) > traces(&before) || peer_arp_reply(g, bytes, len));
 		break;
 	default:
@@ -181,8 +186,8 @@ static void check_totals(const struct gen *g)
 		lost += g->checks[i].lost;
 	}
 	FUZZ_CHECK(ev == s->rx_events && ok == s->chain_ok && gaps == s->chain_gaps &&
-		   errors == s->chain_errors && lost == s->lost_events);
-	FUZZ_CHECK(s->chain_gaps <= s->lost_events);
+		   errors == s->chain_errors && lost == s->gap_lost);
+	FUZZ_CHECK(s->chain_gaps <= s->gap_lost);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -258,7 +263,7 @@ void fuzz_seeds(void)
 	/* Resolving: the appliance's ARP reply, then an ARP request for us. */
 	*g = *fx.start[0];
 	seed_start(0);
-	FUZZ_CHECK(gen_arp_request(g, f, sizeof(f), &len) == 0);
+	FUZZ_CHECK(gen_arp_request(g, 0, f, sizeof(f), &len) == 0);
 	FUZZ_CHECK(nm_pkt_arp_reply(f, len, &APP_EP, &len, NULL) == 0);
 	seed_frame(f, len);
 	FUZZ_CHECK(nm_pkt_arp_request(f, sizeof(f), &APP_EP, GEN_EP.ip, &len) == 0);

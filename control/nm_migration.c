@@ -1,0 +1,1434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_migration.c - the migration engine (see header and docs/migration.md).
+ *
+ * Records live in a fixed table (one per origin and role). Every message of
+ * one attempt carries its migration id (TLV 0x40), so retransmissions and
+ * stale messages of an older attempt are recognised; a message without one
+ * (an upstream peer) matches the record of its origin.
+ */
+#include "nm_migration.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "nm_envelope.h"
+#include "nm_le.h"
+#include "nm_node.h"
+
+#define MAX_RECS 64
+#define LOOP_CAP 32             /* self-bounces per entry point (upstream §11.8) */
+#define BACKOFF_BASE_MS 500     /* NotReady: min(500 ms << min(n-1, 5), 16 s) */
+#define BACKOFF_MAX_MS 16000
+#define DISCARDED_TEXT "restore discarded before activation"
+
+/* One migrated event, owned by the engine. */
+struct mev {
+	uint64_t mseq, sender;
+	struct nm_event ev; /* payload: malloc'd, ev.len bytes */
+};
+
+struct mevq {
+	struct mev *v; /* ascending mseq */
+	size_t n, cap;
+};
+
+enum rec_kind { REC_SOURCE = 1, REC_TARGET = 2, REC_ORCH = 3 };
+
+struct rec {
+	uint8_t kind; /* 0: free slot */
+	uint64_t origin, mid;          /* mid: this attempt's id, fresh for every attempt */
+	uint64_t orch_mid;             /* a remote orchestrator's id for it (its messages carry it) */
+	uint64_t source, target, orch; /* orch: whom the source reports to */
+	enum nm_mig_phase phase;
+	uint64_t started_ms, last_heard_ms, next_tx_ms;
+	uint32_t rto_ms, retries;
+	uint8_t attempts;
+	uint64_t bytes_sent, events;
+	/* source */
+	struct nm_mig_opts opts;
+	struct nm_snapshot *snap; /* kept until ActivateAck: a proven discard reverts from it */
+	uint8_t *snap_bytes;
+	size_t snap_len;
+	uint32_t flags;           /* NM_MIG_XF_* */
+	uint64_t retry_at;        /* NotReady backoff; 0 none */
+	uint64_t budget_end;
+	bool committed, activated;
+	struct mevq evs;          /* every event since the hold, until acked after ActivateAck */
+	uint64_t acked;           /* target holds every event through this mseq */
+	uint64_t last_event_ms;
+	/* target */
+	struct mevq pending;      /* received, not yet replayed */
+	uint64_t replayed;        /* events replayed through this mseq */
+	bool active, discarded;
+	bool old;                 /* superseded by a newer attempt; kept to ack and answer its source */
+};
+
+struct loop_msg {
+	uint8_t *buf;
+	size_t len;
+};
+
+struct fail_entry {
+	uint64_t origin;
+	struct nm_mig_reason r;
+	char msg[128];
+	bool used;
+};
+
+struct nm_migration {
+	struct nm_runtime *rt;
+	struct nm_mig_transport tx;
+	const struct nm_mig_tap *tap;
+	uint8_t sk[32];
+	bool has_sk;
+	uint64_t local;
+	uint32_t rto, rto_max, phase_timeout, discard_timeout, linger, max_msg;
+	bool not_ready;
+	struct rec recs[MAX_RECS];
+	struct nm_mig_info hist[NM_MIG_HISTORY];
+	size_t hist_n, hist_next;
+	struct fail_entry fails[MAX_RECS];
+	struct nm_mig_reasm *reasm;
+	struct loop_msg loopq[LOOP_CAP];
+	size_t loop_n;
+	struct nm_mig_stats st;
+};
+
+/* ------------------------------------------------------------ small helpers */
+
+static uint64_t now_mid(void)
+{
+	uint64_t id = 0;
+	while (id == 0)
+		randombytes_buf(&id, sizeof(id));
+	return id;
+}
+
+static void mevq_free(struct mevq *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		free((void *)q->v[i].ev.payload);
+	free(q->v);
+	*q = (struct mevq){ 0 };
+}
+
+/* Insert a copy in mseq order; -EEXIST for a duplicate. */
+static int mevq_insert(struct mevq *q, uint64_t mseq, uint64_t sender, const struct nm_event *ev)
+{
+	size_t at = q->n;
+	while (at > 0 && q->v[at - 1].mseq > mseq)
+		at--;
+	if (at > 0 && q->v[at - 1].mseq == mseq)
+		return -EEXIST;
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 32;
+		struct mev *v = realloc(q->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		q->v = v;
+		q->cap = cap;
+	}
+	uint8_t *p = malloc(ev->len ? ev->len : 1);
+	if (p == NULL)
+		return -ENOMEM;
+	if (ev->len)
+		memcpy(p, ev->payload, ev->len);
+	memmove(q->v + at + 1, q->v + at, (q->n - at) * sizeof(*q->v));
+	q->v[at] = (struct mev){ mseq, sender, *ev };
+	q->v[at].ev.payload = p;
+	q->n++;
+	return 0;
+}
+
+/* Drop events with mseq <= through from the front. */
+static void mevq_drop_through(struct mevq *q, uint64_t through)
+{
+	size_t k = 0;
+	while (k < q->n && q->v[k].mseq <= through)
+		free((void *)q->v[k++].ev.payload);
+	memmove(q->v, q->v + k, (q->n - k) * sizeof(*q->v));
+	q->n -= k;
+}
+
+/* The current record of (origin, kind); superseded ones are not current. */
+static struct rec *rec_find(struct nm_migration *m, uint64_t origin, uint8_t kind)
+{
+	for (size_t i = 0; i < MAX_RECS; i++)
+		if (m->recs[i].kind == kind && m->recs[i].origin == origin && !m->recs[i].old)
+			return &m->recs[i];
+	return NULL;
+}
+
+/* The record of one attempt (superseded ones included); mid 0: the current one. */
+static struct rec *rec_find_attempt(struct nm_migration *m, uint64_t origin, uint8_t kind,
+				    uint64_t mid)
+{
+	for (size_t i = 0; mid != 0 && i < MAX_RECS; i++)
+		if (m->recs[i].kind == kind && m->recs[i].origin == origin && m->recs[i].mid == mid)
+			return &m->recs[i];
+	return rec_find(m, origin, kind);
+}
+
+static struct rec *rec_new(struct nm_migration *m, uint64_t origin, uint8_t kind, uint64_t now)
+{
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		struct rec *r = &m->recs[i];
+		if (r->kind != 0)
+			continue;
+		*r = (struct rec){ .kind = kind, .origin = origin, .started_ms = now,
+				   .last_heard_ms = now, .rto_ms = m->rto };
+		return r;
+	}
+	return NULL;
+}
+
+static void rec_free(struct rec *r)
+{
+	nm_snapshot_free(r->snap);
+	free(r->snap_bytes);
+	mevq_free(&r->evs);
+	mevq_free(&r->pending);
+	memset(r, 0, sizeof(*r));
+}
+
+static void fail_remember(struct nm_migration *m, uint64_t origin, const struct nm_mig_reason *r)
+{
+	struct fail_entry *slot = NULL;
+	for (size_t i = 0; i < MAX_RECS && slot == NULL; i++)
+		if (m->fails[i].used && m->fails[i].origin == origin)
+			slot = &m->fails[i];
+	for (size_t i = 0; i < MAX_RECS && slot == NULL; i++)
+		if (!m->fails[i].used)
+			slot = &m->fails[i];
+	if (slot == NULL)
+		slot = &m->fails[origin % MAX_RECS];
+	slot->used = true;
+	slot->origin = origin;
+	slot->r = *r;
+	size_t n = r->msg_len < sizeof(slot->msg) - 1 ? r->msg_len : sizeof(slot->msg) - 1;
+	if (n > 0)
+		memcpy(slot->msg, r->msg, n);
+	slot->msg[n] = '\0';
+	slot->r.msg = slot->msg;
+	slot->r.msg_len = n;
+}
+
+static void fail_forget(struct nm_migration *m, uint64_t origin)
+{
+	for (size_t i = 0; i < MAX_RECS; i++)
+		if (m->fails[i].used && m->fails[i].origin == origin)
+			m->fails[i].used = false;
+}
+
+static void info_of(const struct rec *r, uint64_t now, struct nm_mig_info *out)
+{
+	*out = (struct nm_mig_info){
+		.origin = r->origin, .mid = r->mid, .orch_mid = r->orch_mid, .source = r->source, .target = r->target,
+		.role = r->kind == REC_SOURCE ? NM_MIG_AS_SOURCE
+			: r->kind == REC_TARGET ? NM_MIG_AS_TARGET : NM_MIG_AS_ORCHESTRATOR,
+		.phase = (uint8_t)r->phase, .committed = r->committed || r->active,
+		.elapsed_ms = now - r->started_ms, .bytes_sent = r->bytes_sent,
+		.retries = r->retries, .events = r->events, .attempts = r->attempts,
+	};
+}
+
+/* Close a record into the history (ok, or failed with reason `why`). */
+static void history_add(struct nm_migration *m, const struct rec *r, uint64_t now, bool ok,
+			const struct nm_mig_reason *why)
+{
+	struct nm_mig_info *h = &m->hist[m->hist_next];
+	info_of(r, now, h);
+	h->ok = ok;
+	if (!ok && why != NULL) {
+		h->fail_code = why->code;
+		nm_mig_reason_display(why, h->reason, sizeof(h->reason));
+		fail_remember(m, r->origin, why);
+	}
+	m->hist_next = (m->hist_next + 1) % NM_MIG_HISTORY;
+	if (m->hist_n < NM_MIG_HISTORY)
+		m->hist_n++;
+}
+
+static struct nm_mig_reason reason_state(const char *msg)
+{
+	return (struct nm_mig_reason){ .code = NM_MIG_FAIL_STATE_FAILED, .msg = msg,
+				       .msg_len = strlen(msg) };
+}
+
+static struct nm_mig_reason reason_code(uint16_t code)
+{
+	return (struct nm_mig_reason){ .code = code };
+}
+
+/* ------------------------------------------------------------ sending */
+
+static int deliver_out(struct nm_migration *m, uint64_t dest, const uint8_t *buf, size_t len)
+{
+	if (dest == m->local) {
+		if (m->loop_n == LOOP_CAP) {
+			m->st.loopback_dropped++;
+			return -ENOSPC;
+		}
+		uint8_t *copy = malloc(len);
+		if (copy == NULL)
+			return -ENOMEM;
+		memcpy(copy, buf, len);
+		m->loopq[m->loop_n++] = (struct loop_msg){ copy, len };
+		m->st.sent++;
+		return 0;
+	}
+	int rc = m->tx.send(m->tx.ctx, dest, buf, len);
+	if (rc < 0)
+		m->st.send_failed++;
+	else
+		m->st.sent++;
+	return rc;
+}
+
+/* Encode msg with its migration id (and ext) and send it. */
+static int send_msg(struct nm_migration *m, uint64_t dest, struct nm_mig_msg *msg,
+		    struct nm_mig_ext *ext, uint64_t mid, struct rec *r)
+{
+	struct nm_mig_ext local = { 0 };
+	if (ext == NULL)
+		ext = &local;
+	uint8_t midb[8];
+	nm_put_le64(midb, mid);
+	struct nm_mig_tlv tlv = { NM_MIG_TLV_MIGRATION_ID, 8, midb };
+	if (mid != 0) {
+		ext->extra = &tlv;
+		ext->nextra = 1;
+	}
+	msg->ext = ext;
+	size_t size = nm_mig_encoded_size(msg);
+	uint8_t *buf = size > 0 ? malloc(size) : NULL;
+	size_t len = 0;
+	int rc = buf == NULL ? -ENOMEM : nm_mig_encode(msg, buf, size, &len, NULL);
+	if (rc == 0)
+		rc = deliver_out(m, dest, buf, len);
+	if (rc == 0 && r != NULL)
+		r->bytes_sent += len;
+	free(buf);
+	return rc;
+}
+
+static int send_simple(struct nm_migration *m, uint64_t dest, uint8_t type, uint64_t origin,
+		       uint64_t mid, struct rec *r)
+{
+	struct nm_mig_msg msg = { .type = type, .daemon_origin = origin };
+	return send_msg(m, dest, &msg, NULL, mid, r);
+}
+
+static int send_failed(struct nm_migration *m, uint64_t dest, uint64_t origin, uint64_t mid,
+		       const struct nm_mig_reason *why)
+{
+	struct nm_mig_msg msg = { .type = NM_MIG_FAILED, .daemon_origin = origin, .failed = *why };
+	return send_msg(m, dest, &msg, NULL, mid, NULL);
+}
+
+static int send_chunks(struct nm_migration *m, struct rec *r)
+{
+	uint32_t n = 0;
+	int rc = nm_mig_chunk_count(r->snap_len, &n, NULL);
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		struct nm_mig_msg msg;
+		nm_mig_chunk(r->origin, r->snap_bytes, r->snap_len, r->snap->through_seq, i, &msg);
+		struct nm_mig_ext ext = { .next_parent = r->snap->next_parent, .flags = r->flags };
+		nm_mig_ext_set(&ext, NM_MIG_TLV_NEXT_PARENT);
+		nm_mig_ext_set(&ext, NM_MIG_TLV_FLAGS);
+		/* The kind lets a target that accepts this kind reserve the origin on demand. */
+		char kind[NM_KIND_MAX + 1];
+		if (i == 0 && nm_runtime_daemon_kind(m->rt, r->origin, kind) == 0) {
+			ext.kind = kind;
+			ext.kind_len = (uint16_t)strlen(kind);
+			nm_mig_ext_set(&ext, NM_MIG_TLV_KIND);
+		}
+		rc = send_msg(m, r->target, &msg, &ext, r->mid, r);
+	}
+	return rc;
+}
+
+/* BufferedEvents for events[from..) of q, in messages of about max_msg bytes. */
+static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, const struct mevq *q,
+			size_t from, bool numbered)
+{
+	while (from < q->n) {
+		size_t cap = NM_MIG_BUFFERED_EVENTS_HDR + NM_MIG_EVENT_MIN_WIRE + q->v[from].ev.len;
+		if (cap < m->max_msg)
+			cap = m->max_msg;
+		size_t max_events = cap / NM_MIG_EVENT_MIN_WIRE + 1;
+		size_t room = cap + 64 + 8 * max_events; /* body, then magic + MSEQ + SENDERS + id */
+		uint8_t *buf = malloc(room), *senders = malloc(8 * max_events);
+		if (buf == NULL || senders == NULL) {
+			free(buf);
+			free(senders);
+			return; /* retransmitted on the next timer */
+		}
+		struct nm_mig_events_builder b;
+		nm_mig_events_begin(&b, buf, cap, r->origin);
+		size_t i = from;
+		/* Consecutive mseq only: one MSEQ TLV names the first. */
+		while (i < q->n && (i == from || q->v[i].mseq == q->v[i - 1].mseq + 1) &&
+		       nm_mig_events_add(&b, &q->v[i].ev) == 0) {
+			nm_put_le64(senders + 8 * (i - from), q->v[i].sender);
+			i++;
+		}
+		size_t body = nm_mig_events_finish(&b), tl = 0;
+		uint8_t midb[8];
+		nm_put_le64(midb, r->mid);
+		struct nm_mig_tlv tlv = { NM_MIG_TLV_MIGRATION_ID, 8, midb };
+		struct nm_mig_ext ext = { .mseq = q->v[from].mseq, .senders = senders,
+					  .nsenders = (uint32_t)(i - from), .extra = &tlv,
+					  .nextra = r->mid != 0 };
+		if (numbered) /* a hand-back carries no MSEQ: it is no migration's stream */
+			nm_mig_ext_set(&ext, NM_MIG_TLV_MSEQ);
+		nm_mig_ext_set(&ext, NM_MIG_TLV_SENDERS);
+		if (nm_mig_ext_encode(&ext, buf + body, room - body, &tl) == 0 &&
+		    deliver_out(m, dest, buf, body + tl) == 0)
+			r->bytes_sent += body + tl;
+		free(buf);
+		free(senders);
+		from = i;
+	}
+}
+
+/* ------------------------------------------------------------ source */
+
+/* Abort before the commit. The target is always told: a late copy of our
+ * SnapshotReady may still restore there, and that restore must go. */
+static void source_fail(struct nm_migration *m, struct rec *r, uint64_t now,
+			const struct nm_mig_reason *why)
+{
+	send_failed(m, r->target, r->origin, r->mid, why);
+	if (r->orch != m->local)
+		send_failed(m, r->orch, r->origin, r->orch_mid, why);
+	/* Before the commit the source is authoritative: the held events run here. */
+	m->tap->release(m->tap->ctx, r->origin);
+	history_add(m, r, now, false, why);
+	rec_free(r);
+}
+
+/* Take what the tap holds into r->evs; ship the new ones when committed. */
+static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	struct nm_mig_held h[64];
+	uint32_t n;
+	size_t first_new = r->evs.n;
+	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0) {
+		for (uint32_t i = 0; i < n; i++)
+			if (mevq_insert(&r->evs, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
+				m->st.events_lost_nomem++; /* counted, never silent */
+		r->last_event_ms = now;
+	}
+	if (!r->committed || first_new == r->evs.n)
+		return;
+	send_events(m, r, r->target, &r->evs, first_new, true);
+	for (size_t i = first_new; i < r->evs.n; i++) {
+		uint64_t s = r->evs.v[i].sender;
+		m->st.events_forwarded++;
+		r->events++;
+		if (r->activated && s != 0 && s != m->local && s != r->target &&
+		    (i == first_new || s != r->evs.v[i - 1].sender)) {
+			/* It reached the old node after the cutover: tell its sender the new one. */
+			struct nm_mig_msg mv = { .type = NM_MIG_MOVED, .daemon_origin = r->origin,
+						 .moved.new_node = r->target };
+			if (send_msg(m, s, &mv, NULL, 0, NULL) == 0)
+				m->st.moved_sent++;
+		}
+	}
+}
+
+static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	/* The tap can refuse: its owner called the migration off first (a full hold). */
+	if (m->tap->forward(m->tap->ctx, r->origin, r->target) < 0) {
+		struct nm_mig_reason why = reason_state("the source could not hold the daemon's "
+							"events; they were processed at the source");
+		source_fail(m, r, now, &why); /* frees r */
+		return;
+	}
+	r->committed = true;
+	r->phase = NM_MIG_PHASE_REPLAY;
+	r->rto_ms = m->rto;
+	r->next_tx_ms = now + r->rto_ms;
+	send_simple(m, r->target, NM_MIG_ACTIVATE_TARGET, r->origin, r->mid, r);
+	source_collect(m, r, now);
+}
+
+/* The target proved it never activated: the daemon comes back here, with every event. */
+static void source_revert(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	/* Take until the forward queue is empty, so the hold can turn into a target hold. */
+	do
+		source_collect(m, r, now);
+	while (m->tap->hold(m->tap->ctx, r->origin) == -EBUSY);
+	struct nm_error e;
+	struct nm_mig_reason why = reason_state("target discarded the restore; reverted to the source");
+	if (nm_runtime_migration_restore(m->rt, r->origin, r->snap, NULL, &e) == 0) {
+		for (size_t i = 0; i < r->evs.n; i++)
+			m->tap->inject(m->tap->ctx, r->origin, &r->evs.v[i].ev, r->evs.v[i].sender, NULL);
+	} else {
+		why = reason_state(e.msg);
+	}
+	m->tap->release(m->tap->ctx, r->origin);
+	if (r->orch != m->local)
+		send_failed(m, r->orch, r->origin, r->orch_mid, &why);
+	history_add(m, r, now, false, &why);
+	rec_free(r);
+}
+
+static void source_activated(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	if (r->activated)
+		return;
+	r->activated = true;
+	r->phase = NM_MIG_PHASE_COMPLETE;
+	nm_snapshot_free(r->snap); /* no revert after the target's ack */
+	r->snap = NULL;
+	history_add(m, r, now, true, NULL);
+	if (r->orch != m->local)
+		send_simple(m, r->orch, NM_MIG_CLEANUP_COMPLETE, r->origin, r->orch_mid, NULL);
+	/* Events that reached us while the ack travelled: their senders learn the new node. */
+	for (size_t i = 0; i < r->evs.n; i++) {
+		uint64_t s = r->evs.v[i].sender;
+		if (s != 0 && s != m->local && s != r->target && (i == 0 || s != r->evs.v[i - 1].sender)) {
+			struct nm_mig_msg mv = { .type = NM_MIG_MOVED, .daemon_origin = r->origin,
+						 .moved.new_node = r->target };
+			if (send_msg(m, s, &mv, NULL, 0, NULL) == 0)
+				m->st.moved_sent++;
+		}
+	}
+}
+
+static void source_acked(struct rec *r, uint64_t ack)
+{
+	if (ack > r->acked)
+		r->acked = ack;
+	if (r->activated)
+		mevq_drop_through(&r->evs, r->acked);
+}
+
+static int seal_prereq(struct nm_migration *m, uint64_t origin, uint64_t target,
+		       uint8_t pub[32], struct nm_identity *kp, struct nm_error *err)
+{
+	if (m->tx.peer_static == NULL || !m->tx.peer_static(m->tx.ctx, target, pub))
+		return nm_mig_err_state_failed(
+			err,
+			"identity transport requested but peer X25519 static for 0x%" PRIx64
+			" is unknown (e.g. NKpsk0-responder side) — cannot seal envelope; use "
+			"`transport_identity: false` to proceed unsealed",
+			target);
+	if (nm_runtime_daemon_identity(m->rt, origin, kp) < 0)
+		return nm_mig_err_state_failed(err,
+					       "identity transport requested but daemon 0x%" PRIx64
+					       " has no local keypair to seal with",
+					       origin);
+	return 0;
+}
+
+/* Snapshot (holding), seal, encode, send. On error nothing is left behind. */
+static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target, uint64_t orch,
+			uint64_t mid, const struct nm_mig_opts *opts, bool strict_identity,
+			uint64_t now, struct nm_error *err)
+{
+	uint8_t pub[32];
+	struct nm_identity kp;
+	bool seal = opts->transport_identity;
+	int rc = 0;
+	if (seal && (rc = seal_prereq(m, origin, target, pub, &kp, err)) < 0) {
+		if (strict_identity)
+			return rc;
+		seal = false; /* upstream's dispatcher path downgrades silently */
+	}
+	struct rec *r = rec_new(m, origin, REC_SOURCE, now);
+	if (r == NULL) {
+		if (seal)
+			nm_identity_wipe(&kp);
+		return nm_mig_err_state_failed(err, "too many migrations in progress (%d)", MAX_RECS);
+	}
+	bool stateless = false;
+	rc = m->tap->snapshot_hold(m->tap->ctx, origin, &r->snap, &stateless, err);
+	if (rc == NM_ENOT_FOUND) {
+		rc = nm_mig_err_daemon_not_found(err, origin);
+	} else if (rc < 0 && !nm_error_is_migration(rc)) {
+		char why[NM_ERROR_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err != NULL ? err->msg : nm_strerror(rc));
+		rc = nm_mig_err_state_failed(err, "%s", why);
+	}
+	if (rc == 0 && seal) {
+		rc = nm_snapshot_seal_envelope(r->snap, &kp, pub, err);
+		if (rc < 0)
+			rc = nm_mig_err_state_failed(err, "identity envelope seal failed for daemon 0x%" PRIx64,
+						     origin);
+	}
+	if (seal)
+		nm_identity_wipe(&kp);
+	if (rc == 0) {
+		r->snap_len = nm_snapshot_wire_size(r->snap);
+		r->snap_bytes = malloc(r->snap_len ? r->snap_len : 1);
+		rc = r->snap_bytes == NULL ? nm_error_set(err, -ENOMEM, "migration: out of memory")
+					   : nm_snapshot_encode(r->snap, r->snap_bytes, r->snap_len, NULL);
+	}
+	if (rc < 0) {
+		if (r->snap != NULL)
+			m->tap->release(m->tap->ctx, origin);
+		rec_free(r);
+		return rc;
+	}
+	/* Never the orchestrator's id: a retry of a failed attempt must not meet its old restore. */
+	r->mid = now_mid();
+	r->orch_mid = mid;
+	r->source = m->local;
+	r->target = target;
+	r->orch = orch;
+	r->opts = *opts;
+	r->flags = stateless ? NM_MIG_XF_STATELESS : 0;
+	r->phase = NM_MIG_PHASE_TRANSFER;
+	r->attempts = 1;
+	r->budget_end = now + opts->retry_not_ready_ms;
+	r->next_tx_ms = now + r->rto_ms;
+	if (send_chunks(m, r) < 0) {
+		/* No session to the target: roll back (upstream's TargetUnavailable). */
+		m->tap->release(m->tap->ctx, origin);
+		rec_free(r);
+		return nm_mig_err_target_unavailable(err, target);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ target */
+
+static void target_discard(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	/* Events that reached us directly meanwhile belong to the source, which keeps the daemon. */
+	struct nm_mig_held h[64];
+	uint32_t n;
+	struct mevq back = { 0 };
+	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0)
+		for (uint32_t i = 0; i < n; i++)
+			if (mevq_insert(&back, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
+				m->st.events_lost_nomem++;
+	nm_runtime_migration_remove(m->rt, r->origin, NULL);
+	m->tap->release(m->tap->ctx, r->origin);
+	if (back.n > 0) {
+		struct rec tmp = { .origin = r->origin, .mid = 0 };
+		send_events(m, &tmp, r->source, &back, 0, false);
+	}
+	mevq_free(&back);
+	mevq_free(&r->pending);
+	r->discarded = true;
+	r->last_heard_ms = now;
+	struct nm_mig_reason why = reason_state(DISCARDED_TEXT);
+	history_add(m, r, now, false, &why);
+}
+
+/* Replay pending events in mseq order, from replayed + 1. */
+static void target_drain(struct nm_migration *m, struct rec *r)
+{
+	size_t k = 0;
+	while (k < r->pending.n && r->pending.v[k].mseq == r->replayed + 1) {
+		struct mev *e = &r->pending.v[k++];
+		if (m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL) == NM_ENOT_FOUND)
+			m->st.events_undeliverable++; /* the daemon left and nothing here forwards it */
+		r->replayed = e->mseq;
+		r->events++;
+		m->st.events_replayed++;
+	}
+	mevq_drop_through(&r->pending, r->replayed);
+}
+
+/* Every event through this mseq is here (replayed or pending). */
+static uint64_t target_contiguous(const struct rec *r)
+{
+	uint64_t c = r->replayed;
+	for (size_t i = 0; i < r->pending.n && r->pending.v[i].mseq == c + 1; i++)
+		c++;
+	return c;
+}
+
+static void target_activate(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	if (!r->active) {
+		target_drain(m, r);
+		m->tap->release(m->tap->ctx, r->origin); /* direct arrivals, in order, after the migrated ones */
+		r->active = true;
+		r->phase = NM_MIG_PHASE_COMPLETE;
+		history_add(m, r, now, true, NULL);
+	}
+	struct nm_mig_msg msg = { .type = NM_MIG_ACTIVATE_ACK, .daemon_origin = r->origin,
+				  .activate_ack.replayed_seq = r->replayed };
+	struct nm_mig_ext ext = { .events_ack = target_contiguous(r) };
+	nm_mig_ext_set(&ext, NM_MIG_TLV_EVENTS_ACK);
+	send_msg(m, r->source, &msg, &ext, r->mid, r);
+}
+
+static void target_reply_restored(struct nm_migration *m, struct rec *r, uint64_t seq)
+{
+	struct nm_mig_msg msg = { .type = NM_MIG_RESTORE_COMPLETE, .daemon_origin = r->origin,
+				  .restore_complete.restored_seq = seq };
+	send_msg(m, r->source, &msg, NULL, r->mid, r);
+}
+
+/* A whole snapshot arrived: check, open the identity, restore held. */
+static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from, uint64_t mid,
+			  const uint8_t *bytes, size_t len, const struct nm_mig_ext *ext,
+			  uint64_t now)
+{
+	struct nm_snapshot *snap = NULL;
+	struct nm_error e;
+	struct nm_mig_reason why;
+	char text[NM_ERROR_MSG_MAX + 64];
+	if (nm_snapshot_decode(bytes, len, &snap, &e) < 0) {
+		why = reason_state("failed to parse snapshot bytes on target");
+		goto fail;
+	}
+	if (ext != NULL && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_NEXT_PARENT))
+		nm_snapshot_set_next_parent(snap, ext->next_parent);
+	if (m->not_ready || !nm_runtime_is_ready(m->rt)) {
+		why = reason_code(NM_MIG_FAIL_NOT_READY);
+		goto fail;
+	}
+	if (!nm_runtime_has_factory_slot(m->rt, origin)) {
+		why = reason_code(NM_MIG_FAIL_FACTORY_NOT_FOUND);
+		goto fail;
+	}
+	struct nm_identity kp;
+	bool opened = false;
+	if (snap->has_envelope && m->has_sk &&
+	    (nm_snapshot_open_envelope(snap, m->sk, &kp, &opened, &e) < 0 || !opened)) {
+		snprintf(text, sizeof(text), "identity envelope open failed: %s", e.msg);
+		why = reason_state(text);
+		goto fail;
+	}
+	if (!opened && nm_runtime_daemon_identity(m->rt, origin, &kp) < 0) {
+		why = reason_state("identity envelope open failed: placeholder factory registered but "
+				   "snapshot has no identity envelope (and no local fallback keypair "
+				   "available)");
+		goto fail;
+	}
+	/* It comes back while we still forward its events of the last migration: not yet. */
+	struct rec *fwd = rec_find(m, origin, REC_SOURCE);
+	if ((fwd != NULL && (!fwd->activated || fwd->evs.n > 0)) ||
+	    m->tap->hold(m->tap->ctx, origin) == -EBUSY) {
+		why = reason_code(NM_MIG_FAIL_NOT_READY);
+		nm_identity_wipe(&kp);
+		goto fail;
+	}
+	if (fwd != NULL)
+		rec_free(fwd); /* forwarding is over: the hold is ours now */
+	int rc = nm_runtime_migration_restore(m->rt, origin, snap, opened ? &kp : NULL, &e);
+	nm_identity_wipe(&kp);
+	if (rc < 0) {
+		m->tap->release(m->tap->ctx, origin);
+		snprintf(text, sizeof(text), "restore_snapshot failed: %s", e.msg);
+		why = reason_state(text);
+		goto fail;
+	}
+	struct rec *r = rec_new(m, origin, REC_TARGET, now);
+	if (r == NULL) {
+		nm_runtime_migration_remove(m->rt, origin, NULL);
+		m->tap->release(m->tap->ctx, origin);
+		why = reason_state("too many migrations in progress");
+		goto fail;
+	}
+	r->mid = mid;
+	r->source = from;
+	r->target = m->local;
+	r->orch = from;
+	r->phase = NM_MIG_PHASE_RESTORE;
+	target_reply_restored(m, r, snap->through_seq);
+	nm_snapshot_free(snap);
+	return 0;
+fail:
+	nm_snapshot_free(snap);
+	send_failed(m, from, origin, mid, &why);
+	return 0;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static uint64_t ext_mid(const struct nm_mig_ext *ext, bool has)
+{
+	if (!has)
+		return 0;
+	struct nm_mig_tlv_iter it;
+	struct nm_mig_tlv t;
+	nm_mig_tlv_iter_init(&it, ext);
+	while (nm_mig_tlv_next(&it, &t))
+		if (t.type == NM_MIG_TLV_MIGRATION_ID && t.len == 8)
+			return nm_get_le64(t.val);
+	return 0;
+}
+
+/* Does this message belong to record r (same attempt, or an upstream peer without ids)? */
+static bool same_attempt(const struct rec *r, uint64_t mid)
+{
+	return mid == 0 || r->mid == 0 || r->mid == mid;
+}
+
+static int wrong_peer(struct nm_migration *m, uint64_t origin, uint64_t from, uint64_t expected,
+		      struct nm_error *err)
+{
+	m->st.wrong_peer++;
+	return nm_mig_err_wrong_peer(err, origin, from, expected);
+}
+
+static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *msg,
+			     const struct nm_mig_ext *ext, uint64_t mid, uint64_t from,
+			     uint64_t now, struct nm_error *err)
+{
+	const uint64_t o = msg->daemon_origin;
+	struct rec *r = rec_find(m, o, REC_TARGET);
+	uint64_t bound;
+	if (r != NULL && ((r->active && !nm_runtime_has_daemon(m->rt, o)) || r->discarded) &&
+	    !same_attempt(r, mid)) {
+		/* It left since (or never came): that record gates nothing now, but its
+		 * source may still send late events or ask for its proof. */
+		r->old = true;
+		r = NULL;
+	}
+	if (r != NULL && r->source != from)
+		return wrong_peer(m, o, from, r->source, err);
+	if (r == NULL && nm_runtime_expected_orchestrator(m->rt, o, &bound) && bound != from)
+		return wrong_peer(m, o, from, bound, err);
+	if (r != NULL) {
+		r->last_heard_ms = now;
+		if (same_attempt(r, mid)) {
+			if (r->discarded) {
+				struct nm_mig_reason why = reason_state(DISCARDED_TEXT);
+				return send_failed(m, from, o, mid, &why), 0;
+			}
+			/* A retry after RestoreComplete was lost: answer again, restore once. */
+			target_reply_restored(m, r, msg->snapshot_ready.seq_through);
+			return 0;
+		}
+		if (r->active && nm_runtime_has_daemon(m->rt, o)) {
+			/* It runs here: whoever sends this thinks it still has it. */
+			struct nm_mig_reason why = reason_code(NM_MIG_FAIL_ALREADY_MIGRATING);
+			return send_failed(m, from, o, mid, &why), 0;
+		}
+		/* else: it came here, left, and comes back: the old record is done with. */
+		if (!r->discarded && !r->active)
+			target_discard(m, r, now); /* an older, uncommitted attempt: replaced */
+		r->old = true;
+	}
+	struct nm_mig_assembled a;
+	struct nm_mig_reasm_error why;
+	int rc = nm_mig_reasm_feed_msg(m->reasm, msg, now * 1000000ull, &a, &why, err);
+	if (rc < 0) {
+		char text[NM_ERROR_MSG_MAX];
+		nm_mig_reasm_err_debug(&why, text, sizeof(text));
+		return nm_mig_err_state_failed(err, "snapshot reassembly failed: %s", text);
+	}
+	if (rc == NM_MIG_FEED_PENDING)
+		return 0;
+	nm_mig_reasm_forget(m->reasm, o);
+	rc = target_restore(m, o, from, mid, a.bytes, a.len, ext, now);
+	nm_mig_assembled_free(&a);
+	return rc;
+}
+
+static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
+		       const struct nm_mig_ext *ext, bool has_ext, uint64_t mid, uint64_t from,
+		       uint64_t now, struct nm_error *err)
+{
+	const uint64_t o = msg->daemon_origin;
+	struct rec *r = rec_find_attempt(m, o, REC_TARGET, mid);
+	struct nm_mig_events_iter it;
+	struct nm_event ev;
+	if (has_ext && mid == 0 && !NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ) &&
+	    NM_MIG_EXT_HAS(ext, NM_MIG_TLV_SENDERS)) {
+		/* A hand-back: events a discarding target got directly; the daemon is ours. */
+		if (!nm_runtime_has_daemon(m->rt, o) && rec_find(m, o, REC_SOURCE) == NULL) {
+			m->st.stale++;
+			return nm_mig_err_daemon_not_found(err, o);
+		}
+		nm_mig_events_iter_init(&it, msg);
+		for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++)
+			m->tap->inject(m->tap->ctx, o, &ev, i < ext->nsenders ? nm_mig_ext_sender(ext, i) : 0,
+				       NULL);
+		return 0;
+	}
+	if (r == NULL || r->discarded || !same_attempt(r, mid)) {
+		if (r == NULL && !has_ext && nm_mig_events_count(msg) == 0)
+			return 0; /* upstream's empty BufferedEvents: nothing to do */
+		m->st.stale++;
+		return nm_mig_err_daemon_not_found(err, o);
+	}
+	if (r->source != from)
+		return wrong_peer(m, o, from, r->source, err);
+	r->last_heard_ms = now;
+	uint64_t first = has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ) ? ext->mseq
+									  : target_contiguous(r) + 1;
+	nm_mig_events_iter_init(&it, msg);
+	for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++) {
+		uint64_t mseq = first + i;
+		uint64_t sender = has_ext && i < ext->nsenders ? nm_mig_ext_sender(ext, i) : 0;
+		int rc = mseq <= r->replayed ? -EEXIST : mevq_insert(&r->pending, mseq, sender, &ev);
+		if (rc == -EEXIST)
+			m->st.events_duplicate++;
+		else if (rc < 0)
+			m->st.events_lost_nomem++; /* not acked: the source sends it again */
+	}
+	if (r->active)
+		target_drain(m, r);
+	struct nm_mig_msg rep = { .type = NM_MIG_REPLAY_COMPLETE, .daemon_origin = o,
+				  .replay_complete.replayed_seq = r->replayed };
+	struct nm_mig_ext rx = { .events_ack = target_contiguous(r) };
+	nm_mig_ext_set(&rx, NM_MIG_TLV_EVENTS_ACK);
+	send_msg(m, from, &rep, &rx, r->mid, r);
+	return 0;
+}
+
+static int on_activate(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t mid,
+		       uint64_t from, uint64_t now, struct nm_error *err)
+{
+	const uint64_t o = msg->daemon_origin;
+	struct rec *r = rec_find_attempt(m, o, REC_TARGET, mid);
+	if (r == NULL || !same_attempt(r, mid))
+		return nm_mig_err_daemon_not_found(err, o);
+	if (r->source != from)
+		return wrong_peer(m, o, from, r->source, err);
+	r->last_heard_ms = now;
+	if (r->discarded) {
+		/* The proof the source waits for: this attempt never ran here. */
+		struct nm_mig_reason why = reason_state(DISCARDED_TEXT);
+		send_failed(m, from, o, r->mid, &why);
+		return 0;
+	}
+	target_activate(m, r, now);
+	return 0;
+}
+
+/* Messages for this node's source (or orchestrator-of-remote) record. */
+static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
+			   const struct nm_mig_ext *ext, bool has_ext, uint64_t mid, uint64_t from,
+			   uint64_t now, struct nm_error *err)
+{
+	const uint64_t o = msg->daemon_origin;
+	struct rec *r = rec_find(m, o, REC_SOURCE);
+	if (r == NULL || !same_attempt(r, mid)) {
+		m->st.stale++;
+		return nm_mig_err_daemon_not_found(err, o);
+	}
+	if (from != r->target)
+		return wrong_peer(m, o, from, r->target, err);
+	r->last_heard_ms = now;
+	if (has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_EVENTS_ACK))
+		source_acked(r, ext->events_ack);
+	switch (msg->type) {
+	case NM_MIG_RESTORE_COMPLETE:
+		if (!r->committed)
+			source_commit(m, r, now);
+		break;
+	case NM_MIG_ACTIVATE_ACK:
+		if (r->committed) {
+			source_activated(m, r, now);
+			source_acked(r, r->acked);
+		}
+		break;
+	case NM_MIG_FAILED: {
+		const struct nm_mig_reason *why = &msg->failed;
+		bool discarded = why->code == NM_MIG_FAIL_STATE_FAILED &&
+				 why->msg_len == strlen(DISCARDED_TEXT) &&
+				 memcmp(why->msg, DISCARDED_TEXT, why->msg_len) == 0;
+		if (r->committed) {
+			if (discarded && !r->activated)
+				source_revert(m, r, now);
+			break; /* after the commit only that proof undoes it */
+		}
+		if (why->code == NM_MIG_FAIL_NOT_READY && r->opts.retry_not_ready_ms > 0) {
+			if (now >= r->budget_end) {
+				struct nm_mig_reason t = { .code = NM_MIG_FAIL_NOT_READY_TIMEOUT,
+							   .attempts = r->attempts };
+				source_fail(m, r, now, &t);
+			} else if (r->retry_at == 0) {
+				uint32_t sh = r->attempts - 1 < 5 ? r->attempts - 1 : 5;
+				uint64_t wait = (uint64_t)BACKOFF_BASE_MS << sh;
+				r->retry_at = now + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+			}
+			break;
+		}
+		source_fail(m, r, now, why);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int on_take_snapshot(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t mid,
+			    uint64_t from, uint64_t now, struct nm_error *err)
+{
+	const uint64_t o = msg->daemon_origin;
+	struct rec *r = rec_find(m, o, REC_SOURCE);
+	if (r != NULL) {
+		if (r->orch != from)
+			return nm_mig_err_already_migrating(err, o);
+		if (r->activated) /* done; only its forwarding remains: CleanupComplete was lost */
+			return send_simple(m, from, NM_MIG_CLEANUP_COMPLETE, o, mid, NULL), 0;
+		/* A retransmission: say we are on it. */
+		struct nm_mig_msg st = { .type = NM_MIG_STATUS, .daemon_origin = o,
+					 .status = { .role = NM_MIG_ROLE_SOURCE, .phase = (uint8_t)r->phase,
+						     .node = r->target } };
+		return send_msg(m, from, &st, NULL, mid, NULL), 0;
+	}
+	for (size_t i = 0; mid != 0 && i < m->hist_n; i++) {
+		const struct nm_mig_info *h = &m->hist[(m->hist_next + NM_MIG_HISTORY - 1 - i) % NM_MIG_HISTORY];
+		if (h->origin != o || h->role != NM_MIG_AS_SOURCE || h->orch_mid != mid)
+			continue;
+		/* That attempt ended already (its answer was lost): the same answer, never a rerun. */
+		if (h->ok)
+			return send_simple(m, from, NM_MIG_CLEANUP_COMPLETE, o, mid, NULL), 0;
+		const char *text = h->reason;
+		if (strncmp(text, "state failed: ", 14) == 0)
+			text += 14;
+		struct nm_mig_reason why = { .code = h->fail_code, .msg = text, .msg_len = strlen(text),
+					     .attempts = h->attempts };
+		return send_failed(m, from, o, mid, &why), 0;
+	}
+	struct nm_mig_opts opts = { .transport_identity = true, .retry_not_ready_ms = 0 };
+	struct nm_error e;
+	int rc = source_begin(m, o, msg->take_snapshot.target_node, from, mid, &opts, false, now, &e);
+	if (rc < 0) {
+		struct nm_mig_reason why = reason_state(e.msg);
+		send_failed(m, from, o, mid, &why);
+		if (err != NULL)
+			*err = e;
+		return rc;
+	}
+	return 0;
+}
+
+static int on_orch_reply(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t mid,
+			 uint64_t from, uint64_t now, struct nm_error *err)
+{
+	struct rec *r = rec_find(m, msg->daemon_origin, REC_ORCH);
+	if (r == NULL || !same_attempt(r, mid)) {
+		m->st.stale++;
+		return nm_mig_err_daemon_not_found(err, msg->daemon_origin);
+	}
+	if (from != r->source)
+		return wrong_peer(m, r->origin, from, r->source, err);
+	r->last_heard_ms = now;
+	if (msg->type == NM_MIG_STATUS) {
+		r->phase = msg->status.phase;
+		r->next_tx_ms = now + m->rto_max;
+		return 0;
+	}
+	if (msg->type == NM_MIG_CLEANUP_COMPLETE) {
+		r->phase = NM_MIG_PHASE_COMPLETE;
+		history_add(m, r, now, true, NULL);
+	} else {
+		history_add(m, r, now, false, &msg->failed);
+	}
+	rec_free(r);
+	return 0;
+}
+
+static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint64_t from,
+		    uint64_t now, struct nm_error *err)
+{
+	struct nm_mig_msg msg;
+	struct nm_mig_ext ext;
+	m->st.received++;
+	if (nm_mig_decode(buf, len, &msg, &ext, err) < 0) {
+		m->st.decode_errors++;
+		return NM_EMIG_STATE_FAILED;
+	}
+	bool has_ext = msg.ext != NULL;
+	uint64_t mid = ext_mid(&ext, has_ext);
+	const uint64_t o = msg.daemon_origin;
+	switch (msg.type) {
+	case NM_MIG_TAKE_SNAPSHOT:
+		return on_take_snapshot(m, &msg, mid, from, now, err);
+	case NM_MIG_SNAPSHOT_READY:
+		return on_snapshot_ready(m, &msg, has_ext ? &ext : NULL, mid, from, now, err);
+	case NM_MIG_BUFFERED_EVENTS:
+		return on_buffered(m, &msg, &ext, has_ext, mid, from, now, err);
+	case NM_MIG_ACTIVATE_TARGET:
+		return on_activate(m, &msg, mid, from, now, err);
+	case NM_MIG_RESTORE_COMPLETE:
+	case NM_MIG_ACTIVATE_ACK:
+	case NM_MIG_REPLAY_COMPLETE:
+		return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
+	case NM_MIG_CLEANUP_COMPLETE:
+	case NM_MIG_STATUS:
+		return on_orch_reply(m, &msg, mid, from, now, err);
+	case NM_MIG_FAILED: {
+		struct rec *r;
+		if ((r = rec_find(m, o, REC_SOURCE)) != NULL && from == r->target)
+			return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
+		if (r != NULL && from == r->orch && from != m->local && !r->committed) {
+			source_fail(m, r, now, &msg.failed); /* the orchestrator cancels */
+			return 0;
+		}
+		if ((r = rec_find_attempt(m, o, REC_TARGET, mid)) != NULL) {
+			if (from != r->source)
+				return wrong_peer(m, o, from, r->source, err);
+			if (same_attempt(r, mid) && !r->active && !r->discarded)
+				target_discard(m, r, now); /* the source aborted before the commit */
+			return 0;
+		}
+		if ((r = rec_find(m, o, REC_ORCH)) != NULL)
+			return on_orch_reply(m, &msg, mid, from, now, err);
+		if ((r = rec_find(m, o, REC_SOURCE)) != NULL)
+			return wrong_peer(m, o, from, r->target, err);
+		nm_mig_reasm_forget(m->reasm, o);
+		return 0;
+	}
+	case NM_MIG_MOVED:
+		if (m->tx.moved != NULL)
+			m->tx.moved(m->tx.ctx, o, msg.moved.new_node);
+		return 0;
+	case NM_MIG_QUERY: {
+		struct rec *r = rec_find(m, o, REC_SOURCE);
+		if (r == NULL)
+			r = rec_find(m, o, REC_TARGET);
+		struct nm_mig_msg st = { .type = NM_MIG_STATUS, .daemon_origin = o };
+		st.status.nonce = msg.query.nonce;
+		st.status.phase = r != NULL ? (uint8_t)r->phase : NM_MIG_PHASE_NONE;
+		st.status.role = r == NULL ? (nm_runtime_has_daemon(m->rt, o) ? NM_MIG_ROLE_HOST : NM_MIG_ROLE_NONE)
+			       : r->kind == REC_SOURCE ? NM_MIG_ROLE_SOURCE : NM_MIG_ROLE_TARGET;
+		st.status.node = r != NULL ? (r->kind == REC_SOURCE ? r->target : r->source) : 0;
+		return send_msg(m, from, &st, NULL, 0, NULL), 0;
+	}
+	default: /* CutoverNotify: the netmesh flow commits at the source instead */
+		m->st.stale++;
+		return 0;
+	}
+}
+
+/* Run loopback messages queued by this entry point (bounded, in place). */
+static void drain_loopback(struct nm_migration *m, uint64_t now)
+{
+	size_t done = 0;
+	while (m->loop_n > 0) {
+		struct loop_msg lm = m->loopq[0];
+		memmove(m->loopq, m->loopq + 1, (m->loop_n - 1) * sizeof(*m->loopq));
+		m->loop_n--;
+		if (done++ < LOOP_CAP)
+			dispatch(m, lm.buf, lm.len, m->local, now, NULL);
+		else
+			m->st.loopback_dropped++;
+		free(lm.buf);
+	}
+}
+
+/* ------------------------------------------------------------ public */
+
+static void receiver(void *ctx, const uint8_t *msg, size_t len, uint64_t from, uint64_t now_ms)
+{
+	nm_mig_handle(ctx, msg, len, from, now_ms, NULL);
+}
+
+struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg)
+{
+	if (cfg == NULL || cfg->rt == NULL || cfg->tx == NULL || cfg->tx->send == NULL ||
+	    sodium_init() < 0)
+		return NULL;
+	struct nm_migration *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->reasm = nm_mig_reasm_create(MAX_RECS, 0);
+	if (m->reasm == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->rt = cfg->rt;
+	m->tx = *cfg->tx;
+	m->tap = cfg->tap != NULL ? cfg->tap : nm_runtime_tap(cfg->rt);
+	if (cfg->static_sk != NULL) {
+		memcpy(m->sk, cfg->static_sk, 32);
+		m->has_sk = true;
+	}
+	m->local = nm_node_id(nm_runtime_node(cfg->rt));
+	m->rto = cfg->rto_ms ? cfg->rto_ms : 200;
+	m->rto_max = cfg->rto_max_ms ? cfg->rto_max_ms : 2000;
+	m->phase_timeout = cfg->phase_timeout_ms ? cfg->phase_timeout_ms : 10000;
+	m->discard_timeout = cfg->discard_timeout_ms ? cfg->discard_timeout_ms : 30000;
+	m->linger = cfg->linger_ms ? cfg->linger_ms : 5000;
+	m->max_msg = cfg->max_message ? cfg->max_message : 8192;
+	nm_runtime_set_migration_receiver(m->rt, receiver, m);
+	return m;
+}
+
+void nm_mig_free(struct nm_migration *m)
+{
+	if (m == NULL)
+		return;
+	nm_runtime_set_migration_receiver(m->rt, NULL, NULL);
+	for (size_t i = 0; i < MAX_RECS; i++)
+		if (m->recs[i].kind != 0)
+			rec_free(&m->recs[i]);
+	for (size_t i = 0; i < m->loop_n; i++)
+		free(m->loopq[i].buf);
+	nm_mig_reasm_free(m->reasm);
+	sodium_memzero(m->sk, sizeof(m->sk));
+	free(m);
+}
+
+uint64_t nm_mig_local_node(const struct nm_migration *m)
+{
+	return m->local;
+}
+
+static bool migrating(struct nm_migration *m, uint64_t origin)
+{
+	struct rec *r = rec_find(m, origin, REC_SOURCE);
+	return (r != NULL && !r->activated) || rec_find(m, origin, REC_ORCH) != NULL;
+}
+
+int nm_mig_start(struct nm_migration *m, uint64_t origin, uint64_t source, uint64_t target,
+		 const struct nm_mig_opts *opts, uint64_t now_ms, struct nm_error *err)
+{
+	struct nm_mig_opts o = opts != NULL ? *opts : nm_mig_opts_default();
+	if (m == NULL)
+		return nm_error_set(err, -EINVAL, "migration: engine is required");
+	if (!nm_runtime_is_ready(m->rt))
+		return nm_error_set(err, NM_ENOT_READY,
+				    "daemon runtime is not ready — call nm_runtime_start() first");
+	fail_forget(m, origin);
+	if (migrating(m, origin))
+		return nm_mig_err_already_migrating(err, origin);
+	if (source == target)
+		return nm_mig_err_state_failed(err, "source and target are the same node 0x%" PRIx64,
+					       source);
+	int rc = 0;
+	if (source != m->local) {
+		struct rec *r = rec_new(m, origin, REC_ORCH, now_ms);
+		if (r == NULL) {
+			rc = nm_mig_err_state_failed(err, "too many migrations in progress (%d)", MAX_RECS);
+		} else {
+			*r = (struct rec){ .kind = REC_ORCH, .origin = origin, .mid = now_mid(),
+					   .source = source, .target = target, .orch = m->local,
+					   .phase = NM_MIG_PHASE_SNAPSHOT, .started_ms = now_ms,
+					   .last_heard_ms = now_ms, .rto_ms = m->rto,
+					   .next_tx_ms = now_ms + m->rto };
+			struct nm_mig_msg msg = { .type = NM_MIG_TAKE_SNAPSHOT, .daemon_origin = origin,
+						  .take_snapshot.target_node = target };
+			if (send_msg(m, source, &msg, NULL, r->mid, r) < 0) {
+				rec_free(r);
+				rc = nm_mig_err_target_unavailable(err, source);
+			}
+		}
+	} else {
+		struct rec *old = rec_find(m, origin, REC_SOURCE);
+		if (old != NULL) { /* only its forwarding remains: it ends once drained */
+			source_collect(m, old, now_ms);
+			rc = nm_mig_err_already_migrating(err, origin);
+		} else {
+			rc = source_begin(m, origin, target, m->local, 0, &o, true, now_ms, err);
+		}
+	}
+	drain_loopback(m, now_ms);
+	return rc;
+}
+
+int nm_mig_handle(struct nm_migration *m, const uint8_t *msg, size_t len, uint64_t from_node,
+		  uint64_t now_ms, struct nm_error *err)
+{
+	if (m == NULL || msg == NULL)
+		return -EINVAL;
+	int rc = dispatch(m, msg, len, from_node, now_ms, err);
+	drain_loopback(m, now_ms);
+	return rc;
+}
+
+static uint32_t backoff(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	r->retries++;
+	r->rto_ms = r->rto_ms * 2 < m->rto_max ? r->rto_ms * 2 : m->rto_max;
+	r->next_tx_ms = now + r->rto_ms;
+	return r->rto_ms;
+}
+
+/* Does an older attempt's source still send us this daemon's events? Then keep forwarding. */
+static bool target_recently_heard(struct nm_migration *m, uint64_t origin, uint64_t now)
+{
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		const struct rec *t = &m->recs[i];
+		if (t->kind == REC_TARGET && t->origin == origin && t->active &&
+		    now - t->last_heard_ms < m->linger)
+			return true;
+	}
+	return false;
+}
+
+static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	if (!r->committed) {
+		if (r->retry_at != 0) {
+			if (now < r->retry_at)
+				return;
+			r->retry_at = 0;
+			r->attempts++;
+			r->retries++;
+			r->last_heard_ms = now;
+			r->next_tx_ms = now + m->rto;
+			r->rto_ms = m->rto;
+			send_chunks(m, r);
+			return;
+		}
+		if (now - r->last_heard_ms >= m->phase_timeout) {
+			char text[96];
+			snprintf(text, sizeof(text), "migration timed out in phase %s",
+				 nm_mig_phase_name(r->phase));
+			struct nm_mig_reason why = reason_state(text);
+			source_fail(m, r, now, &why);
+			return;
+		}
+		if (now >= r->next_tx_ms) {
+			backoff(m, r, now);
+			send_chunks(m, r);
+		}
+		return;
+	}
+	source_collect(m, r, now);
+	if (now >= r->next_tx_ms) {
+		bool pending = !r->activated || r->evs.n > 0;
+		if (pending) {
+			backoff(m, r, now);
+			if (!r->activated)
+				send_simple(m, r->target, NM_MIG_ACTIVATE_TARGET, r->origin, r->mid, r);
+			size_t from = 0;
+			while (from < r->evs.n && r->evs.v[from].mseq <= r->acked)
+				from++;
+			send_events(m, r, r->target, &r->evs, from, true);
+		}
+	}
+	if (r->activated && r->evs.n == 0 && now - r->last_event_ms >= m->linger &&
+	    !target_recently_heard(m, r->origin, now) &&
+	    m->tap->unforward(m->tap->ctx, r->origin) == 0)
+		rec_free(r); /* forwarding is over */
+}
+
+static void poll_target(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	uint64_t idle = now - r->last_heard_ms;
+	if (!r->active && !r->discarded && !r->old && idle >= m->discard_timeout)
+		target_discard(m, r, now);
+	else if ((r->active && idle >= 4ull * m->linger) || (r->discarded && idle >= m->discard_timeout))
+		rec_free(r);
+}
+
+static void poll_orch(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	if (now - r->last_heard_ms >= m->phase_timeout) {
+		struct nm_mig_reason why = reason_state("migration timed out in phase Snapshot");
+		history_add(m, r, now, false, &why);
+		rec_free(r);
+		return;
+	}
+	if (now >= r->next_tx_ms) {
+		backoff(m, r, now);
+		struct nm_mig_msg msg = { .type = NM_MIG_TAKE_SNAPSHOT, .daemon_origin = r->origin,
+					  .take_snapshot.target_node = r->target };
+		send_msg(m, r->source, &msg, NULL, r->mid, r);
+	}
+}
+
+void nm_mig_poll(struct nm_migration *m, uint64_t now_ms)
+{
+	if (nm_runtime_state(m->rt) == NM_RUNTIME_SHUTTING_DOWN)
+		memset(m->fails, 0, sizeof(m->fails)); /* upstream's shutdown clears recent_failures */
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		struct rec *r = &m->recs[i];
+		if (r->kind == REC_SOURCE)
+			poll_source(m, r, now_ms);
+		else if (r->kind == REC_TARGET)
+			poll_target(m, r, now_ms);
+		else if (r->kind == REC_ORCH)
+			poll_orch(m, r, now_ms);
+	}
+	nm_mig_reasm_sweep(m->reasm, now_ms * 1000000ull, NM_MIG_MAX_PENDING_AGE_NS);
+	drain_loopback(m, now_ms);
+}
+
+int nm_mig_cancel(struct nm_migration *m, uint64_t origin, uint64_t now_ms, struct nm_error *err)
+{
+	struct rec *r = rec_find(m, origin, REC_SOURCE);
+	struct nm_mig_reason why = reason_state("cancel requested");
+	if (r == NULL || r->activated) {
+		struct rec *o = rec_find(m, origin, REC_ORCH);
+		if (o == NULL)
+			return nm_mig_err_daemon_not_found(err, origin);
+		send_failed(m, o->source, origin, o->mid, &why);
+		history_add(m, o, now_ms, false, &why);
+		rec_free(o);
+		return 0;
+	}
+	if (r->committed)
+		return nm_mig_err_wrong_phase(err, NM_MIG_PHASE_TRANSFER, r->phase);
+	source_fail(m, r, now_ms, &why);
+	drain_loopback(m, now_ms);
+	return 0;
+}
+
+void nm_mig_simulate_not_ready(struct nm_migration *m, bool on)
+{
+	m->not_ready = on;
+}
+
+size_t nm_mig_list(const struct nm_migration *m, uint64_t now_ms, struct nm_mig_info *out,
+		   size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		const struct rec *r = &m->recs[i];
+		bool live = r->kind == REC_ORCH || (r->kind == REC_SOURCE && !r->activated) ||
+			    (r->kind == REC_TARGET && !r->active && !r->discarded);
+		if (!live)
+			continue;
+		if (n < max)
+			info_of(r, now_ms, &out[n]);
+		n++;
+	}
+	return n;
+}
+
+size_t nm_mig_history(const struct nm_migration *m, struct nm_mig_info *out, size_t max)
+{
+	size_t n = 0;
+	for (; n < m->hist_n && n < max; n++)
+		out[n] = m->hist[(m->hist_next + NM_MIG_HISTORY - 1 - n) % NM_MIG_HISTORY];
+	return m->hist_n;
+}
+
+enum nm_mig_phase nm_mig_phase_of(const struct nm_migration *m, uint64_t origin)
+{
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		const struct rec *r = &m->recs[i];
+		if (r->origin == origin && (r->kind == REC_ORCH || (r->kind == REC_SOURCE && !r->activated)))
+			return r->phase;
+	}
+	for (size_t i = 0; i < MAX_RECS; i++) {
+		const struct rec *r = &m->recs[i];
+		if (r->origin == origin && r->kind == REC_TARGET && !r->active && !r->discarded)
+			return r->phase;
+	}
+	return NM_MIG_PHASE_NONE;
+}
+
+bool nm_mig_last_failure(const struct nm_migration *m, uint64_t origin, struct nm_mig_reason *r)
+{
+	for (size_t i = 0; i < MAX_RECS; i++)
+		if (m->fails[i].used && m->fails[i].origin == origin) {
+			if (r != NULL)
+				*r = m->fails[i].r;
+			return true;
+		}
+	return false;
+}
+
+void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out)
+{
+	*out = m->st;
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_migration.h - the live-migration engine on the control thread:
+ * orchestrator, source, target and the 0x0500 dispatcher (upstream's
+ * compute/orchestrator.rs, migration_source.rs, migration_target.rs and
+ * subprotocol/migration_handler.rs), with netmesh's exactly-once commit.
+ *
+ * The engine owns no thread, no socket and no clock. Everything comes in
+ * through three small interfaces defined here:
+ *   - transport: send one 0x0500 message to a node (never blocks), and the
+ *     peer's X25519 static when the session knows it;
+ *   - tap: hold a daemon's deliveries from the snapshot on, hand them over,
+ *     release or forward them, and inject replayed events on the target;
+ *   - time: every entry point takes now_ms; nm_mig_poll drives timeouts
+ *     and retransmissions.
+ * The dataplane implements transport and (for pinned daemons) tap; the
+ * runtime implements the tap for control-path daemons (nm_runtime_tap).
+ *
+ * Commit point (docs/migration.md "Exactly once"): the source commits when it
+ * holds the target's RestoreComplete. Before it, the source is authoritative
+ * (an abort processes the held events here, in order) and the target
+ * processes nothing; after it, the target is. Not thread-safe: one control
+ * thread calls every function.
+ */
+#ifndef NM_MIGRATION_H
+#define NM_MIGRATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nm_causal.h"
+#include "nm_error.h"
+#include "nm_migwire.h"
+#include "nm_runtime.h"
+#include "nm_snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ interfaces */
+
+struct nm_mig_transport {
+	void *ctx;
+	/* Queue one message for `dest` (sealed as 0x0500 on its session). 0, or
+	 * negative when there is no session: the engine retries later. */
+	int (*send)(void *ctx, uint64_t dest, const uint8_t *msg, size_t len);
+	/* The peer's X25519 static; false when unknown (NKpsk0 responder side). */
+	bool (*peer_static)(void *ctx, uint64_t node, uint8_t out[32]);
+	/* Optional: a Moved arrived, `origin` now lives on `node`: send to it
+	 * directly from now on (the dataplane updates its route). */
+	void (*moved)(void *ctx, uint64_t origin, uint64_t node);
+};
+
+/* One held event. The payload belongs to the tap until its next call. */
+struct nm_mig_held {
+	uint64_t mseq;   /* 1, 2, ... in arrival order, per hold */
+	uint64_t sender; /* the node it came from (0 unknown) */
+	struct nm_event ev;
+};
+
+struct nm_mig_tap {
+	void *ctx;
+	/*
+	 * Snapshot the daemon and start holding its deliveries, atomically with
+	 * respect to them (on a worker: one control-ring request). *snap is
+	 * always set (the caller frees it), with the chain-head extension
+	 * (next_parent); a stateless daemon gets an empty-state snapshot and
+	 * *stateless true.
+	 */
+	int (*snapshot_hold)(void *ctx, uint64_t origin, struct nm_snapshot **snap,
+			     bool *stateless, struct nm_error *err);
+	/* Move up to `max` held events (mseq order) into out; returns how many. */
+	uint32_t (*take)(void *ctx, uint64_t origin, struct nm_mig_held *out, uint32_t max);
+	/* Stop holding: events still held are processed here, in order (abort /
+	 * target activation). */
+	int (*release)(void *ctx, uint64_t origin);
+	/* The commit on the source: remove the daemon here and keep capturing its
+	 * deliveries (mseq goes on) for the engine to forward. Negative: the tap
+	 * already called the migration off (its hold overflowed and the held
+	 * events were processed here), so the engine fails it instead. */
+	int (*forward)(void *ctx, uint64_t origin, uint64_t target);
+	/* End forwarding; -EBUSY while events wait to be taken. */
+	int (*unforward)(void *ctx, uint64_t origin);
+	/* Target: hold deliveries for a daemon about to be restored here (until
+	 * release). -EBUSY while this node still forwards events for it. */
+	int (*hold)(void *ctx, uint64_t origin);
+	/* Target: process one migrated event now (it bypasses the target hold;
+	 * a source hold or forward queues it like any delivery). */
+	int (*inject)(void *ctx, uint64_t origin, const struct nm_event *ev, uint64_t sender,
+		      struct nm_error *err);
+};
+
+/* ------------------------------------------------------------ engine */
+
+struct nm_mig_config {
+	struct nm_runtime *rt;
+	const struct nm_mig_transport *tx;
+	/* NULL: nm_runtime_tap(rt). The dataplane's tap serves pinned daemons on
+	 * their workers and passes control-path daemons on to nm_runtime_tap(rt). */
+	const struct nm_mig_tap *tap;
+	const uint8_t *static_sk;      /* this node's X25519 static secret (32 B); NULL: opens no envelope */
+	uint32_t rto_ms;               /* first retransmission; 0 -> 200 */
+	uint32_t rto_max_ms;           /* backoff cap; 0 -> 2000 */
+	uint32_t phase_timeout_ms;     /* before the commit, per phase; 0 -> 10000 */
+	uint32_t discard_timeout_ms;   /* target: silent source before discarding an uncommitted restore; 0 -> 30000 */
+	uint32_t linger_ms;            /* source: idle forwarding before it ends; 0 -> 5000 */
+	uint32_t max_message;          /* BufferedEvents budget, bytes; 0 -> 8192 */
+};
+
+struct nm_mig_opts {
+	bool transport_identity;     /* seal the keypair to the target (upstream default true) */
+	uint32_t retry_not_ready_ms; /* NotReady retry budget; 0: surface NotReady at once */
+};
+
+/* Upstream's defaults: transport_identity true, retry_not_ready 30 s. */
+static inline struct nm_mig_opts nm_mig_opts_default(void)
+{
+	struct nm_mig_opts o = { true, 30000 };
+	return o;
+}
+
+struct nm_migration;
+
+/* New engine; installs itself as the runtime's migration receiver (so the
+ * node's nm_node_handle_migration reaches it). NULL on bad config. */
+struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg);
+/* Free the engine before its runtime. */
+void nm_mig_free(struct nm_migration *m);
+
+uint64_t nm_mig_local_node(const struct nm_migration *m);
+
+/*
+ * Start migrating `origin` from `source` to `target`. A local source
+ * snapshots and holds now and sends SnapshotReady; a remote one gets
+ * TakeSnapshot. Errors (nothing left behind): NM_ENOT_READY,
+ * NM_EMIG_ALREADY_MIGRATING, NM_EMIG_DAEMON_NOT_FOUND, NM_EMIG_STATE_FAILED
+ * ("identity transport requested but peer X25519 static for 0x.. is unknown
+ * ..." and the other seal prerequisites), NM_EMIG_TARGET_UNAVAILABLE.
+ */
+int nm_mig_start(struct nm_migration *m, uint64_t origin, uint64_t source, uint64_t target,
+		 const struct nm_mig_opts *opts, uint64_t now_ms, struct nm_error *err);
+
+/* One inbound 0x0500 message. 0 or the error upstream would log (no reply is
+ * sent for those); replies and follow-ups go out through the transport. */
+int nm_mig_handle(struct nm_migration *m, const uint8_t *msg, size_t len, uint64_t from_node,
+		  uint64_t now_ms, struct nm_error *err);
+
+/* Timeouts, retransmissions, NotReady backoff, forwarding. Call often (every 10-50 ms). */
+void nm_mig_poll(struct nm_migration *m, uint64_t now_ms);
+
+/* Abort a migration this node runs, if it is still before the commit
+ * (NM_EMIG_WRONG_PHASE after it; NM_EMIG_DAEMON_NOT_FOUND without one). */
+int nm_mig_cancel(struct nm_migration *m, uint64_t origin, uint64_t now_ms, struct nm_error *err);
+
+/* Upstream's simulate_not_ready: inbound restores answer NotReady. */
+void nm_mig_simulate_not_ready(struct nm_migration *m, bool on);
+
+/* ------------------------------------------------------------ operator view */
+
+enum nm_mig_role_local {
+	NM_MIG_AS_SOURCE = 1,       /* and orchestrator */
+	NM_MIG_AS_TARGET = 2,
+	NM_MIG_AS_ORCHESTRATOR = 3, /* of a remote source */
+};
+
+struct nm_mig_info {
+	uint64_t origin;
+	uint64_t mid;      /* the attempt's migration id */
+	uint64_t orch_mid; /* a remote orchestrator's id for it (0: none) */
+	uint64_t source, target;
+	uint8_t role;      /* enum nm_mig_role_local */
+	uint8_t phase;     /* enum nm_mig_phase */
+	bool committed;
+	bool ok;           /* history: completed (true) or failed */
+	uint64_t elapsed_ms;
+	uint64_t bytes_sent;
+	uint32_t retries;  /* retransmissions and NotReady attempts */
+	uint64_t events;   /* events handed over (source) or replayed (target) */
+	uint16_t fail_code; /* history, failed: enum nm_mig_fail_code */
+	uint8_t attempts;   /* NotReady attempts */
+	char reason[128];  /* history, failed: why (upstream's Display text) */
+};
+
+/* In-progress migrations (phase, bytes, elapsed, retries); returns how many in all. */
+size_t nm_mig_list(const struct nm_migration *m, uint64_t now_ms, struct nm_mig_info *out,
+		   size_t max);
+/* Finished ones, newest first (bounded: the last NM_MIG_HISTORY). */
+#define NM_MIG_HISTORY 32
+size_t nm_mig_history(const struct nm_migration *m, struct nm_mig_info *out, size_t max);
+/* The phase of this node's record for origin (source/orchestrator first), or NM_MIG_PHASE_NONE. */
+enum nm_mig_phase nm_mig_phase_of(const struct nm_migration *m, uint64_t origin);
+/* The last failure recorded for origin (upstream's recent_failures: a start
+ * clears it, a poll after the runtime's shutdown clears all); false when none. */
+bool nm_mig_last_failure(const struct nm_migration *m, uint64_t origin, struct nm_mig_reason *r);
+
+struct nm_mig_stats {
+	uint64_t sent, send_failed, received, decode_errors, wrong_peer, stale;
+	uint64_t loopback_dropped; /* past the 32-bounce cap */
+	uint64_t events_forwarded, events_replayed, events_duplicate;
+	uint64_t events_lost_nomem; /* an allocation failed while taking held events */
+	uint64_t events_undeliverable; /* a late event for a daemon that left, with no forwarding here */
+	uint64_t moved_sent;
+};
+void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out);
+
+/* netmesh extension: the migration id that ties a message to one attempt (TLV 0x40, u64). */
+#define NM_MIG_TLV_MIGRATION_ID 0x40
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NM_MIGRATION_H */
