@@ -1078,7 +1078,8 @@ int nm_config_validate(struct nm_app_config *c, struct nm_error *err)
 /* A value as the parser reads it back: bare, or quoted with \" and \\. */
 static void put_value(FILE *out, const char *v)
 {
-	if (v[0] != '\0' && v[0] != '=' && strpbrk(v, " \t#\"\\") == NULL) {
+	/* Quoted also with a CR: a bare one at the end of the line reads back as CRLF. */
+	if (v[0] != '\0' && v[0] != '=' && strpbrk(v, " \t\r#\"\\") == NULL) {
 		fputs(v, out);
 		return;
 	}
@@ -1134,7 +1135,11 @@ void nm_config_print(const struct nm_app_config *c, FILE *out)
 {
 	char v[NM_CONFIG_PATH_MAX + 96];
 	fprintf(out, "# netmesh: the resolved configuration (config-file syntax)\n");
-	put_ip(out, O_IP, c->ip);
+	/* An unset option is a comment: "ip 0.0.0.0" or "keys \"\"" would not parse back. */
+	if (c->ip != 0)
+		put_ip(out, O_IP, c->ip);
+	else
+		fprintf(out, "# ip: not set (required)\n");
 	if (c->port[0] != '\0')
 		put(out, O_PORT, c->port);
 	else
@@ -1158,8 +1163,14 @@ void nm_config_print(const struct nm_app_config *c, FILE *out)
 	put_u(out, O_TXD, c->tx_desc);
 	put_u(out, O_BURST, c->burst);
 	put_u(out, O_STATS_PERIOD, c->stats_period);
-	put(out, O_KEYS, c->keys_dir);
-	put(out, O_PSK_FILE, c->psk_file);
+	if (c->keys_dir[0] != '\0')
+		put(out, O_KEYS, c->keys_dir);
+	else
+		fprintf(out, "# keys: not set (required)\n");
+	if (c->psk_file[0] != '\0')
+		put(out, O_PSK_FILE, c->psk_file);
+	else
+		fprintf(out, "# psk-file: not set (required)\n");
 	if (c->state_dir[0] != '\0')
 		put(out, O_STATE_DIR, c->state_dir);
 	else
