@@ -188,6 +188,8 @@ static void mevq_drop_through(struct mevq *q, uint64_t through)
 	size_t k = 0;
 	while (k < q->n && q->v[k].mseq <= through)
 		free((void *)q->v[k++].ev.payload);
+	if (k == 0)
+		return; /* an empty queue has no array: memmove(NULL, ...) is UB even for 0 bytes */
 	memmove(q->v, q->v + k, (q->n - k) * sizeof(*q->v));
 	q->n -= k;
 }

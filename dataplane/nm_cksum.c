@@ -7,16 +7,10 @@
 /*
  * 32-bit words into a 64-bit sum: a word is hi * 2^16 + lo and 2^16 = 1 in
  * one's-complement arithmetic, so this is the sum of the 16-bit words; no
- * carry is lost below 16 GiB, and the compiler vectorises the loop. The
- * AVX2 clone is chosen by the dynamic loader (ifunc).
+ * carry is lost below 16 GiB, and the compiler vectorises the loop. Always
+ * inlined, so each caller below gets a loop built for its own target.
  */
-#if defined(__x86_64__)
-#define NM_CKSUM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define NM_CKSUM_CLONES
-#endif
-
-NM_CKSUM_CLONES uint16_t nm_cksum_raw(const void *buf, size_t len)
+static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t sum = 0;
@@ -43,3 +37,40 @@ NM_CKSUM_CLONES uint16_t nm_cksum_raw(const void *buf, size_t len)
 	sum = (sum & 0xffffu) + (sum >> 16);
 	return (uint16_t)sum;
 }
+
+#if defined(__x86_64__)
+/*
+ * An AVX2 build and a baseline build, chosen once by the dynamic loader
+ * (GNU ifunc, written out by hand: clang 14 cannot link target_clones
+ * in C, and both compilers accept this form).
+ */
+typedef uint16_t nm_cksum_fn(const void *buf, size_t len);
+
+__attribute__((target("avx2"))) static uint16_t cksum_avx2(const void *buf, size_t len)
+{
+	return cksum_body(buf, len);
+}
+
+static uint16_t cksum_base(const void *buf, size_t len)
+{
+	return cksum_body(buf, len);
+}
+
+/*
+ * Runs during relocation, before any constructor: it initialises the CPU
+ * model itself and stays out of sanitizer instrumentation, whose runtime
+ * may not be set up yet ("used": clang does not count the ifunc as a use).
+ */
+__attribute__((used, no_sanitize("address", "undefined"))) static nm_cksum_fn *cksum_resolve(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") ? cksum_avx2 : cksum_base;
+}
+
+uint16_t nm_cksum_raw(const void *buf, size_t len) __attribute__((ifunc("cksum_resolve")));
+#else
+uint16_t nm_cksum_raw(const void *buf, size_t len)
+{
+	return cksum_body(buf, len);
+}
+#endif

@@ -6,7 +6,7 @@
  * baseline that loop is a visible share of the packet path on
  * multi-kilobyte Net datagrams (verified on RX, computed on TX). This sum
  * gives the same result, with an AVX2 build of the loop picked at load time
- * when the CPU has it.
+ * (by the dynamic loader) when the CPU has it.
  */
 #ifndef NM_CKSUM_H
 #define NM_CKSUM_H

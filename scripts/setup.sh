@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential meson ninja-build pkg-config python3
+  clang libclang-rt-14-dev   # scripts/test.sh --clang; libFuzzer for scripts/fuzz.sh
   dpdk dpdk-dev libdpdk-dev
   libsodium-dev libb2-dev libxxhash-dev
   libipsec-mb-dev libssl-dev valgrind

@@ -16,6 +16,7 @@ PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$stage
 flags=$(pkg-config --cflags --libs netmesh)
 echo "pkg-config netmesh: $flags"
+# NM_OOT_CC/NM_OOT_CFLAGS: the build's own compiler and sanitizer flags (tests/meson.build).
 # shellcheck disable=SC2086
-cc -Wall -Wextra -Werror "$example" $flags -o "$stage/tally"
+${NM_OOT_CC:-cc} ${NM_OOT_CFLAGS:-} -Wall -Wextra -Werror "$example" $flags -o "$stage/tally"
 LD_LIBRARY_PATH=$lib "$stage/tally"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Run the libFuzzer targets of tests/fuzz/ (docs/fuzzing.md).
+#   scripts/fuzz.sh [TARGET|all] [SECONDS]     default: all, 60 s per target
+# Builds build-fuzz/ (clang, -Dfuzz=true, ASan+UBSan) when needed, writes each
+# target's seeds (made by its own fuzz_seeds(), from the project's encoders),
+# fuzzes with the corpus kept in build-fuzz/corpus/TARGET, and prints per target
+#   fuzz_TARGET_execs: N execs
+#   fuzz_TARGET_crashes: N crashes
+# Crash inputs go to build-fuzz/artifacts/. Exit status 1 when any target crashed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${FUZZ_BUILD:-build-fuzz}
+which=${1:-all}
+secs=${2:-60}
+
+case "$which" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+[[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "fuzz.sh: SECONDS must be a positive integer" >&2; exit 2; }
+
+# The one list of targets is tests/fuzz/meson.build.
+mapfile -t all < <(sed -n "s/^ *\['\([a-z0-9_]*\)',.*/\1/p" tests/fuzz/meson.build)
+if [ "$which" = all ]; then
+  targets=("${all[@]}")
+elif printf '%s\n' "${all[@]}" | grep -qx -- "$which"; then
+  targets=("$which")
+else
+  echo "fuzz.sh: no target '$which' (have: ${all[*]})" >&2; exit 2
+fi
+
+command -v clang >/dev/null || { echo "fuzz.sh: clang is missing (scripts/setup.sh installs it)" >&2; exit 2; }
+if [ ! -f "$BUILD/build.ninja" ]; then
+  CC=clang meson setup "$BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+fi
+# ninja regenerates the build first when tests/fuzz/meson.build changed.
+if ! log=$(ninja -C "$BUILD" "${targets[@]/#/tests/fuzz/fuzz_}" 2>&1); then
+  echo "$log" | tail -30 >&2; exit 1
+fi
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+mkdir -p "$BUILD/artifacts"
+# Target $1's artifacts that are findings (libFuzzer's slow-unit-* ones are not).
+found() {
+  find "$BUILD/artifacts" \( -name "$1-crash-*" -o -name "$1-leak-*" -o -name "$1-timeout-*" \
+    -o -name "$1-oom-*" \) | wc -l
+}
+failed=0
+for t in "${targets[@]}"; do
+  bin=$BUILD/tests/fuzz/fuzz_$t
+  seeds=$BUILD/seeds/$t corpus=$BUILD/corpus/$t log=$BUILD/fuzz-$t.log
+  rm -rf "$seeds"; mkdir -p "$seeds" "$corpus"
+  NM_FUZZ_SEEDS=$seeds "$bin" >/dev/null
+  before=$(found "$t")
+  rc=0
+  "$bin" -max_total_time="$secs" -timeout=25 -print_final_stats=1 \
+    -artifact_prefix="$BUILD/artifacts/$t-" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
+  after=$(found "$t")
+  execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  crashes=$((after - before))
+  if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi  # died without an artifact
+  echo "fuzz_${t}_execs: ${execs:-0} execs"
+  echo "fuzz_${t}_crashes: $crashes crashes"
+  if [ "$crashes" -ne 0 ]; then
+    failed=1
+    grep -E 'ERROR|property failed|runtime error|Test unit written' "$log" | head -5 | sed 's/^/  /' >&2
+  fi
+done
+exit $failed
