@@ -1765,21 +1765,34 @@ static void blob_migrate(struct net *n, uint64_t o, struct nm_mig_stats *src)
 		src->chunk_acks_received, n->p.now);
 }
 
+/* A blob migrated 0 -> 1 on net n (faults set by the caller); its chunk count. */
+static uint32_t blob_run(struct net *n, struct nm_mig_stats *src)
+{
+	struct nm_identity id;
+	uint32_t chunks = blob_pair(n, &id);
+	blob_migrate(n, id.origin_hash, src);
+	nm_identity_wipe(&id);
+	return chunks;
+}
+
+static void chunks_at_most(const struct nm_mig_stats *st, uint64_t max)
+{
+	ck_assert_msg(st->chunks_sent <= max, "%" PRIu64 " chunks sent, at most %" PRIu64 " expected",
+		      st->chunks_sent, max);
+}
+
 START_TEST(large_state_under_loss_resends_only_missing_chunks)
 {
 	struct net *n = net_new(2, 0xB16);
 	n->p.loss_pct = 5;
 	n->p.dup_pct = 3;
 	n->p.max_delay_ms = 20;
-	struct nm_identity id;
-	uint32_t chunks = blob_pair(n, &id);
 	struct nm_mig_stats st;
-	blob_migrate(n, id.origin_hash, &st);
+	uint32_t chunks = blob_run(n, &st);
 	ck_assert_uint_gt(st.chunk_acks_received, 0);
 	ck_assert_uint_gt(st.chunks_resent, 0); /* some were lost, and resent */
 	/* ~5 % lost: the resends stay near that, never a whole second copy. */
-	ck_assert_msg(st.chunks_sent <= chunks + chunks / 5, "%" PRIu64 " chunks sent for %u",
-		      st.chunks_sent, chunks);
+	chunks_at_most(&st, chunks + chunks / 5);
 	net_free(n);
 }
 END_TEST
@@ -1788,14 +1801,11 @@ START_TEST(refused_sends_resume_at_the_first_unsent_chunk)
 {
 	struct net *n = net_new(2, 0xB17);
 	n->p.tx_per_step = 10; /* a TX ring that takes 10 messages per step */
-	struct nm_identity id;
-	uint32_t chunks = blob_pair(n, &id);
 	struct nm_mig_stats st;
-	blob_migrate(n, id.origin_hash, &st);
+	uint32_t chunks = blob_run(n, &st);
 	ck_assert_uint_gt(n->p.refused, 0);
 	ck_assert_uint_gt(st.send_failed, 0);
-	ck_assert_msg(st.chunks_sent <= chunks + chunks / 20, "%" PRIu64 " chunks sent for %u",
-		      st.chunks_sent, chunks);
+	chunks_at_most(&st, chunks + chunks / 20);
 	net_free(n);
 }
 END_TEST
@@ -1805,10 +1815,8 @@ START_TEST(upstream_like_target_without_acks_still_gets_everything)
 	struct net *n = net_new(2, 0xB18);
 	n->p.loss_pct = 3;
 	n->p.no_chunk_acks[1] = true;
-	struct nm_identity id;
-	uint32_t chunks = blob_pair(n, &id);
 	struct nm_mig_stats st;
-	blob_migrate(n, id.origin_hash, &st);
+	uint32_t chunks = blob_run(n, &st);
 	ck_assert_uint_eq(st.chunk_acks_received, 0);
 	ck_assert_uint_ge(st.chunks_sent, chunks - 1);
 	net_free(n);
