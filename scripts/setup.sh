@@ -11,6 +11,7 @@ PKGS=(
   check
   libpcap-dev tcpdump
   iproute2 procps
+  libhugetlbfs-bin
 )
 
 SUDO=""
