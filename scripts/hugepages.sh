@@ -45,9 +45,15 @@ mount_for() {
     }' /proc/mounts
 }
 
+# pool_is KB ge|le PAGES: the pool of KB pages holds at least / at most PAGES.
+pool_is() {
+  local n; n=$(pool_get "$1" nr_hugepages)
+  if [ "$2" = ge ]; then [ "$n" -ge "$3" ]; else [ "$n" -le "$3" ]; fi
+}
+
 # set_pool KB PAGES OP: set the pool's minimum (nr_hugepages) to PAGES, keeping its maximum at
 # least that; hugeadm first, dpdk-hugepages.py when hugeadm is missing or fails. Succeeds when the
-# pool then compares OP (-ge to grow, -le to shrink) to PAGES: others may resize it meanwhile.
+# pool then holds at least (ge, to grow) or at most (le, to shrink) PAGES: others may resize it too.
 set_pool() {
   local kb=$1 pages=$2 op=$3 name max
   name=$(size_name "$kb")
@@ -56,7 +62,7 @@ set_pool() {
   if [ -n "$hugeadm" ]; then
     if "$hugeadm" --pool-pages-min "${name}B:$pages" --pool-pages-max "${name}B:$max" 2>&1 |
         grep -v 'no swap space\|add-temp-swap' >&2; then :; fi
-    [ "$(pool_get "$kb" nr_hugepages)" "$op" "$pages" ] && return 0
+    pool_is "$kb" "$op" "$pages" && return 0
     echo "$me: hugeadm left the $name pool at $(pool_get "$kb" nr_hugepages) pages: trying dpdk-hugepages.py" >&2
   fi
   if [ "$pages" -eq 0 ]; then   # dpdk-hugepages.py --reserve takes no zero
@@ -64,7 +70,7 @@ set_pool() {
   else
     dpdk-hugepages.py -p "$name" --reserve "$((pages * kb / 1024))M" || return 1
   fi
-  [ "$(pool_get "$kb" nr_hugepages)" "$op" "$pages" ]
+  pool_is "$kb" "$op" "$pages"
 }
 
 reserve() {
@@ -80,7 +86,7 @@ reserve() {
   if [ "$have" -ge "$pages" ]; then
     echo "$me: the $name pool already holds $have pages (>= $pages for $mb MiB): unchanged"
   else
-    set_pool "$kb" "$pages" -ge ||
+    set_pool "$kb" "$pages" ge ||
       die "the kernel gave $(pool_get "$kb" nr_hugepages) of $pages $name pages (memory fragmented? try after a reboot, or fewer MiB)"
     echo "$me: the $name pool grew from $have to $pages pages"
   fi
@@ -103,7 +109,7 @@ clear_free() {
     total=$(pool_get "$kb" nr_hugepages); free=$(pool_get "$kb" free_hugepages)
     inuse=$((total - free))
     [ "$free" -gt 0 ] || continue
-    set_pool "$kb" "$inuse" -le || die "could not release the free $(size_name "$kb") pages"
+    set_pool "$kb" "$inuse" le || die "could not release the free $(size_name "$kb") pages"
     echo "$me: $(size_name "$kb"): released $free free pages, $inuse in use stay"
   done
   echo "$me: mounts stay (they hold no memory); umount them by hand if wanted"

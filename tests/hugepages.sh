@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/hugepages.sh: --show and --explain print their sections and change nothing; bad
 # arguments, --1g on a CPU without pdpe1gb and reserving without root fail with a clear message.
-# As root with hugeadm it then grows the 2 MiB pool by 2 pages (hugeadm, then once more through
+# As root it mounts hugetlbfs once in a private mount namespace that has none; with hugeadm it grows the 2 MiB pool by 2 pages (hugeadm, then once more through
 # the dpdk-hugepages.py fallback), checks that a repeat or a smaller request changes nothing, and
 # gives the pages back. The pool is never left below its count at the start, even on failure.
 # Not root, or no hugeadm: that part is skipped (exit 77).
@@ -66,6 +66,18 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups "$hp" 4 > "$tmp/nonroot" 2
   fail "reserving as uid 65534 succeeded"
 fi
 expect "$tmp/nonroot" 'needs root' "reserving without root"
+if [ ! -w "$nr" ]; then
+  echo "hugepages: SKIP: $nr is not writable here: read-only part ok"
+  exit 77
+fi
+# The mount, in a private mount namespace without hugetlbfs: the script mounts one, once.
+# shellcheck disable=SC2016 # expanded by the inner shell
+unshare --mount --propagation private bash -c '
+  awk "\$3 == \"hugetlbfs\" {print \$2}" /proc/mounts | while read -r m; do umount "$m"; done
+  "$1" 2 && "$1" 2 && awk "\$3 == \"hugetlbfs\"" /proc/mounts' _ "$hp" > "$tmp/mount" 2>&1 ||
+  fail "reserving in a namespace without hugetlbfs: $(cat "$tmp/mount")"
+[ "$(grep -c 'mounted hugetlbfs (pagesize=2M)' "$tmp/mount")" -eq 1 ] || fail "expected one mount: $(cat "$tmp/mount")"
+expect "$tmp/mount" '^nodev /dev/hugepages hugetlbfs .*pagesize=2M' "the mount"
 if ! command -v hugeadm >/dev/null; then
   echo "hugepages: SKIP: hugeadm missing (libhugetlbfs-bin; scripts/setup.sh): read-only part ok"
   exit 77
@@ -83,9 +95,10 @@ expect "$tmp/grow" 'unchanged' "a repeated reserve"
 grow 1
 expect "$tmp/grow" 'unchanged' "a smaller reserve"
 [ "$(pages)" -eq $((before + 2)) ] || fail "a repeat or smaller reserve changed the pool to $(pages)"
-grow $((before + 4)) NM_HUGEADM=none
+grow $((before + 4)) NM_HUGEADM=/bin/false   # a hugeadm that fails
 added=$(( $(pages) - before ))
 [ "$added" -eq 4 ] || fail "dpdk-hugepages.py fallback: expected $((before + 4)) pages, got $(pages)"
+expect "$tmp/grow" 'trying dpdk-hugepages.py' "the fallback"
 
 echo $(( $(pages) - added )) > "$nr"
 added=0
