@@ -18,7 +18,10 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "app_cmds.h"
 #include "app_common.h"
+#include "app_console.h"
+#include "app_ctlsock.h"
 #include "app_ops.h"
 #include "app_state.h"
 #include "app_telemetry.h"
@@ -50,6 +53,9 @@ struct app {
 	struct app_state state;
 	struct nm_migdp *md; /* live migration: the engine on the dataplane */
 	struct nm_evac_engine evac_engine; /* MeshOS's view of it (evacuation) */
+	struct app_cmds cmds;       /* the operator's commands, for the front ends below */
+	struct app_console console; /* -i */
+	struct app_ctlsock ctl;     /* --ctl-socket */
 };
 
 /* "netmesh: what: message", without repeating `what` when the message starts with it. */
@@ -141,16 +147,9 @@ static int app_dataplane_init(struct app *a)
 					.use_split = a->cfg.use_split };
 	if (nm_sessmgr_create(&sc, &a->sm, &err) < 0)
 		return fail("sessions", &err);
-	for (unsigned i = 0; i < a->cfg.n_peers; i++) {
-		const struct nm_config_peer *p = &a->cfg.peers[i];
-		struct nm_sm_peer_config pc = {
-			.ip = p->ip, .port = p->port, .mac = p->has_mac ? &p->mac : NULL,
-			.node_id = p->node_id, .static_pub = p->has_static ? p->static_pub : NULL,
-			.connect = p->connect,
-		};
-		if (nm_sessmgr_add_peer(a->sm, &pc, &err) < 0)
+	for (unsigned i = 0; i < a->cfg.n_peers; i++)
+		if (app_peer_add(a->sm, &a->cfg.peers[i], &err) < 0)
 			return fail("peer", &err);
-	}
 	if (app_migration_init(a) < 0)
 		return -EINVAL;
 	if (nm_dataplane_start(a->dp, &err) < 0)
@@ -204,46 +203,21 @@ static int app_spawn_daemons(struct app *a)
 	return 0;
 }
 
-static void print_stats(const struct app *a)
+/* Counters (since `clear stats`), peers, MeshOS: the same lines `show` prints. */
+static void print_stats(struct app *a)
 {
-	struct nm_lcore_stats sum;
-	for (unsigned i = 0; i < a->dp->n_workers; i++) {
-		char prefix[32];
-		snprintf(prefix, sizeof(prefix), "lcore %u: ", a->dp->workers[i]->lcore);
-		nm_stats_print(stdout, prefix, &a->dp->workers[i]->stats);
-	}
-	nm_dataplane_stats(a->dp, &sum);
-	nm_stats_print(stdout, "total:   ", &sum);
-	for (unsigned i = 0; a->sm != NULL && i < a->cfg.n_peers; i++) {
-		struct nm_peer_status st;
-		nm_sessmgr_peer_status(a->sm, (int)i, &st);
-		char ip[INET_ADDRSTRLEN];
-		uint32_t be = htonl(a->cfg.peers[i].ip);
-		inet_ntop(AF_INET, &be, ip, sizeof(ip));
-		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
-		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
-	}
-	nm_sessmgr_stats_print(stdout, a->sm);
-	if (a->mos != NULL) {
-		struct nm_meshos_status ms;
-		struct nm_meshos_stats mt;
-		nm_meshos_status(a->mos, &ms);
-		nm_meshos_stats(a->mos, &mt);
-		printf("meshos: %s", nm_maint_kind_name(ms.state.kind));
-		if (ms.state.kind != NM_MAINT_ACTIVE)
-			printf(" for %" PRIu64 " ms", ms.view.since_ms);
-		printf(", daemons %" PRIu64 ", backpressure %s (%.2f), "
-		       "control routed %" PRIu64 " dropped %" PRIu64 " delivered %" PRIu64
-		       ", logs %" PRIu64 ", capability sets %" PRIu64 "\n", mt.daemons,
-		       ms.backpressure ? "on" : "off", (double)ms.level, mt.control_routed,
-		       mt.control_dropped, mt.control_delivered, mt.logs, mt.capability_sets);
-	}
+	app_cmds_print_counters(&a->cmds, stdout);
+	app_cmds_print_peers(&a->cmds, stdout);
+	if (a->sm != NULL)
+		nm_sessmgr_stats_print(stdout, a->sm);
+	app_cmds_print_meshos(&a->cmds, stdout);
 	fflush(stdout);
 }
 
 static void control_loop(struct app *a)
 {
-	const uint64_t period_ms = (uint64_t)a->cfg.stats_period * 1000;
+	/* At the prompt counters are shown on demand (show stats), as in testpmd. */
+	const uint64_t period_ms = a->cfg.interactive ? 0 : (uint64_t)a->cfg.stats_period * 1000;
 	uint64_t next_stats = nm_mono_ms() + period_ms;
 	while (!atomic_load(&app_force_quit)) {
 		/* Session and migration state change here; telemetry reads them under this. */
@@ -251,6 +225,8 @@ static void control_loop(struct app *a)
 		nm_dataplane_poll_slowpath(a->dp);
 		nm_sessmgr_poll(a->sm);
 		unsigned work = nm_migdp_poll(a->md, nm_mono_ms());
+		app_console_poll(&a->console); /* commands: peers, daemons, migrations change */
+		app_ctlsock_poll(&a->ctl, nm_mono_ms());
 		bool busy = nm_migdp_busy(a->md);
 		app_telemetry_release();
 		nm_meshos_poll(a->mos, nm_mono_ms());
@@ -268,12 +244,14 @@ static void control_loop(struct app *a)
 /* Tear down in dependency order; every step tolerates a partial start. */
 static void app_fini(struct app *a)
 {
+	app_console_close(&a->console); /* the terminal as it was */
+	app_ctlsock_close(&a->ctl);
 	app_telemetry_fini(); /* no telemetry callback reads what follows */
 	nm_meshos_free(a->mos); /* before the runtime it observes and the engine it evacuates with */
-	a->mos = NULL;
+	a->mos = a->cmds.env.mos = NULL; /* the last stats print below reads through cmds */
 	/* Migrations end with the workers still running: held events are processed here. */
 	nm_migdp_free(a->md);
-	a->md = NULL;
+	a->md = a->cmds.env.md = NULL;
 	if (a->rt != NULL)
 		nm_runtime_shutdown(a->rt, NULL); /* drains daemons through the workers */
 	if (a->dp != NULL) {
@@ -287,6 +265,24 @@ static void app_fini(struct app *a)
 	nm_mesh_destroy(a->mesh);
 	app_state_close(&a->state);
 	nm_keys_wipe(&a->keys);
+}
+
+/* The commands and their front ends: --ctl-socket, then --cmdline-file runs, then -i. */
+static int app_frontends_init(struct app *a)
+{
+	struct app_cmds_env env = { .rt = a->rt, .dp = a->dp, .sm = a->sm, .mos = a->mos,
+				    .state = &a->state, .cfg = &a->cfg, .md = a->md };
+	app_cmds_init(&a->cmds, &env);
+	if (app_ctlsock_open(&a->ctl, &a->cmds, a->cfg.ctl_socket) < 0)
+		return -EINVAL;
+	if (a->cfg.cmdline_file[0] != '\0') {
+		app_telemetry_hold(); /* as the control loop does around commands */
+		app_console_run_file(&a->cmds, a->cfg.cmdline_file, stdout); /* then runs on */
+		app_telemetry_release();
+	}
+	if (a->cfg.interactive && !a->cmds.quit && app_console_open(&a->console, &a->cmds) < 0)
+		return -EINVAL;
+	return 0;
 }
 
 /* /netmesh/... commands; without telemetry (--no-telemetry) they are simply never asked. */
@@ -370,6 +366,8 @@ int main(int argc, char **argv)
 		rc = app_spawn_daemons(&a);
 	if (rc == 0)
 		rc = app_telemetry_init_from(&a);
+	if (rc == 0)
+		rc = app_frontends_init(&a);
 	if (rc == 0) {
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -297,27 +298,42 @@ static int peer_addr(struct nm_config_peer *pe, const char *s, size_t len, const
 }
 
 /* IP[:PORT][@MAC],node=HEX[,static=HEX][,connect] */
-static int add_peer(struct nm_app_config *c, const struct place *p)
+static int parse_peer(const struct place *p, struct nm_config_peer *pe)
 {
-	struct nm_config_peer pe = { .port = NM_NET_DEFAULT_PORT };
 	const char *v = p->value;
 	size_t len = strcspn(v, ",");
 	unsigned seen = 0;
-	if (peer_addr(&pe, v, len, p) < 0)
+	*pe = (struct nm_config_peer){ .port = NM_NET_DEFAULT_PORT };
+	if (peer_addr(pe, v, len, p) < 0)
 		return -EINVAL;
 	for (const char *s = v + len; *s == ','; s += len) {
 		s++;
 		len = strcspn(s, ",");
-		if (peer_attr(&pe, s, len, &seen, p) < 0)
+		if (peer_attr(pe, s, len, &seen, p) < 0)
 			return -EINVAL;
 	}
-	if (pe.node_id == 0)
+	if (pe->node_id == 0)
 		return bad(p, "node=HEX is required (it is in the handshake)");
-	if (pe.connect && !pe.has_static)
+	if (pe->connect && !pe->has_static)
 		return bad(p, "connect needs static=HEX");
+	snprintf(pe->where, sizeof(pe->where), "%s", p->where);
+	return 0;
+}
+
+int nm_config_parse_peer(const char *value, const char *where, struct nm_config_peer *out,
+			 struct nm_error *err)
+{
+	struct place p = { .where = where, .name = "peer", .value = value, .err = err };
+	return parse_peer(&p, out);
+}
+
+static int add_peer(struct nm_app_config *c, const struct place *p)
+{
+	struct nm_config_peer pe;
+	if (parse_peer(p, &pe) < 0)
+		return -EINVAL;
 	if (c->n_peers == NM_CONFIG_MAX_PEERS)
 		return bad(p, "too many peers (at most %d)", NM_CONFIG_MAX_PEERS);
-	snprintf(pe.where, sizeof(pe.where), "%s", p->where);
 	c->peers[c->n_peers++] = pe;
 	return 0;
 }
@@ -328,6 +344,18 @@ static int set_flag(const struct place *p, bool *flag)
 		return bad(p, "yes or no (or no value)");
 	if (p->value == NULL)
 		*flag = true;
+	return 0;
+}
+
+/* A UNIX socket's path fits sun_path (108 bytes with the NUL). */
+static int set_ctl_socket(struct nm_app_config *c, const struct place *p)
+{
+	struct sockaddr_un sa;
+	if (set_path(c, p, c->ctl_socket) < 0)
+		return -EINVAL;
+	if (strlen(c->ctl_socket) >= sizeof(sa.sun_path))
+		return bad(p, "a UNIX socket path has at most %zu bytes (this one is %zu resolved)",
+			   sizeof(sa.sun_path) - 1, strlen(c->ctl_socket));
 	return 0;
 }
 
@@ -350,8 +378,8 @@ struct opt {
 enum opt_id {
 	O_IP, O_PORT, O_UDP_PORT, O_QUEUES, O_WORKER_LCORES, O_MTU, O_MBUFS, O_RXD, O_TXD,
 	O_BURST, O_STATS_PERIOD, O_PSK_FILE, O_KEYS, O_STATE_DIR, O_SNAPSHOT_INTERVAL,
-	O_SPLIT_KEYS, O_DAEMON, O_PEER, O_ACCEPT, O_IDLE_SLEEP_US, O_CONFIG, O_CHECK_CONFIG,
-	O_SHOW_IDENTITY, O_HELP, O_COUNT
+	O_SPLIT_KEYS, O_DAEMON, O_PEER, O_ACCEPT, O_IDLE_SLEEP_US, O_INTERACTIVE, O_CMDLINE_FILE,
+	O_CTL_SOCKET, O_CONFIG, O_CHECK_CONFIG, O_SHOW_IDENTITY, O_HELP, O_COUNT
 };
 _Static_assert(O_COUNT <= NM_CONFIG_N_OPTIONS, "origins[] too small");
 
@@ -395,6 +423,15 @@ static const struct opt OPTS[O_COUNT] = {
 	[O_IDLE_SLEEP_US] = { "idle-sleep-us", "US",
 			      "an idle worker sleeps US per loop (0: busy-poll; default 0)", 0, 0,
 			      100000 },
+	[O_INTERACTIVE] = { "interactive", NULL,
+			    "the netmesh> prompt: commands with help, completion and history (-i)",
+			    F_FLAG | F_ARGV, 0, 0 },
+	[O_CMDLINE_FILE] = { "cmdline-file", "FILE",
+			     "run FILE's commands at start (stops at the first error unless the "
+			     "line starts with '-')", 0, 0, 0 },
+	[O_CTL_SOCKET] = { "ctl-socket", "PATH",
+			   "serve the commands on a UNIX socket (mode 0600; scripts/netmesh-ctl)",
+			   0, 0, 0 },
 	[O_CONFIG] = { "config", "FILE", "read options from FILE (command-line options override it)",
 		       F_ARGV, 0, 0 },
 	[O_CHECK_CONFIG] = { "check-config", "FILE",
@@ -450,6 +487,9 @@ static int set_value(struct nm_app_config *c, int id, const struct place *p)
 	case O_PEER: return add_peer(c, p);
 	case O_ACCEPT: return add_accept(c, p);
 	case O_IDLE_SLEEP_US: return set_num(p, id, NULL, &c->idle_sleep_us);
+	case O_INTERACTIVE: return set_flag(p, &c->interactive);
+	case O_CMDLINE_FILE: return set_path(c, p, c->cmdline_file);
+	case O_CTL_SOCKET: return set_ctl_socket(c, p);
 	case O_CONFIG: return set_path(c, p, c->config_file);
 	case O_CHECK_CONFIG:
 		c->check = true;
@@ -700,6 +740,8 @@ static int argv_option(struct nm_app_config *cfg, int argc, char **argv, int *i,
 	char name[40], where[48];
 	if (strcmp(a, "-h") == 0)
 		a = "--help";
+	else if (strcmp(a, "-i") == 0)
+		a = "--interactive";
 	if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
 		return nm_error_set(err, -EINVAL, "unexpected argument '%.60s'%s", a,
 				    a[0] == '-' ? " (EAL arguments go before '--')" : "");
@@ -954,6 +996,32 @@ static int check_peers(const struct nm_app_config *c, struct nm_error *err)
 	return 0;
 }
 
+/* The front ends' files: a readable command file; a socket path whose directory exists. */
+static int check_frontends(const struct nm_app_config *c, struct nm_error *err)
+{
+	struct stat st;
+	if (c->cmdline_file[0] != '\0') {
+		struct place p = at(c, O_CMDLINE_FILE, c->cmdline_file, err);
+		if (stat(c->cmdline_file, &st) != 0)
+			return bad(&p, "%s", strerror(errno));
+		if (!S_ISREG(st.st_mode) || access(c->cmdline_file, R_OK) != 0)
+			return bad(&p, "not a readable regular file");
+	}
+	if (c->ctl_socket[0] != '\0') {
+		struct place p = at(c, O_CTL_SOCKET, c->ctl_socket, err);
+		if (lstat(c->ctl_socket, &st) == 0 && !S_ISSOCK(st.st_mode))
+			return bad(&p, "exists and is not a socket (refusing to replace it)");
+		char dir[NM_CONFIG_PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", c->ctl_socket);
+		char *slash = strrchr(dir, '/');
+		if (slash != NULL)
+			slash[slash == dir] = '\0';
+		if (stat(slash != NULL ? dir : ".", &st) != 0 || !S_ISDIR(st.st_mode))
+			return bad(&p, "its directory does not exist");
+	}
+	return 0;
+}
+
 /* Numbers that are fine alone but not together. */
 static int check_sizes(const struct nm_app_config *c, struct nm_error *err)
 {
@@ -1000,6 +1068,8 @@ int nm_config_validate(struct nm_app_config *c, struct nm_error *err)
 		rc = check_daemons(c, err);
 	if (rc == 0)
 		rc = check_peers(c, err);
+	if (rc == 0)
+		rc = check_frontends(c, err);
 	return rc;
 }
 
@@ -1110,6 +1180,10 @@ void nm_config_print(const struct nm_app_config *c, FILE *out)
 		put(out, O_ACCEPT, v);
 	}
 	put_u(out, O_IDLE_SLEEP_US, c->idle_sleep_us);
+	if (c->cmdline_file[0] != '\0')
+		put(out, O_CMDLINE_FILE, c->cmdline_file);
+	if (c->ctl_socket[0] != '\0')
+		put(out, O_CTL_SOCKET, c->ctl_socket);
 }
 
 void nm_config_usage(FILE *out, const char *prog)

@@ -110,6 +110,10 @@ struct nm_app_config {
 	struct nm_config_accept accepts[NM_CONFIG_MAX_ACCEPT];
 	unsigned n_accepts;
 	unsigned idle_sleep_us;        /* 0: workers busy-poll */
+	/* Operator front ends (app_console.h, app_ctlsock.h). */
+	bool interactive;                        /* -i: the netmesh> prompt (command line only) */
+	char cmdline_file[NM_CONFIG_PATH_MAX];   /* commands run at start; "": none */
+	char ctl_socket[NM_CONFIG_PATH_MAX];     /* the control socket; "": none */
 
 	struct nm_config_eal eal;      /* nm_config_eal_lcores */
 
@@ -170,6 +174,14 @@ int nm_config_validate(struct nm_app_config *cfg, struct nm_error *err);
  * for EAL).
  */
 void nm_config_eal_lcores(struct nm_app_config *cfg, int argc, char **argv);
+
+/*
+ * One peer in --peer syntax, IP[:PORT][@MAC],node=HEX[,static=HEX][,connect]
+ * (the console's `peer add`). Errors read "WHERE 'value': reason" (WHERE
+ * starting with '-') or "WHERE: peer 'value': reason".
+ */
+int nm_config_parse_peer(const char *value, const char *where, struct nm_config_peer *out,
+			 struct nm_error *err);
 
 /* What would run, in config-file syntax (parses back to the same config). */
 void nm_config_print(const struct nm_app_config *cfg, FILE *out);

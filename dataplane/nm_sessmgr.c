@@ -728,3 +728,21 @@ int nm_sessmgr_send_message(struct nm_sessmgr *sm, uint64_t node_id, uint16_t su
 		return n;
 	return send_dgram(sm, p, dgram, (size_t)n);
 }
+
+/* ---- the operator's peer changes ---- */
+
+int nm_sessmgr_del_peer(struct nm_sessmgr *sm, uint32_t ip, struct nm_error *err)
+{
+	struct sm_peer *p = peer_by_ip(sm, ip);
+	if (p == NULL)
+		return nm_error_set(err, -ENOENT, "no peer %u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
+				    (ip >> 8) & 0xff, ip & 0xff);
+	end_pending(sm, p); /* as nm_sessmgr_destroy: early data flushed, handshake wiped */
+	drop_session(sm, p);
+	del_session(sm, &p->cand_id);
+	size_t i = (size_t)(p - sm->peers);
+	memmove(p, p + 1, (sm->n_peers - i - 1) * sizeof(*p));
+	sm->n_peers--;
+	sodium_memzero(&sm->peers[sm->n_peers], sizeof(*p)); /* the last slot's copy of a handshake */
+	return 0;
+}

@@ -145,4 +145,16 @@ bool nm_sessmgr_peer_static(const struct nm_sessmgr *sm, uint64_t node_id, uint8
 int nm_sessmgr_send_message(struct nm_sessmgr *sm, uint64_t node_id, uint16_t subprotocol,
 			    uint64_t stream_id, const uint8_t *body, size_t len);
 
+/* ---- the operator's peer changes (console, control socket). Control thread only. ---- */
+
+/*
+ * Remove the peer with this address: its session leaves the dataplane (its
+ * packets then drop as session_unknown), a handshake in progress is
+ * abandoned, and its handshakes are counted as unknown_peer from now on.
+ * Peer ids above the removed one move down by one. The dataplane keeps the
+ * address in its peer table (workers read it without locks), so adding the
+ * address again reuses that entry. -ENOENT when no peer has the address.
+ */
+int nm_sessmgr_del_peer(struct nm_sessmgr *sm, uint32_t ip, struct nm_error *err);
+
 #endif /* NM_SESSMGR_H */

@@ -19,6 +19,7 @@
 
 #include "nm_config.h"
 #include "nm_port.h"
+#include "nm_ck.h"
 
 #define STATIC_HEX "3d0e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7e20"
 
@@ -37,13 +38,6 @@ static int parse_args(struct nm_app_config *c, int argc, char **argv)
 	memset(&err, 0, sizeof(err));
 	return nm_config_parse_argv(c, argc, argv, &err);
 }
-
-#define ck_error(call, want)                                                          \
-	do {                                                                          \
-		ck_assert_int_lt((call), 0);                                          \
-		ck_assert_msg(strstr(err.msg, (want)) != NULL, "wanted '%s' in '%s'", \
-			      (want), err.msg);                                       \
-	} while (0)
 
 static void setup(void)
 {
@@ -593,6 +587,94 @@ START_TEST(descriptors_against_device_limits)
 }
 END_TEST
 
+/* ---- the operator front ends: -i, --cmdline-file, --ctl-socket ---- */
+
+START_TEST(frontend_options)
+{
+	char *argv[] = { "netmesh", "-i", "--cmdline-file", "/tmp/x.cmds", "--ctl-socket=/tmp/n.sock",
+			 NULL };
+	ck_assert_msg(parse_args(&cfg, 5, argv) == 0, "%s", err.msg);
+	ck_assert(cfg.interactive);
+	ck_assert_str_eq(cfg.cmdline_file, "/tmp/x.cmds");
+	ck_assert_str_eq(cfg.ctl_socket, "/tmp/n.sock");
+	char *argv2[] = { "netmesh", "--interactive", NULL };
+	ck_assert_int_eq(parse_args(&cfg2, 2, argv2), 0);
+	ck_assert(cfg2.interactive);
+	/* Relative to the file in a file; interactive is command-line only. */
+	nm_config_init(&cfg2);
+	const char *text0 = "cmdline-file start.cmds\nctl-socket run/s\n";
+	ck_assert_int_eq(nm_config_parse_buffer(&cfg2, text0, strlen(text0), "/etc/nm/a.conf", &err),
+			 0);
+	ck_assert_str_eq(cfg2.cmdline_file, "/etc/nm/start.cmds");
+	ck_assert_str_eq(cfg2.ctl_socket, "/etc/nm/run/s");
+	nm_config_init(&cfg2);
+	ck_error(parse(&cfg2, "interactive\n"), "t.conf:1: interactive: a command-line option only");
+	ck_error(parse(&cfg2, "cmdline-file\n"), "t.conf:1: cmdline-file: missing value (FILE)");
+	/* sun_path: 107 bytes at most, counted after the path is resolved. */
+	char val[160], text[200];
+	memset(val, 's', sizeof(val));
+	val[107] = '\0';
+	snprintf(text, sizeof(text), "ctl-socket /%s\n", val + 1);
+	ck_assert_int_eq(parse(&cfg2, text), 0);
+	nm_config_init(&cfg2);
+	val[107] = 's', val[108] = '\0';
+	snprintf(text, sizeof(text), "ctl-socket /%s\n", val + 1);
+	ck_error(parse(&cfg2, text), "a UNIX socket path has at most 107 bytes (this one is 108");
+	/* Printed back. */
+	char *a = NULL;
+	size_t alen = 0;
+	FILE *f = open_memstream(&a, &alen);
+	nm_config_print(&cfg, f);
+	fclose(f);
+	ck_assert(strstr(a, "cmdline-file       /tmp/x.cmds\nctl-socket         /tmp/n.sock\n") != NULL);
+	free(a);
+}
+END_TEST
+
+START_TEST(validate_frontends)
+{
+	char extra[600];
+	snprintf(extra, sizeof(extra), "cmdline-file %s/none.cmds\n", dir);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	ck_error(validate(), "none.cmds': No such file or directory");
+	nm_config_init(&cfg);
+	snprintf(extra, sizeof(extra), "cmdline-file %s\n", dir);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	ck_error(validate(), "not a readable regular file");
+	nm_config_init(&cfg);
+	snprintf(extra, sizeof(extra), "ctl-socket %s/psk\n", dir);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	ck_error(validate(), "exists and is not a socket");
+	nm_config_init(&cfg);
+	snprintf(extra, sizeof(extra), "ctl-socket %s/nodir/s\n", dir);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	ck_error(validate(), "its directory does not exist");
+	nm_config_init(&cfg);
+	write_file("ok.cmds", "show stats\n", 11, 0600);
+	snprintf(extra, sizeof(extra), "cmdline-file %s/ok.cmds\nctl-socket %s/s\n", dir, dir);
+	ck_assert_int_eq(parse_valid(extra), 0);
+	ck_assert_msg(validate() == 0, "%s", err.msg);
+}
+END_TEST
+
+/* nm_config_parse_peer: the --peer syntax for `peer add`, the same errors. */
+START_TEST(parse_peer_alone)
+{
+	struct nm_config_peer pe;
+	memset(&err, 0, sizeof(err));
+	ck_assert_int_eq(nm_config_parse_peer("127.0.0.9:7001,node=ab,static=" STATIC_HEX ",connect",
+					      "peer add", &pe, &err), 0);
+	ck_assert_uint_eq(pe.ip, 0x7f000009);
+	ck_assert_uint_eq(pe.port, 7001);
+	ck_assert_uint_eq(pe.node_id, 0xab);
+	ck_assert(pe.connect && pe.has_static);
+	ck_error(nm_config_parse_peer("127.0.0.9,node=zz", "peer add", &pe, &err),
+		 "peer add: peer '127.0.0.9,node=zz': node= wants the node_id");
+	ck_error(nm_config_parse_peer("127.0.0.9", "--peer", &pe, &err),
+		 "--peer '127.0.0.9': node=HEX is required");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -617,6 +699,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, sample_config_parses);
 	tcase_add_test(tc, descriptors_against_device_limits);
 	tcase_add_test(tc, eal_lcores_from_eal_arguments);
+	tcase_add_test(tc, frontend_options);
+	tcase_add_test(tc, parse_peer_alone);
 	suite_add_tcase(s, tc);
 	TCase *tv = tcase_create("validate");
 	tcase_add_checked_fixture(tv, files_setup, files_teardown);
@@ -627,6 +711,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tv, validate_sizes_and_lcores);
 	tcase_add_test(tv, validate_daemons_and_peers);
 	tcase_add_test(tv, validate_against_eal_lcores);
+	tcase_add_test(tv, validate_frontends);
 	suite_add_tcase(s, tv);
 	return s;
 }
