@@ -555,6 +555,40 @@ START_TEST(migrations_under_migration_message_loss_keep_every_event)
 }
 END_TEST
 
+/*
+ * The demo's flap: a daemon that came to B cannot go back while A refuses
+ * (NotReady until the retry budget ends). B keeps it, and B's hold must end
+ * with the failed attempt: the events that reached B meanwhile run there, and
+ * so does everything after.
+ */
+START_TEST(a_failed_return_releases_the_hold_on_the_second_node)
+{
+	struct world w;
+	world_up(&w, 0);
+	uint64_t o = counter_on_a(&w);
+	for (int i = 0; i < 20; i++) {
+		sender_send(&w.s);
+		pump_once(&w);
+	}
+	ck_assert(migrate_while_sending(&w, &w.a, &w.b, o, 2));
+	for (int i = 0; i < 50; i++) {
+		sender_send(&w.s);
+		pump_once(&w);
+	}
+	ck_assert_ptr_eq(w.s.dest, &w.b);
+	nm_mig_simulate_not_ready(nm_migdp_engine(w.a.md), true);
+	ck_assert(!migrate_while_sending(&w, &w.b, &w.a, o, 1));
+	nm_mig_simulate_not_ready(nm_migdp_engine(w.a.md), false);
+	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
+	for (int i = 0; i < 50; i++) {
+		sender_send(&w.s);
+		pump_once(&w);
+	}
+	check_exactly_once(&w);
+	world_down(&w);
+}
+END_TEST
+
 static Suite *migdp_suite(void)
 {
 	Suite *s = suite_create("migdp");
@@ -562,6 +596,7 @@ static Suite *migdp_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_pinned_counter_migrates_there_and_back_exactly_once);
 	tcase_add_test(tc, migrations_under_migration_message_loss_keep_every_event);
+	tcase_add_test(tc, a_failed_return_releases_the_hold_on_the_second_node);
 	suite_add_tcase(s, tc);
 	return s;
 }
