@@ -477,6 +477,15 @@ static bool migrate_while_sending(struct world *w, struct node *src, struct node
 	return false;
 }
 
+/* Send `n` events, one pump round each. */
+static void send_and_pump(struct world *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sender_send(&w->s);
+		pump_once(w);
+	}
+}
+
 static void check_exactly_once(struct world *w)
 {
 	if (!pump_until(w, everything_answered)) {
@@ -496,29 +505,27 @@ static void check_exactly_once(struct world *w)
 	ck_assert_uint_eq(w->s.chain_errors, 0);
 }
 
+/* A world whose counter went A -> B while sending, and the sender follows it to B. */
+static uint64_t counter_moved_to_b(struct world *w)
+{
+	world_up(w, 0);
+	uint64_t o = counter_on_a(w);
+	send_and_pump(w, 20);
+	ck_assert(migrate_while_sending(w, &w->a, &w->b, o, 2));
+	ck_assert(lives_on(&w->b, o) && !lives_on(&w->a, o));
+	send_and_pump(w, 50);
+	ck_assert_ptr_eq(w->s.dest, &w->b); /* redirected: the path is direct now */
+	ck_assert_uint_ge(w->s.redirects, 1);
+	return o;
+}
+
 START_TEST(a_pinned_counter_migrates_there_and_back_exactly_once)
 {
 	struct world w;
-	world_up(&w, 0);
-	uint64_t o = counter_on_a(&w);
-	for (int i = 0; i < 20; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
-	ck_assert(migrate_while_sending(&w, &w.a, &w.b, o, 2));
-	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
-	for (int i = 0; i < 50; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
-	ck_assert_ptr_eq(w.s.dest, &w.b); /* redirected: the path is direct now */
-	ck_assert_uint_ge(w.s.redirects, 1);
+	uint64_t o = counter_moved_to_b(&w);
 	ck_assert(migrate_while_sending(&w, &w.b, &w.a, o, 2));
 	ck_assert(lives_on(&w.a, o) && !lives_on(&w.b, o));
-	for (int i = 0; i < 50; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
+	send_and_pump(&w, 50);
 	check_exactly_once(&w);
 	struct nm_lcore_stats st;
 	nm_dataplane_stats(w.a.dp, &st);
@@ -544,10 +551,7 @@ START_TEST(migrations_under_migration_message_loss_keep_every_event)
 			from = to;
 			to = t;
 		}
-		for (int i = 0; i < 20; i++) {
-			sender_send(&w.s);
-			pump_once(&w);
-		}
+		send_and_pump(&w, 20);
 	}
 	ck_assert_uint_gt(done, 0);
 	check_exactly_once(&w);
@@ -564,26 +568,12 @@ END_TEST
 START_TEST(a_failed_return_releases_the_hold_on_the_second_node)
 {
 	struct world w;
-	world_up(&w, 0);
-	uint64_t o = counter_on_a(&w);
-	for (int i = 0; i < 20; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
-	ck_assert(migrate_while_sending(&w, &w.a, &w.b, o, 2));
-	for (int i = 0; i < 50; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
-	ck_assert_ptr_eq(w.s.dest, &w.b);
+	uint64_t o = counter_moved_to_b(&w);
 	nm_mig_simulate_not_ready(nm_migdp_engine(w.a.md), true);
 	ck_assert(!migrate_while_sending(&w, &w.b, &w.a, o, 1));
 	nm_mig_simulate_not_ready(nm_migdp_engine(w.a.md), false);
 	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
-	for (int i = 0; i < 50; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
+	send_and_pump(&w, 50);
 	check_exactly_once(&w);
 	world_down(&w);
 }
