@@ -36,18 +36,29 @@ nm_eal_mem_args() {
   fi
 }
 
-# Stop a process we started, by pid: SIGINT (a graceful stop), SIGKILL after 10 s. Reaps it when
-# it is our child; returns 0 when it was already gone or stopped by itself.
+# nm_wait_pid PID SEC: until PID exits (SEC seconds at most); its exit status when it is our
+# child, 124 when it still runs.
+nm_wait_pid() {
+  local pid=$1 deadline=$((SECONDS + $2)) rc=0
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || return 124
+    sleep 0.1
+  done
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+# Stop a process we started, by pid: SIGINT (a graceful stop), SIGKILL after 10 s. Always 0.
 nm_stop_pid() {
-  local pid=$1
+  local pid=$1 rc=0
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
+  nm_wait_pid "$pid" 10 || rc=$?
+  if [ "$rc" = 124 ]; then
     echo "# pid $pid did not stop in 10 s: killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   fi
-  wait "$pid" 2>/dev/null || true
 }
 
 # Remove EAL's runtime dirs of these file prefixes (root's and a user's).
