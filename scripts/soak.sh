@@ -37,11 +37,15 @@ EOF
 minutes='' rate=10000 warmup=30 interval=10 build=1 tag=soak-$$-$RANDOM
 while [ $# -gt 0 ]; do
   case $1 in
-    --rate) rate=${2:?--rate needs a value}; shift 2 ;;
-    --warmup) warmup=${2:?--warmup needs a value}; shift 2 ;;
-    --interval) interval=${2:?--interval needs a value}; shift 2 ;;
+    --rate|--warmup|--interval|--tag)
+      [ $# -ge 2 ] || { echo "soak.sh: $1 needs a value" >&2; exit 2; } ;;
+  esac
+  case $1 in
+    --rate) rate=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --interval) interval=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    --tag) tag=${2:?--tag needs a value}; shift 2 ;;
+    --tag) tag=$2; shift 2 ;;
     --help|-h) usage; exit 0 ;;
     -*) echo "soak.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     *) [ -z "$minutes" ] || { echo "soak.sh: one MINUTES only" >&2; exit 2; }; minutes=$1; shift ;;
