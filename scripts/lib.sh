@@ -72,6 +72,21 @@ nm_eal_rundirs_rm() {
 # The demo's pieces (scripts/run.sh, scripts/soak.sh): the appliance with an echo and a counter
 # daemon on the server end of a memif pair, netmesh-gen on the client end.
 #
+# nm_demo_binaries SCRIPT BUILD: builds when BUILD is 1, then NM_APP_BIN and NM_GEN_BIN, or exit 1.
+# shellcheck disable=SC2034 # NM_* are the caller's
+nm_demo_binaries() {
+  local b
+  if [ "$2" = 1 ]; then
+    echo "# building in $NM_BUILD" >&2
+    nm_build
+  fi
+  NM_APP_BIN=$NM_BUILD/app/netmesh
+  NM_GEN_BIN=$NM_BUILD/app/netmesh-gen
+  for b in "$NM_APP_BIN" "$NM_GEN_BIN"; do
+    [ -x "$b" ] || { echo "$1: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
+  done
+}
+#
 # nm_demo_prepare DIR APP_BIN GEN_BIN: keys, a PSK and two daemon seeds in DIR, then sets
 # NM_APP_LCORES, NM_GEN_LCORES and NM_APP_OPTS (the appliance's options after "--").
 # Two CPUs: the appliance's main lcore (it sleeps between duties) on CPU 0, its worker on CPU 1,

@@ -57,15 +57,8 @@ done
 
 # shellcheck disable=SC1091 # lib.sh is checked on its own
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [ "$build" = 1 ]; then
-  echo "# building in $NM_BUILD" >&2
-  nm_build
-fi
-app_bin=$NM_BUILD/app/netmesh
-gen_bin=$NM_BUILD/app/netmesh-gen
-for b in "$app_bin" "$gen_bin"; do
-  [ -x "$b" ] || { echo "run.sh: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
-done
+nm_demo_binaries run.sh "$build"
+app_bin=$NM_APP_BIN gen_bin=$NM_GEN_BIN
 
 # Unique names, so several demos (and the test suite) can run side by side.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-run.XXXXXX")

@@ -62,15 +62,8 @@ soak_s=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 0.5 }')
 
 # shellcheck disable=SC1091 # lib.sh is checked on its own
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [ "$build" = 1 ]; then
-  echo "# building in $NM_BUILD" >&2
-  nm_build
-fi
-app_bin=$NM_BUILD/app/netmesh
-gen_bin=$NM_BUILD/app/netmesh-gen
-for b in "$app_bin" "$gen_bin"; do
-  [ -x "$b" ] || { echo "soak.sh: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
-done
+nm_demo_binaries soak.sh "$build"
+app_bin=$NM_APP_BIN gen_bin=$NM_GEN_BIN
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-soak.XXXXXX")
 sock=/netmesh-soak-$tag.sock # abstract namespace: no file appears

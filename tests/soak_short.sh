@@ -9,6 +9,8 @@ tag=soakt-$$-$RANDOM
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; tail -40 "$tmp/out" 2>/dev/null || true; exit 1; }
+# shellcheck source=tests/demo_lib.sh
+source "$(dirname "$0")/demo_lib.sh"
 soak=$src/scripts/soak.sh
 
 for bad in "" "x" "1 --rate" "1 --interval 0" "0.05" "1 2" "1 --bogus"; do
@@ -33,13 +35,5 @@ grep -Eq '^soak: idle baseline mbufs_in_use=[0-9]+ ' "$tmp/out" || fail "no idle
 n=$(grep -Ec '^soak: t=[0-9]+s app_rss_kb=[1-9][0-9]* gen_rss_kb=[1-9][0-9]* mbufs_in_use=[0-9]+ .*recv_events=[1-9]' "$tmp/out")
 [ "$n" = 4 ] || fail "$n sample lines, not 4"
 grep -q '^gen: sent_events=[1-9]' "$tmp/out" || fail "no generator summary"
-
-left=$(find "$tmp" -mindepth 1 -maxdepth 1 ! -name out)
-[ -z "$left" ] || fail "left in TMPDIR: $left"
-for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
-  for p in "nmsoak-app-$tag" "nmsoak-gen-$tag"; do
-    [ ! -e "$d/$p" ] || fail "$d/$p left behind"
-  done
-done
-if pgrep -f -- "-$tag" > /dev/null; then fail "processes left running"; fi
+demo_left_behind "$tmp" "$tag" nmsoak-app nmsoak-gen
 echo "soak short: ok"
