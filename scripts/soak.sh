@@ -19,8 +19,8 @@ usage: scripts/soak.sh MINUTES [--rate PPS] [--warmup SEC] [--interval SEC] [--n
   MINUTES          how long to sample after the warm-up (a decimal is fine: 0.5)
   --rate PPS       generator packets per second (default 10000)
   --warmup SEC     seconds between the first replies and the first sample (default 30: the
-                   pools' per-lcore caches, the allocator's arenas and the generator's tables
-                   reach their working size)
+                   pools' per-lcore caches, the allocator's arenas, the telemetry thread the
+                   samples use and the generator's tables reach their working size)
   --interval SEC   seconds between samples (default 10)
   --no-build       use the binaries in \$BUILD as they are (the test suite does)
   --tag NAME       names the memif socket and EAL file prefixes (default: pid-random)
@@ -159,7 +159,13 @@ until [ "$(gen_field recv_events)" -gt 0 ] 2>/dev/null; do
   sleep 0.2
 done
 echo "soak: traffic flows at --rate $rate; warm-up ${warmup} s, then ${soak_s} s sampled every ${interval} s"
-sleep "$warmup"
+# The warm-up reads telemetry as the samples will: each read is a connection served by a thread
+# of the appliance's, whose stack and malloc arena count in its RSS from the first reads on.
+deadline=$((SECONDS + warmup))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  app_stats > /dev/null || die "no telemetry from the appliance"
+  sleep 1
+done
 
 # ---- samples ----
 # Each on its own tick from the start, so a slow telemetry read does not stretch the run.
