@@ -22,6 +22,7 @@
 #include "app_ops.h"
 #include "app_state.h"
 #include "app_telemetry.h"
+#include "nm_aead.h"
 #include "nm_builtin.h"
 #include "nm_config.h"
 #include "nm_dataplane.h"
@@ -48,6 +49,7 @@ struct app {
 	struct nm_meshos_probe_ctx probe;
 	struct app_state state;
 	struct nm_migdp *md; /* live migration: the engine on the dataplane */
+	struct nm_evac_engine evac_engine; /* MeshOS's view of it (evacuation) */
 };
 
 /* "netmesh: what: message", without repeating `what` when the message starts with it. */
@@ -161,6 +163,18 @@ static int app_meshos_init(struct app *a)
 {
 	a->probe = (struct nm_meshos_probe_ctx){ .dp = a->dp, .sm = a->sm };
 	struct nm_meshos_config mc = { .rt = a->rt, .probes = nm_meshos_probes_of(&a->probe) };
+	/*
+	 * Maintenance evacuates by live migration, to any configured peer (no
+	 * capability announcements on the wire yet: a daemon with requirements
+	 * stays, reported, unless a peer's set is configured).
+	 */
+	static struct nm_evac_peer peers[NM_EVAC_MAX_PEERS];
+	uint32_t n = 0;
+	for (unsigned i = 0; i < a->cfg.n_peers && n < NM_EVAC_MAX_PEERS; i++)
+		peers[n++] = (struct nm_evac_peer){ .node = a->cfg.peers[i].node_id };
+	const struct nm_mig_opts opts = nm_mig_opts_default();
+	nm_evac_migrator_of(nm_migdp_engine(a->md), &opts, &a->evac_engine, &mc.migrator);
+	mc.evac = (struct nm_evac_config){ .peers = peers, .n_peers = n };
 	int rc = nm_meshos_start(&mc, NULL, &a->mos);
 	if (rc < 0)
 		nm_log(NM_LT_APP, NM_LV_ERR, "meshos: %s", nm_meshos_last_error_message());
@@ -209,6 +223,7 @@ static void print_stats(const struct app *a)
 		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
 		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
 	}
+	nm_sessmgr_stats_print(stdout, a->sm);
 	if (a->mos != NULL) {
 		struct nm_meshos_status ms;
 		struct nm_meshos_stats mt;
@@ -254,11 +269,11 @@ static void control_loop(struct app *a)
 static void app_fini(struct app *a)
 {
 	app_telemetry_fini(); /* no telemetry callback reads what follows */
+	nm_meshos_free(a->mos); /* before the runtime it observes and the engine it evacuates with */
+	a->mos = NULL;
 	/* Migrations end with the workers still running: held events are processed here. */
 	nm_migdp_free(a->md);
 	a->md = NULL;
-	nm_meshos_free(a->mos); /* before the runtime it observes */
-	a->mos = NULL;
 	if (a->rt != NULL)
 		nm_runtime_shutdown(a->rt, NULL); /* drains daemons through the workers */
 	if (a->dp != NULL) {
@@ -358,6 +373,7 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
+		printf("netmesh: aead %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 		fflush(stdout);
 		control_loop(&a);
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "stopping");

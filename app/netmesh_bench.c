@@ -3,7 +3,9 @@
  * netmesh_bench.c - microbenchmarks, one part per roadmap layer.
  *
  *   netmesh-bench [EAL args] -- runtime|sessions|meshos
+ *   netmesh-bench [EAL args] -- migration-drain
  *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
+ *   netmesh-bench [EAL args] -- aead                (bench_aead.c)
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
  * bytes), for scripts/bench.sh. Not a test: nothing here asserts a target.
@@ -187,7 +189,9 @@ static int bench_runtime_part(const char *port)
 static void usage(void)
 {
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
+			"       netmesh-bench [EAL args] -- migration-drain\n"
 			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
+			"       netmesh-bench [EAL args] -- aead\n"
 			"  runtime, meshos: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
 			"  dataplane: EAL needs one worker lcore; net_pcap ports are hot-plugged\n");
 }
@@ -222,8 +226,12 @@ int main(int argc, char **argv)
 		rc = bench_sessions_part();
 	} else if (part != NULL && strcmp(part, "dataplane") == 0) {
 		rc = bench_dataplane_part(only);
+	} else if (part != NULL && strcmp(part, "aead") == 0) {
+		rc = bench_aead_part();
 	} else if (part != NULL && strcmp(part, "meshos") == 0) {
 		rc = bench_meshos_part(port);
+	} else if (part != NULL && strcmp(part, "migration-drain") == 0) {
+		rc = bench_migration_drain_part();
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

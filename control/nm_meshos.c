@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_log.h"
 #include "nm_meshos_int.h"
 #include "nm_node.h"
 #include "nm_runtime.h"
@@ -60,11 +61,45 @@ static void destroy(struct nm_meshos *m)
 	if (m->caps.map.slots != NULL)
 		nm_capindex_fini(&m->caps);
 	nm_u64map_fini(&m->mirror);
+	nm_evac_free(m->evac);
 	free(m->actions);
 	free(m->pend);
 	free(m->batch);
 	pthread_mutex_destroy(&m->pub_lock);
 	free(m);
+}
+
+/* ---- evacuation: the planner's view of this node ---- */
+
+static bool evac_here(void *ctx, uint64_t origin)
+{
+	struct nm_meshos *m = ctx;
+	struct nm_ctlslot *s = nm_ctlrouter_get(&m->router, origin);
+	nm_ctlslot_put(s);
+	return s != NULL;
+}
+
+/* Into the node's log ring (loop thread) and the netmesh.meshos log. */
+static void evac_log(void *ctx, uint64_t origin, bool warn, const char *msg)
+{
+	struct nm_meshos *m = ctx;
+	struct nm_log_record r = {
+		.ts_ms = nm_wall_ns() / 1000000ULL,
+		.node_id = m->node_id,
+		.daemon_id = origin,
+		.has_daemon = origin != 0,
+		.level = warn ? NM_LOG_WARN : NM_LOG_INFO,
+	};
+	snprintf(r.message, sizeof(r.message), "%s", msg);
+	nm_logring_push(&m->logs, &r);
+	nm_log(NM_LT_MESHOS, warn ? NM_LV_WARNING : NM_LV_INFO, "%s", msg);
+}
+
+static int evac_init(struct nm_meshos *m)
+{
+	struct nm_evac_host host = { .ctx = m, .here = evac_here, .log = evac_log };
+	m->evac = nm_evac_create(&m->cfg.evac, &m->cfg.migrator, &host);
+	return m->evac != NULL ? 0 : -EINVAL;
 }
 
 static int init(struct nm_meshos *m)
@@ -106,7 +141,11 @@ int nm_meshos_start(const struct nm_meshos_config *cfg, const struct nm_meshos_d
 	m->status.node_id = m->node_id;
 	m->status.state = m->maint;
 	nm_maint_view_of(&m->maint, 0, &m->status.view);
+	atomic_init(&m->accepting, true);
+	m->status.accepting = true;
 	int rc = init(m);
+	if (rc == 0 && m->cfg.migrator.start != NULL)
+		rc = evac_init(m);
 	m->obs = (struct nm_lifecycle_observer){ .ctx = m, .on_event = on_lifecycle };
 	if (rc == 0)
 		rc = nm_runtime_set_observer(m->rt, &m->obs);
@@ -196,6 +235,100 @@ static void mirror_set(struct nm_meshos *m, uint64_t node, enum nm_maint_kind k)
 	nm_u64map_insert(&m->mirror, node, v);
 }
 
+/* ---- evacuation ---- */
+
+struct evac_cand {
+	uint64_t origin;
+	uint32_t lcore;
+	struct nm_capability_filter req;
+};
+
+struct evac_collect {
+	struct nm_meshos *m;
+	struct evac_cand *c;
+	size_t n, cap;
+};
+
+static void collect_slot(struct nm_ctlslot *s, void *ctx)
+{
+	struct evac_collect *c = ctx;
+	if (c->n < c->cap && !nm_evac_has(c->m->evac, s->id))
+		c->c[c->n++] = (struct evac_cand){ .origin = s->id, .lcore = s->lcore };
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct evac_cand *)a)->lcore, y = ((const struct evac_cand *)b)->lcore;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs where the daemon's process() runs (its worker lcore, or here). */
+static uint32_t read_requirements(void *queue, struct nm_daemon *d)
+{
+	if (d->ops->requirements != NULL)
+		d->ops->requirements(d, queue);
+	return 1;
+}
+
+static int batch_room(struct nm_meshos *m, size_t n);
+
+/* Every daemon's requirements, one control request per owner lcore and PUMP_CHUNK daemons. */
+static void fetch_requirements(struct nm_meshos *m, struct evac_cand *c, size_t n)
+{
+	qsort(c, n, sizeof(*c), cand_cmp);
+	if (batch_room(m, n) < 0)
+		return; /* requirements unknown: placed as "run anywhere"; the peer's factory decides */
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && c[j].lcore == c[i].lcore && j - i < PUMP_CHUNK; j++)
+			m->batch[j - i] = (struct nm_exec_control){ .origin = c[j].origin,
+								    .queue = &c[j].req };
+		if (nm_runtime_control(m->rt, c[i].lcore, m->batch, (uint32_t)(j - i),
+				       read_requirements, NULL) < 0)
+			nm_meshos_count(&m->n.pump_errors, 1);
+	}
+}
+
+/* Add the daemons on this node that the evacuation does not have yet. */
+static void evac_collect(struct nm_meshos *m)
+{
+	struct evac_collect c = { .m = m, .cap = nm_ctlrouter_count(&m->router) + 16 };
+	c.c = calloc(c.cap, sizeof(*c.c));
+	if (c.c == NULL)
+		return; /* the next tick collects again */
+	nm_ctlrouter_foreach(&m->router, collect_slot, &c);
+	fetch_requirements(m, c.c, c.n);
+	for (size_t i = 0; i < c.n; i++)
+		if (nm_evac_add(m->evac, c.c[i].origin, &c.c[i].req) < 0)
+			break; /* no memory: the next tick collects again */
+	free(c.c);
+}
+
+/*
+ * This node's state changed from prev to cur. An evacuating node (one with a
+ * migrator) takes new work only outside Entering, Maintenance and
+ * DrainFailed; without one, registration stays open as upstream's. The
+ * evacuation begins on entering Entering and ends on leaving it.
+ */
+static void evac_edge(struct nm_meshos *m, enum nm_maint_kind prev, enum nm_maint_kind cur)
+{
+	bool accept = m->evac == NULL || cur == NM_MAINT_ACTIVE || cur == NM_MAINT_EXITING ||
+		      cur == NM_MAINT_RECOVERY;
+	if (accept != atomic_load(&m->accepting)) {
+		atomic_store(&m->accepting, accept);
+		if (m->cfg.migrator.accept != NULL)
+			m->cfg.migrator.accept(m->cfg.migrator.ctx, accept);
+	}
+	if (m->evac == NULL || prev == cur)
+		return;
+	if (cur == NM_MAINT_ENTERING) {
+		nm_evac_begin(m->evac);
+		m->evac_kicked = false;
+		evac_collect(m);
+	} else if (prev == NM_MAINT_ENTERING) {
+		nm_evac_end(m->evac);
+	}
+}
+
 /*
  * After every change of this node's state: send the control event the edge
  * calls for to every daemon, synchronously (upstream's emit_maintenance_transitions).
@@ -205,14 +338,15 @@ static void emit_edges(struct nm_meshos *m, uint64_t now_ms)
 	enum nm_maint_kind prev = m->last_kind, cur = m->maint.kind;
 	uint32_t kind = nm_maint_edge_control(prev, cur);
 	m->last_kind = cur;
-	if (kind == NM_CONTROL_NONE)
-		return;
-	struct nm_mesh_control c = { .kind = kind };
-	if (kind == NM_CONTROL_DRAIN_START)
-		c.deadline_ms = m->maint.has_deadline ? m->maint.deadline_ms
-						      : now_ms + m->cfg.drain_deadline_ms;
-	nm_ctlrouter_emit(&m->router, &c, now_ms);
-	nm_meshos_count(&m->n.control_broadcasts, 1);
+	if (kind != NM_CONTROL_NONE) {
+		struct nm_mesh_control c = { .kind = kind };
+		if (kind == NM_CONTROL_DRAIN_START)
+			c.deadline_ms = m->maint.has_deadline ? m->maint.deadline_ms
+							      : now_ms + m->cfg.drain_deadline_ms;
+		nm_ctlrouter_emit(&m->router, &c, now_ms);
+		nm_meshos_count(&m->n.control_broadcasts, 1);
+	}
+	evac_edge(m, prev, cur); /* after DrainStart went out */
 }
 
 static void commit(struct nm_meshos *m, const struct nm_maint_state *next, uint64_t now_ms)
@@ -477,6 +611,12 @@ static void publish_state(struct nm_meshos *m, uint64_t now_ms)
 	m->status.last_tick_ms = now_ms;
 	m->status.state = m->maint;
 	nm_maint_view_of(&m->maint, now_ms, &m->status.view);
+	struct nm_evac_stats es;
+	nm_evac_stats(m->evac, &es);
+	m->status.accepting = atomic_load(&m->accepting);
+	m->status.evacuating = es.active;
+	m->status.evac_failed = !es.active && es.left > 0;
+	m->status.evac_left = es.left;
 	memcpy(m->peers, peers, n * sizeof(peers[0]));
 	m->n_peers = n;
 	pthread_mutex_unlock(&m->pub_lock);
@@ -486,6 +626,8 @@ static void publish_state(struct nm_meshos *m, uint64_t now_ms)
 static void tick(struct nm_meshos *m, uint64_t now_ms)
 {
 	nm_meshos_count(&m->n.ticks, 1);
+	if (m->evac != NULL && m->maint.kind == NM_MAINT_ENTERING)
+		evac_collect(m); /* daemons that arrived since (spawns raced the state change) */
 	reconcile(m, now_ms);
 	execute(m, now_ms);
 	publish_state(m, now_ms);
@@ -584,6 +726,19 @@ void nm_meshos_deliver_now(struct nm_meshos *m, struct nm_ctlslot *s)
 
 /* ---- the step ---- */
 
+/* Drive the evacuation; once it has settled, reconcile at once (DrainFinish without a tick's wait). */
+static unsigned evac_poll(struct nm_meshos *m, uint64_t now_ms)
+{
+	if (m->evac == NULL || m->maint.kind != NM_MAINT_ENTERING)
+		return 0;
+	if (!nm_evac_step(m->evac, now_ms) || m->evac_kicked)
+		return 0;
+	m->evac_kicked = true;
+	tick(m, now_ms);
+	m->next_tick_ms = now_ms + m->cfg.tick_ms;
+	return 1;
+}
+
 unsigned nm_meshos_poll(struct nm_meshos *m, uint64_t now_ms)
 {
 	if (atomic_load_explicit(&m->closed, memory_order_acquire)) {
@@ -611,7 +766,8 @@ unsigned nm_meshos_poll(struct nm_meshos *m, uint64_t now_ms)
 		sample_backpressure(m, now_ms);
 		m->next_bp_ms = now_ms + m->cfg.backpressure_ms;
 	}
-	return n + pump(m);
+	n += pump(m);
+	return n + evac_poll(m, now_ms);
 }
 
 /* ---- reading ---- */
@@ -645,6 +801,12 @@ void nm_meshos_stats(struct nm_meshos *m, struct nm_meshos_stats *o)
 	o->capability_publishes = nm_capindex_publishes(&m->caps);
 	o->logs = nm_logring_last(&m->logs);
 	o->daemons = nm_ctlrouter_count(&m->router);
+	nm_evac_stats(m->evac, &o->evac);
+}
+
+bool nm_meshos_accepts_work(struct nm_meshos *m)
+{
+	return m != NULL && atomic_load(&m->accepting);
 }
 
 void nm_meshos_status(struct nm_meshos *m, struct nm_meshos_status *out)

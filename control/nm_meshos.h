@@ -34,6 +34,7 @@
 #include "nm_capability.h"
 #include "nm_daemon.h"
 #include "nm_error.h"
+#include "nm_evac.h"
 #include "nm_identity.h"
 #include "nm_logring.h"
 #include "nm_maint.h"
@@ -138,6 +139,17 @@ struct nm_meshos_config {
 	float backpressure_high;     /* assert at level >= high; 0: 0.75 */
 	float backpressure_low;      /* release at level <= low; 0: 0.25 */
 	struct nm_meshos_probes probes;
+	/*
+	 * Evacuation (docs/meshos.md "Evacuation"): with a migrator (start set),
+	 * entering maintenance migrates every daemon to a peer of evac.peers
+	 * whose capabilities satisfy the daemon's requirements (or to
+	 * evac.fallback_peer), at most evac.max_inflight at a time, retrying
+	 * until the drain deadline. Without one, daemons must leave by themselves.
+	 * The migrator is called from nm_meshos_poll only, so poll on the thread
+	 * that owns the migration engine (the control thread).
+	 */
+	struct nm_meshos_migrator migrator;
+	struct nm_evac_config evac;
 };
 
 /* ---- events into the loop (upstream MeshOsEvent) ---- */
@@ -208,6 +220,7 @@ struct nm_meshos_stats {
 	uint64_t backpressure_asserts;
 	uint64_t backpressure_releases;
 	uint64_t daemons;               /* with a channel now */
+	struct nm_evac_stats evac;      /* the evacuation (all 0 without a migrator) */
 };
 
 /* What the loop published at its last tick. */
@@ -219,6 +232,10 @@ struct nm_meshos_status {
 	bool backpressure;
 	float level;                    /* last sampled load */
 	bool closed;                    /* nm_meshos_shutdown was called */
+	bool accepting;                 /* takes new daemons (not Entering, Maintenance, DrainFailed) */
+	bool evacuating;                /* an evacuation is running */
+	bool evac_failed;               /* the last evacuation ended with daemons left */
+	uint64_t evac_left;             /* how many */
 };
 
 /* What a daemon can observe (upstream MetadataView). */
@@ -297,6 +314,16 @@ int nm_meshos_capabilities(struct nm_meshos *m, uint64_t daemon, struct nm_capab
 size_t nm_meshos_capable(struct nm_meshos *m, const struct nm_capability_filter *filter,
 			 uint64_t *ids, size_t max);
 
+/*
+ * Does the node take new daemons? With a migrator (an evacuating node),
+ * false from the moment this node's EnterMaintenance is applied until its
+ * ExitMaintenance is (Entering, Maintenance, DrainFailed):
+ * nm_meshos_register refuses them ("in_maintenance") and the migrator
+ * refuses inbound migrations. Without one, always true (upstream registers
+ * in any state). The appliance checks it before it spawns.
+ */
+bool nm_meshos_accepts_work(struct nm_meshos *m);
+
 /* Total events refused by full channels (upstream dropped_control_events; monotonic here). */
 uint64_t nm_meshos_dropped_control_events(struct nm_meshos *m);
 
@@ -311,7 +338,8 @@ int nm_meshos_route(struct nm_meshos *m, uint64_t daemon, const struct nm_daemon
  * default host config; cfg->lcore pins it on a worker lcore) and gets its
  * control channel. Takes ownership of `d` in every case. Duplicate identity:
  * NM_EPROCESS_FAILED, kind "register_failed", message "daemon process failed:
- * daemon 0x... already registered".
+ * daemon 0x... already registered". While nm_meshos_accepts_work is false
+ * (an evacuating node in maintenance): -EAGAIN, kind "in_maintenance".
  */
 int nm_meshos_register(struct nm_meshos *m, struct nm_daemon *d, const struct nm_identity *id,
 		       const struct nm_host_config *cfg, struct nm_meshos_handle **out);

@@ -40,12 +40,15 @@ struct nm_meshos {
 	_Atomic uint32_t refs; /* the owner's, plus one per handle */
 	_Atomic bool closed;
 	struct nm_meshos_counters n;
+	_Atomic bool accepting;      /* nm_meshos_accepts_work */
+	struct nm_evac *evac;        /* NULL without a migrator */
 
 	/* Loop state: the polling thread only. */
 	bool started, drained;
 	uint64_t next_tick_ms, next_bp_ms, next_action_id;
 	struct nm_maint_state maint;
 	enum nm_maint_kind last_kind; /* the edge detector's memory */
+	bool evac_kicked;             /* the evacuation settled: an early tick was asked for */
 	struct nm_u64map mirror;      /* node -> (enum nm_maint_kind + 1) */
 	bool bp_on;
 	struct nm_meshos_action *actions;

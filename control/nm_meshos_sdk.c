@@ -145,6 +145,12 @@ int nm_meshos_register(struct nm_meshos *m, struct nm_daemon *d, const struct nm
 		return nm_meshos_fail(-ESHUTDOWN, "already_shutdown",
 				      "MeshOsDaemonSdk was already shut down");
 	}
+	if (!atomic_load(&m->accepting)) {
+		release_daemon(d);
+		return nm_meshos_fail(-EAGAIN, "in_maintenance",
+				      "node 0x%016" PRIx64 " is in maintenance: it takes no new daemons",
+				      m->node_id);
+	}
 	struct nm_error err = { 0 };
 	struct nm_daemon_handle dh;
 	int rc = nm_runtime_spawn_with_daemon(m->rt, d, id, cfg, &dh, &err);

@@ -4,6 +4,8 @@
 #   scripts/bench.sh sessions    handshakes and heartbeats, one core
 #   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
+#   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
+#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, ...
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -20,11 +22,31 @@ case "$part" in
   dataplane)
     # Main lcore on CPU 0 (sleeps while measuring), the one worker on CPU 1.
     eal=(--lcores=0@0,1@1) ;;
-  *) echo "usage: $0 runtime|sessions|meshos|dataplane" >&2; exit 2 ;;
+  aead)
+    # One thread; the crypto vdevs are hot-plugged by the benchmark.
+    eal=(-l 1) ;;
+
+  migration)
+    # In-process runtimes, no port; each figure's command line is listed below.
+    eal=() ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|migration" >&2; exit 2 ;;
 esac
 
 nm_build
 mem=$(nm_eal_mem_args 512)
+
+if [ "$part" = migration ]; then
+  # The migration figures, one line each: "EAL args -- netmesh-bench subcommand [args]".
+  cmds=(
+    "-l 0 -- migration-drain"
+  )
+  for cmd in "${cmds[@]}"; do
+    # shellcheck disable=SC2086
+    "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \
+      --file-prefix="nmbench$$" --log-level='lib.*:error' $cmd
+  done
+  exit 0
+fi
 # shellcheck disable=SC2086
 exec "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \
   "${eal[@]}" --log-level='lib.*:error' -- "$@"

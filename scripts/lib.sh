@@ -48,14 +48,15 @@ nm_wait_pid() {
   return "$rc"
 }
 
-# Stop a process we started, by pid: SIGINT (a graceful stop), SIGKILL after 10 s. Always 0.
+# nm_stop_pid PID [SECONDS]: SIGINT a process we started, SIGKILL it after SECONDS (default 10),
+# reap it. Nothing when PID is empty or gone; always 0.
 nm_stop_pid() {
-  local pid=$1 rc=0
+  local pid=$1 secs=${2:-10} rc=0
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill -INT "$pid" 2>/dev/null || true
-  nm_wait_pid "$pid" 10 || rc=$?
+  nm_wait_pid "$pid" "$secs" || rc=$?
   if [ "$rc" = 124 ]; then
-    echo "# pid $pid did not stop in 10 s: killing it" >&2
+    echo "${0##*/}: pid $pid did not stop in $secs s: killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   fi

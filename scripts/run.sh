@@ -8,10 +8,16 @@
 # Exit status: 0 when the generator received events and saw no chain error.
 set -euo pipefail
 
+# --migrate: three appliances, netmesh-wire and live migrations (scripts/run_migrate.sh).
+for a in "$@"; do
+  [ "$a" != --migrate ] || exec "$(dirname "${BASH_SOURCE[0]}")/run_migrate.sh" "$@"
+done
+
 usage() {
   cat <<EOF
 usage: scripts/run.sh [--duration SEC] [--rate PPS] [--event-size BYTES] [--events-per-packet N]
                       [--no-build] [--tag NAME] [--top] [--huge-dir DIR]
+       scripts/run.sh --migrate [--duration SEC] [--loss PCT] ...   (see --migrate --help)
 
 Runs until Ctrl-C, or for --duration SEC seconds, then stops both processes
 and prints the generator's summary.

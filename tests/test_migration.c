@@ -25,11 +25,10 @@
 #include "nm_node.h"
 #include "nm_runtime.h"
 #include "nm_test.h"
+#define NM_PUMP_CHECK(c) ck_assert(c)
+#include "nm_test_pump.h"
 
-#define MAX_NODES 3
-#define MAX_MSGS 20000
 #define SENDER_NODE 0x5E4D5E4D5E4D0001ull
-#define STEP_MS 5
 #define MAX_EVENTS 20000
 
 /* ------------------------------------------------------------ test daemon */
@@ -211,37 +210,9 @@ static void outlog_check_chain(const struct outlog *l, uint64_t n)
 
 /* ------------------------------------------------------------ the network */
 
-struct msg {
-	int from, to; /* node index; to == -1: the sender */
-	uint64_t at;
-	uint8_t *buf;
-	size_t len;
-};
-
-struct net;
-
-struct node {
-	struct net *net;
-	int idx;
-	struct nm_identity id;
-	struct nm_node *node;
-	struct nm_runtime *rt;
-	struct nm_migration *mig; /* NULL: a bare node without a compute runtime */
-	uint8_t sk[32], pk[32];
-	bool alive;
-	struct nm_output_sink sink;
-};
-
+/* The pump (tests/nm_test_pump.h) plus the sender and the output log. */
 struct net {
-	int n;
-	struct node nodes[MAX_NODES];
-	struct msg *q;
-	size_t nq;
-	uint64_t now;
-	uint64_t rng;
-	uint32_t loss_pct, dup_pct, max_delay_ms;
-	bool link_down[MAX_NODES][MAX_NODES];
-	bool knows_static[MAX_NODES][MAX_NODES];
+	struct nm_pump p; /* first: a pump node's net is this net */
 	struct outlog *log;
 	/* the sender */
 	uint64_t origin;
@@ -250,185 +221,29 @@ struct net {
 	uint64_t sent_ok, not_found;
 	uint64_t next_id;
 	struct nm_outputs *out;
-	/* counters */
-	uint64_t dropped, duplicated;
 };
 
 static uint32_t rnd(struct net *n)
 {
-	/* xorshift64*: deterministic faults */
-	n->rng ^= n->rng >> 12;
-	n->rng ^= n->rng << 25;
-	n->rng ^= n->rng >> 27;
-	return (uint32_t)((n->rng * 2685821657736338717ull) >> 32);
-}
-
-static int node_index(struct net *n, uint64_t node_id)
-{
-	for (int i = 0; i < n->n; i++)
-		if (n->nodes[i].id.node_id == node_id)
-			return i;
-	return node_id == SENDER_NODE ? -1 : -2;
-}
-
-static void enqueue(struct net *n, int from, int to, const uint8_t *buf, size_t len)
-{
-	ck_assert_uint_lt(n->nq, MAX_MSGS);
-	struct msg *m = &n->q[n->nq++];
-	m->from = from;
-	m->to = to;
-	m->at = n->now + STEP_MS + (n->max_delay_ms ? rnd(n) % n->max_delay_ms : 0);
-	m->buf = malloc(len);
-	ck_assert_ptr_nonnull(m->buf);
-	memcpy(m->buf, buf, len);
-	m->len = len;
-}
-
-static int tx_send(void *ctx, uint64_t dest, const uint8_t *msg, size_t len)
-{
-	struct node *self = ctx;
-	struct net *n = self->net;
-	int to = node_index(n, dest);
-	if (to == -2)
-		return -EHOSTUNREACH; /* no session to that node */
-	if (!self->alive)
-		return 0;
-	if (to >= 0 && n->link_down[self->idx][to]) {
-		n->dropped++;
-		return 0;
-	}
-	if (n->loss_pct && rnd(n) % 100 < n->loss_pct) {
-		n->dropped++;
-		return 0;
-	}
-	enqueue(n, self->idx, to, msg, len);
-	if (n->dup_pct && rnd(n) % 100 < n->dup_pct) {
-		n->duplicated++;
-		enqueue(n, self->idx, to, msg, len);
-	}
-	return 0;
-}
-
-static bool tx_peer_static(void *ctx, uint64_t node, uint8_t out[32])
-{
-	struct node *self = ctx;
-	int i = node_index(self->net, node);
-	if (i < 0 || !self->net->knows_static[self->idx][i])
-		return false;
-	memcpy(out, self->net->nodes[i].pk, 32);
-	return true;
-}
-
-static void tx_moved(void *ctx, uint64_t origin, uint64_t node)
-{
-	(void)ctx;
-	(void)origin;
-	(void)node;
+	return nm_pump_rnd(&n->p);
 }
 
 static void sink_emit(void *ctx, uint64_t origin, uint64_t sender, const struct nm_outputs *out)
 {
 	(void)origin;
 	(void)sender;
-	struct node *self = ctx;
-	if (self->net->log != NULL)
-		outlog_add(self->net->log, out);
+	struct nm_pump_node *self = ctx;
+	struct net *n = (struct net *)self->net;
+	if (n->log != NULL)
+		outlog_add(n->log, out);
 }
 
-static struct nm_mig_transport transport_of(struct node *nd)
+static void deliver_to_sender(struct nm_pump *p, const struct nm_pump_msg *m)
 {
-	return (struct nm_mig_transport){ .ctx = nd, .send = tx_send, .peer_static = tx_peer_static,
-					  .moved = tx_moved };
-}
-
-static void node_engine(struct node *nd)
-{
-	struct nm_mig_transport tx = transport_of(nd);
-	struct nm_mig_config cfg = { .rt = nd->rt, .tx = &tx, .static_sk = nd->sk };
-	nd->mig = nm_mig_create(&cfg);
-	ck_assert_ptr_nonnull(nd->mig);
-}
-
-/* A net of n nodes, each a started runtime with rec/srec/big/counter kinds and an engine. */
-static struct net *net_new(int n_nodes, uint64_t seed)
-{
-	struct net *n = calloc(1, sizeof(*n));
-	ck_assert_ptr_nonnull(n);
-	n->q = calloc(MAX_MSGS, sizeof(*n->q));
-	n->out = nm_outputs_create(64, 4096);
-	ck_assert_ptr_nonnull(n->q);
-	n->n = n_nodes;
-	n->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
-	n->now = 1000;
-	n->loc = 0;
-	for (int i = 0; i < n_nodes; i++) {
-		struct node *nd = &n->nodes[i];
-		nd->net = n;
-		nd->idx = i;
-		nd->alive = true;
-		ck_assert_int_eq(nm_identity_generate(&nd->id), 0);
-		randombytes_buf(nd->sk, 32);
-		ck_assert_int_eq(nm_x25519_public(nd->sk, nd->pk), 0);
-		nd->node = nm_node_create(&nd->id);
-		nd->rt = nm_runtime_create(nd->node);
-		ck_assert_ptr_nonnull(nd->rt);
-		ck_assert_int_eq(nm_runtime_register_factory(nd->rt, "rec", rec_factory, NULL, NULL), 0);
-		ck_assert_int_eq(nm_runtime_register_factory(nd->rt, "srec", rec_factory, (void *)1, NULL), 0);
-		ck_assert_int_eq(nm_runtime_register_factory(nd->rt, "big", big_factory, NULL, NULL), 0);
-		ck_assert_int_eq(nm_builtin_register_all(nd->rt, NULL), 0);
-		ck_assert_int_eq(nm_runtime_start(nd->rt, NULL), 0);
-		nd->sink = (struct nm_output_sink){ nd, sink_emit };
-		nm_runtime_set_output_sink(nd->rt, &nd->sink);
-		node_engine(nd);
-		for (int j = 0; j < n_nodes; j++)
-			n->knows_static[i][j] = true;
-	}
-	return n;
-}
-
-static void net_free(struct net *n)
-{
-	for (int i = 0; i < n->n; i++) {
-		struct node *nd = &n->nodes[i];
-		nm_mig_free(nd->mig);
-		nm_runtime_destroy(nd->rt);
-		nm_node_destroy(nd->node);
-		nm_identity_wipe(&nd->id);
-	}
-	for (size_t i = 0; i < n->nq; i++)
-		free(n->q[i].buf);
-	free(n->q);
-	nm_outputs_free(n->out);
-	free(n->log);
-	free(n);
-}
-
-static uint64_t nid(struct net *n, int i)
-{
-	return n->nodes[i].id.node_id;
-}
-
-/* A node without a compute runtime answers like upstream's bare mesh (§11.8). */
-static void bare_node_reply(struct net *n, struct node *nd, const struct msg *m)
-{
-	struct nm_mig_msg in, out = { 0 };
-	if (nm_mig_decode(m->buf, m->len, &in, NULL, NULL) < 0 ||
-	    (in.type != NM_MIG_TAKE_SNAPSHOT && in.type != NM_MIG_SNAPSHOT_READY))
-		return;
-	out.type = NM_MIG_FAILED;
-	out.daemon_origin = in.daemon_origin;
-	out.failed.code = NM_MIG_FAIL_COMPUTE_NOT_SUPPORTED;
-	uint8_t buf[64];
-	size_t len;
-	ck_assert_int_eq(nm_mig_encode(&out, buf, sizeof(buf), &len, NULL), 0);
-	tx_send(nd, nid(n, m->from), buf, len);
-}
-
-static void deliver_to_sender(struct net *n, const struct msg *m)
-{
+	struct net *n = (struct net *)p;
 	struct nm_mig_msg in;
 	if (nm_mig_decode(m->buf, m->len, &in, NULL, NULL) == 0 && in.type == NM_MIG_MOVED) {
-		int i = node_index(n, in.moved.new_node);
+		int i = nm_pump_index(p, in.moved.new_node);
 		if (i >= 0 && in.daemon_origin == n->origin) {
 			n->loc = i;
 			n->moved_seen++;
@@ -436,32 +251,50 @@ static void deliver_to_sender(struct net *n, const struct msg *m)
 	}
 }
 
-/* Deliver every due message (in arrival-time order), then poll every engine. */
+static void test_kinds(struct nm_runtime *rt, void *ctx)
+{
+	(void)ctx;
+	ck_assert_int_eq(nm_runtime_register_factory(rt, "rec", rec_factory, NULL, NULL), 0);
+	ck_assert_int_eq(nm_runtime_register_factory(rt, "srec", rec_factory, (void *)1, NULL), 0);
+	ck_assert_int_eq(nm_runtime_register_factory(rt, "big", big_factory, NULL, NULL), 0);
+}
+
+/* A net of n nodes, each a started runtime with rec/srec/big/counter kinds and an engine. */
+static struct net *net_new(int n_nodes, uint64_t seed)
+{
+	struct net *n = calloc(1, sizeof(*n));
+	ck_assert_ptr_nonnull(n);
+	nm_pump_init(&n->p, n_nodes, seed, test_kinds, NULL);
+	n->p.sender_node = SENDER_NODE;
+	n->p.on_sender = deliver_to_sender;
+	n->out = nm_outputs_create(64, 4096);
+	n->loc = 0;
+	for (int i = 0; i < n_nodes; i++) {
+		struct nm_pump_node *nd = &n->p.nodes[i];
+		nd->sink = (struct nm_output_sink){ nd, sink_emit };
+		nm_runtime_set_output_sink(nd->rt, &nd->sink);
+	}
+	return n;
+}
+
+static void net_free(struct net *n)
+{
+	nm_pump_fini(&n->p);
+	nm_outputs_free(n->out);
+	free(n->log);
+	free(n);
+}
+
+static uint64_t nid(struct net *n, int i)
+{
+	return nm_pump_nid(&n->p, i);
+}
+
 static void net_step(struct net *n)
 {
-	n->now += STEP_MS;
-	for (size_t i = 0; i < n->nq;) {
-		struct msg m = n->q[i];
-		if (m.at > n->now) {
-			i++;
-			continue;
-		}
-		n->q[i] = n->q[--n->nq];
-		if (m.to == -1) {
-			deliver_to_sender(n, &m);
-		} else if (n->nodes[m.to].alive && !n->link_down[m.from][m.to]) {
-			struct node *nd = &n->nodes[m.to];
-			if (nd->mig != NULL)
-				nm_mig_handle(nd->mig, m.buf, m.len, nid(n, m.from), n->now, NULL);
-			else
-				bare_node_reply(n, nd, &m);
-		}
-		free(m.buf);
-	}
-	for (int i = 0; i < n->n; i++)
-		if (n->nodes[i].alive && n->nodes[i].mig != NULL)
-			nm_mig_poll(n->nodes[i].mig, n->now);
+	nm_pump_step(&n->p);
 }
+
 
 /* ------------------------------------------------------------ the sender */
 
@@ -477,8 +310,8 @@ static bool send_one(struct net *n, uint64_t id)
 {
 	uint8_t b[8];
 	struct nm_event ev = event_of(id, b);
-	for (int tries = 0; tries < n->n; tries++) {
-		struct node *nd = &n->nodes[n->loc];
+	for (int tries = 0; tries < n->p.n; tries++) {
+		struct nm_pump_node *nd = &n->p.nodes[n->loc];
 		if (nd->alive) {
 			int rc = nm_runtime_deliver_from(nd->rt, n->origin, &ev, SENDER_NODE, n->out, NULL);
 			if (rc == 0) {
@@ -490,7 +323,7 @@ static bool send_one(struct net *n, uint64_t id)
 			ck_assert_int_eq(rc, NM_ENOT_FOUND);
 		}
 		n->not_found++; /* a sender with a stale route looks the daemon up again */
-		n->loc = (n->loc + 1) % n->n;
+		n->loc = (n->loc + 1) % n->p.n;
 	}
 	return false;
 }
@@ -511,8 +344,8 @@ static void run(struct net *n, uint32_t steps, uint32_t per_step)
 static int live_count(struct net *n, uint64_t origin, int *where)
 {
 	int c = 0;
-	for (int i = 0; i < n->n; i++)
-		if (n->nodes[i].alive && nm_runtime_has_daemon(n->nodes[i].rt, origin)) {
+	for (int i = 0; i < n->p.n; i++)
+		if (n->p.nodes[i].alive && nm_runtime_has_daemon(n->p.nodes[i].rt, origin)) {
 			c++;
 			if (where != NULL)
 				*where = i;
@@ -522,8 +355,8 @@ static int live_count(struct net *n, uint64_t origin, int *where)
 
 static bool engine_idle(struct net *n, int i, uint64_t origin)
 {
-	return !n->nodes[i].alive || n->nodes[i].mig == NULL ||
-	       nm_mig_phase_of(n->nodes[i].mig, origin) == NM_MIG_PHASE_NONE;
+	return !n->p.nodes[i].alive || n->p.nodes[i].mig == NULL ||
+	       nm_mig_phase_of(n->p.nodes[i].mig, origin) == NM_MIG_PHASE_NONE;
 }
 
 /* Pump (with traffic) until no node has a record in progress for origin; generous deadline. */
@@ -531,7 +364,7 @@ static void run_until_idle(struct net *n, uint64_t origin, uint32_t per_step)
 {
 	for (int guard = 0; guard < 40000; guard++) {
 		bool idle = true;
-		for (int i = 0; i < n->n; i++)
+		for (int i = 0; i < n->p.n; i++)
 			idle = idle && engine_idle(n, i, origin);
 		if (idle)
 			return;
@@ -545,11 +378,11 @@ static struct nm_daemon_handle spawn_on(struct net *n, int i, const char *kind,
 {
 	struct nm_daemon_handle h;
 	struct nm_error e;
-	ck_assert_msg(nm_runtime_spawn(n->nodes[i].rt, kind, id, NULL, &h, &e) == 0, "%s", e.msg);
-	for (int j = 0; j < n->n; j++)
+	ck_assert_msg(nm_runtime_spawn(n->p.nodes[i].rt, kind, id, NULL, &h, &e) == 0, "%s", e.msg);
+	for (int j = 0; j < n->p.n; j++)
 		if (j != i)
 			ck_assert_int_eq(nm_runtime_register_migration_target_identity(
-						 n->nodes[j].rt, kind, id, NULL, NULL),
+						 n->p.nodes[j].rt, kind, id, NULL, NULL),
 					 0);
 	n->origin = id->origin_hash;
 	n->loc = i;
@@ -559,14 +392,14 @@ static struct nm_daemon_handle spawn_on(struct net *n, int i, const char *kind,
 static struct nm_mig_info last(struct net *n, int i)
 {
 	struct nm_mig_info h[1] = { 0 };
-	ck_assert_uint_ge(nm_mig_history(n->nodes[i].mig, h, 1), 1);
+	ck_assert_uint_ge(nm_mig_history(n->p.nodes[i].mig, h, 1), 1);
 	return h[0];
 }
 
 static bool last_ok(struct net *n, int i, uint64_t origin)
 {
 	struct nm_mig_info h[1];
-	return nm_mig_history(n->nodes[i].mig, h, 1) > 0 && h[0].origin == origin && h[0].ok;
+	return nm_mig_history(n->p.nodes[i].mig, h, 1) > 0 && h[0].origin == origin && h[0].ok;
 }
 
 /* The daemon's rec state, read back with a snapshot. */
@@ -574,7 +407,7 @@ static void rec_state(struct net *n, int i, uint64_t origin, uint64_t *count, ui
 		      uint64_t *sumsq)
 {
 	struct nm_snapshot *s = NULL;
-	ck_assert_int_eq(nm_runtime_snapshot(n->nodes[i].rt, origin, &s, NULL), 0);
+	ck_assert_int_eq(nm_runtime_snapshot(n->p.nodes[i].rt, origin, &s, NULL), 0);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->state_len, 24);
 	*count = nm_get_le64(s->state);
@@ -621,9 +454,9 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 {
 	struct net *n = net_new(n_nodes, seed);
 	n->log = calloc(1, sizeof(*n->log));
-	n->loss_pct = getenv("NM_LOSS") ? (uint32_t)atoi(getenv("NM_LOSS")) : 5;
-	n->dup_pct = 3;
-	n->max_delay_ms = 40;
+	n->p.loss_pct = getenv("NM_LOSS") ? (uint32_t)atoi(getenv("NM_LOSS")) : 5;
+	n->p.dup_pct = 3;
+	n->p.max_delay_ms = 40;
 	struct nm_identity id;
 	ck_assert_int_eq(nm_identity_generate(&id), 0);
 	spawn_on(n, 0, kind, &id);
@@ -636,7 +469,7 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 		struct nm_error e;
 		/* With 3 nodes every third one is orchestrated by the node that is neither. */
 		int by = n_nodes == 3 && k % 3 == 2 ? 3 - host - to : host;
-		int rc = nm_mig_start(n->nodes[by].mig, o, nid(n, host), nid(n, to), &opts, n->now, &e);
+		int rc = nm_mig_start(n->p.nodes[by].mig, o, nid(n, host), nid(n, to), &opts, n->p.now, &e);
 		if (rc == NM_EMIG_ALREADY_MIGRATING && waits++ < 400) {
 			run(n, 50, 2); /* the previous one still forwards: later */
 			k--;
@@ -663,7 +496,7 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 	check_exactly_once(n, o, stateful);
 	for (int i = 0; i < n_nodes; i++) {
 		struct nm_mig_stats st;
-		nm_mig_stats(n->nodes[i].mig, &st);
+		nm_mig_stats(n->p.nodes[i].mig, &st);
 		ck_assert_uint_eq(st.events_undeliverable, 0);
 		ck_assert_uint_eq(st.events_lost_nomem, 0);
 	}
@@ -709,8 +542,8 @@ static struct net *faulty_pair(uint64_t seed, uint64_t *origin)
 {
 	struct net *n = net_new(2, seed);
 	n->log = calloc(1, sizeof(*n->log));
-	n->loss_pct = 5;
-	n->max_delay_ms = 20;
+	n->p.loss_pct = 5;
+	n->p.max_delay_ms = 20;
 	struct nm_identity id;
 	ck_assert_int_eq(nm_identity_generate(&id), 0);
 	spawn_on(n, 0, "rec", &id);
@@ -723,7 +556,7 @@ static void start_0_to_1(struct net *n, uint64_t o)
 {
 	struct nm_mig_opts opts = nm_mig_opts_default();
 	struct nm_error e;
-	ck_assert_msg(nm_mig_start(n->nodes[0].mig, o, nid(n, 0), nid(n, 1), &opts, n->now, &e) == 0,
+	ck_assert_msg(nm_mig_start(n->p.nodes[0].mig, o, nid(n, 0), nid(n, 1), &opts, n->p.now, &e) == 0,
 		      "%s", e.msg);
 }
 
@@ -732,10 +565,10 @@ START_TEST(target_killed_mid_transfer_daemon_stays_on_source)
 	uint64_t o;
 	struct net *n = faulty_pair(0x7001, &o);
 	start_0_to_1(n, o);
-	n->nodes[1].alive = false; /* before the snapshot reaches it */
+	n->p.nodes[1].alive = false; /* before the snapshot reaches it */
 	run_until_idle(n, o, 2);
 	struct nm_mig_info h[1];
-	ck_assert_uint_ge(nm_mig_history(n->nodes[0].mig, h, 1), 1);
+	ck_assert_uint_ge(nm_mig_history(n->p.nodes[0].mig, h, 1), 1);
 	ck_assert(!h[0].ok);
 	ck_assert_str_eq(h[0].reason, "state failed: migration timed out in phase Transfer");
 	int where = -1;
@@ -756,7 +589,7 @@ START_TEST(source_killed_after_cutover_daemon_lives_on_target)
 		run(n, 1, 2);
 	ck_assert(last_ok(n, 1, o)); /* the target activated: that is the cutover */
 	run(n, 400, 0);               /* every forwarded event acked */
-	n->nodes[0].alive = false;
+	n->p.nodes[0].alive = false;
 	run(n, 100, 2);               /* the sender finds the daemon on node 1 */
 	end_live_on(n, o, 1);
 }
@@ -765,10 +598,10 @@ END_TEST
 /* Cut both directions right after the commit (ActivateTarget in flight). */
 static void cut_after_commit(struct net *n, uint64_t o)
 {
-	for (int g = 0; g < 20000 && nm_mig_phase_of(n->nodes[0].mig, o) != NM_MIG_PHASE_REPLAY; g++)
+	for (int g = 0; g < 20000 && nm_mig_phase_of(n->p.nodes[0].mig, o) != NM_MIG_PHASE_REPLAY; g++)
 		run(n, 1, 2);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
-	n->link_down[0][1] = n->link_down[1][0] = true;
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
+	n->p.link_down[0][1] = n->p.link_down[1][0] = true;
 }
 
 START_TEST(link_down_during_replay_completes_after_link_returns)
@@ -778,8 +611,8 @@ START_TEST(link_down_during_replay_completes_after_link_returns)
 	start_0_to_1(n, o);
 	cut_after_commit(n, o);
 	run(n, 400, 2); /* 2 s: the source keeps its events and retries */
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
-	n->link_down[0][1] = n->link_down[1][0] = false;
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
+	n->p.link_down[0][1] = n->p.link_down[1][0] = false;
 	run_until_idle(n, o, 2);
 	ck_assert(last_ok(n, 0, o));
 	run(n, 2000, 0);
@@ -794,11 +627,11 @@ START_TEST(link_down_past_discard_timeout_reverts_to_source)
 	start_0_to_1(n, o);
 	cut_after_commit(n, o);
 	run(n, 6400, 1); /* 32 s: the target discards its uncommitted restore */
-	ck_assert_int_eq(nm_runtime_has_daemon(n->nodes[1].rt, o), false);
-	n->link_down[0][1] = n->link_down[1][0] = false;
+	ck_assert_int_eq(nm_runtime_has_daemon(n->p.nodes[1].rt, o), false);
+	n->p.link_down[0][1] = n->p.link_down[1][0] = false;
 	run_until_idle(n, o, 1); /* ActivateTarget -> "discarded": the proof, the source reverts */
 	struct nm_mig_info h[1];
-	nm_mig_history(n->nodes[0].mig, h, 1);
+	nm_mig_history(n->p.nodes[0].mig, h, 1);
 	ck_assert(!h[0].ok);
 	ck_assert_str_eq(h[0].reason,
 			 "state failed: target discarded the restore; reverted to the source");
@@ -813,7 +646,7 @@ START_TEST(non_last_output_state_keeps_one_chain)
 	 * the chain-head TLV upstream's fallback would break the chain here. */
 	uint64_t o;
 	struct net *n = faulty_pair(0x7005, &o);
-	n->loss_pct = 0;
+	n->p.loss_pct = 0;
 	start_0_to_1(n, o);
 	run_until_idle(n, o, 0);
 	ck_assert(last_ok(n, 0, o));
@@ -839,14 +672,14 @@ START_TEST(garbage_and_forged_messages_change_nothing)
 	const uint64_t o = id.origin_hash;
 	run(n, 10, 2);
 	/* Real messages to mutate: one migration's worth, captured from the queue. */
-	ck_assert_int_eq(nm_mig_start(n->nodes[0].mig, o, nid(n, 0), nid(n, 1), NULL, n->now, NULL), 0);
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, o, nid(n, 0), nid(n, 1), NULL, n->p.now, NULL), 0);
 	uint8_t samples[8][512];
 	size_t lens[8], ns = 0;
 	for (int step = 0; step < 10 && ns < 8; step++) {
-		for (size_t i = 0; i < n->nq && ns < 8; i++)
-			if (n->q[i].len <= sizeof(samples[0])) {
-				memcpy(samples[ns], n->q[i].buf, n->q[i].len);
-				lens[ns++] = n->q[i].len;
+		for (size_t i = 0; i < n->p.nq && ns < 8; i++)
+			if (n->p.q[i].len <= sizeof(samples[0])) {
+				memcpy(samples[ns], n->p.q[i].buf, n->p.q[i].len);
+				lens[ns++] = n->p.q[i].len;
 			}
 		run(n, 1, 2);
 	}
@@ -869,13 +702,13 @@ START_TEST(garbage_and_forged_messages_change_nothing)
 				buf[rnd(n) % len] ^= (uint8_t)(1u << (rnd(n) % 8));
 		}
 		int to = (int)(rnd(n) % 2);
-		nm_mig_handle(n->nodes[to].mig, buf, len, 0x9999, n->now, NULL);
+		nm_mig_handle(n->p.nodes[to].mig, buf, len, 0x9999, n->p.now, NULL);
 		if (k % 100 == 0)
 			run(n, 1, 1);
 	}
 	run(n, 3000, 0);
 	struct nm_mig_stats st;
-	nm_mig_stats(n->nodes[0].mig, &st);
+	nm_mig_stats(n->p.nodes[0].mig, &st);
 	ck_assert_uint_gt(st.decode_errors, 0);
 	ck_assert_uint_gt(st.wrong_peer + st.stale, 0);
 	end_live_on(n, o, 1);
@@ -890,9 +723,9 @@ static struct net *pair(bool target_slot, struct nm_identity *id)
 	struct net *n = net_new(2, 0x42);
 	ck_assert_int_eq(nm_identity_generate(id), 0);
 	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(n->nodes[0].rt, "counter", id, NULL, &h, NULL), 0);
+	ck_assert_int_eq(nm_runtime_spawn(n->p.nodes[0].rt, "counter", id, NULL, &h, NULL), 0);
 	if (target_slot)
-		ck_assert_int_eq(nm_runtime_register_migration_target_identity(n->nodes[1].rt, "counter",
+		ck_assert_int_eq(nm_runtime_register_migration_target_identity(n->p.nodes[1].rt, "counter",
 									       id, NULL, NULL),
 				 0);
 	n->origin = id->origin_hash;
@@ -905,7 +738,7 @@ static uint64_t counter_deliver(struct net *n, int i, uint64_t o, uint64_t seq)
 	uint8_t b[8];
 	struct nm_event ev = event_of(seq, b);
 	struct nm_error e;
-	ck_assert_msg(nm_runtime_deliver(n->nodes[i].rt, o, &ev, n->out, &e) == 0, "%s", e.msg);
+	ck_assert_msg(nm_runtime_deliver(n->p.nodes[i].rt, o, &ev, n->out, &e) == 0, "%s", e.msg);
 	ck_assert_uint_eq(n->out->n, 1);
 	return nm_get_le64(n->out->ev[0].payload);
 }
@@ -916,7 +749,7 @@ static void deliver_held(struct net *n, int i, uint64_t o, uint64_t from, uint64
 	for (uint64_t q = from; q <= to; q++) {
 		uint8_t b[8];
 		struct nm_event ev = event_of(q, b);
-		ck_assert_int_eq(nm_runtime_deliver(n->nodes[i].rt, o, &ev, n->out, NULL), 0);
+		ck_assert_int_eq(nm_runtime_deliver(n->p.nodes[i].rt, o, &ev, n->out, NULL), 0);
 		ck_assert_uint_eq(n->out->n, 0);
 	}
 }
@@ -924,8 +757,8 @@ static void deliver_held(struct net *n, int i, uint64_t o, uint64_t from, uint64
 static int start(struct net *n, int src_node, int from, int to, struct nm_mig_opts opts,
 		 struct nm_error *e)
 {
-	return nm_mig_start(n->nodes[src_node].mig, n->origin, nid(n, from), nid(n, to), &opts,
-			    n->now, e);
+	return nm_mig_start(n->p.nodes[src_node].mig, n->origin, nid(n, from), nid(n, to), &opts,
+			    n->p.now, e);
 }
 
 static struct nm_mig_opts opts_of(bool identity, uint32_t retry_ms)
@@ -938,10 +771,10 @@ static struct nm_mig_opts opts_of(bool identity, uint32_t retry_ms)
 static int queued(struct net *n, int from, int to, uint8_t type)
 {
 	int c = 0;
-	for (size_t i = 0; i < n->nq; i++) {
+	for (size_t i = 0; i < n->p.nq; i++) {
 		struct nm_mig_msg m;
-		if (n->q[i].from == from && n->q[i].to == to &&
-		    nm_mig_decode(n->q[i].buf, n->q[i].len, &m, NULL, NULL) == 0 && m.type == type)
+		if (n->p.q[i].from == from && n->p.q[i].to == to &&
+		    nm_mig_decode(n->p.q[i].buf, n->p.q[i].len, &m, NULL, NULL) == 0 && m.type == type)
 			c++;
 	}
 	return c;
@@ -954,7 +787,7 @@ static int inject_msg(struct net *n, int to, uint64_t from_id, struct nm_mig_msg
 	uint8_t buf[32768];
 	size_t len;
 	ck_assert_int_eq(nm_mig_encode(m, buf, sizeof(buf), &len, NULL), 0);
-	return nm_mig_handle(n->nodes[to].mig, buf, len, from_id, n->now, e);
+	return nm_mig_handle(n->p.nodes[to].mig, buf, len, from_id, n->p.now, e);
 }
 
 /* The counter's CDS1 bytes on node i (with the chain-head TLV value). */
@@ -962,7 +795,7 @@ static size_t snapshot_bytes(struct net *n, int i, uint64_t o, uint8_t *buf, siz
 			     uint64_t *seq)
 {
 	struct nm_snapshot *s = NULL;
-	ck_assert_int_eq(nm_runtime_snapshot(n->nodes[i].rt, o, &s, NULL), 0);
+	ck_assert_int_eq(nm_runtime_snapshot(n->p.nodes[i].rt, o, &s, NULL), 0);
 	size_t len = nm_snapshot_wire_size(s);
 	ck_assert_int_eq(nm_snapshot_encode(s, buf, cap, NULL), 0);
 	*seq = s->through_seq;
@@ -995,15 +828,15 @@ START_TEST(test_orchestrator_full_phase_chain)
 	struct net *n = pair(true, &id);
 	const uint64_t o = id.origin_hash;
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_TRANSFER);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_TRANSFER);
 	net_step(n); /* target restores, RestoreComplete */
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[1].mig, o), NM_MIG_PHASE_RESTORE);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[1].mig, o), NM_MIG_PHASE_RESTORE);
 	net_step(n); /* source commits: netmesh's Restore -> Replay */
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
 	net_step(n); /* target activates, ActivateAck */
 	net_step(n); /* the record ends with the ack */
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_NONE);
-	ck_assert_uint_eq(nm_mig_list(n->nodes[0].mig, n->now, NULL, 0), 0);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_NONE);
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[0].mig, n->p.now, NULL, 0), 0);
 	ck_assert(last(n, 0).ok);
 	net_free(n);
 }
@@ -1020,8 +853,8 @@ START_TEST(test_end_to_end_migration_local_source)
 	/* 6 and 7 reach the source during the migration: held, handed over, replayed. */
 	deliver_held(n, 0, o, 6, 7);
 	run_until_idle(n, o, 0);
-	ck_assert(!nm_runtime_has_daemon(n->nodes[0].rt, o));
-	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[0].rt, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
 	ck_assert_uint_eq(counter_deliver(n, 1, o, 8), 8);
 	net_free(n);
 }
@@ -1037,7 +870,7 @@ START_TEST(test_event_buffer_flows_to_target_replay)
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	deliver_held(n, 0, o, 11, 15);
 	run_until_idle(n, o, 0);
-	struct nm_daemon_handle h = { .rt = n->nodes[1].rt, .origin_hash = o };
+	struct nm_daemon_handle h = { .rt = n->p.nodes[1].rt, .origin_hash = o };
 	struct nm_daemon_stats st;
 	ck_assert_int_eq(nm_daemon_handle_stats(&h, &st, NULL), 0);
 	ck_assert_uint_eq(st.events_processed, 5);
@@ -1057,9 +890,9 @@ START_TEST(test_subprotocol_handler_snapshot_ready_dispatch)
 	ck_assert_int_eq(queued(n, 2, 0, NM_MIG_TAKE_SNAPSHOT), 1);
 	net_step(n);
 	ck_assert_int_eq(queued(n, 0, 1, NM_MIG_SNAPSHOT_READY), 1);
-	for (size_t i = 0; i < n->nq; i++) {
+	for (size_t i = 0; i < n->p.nq; i++) {
 		struct nm_mig_msg m;
-		if (nm_mig_decode(n->q[i].buf, n->q[i].len, &m, NULL, NULL) == 0 &&
+		if (nm_mig_decode(n->p.q[i].buf, n->p.q[i].len, &m, NULL, NULL) == 0 &&
 		    m.type == NM_MIG_SNAPSHOT_READY) {
 			ck_assert_uint_eq(m.snapshot_ready.chunk_index, 0);
 			ck_assert_uint_eq(m.snapshot_ready.total_chunks, 1);
@@ -1068,8 +901,8 @@ START_TEST(test_subprotocol_handler_snapshot_ready_dispatch)
 	/* ... and the orchestrator learns the end (CleanupComplete, upstream's step 6/7). */
 	run_until_idle(n, id.origin_hash, 0);
 	ck_assert(last(n, 2).ok);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[2].mig, id.origin_hash), NM_MIG_PHASE_NONE);
-	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, id.origin_hash));
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[2].mig, id.origin_hash), NM_MIG_PHASE_NONE);
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, id.origin_hash));
 	net_free(n);
 }
 END_TEST
@@ -1097,11 +930,11 @@ START_TEST(test_regression_dispatch_arms_reject_unrelated_from_node)
 	struct nm_error e;
 	struct nm_mig_msg rc = { .type = NM_MIG_RESTORE_COMPLETE, .daemon_origin = o };
 	ck_assert_int_eq(inject_msg(n, 0, 0x9999, &rc, &e), NM_EMIG_WRONG_PEER);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_TRANSFER);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_TRANSFER);
 	struct nm_mig_msg f = { .type = NM_MIG_FAILED, .daemon_origin = o,
 				.failed.code = NM_MIG_FAIL_FACTORY_NOT_FOUND };
 	ck_assert_int_eq(inject_msg(n, 0, 0x9999, &f, &e), NM_EMIG_WRONG_PEER);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_TRANSFER);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_TRANSFER);
 	char want[128];
 	snprintf(want, sizeof(want), "migration 0x%" PRIx64 ": peer 0x9999 not the recorded principal 0x%" PRIx64,
 		 o, nid(n, 1));
@@ -1117,12 +950,12 @@ START_TEST(snapshot_ready_rejects_unexpected_orchestrator_when_bound)
 	struct nm_identity id;
 	struct net *n = pair(true, &id);
 	const uint64_t o = id.origin_hash;
-	ck_assert(nm_runtime_bind_expected_orchestrator(n->nodes[1].rt, o, 0x3333));
+	ck_assert(nm_runtime_bind_expected_orchestrator(n->p.nodes[1].rt, o, 0x3333));
 	struct nm_error e;
 	ck_assert_int_eq(inject_snapshot(n, o, 0x9999, &e), NM_EMIG_WRONG_PEER);
-	ck_assert(!nm_runtime_has_daemon(n->nodes[1].rt, o));
-	ck_assert(nm_runtime_bind_expected_orchestrator(n->nodes[1].rt, o, 0x3333));
-	ck_assert(!nm_runtime_bind_expected_orchestrator(n->nodes[1].rt, o, 0x9999));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert(nm_runtime_bind_expected_orchestrator(n->p.nodes[1].rt, o, 0x3333));
+	ck_assert(!nm_runtime_bind_expected_orchestrator(n->p.nodes[1].rt, o, 0x9999));
 	net_free(n);
 }
 END_TEST
@@ -1135,24 +968,24 @@ START_TEST(test_abort_at_each_phase)
 	struct nm_error e;
 	/* Transfer: aborted, the daemon stays. */
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
-	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, &e), 0);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_NONE);
-	ck_assert(nm_runtime_has_daemon(n->nodes[0].rt, o));
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, &e), 0);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_NONE);
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, o));
 	run(n, 20, 0); /* the target drops its restore on MigrationFailed */
-	ck_assert(!nm_runtime_has_daemon(n->nodes[1].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[1].rt, o));
 	/* Replay (after the commit): netmesh refuses, the target may already run it. */
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	net_step(n);
 	net_step(n);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
-	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, &e), NM_EMIG_WRONG_PHASE);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_REPLAY);
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, &e), NM_EMIG_WRONG_PHASE);
 	run_until_idle(n, o, 0);
-	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
 	/* Snapshot (remote source, orchestrated from node 0 now): cancelled. */
 	ck_assert_int_eq(start(n, 0, 1, 0, opts_of(true, 0), NULL), 0);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_SNAPSHOT);
-	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, &e), 0);
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_NONE);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_SNAPSHOT);
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, &e), 0);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_NONE);
 	net_free(n);
 }
 END_TEST
@@ -1166,7 +999,7 @@ START_TEST(abort_migration_propagates_to_source_handler)
 	counter_deliver(n, 0, o, 1);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	deliver_held(n, 0, o, 2, 3);
-	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, NULL), 0);
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, NULL), 0);
 	ck_assert_uint_eq(counter_deliver(n, 0, o, 4), 4);
 	net_free(n);
 }
@@ -1186,12 +1019,12 @@ START_TEST(drain_continues_past_a_failing_event)
 	uint8_t bad[3] = { 1, 2, 3 };
 	struct nm_event ev = { .link = { 0xABCD, 0, 99, 0 }, .payload = bad, .len = 3 };
 	ck_assert(send_one(n, 1));
-	ck_assert_int_eq(nm_runtime_deliver(n->nodes[0].rt, o, &ev, n->out, NULL), 0); /* held */
+	ck_assert_int_eq(nm_runtime_deliver(n->p.nodes[0].rt, o, &ev, n->out, NULL), 0); /* held */
 	ck_assert(send_one(n, 2));
 	n->next_id = 2;
 	run_until_idle(n, o, 0);
 	run(n, 20, 0);
-	struct nm_daemon_handle h = { .rt = n->nodes[1].rt, .origin_hash = o };
+	struct nm_daemon_handle h = { .rt = n->p.nodes[1].rt, .origin_hash = o };
 	struct nm_daemon_stats st;
 	ck_assert_int_eq(nm_daemon_handle_stats(&h, &st, NULL), 0);
 	ck_assert_uint_eq(st.errors, 1);
@@ -1210,7 +1043,7 @@ START_TEST(test_regression_start_migration_atomic_duplicate_check)
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	ck_assert_int_eq(start(n, 0, 0, 2, opts_of(true, 0), &e), NM_EMIG_ALREADY_MIGRATING);
 	struct nm_mig_info info[2];
-	ck_assert_uint_eq(nm_mig_list(n->nodes[0].mig, n->now, info, 2), 1);
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[0].mig, n->p.now, info, 2), 1);
 	ck_assert_uint_eq(info[0].target, nid(n, 1));
 	net_free(n);
 }
@@ -1223,13 +1056,13 @@ START_TEST(test_migration_full_lifecycle_over_subprotocol_single_chunk)
 	const uint64_t o = id.origin_hash;
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	run_until_idle(n, o, 0);
-	ck_assert(!nm_runtime_has_daemon(n->nodes[0].rt, o));
-	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, o));
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_NONE);
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[0].rt, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_NONE);
 	/* netmesh keeps the target's slot (with the keypair) so the daemon can move on;
 	 * upstream removes it here. The source keeps its slot as upstream does. */
-	ck_assert(nm_runtime_has_factory_slot(n->nodes[1].rt, o));
-	ck_assert(nm_runtime_has_factory_slot(n->nodes[0].rt, o));
+	ck_assert(nm_runtime_has_factory_slot(n->p.nodes[1].rt, o));
+	ck_assert(nm_runtime_has_factory_slot(n->p.nodes[0].rt, o));
 	net_free(n);
 }
 END_TEST
@@ -1244,7 +1077,7 @@ START_TEST(test_migration_full_lifecycle_over_subprotocol_multi_chunk)
 	ck_assert_int_eq(queued(n, 0, 1, NM_MIG_SNAPSHOT_READY), 4); /* 21 500 + 94 + 209 bytes */
 	run_until_idle(n, id.origin_hash, 0);
 	ck_assert(last(n, 0).ok);
-	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, id.origin_hash)); /* big_restore checked every byte */
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, id.origin_hash)); /* big_restore checked every byte */
 	net_free(n);
 }
 END_TEST
@@ -1256,9 +1089,9 @@ START_TEST(test_migration_fails_when_no_factory_registered)
 	const uint64_t o = id.origin_hash;
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
 	run_until_idle(n, o, 0);
-	ck_assert(nm_runtime_has_daemon(n->nodes[0].rt, o));
-	ck_assert(!nm_runtime_has_daemon(n->nodes[1].rt, o));
-	ck_assert_int_eq(nm_mig_phase_of(n->nodes[0].mig, o), NM_MIG_PHASE_NONE);
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_NONE);
 	struct nm_mig_info h = last(n, 0);
 	ck_assert(!h.ok);
 	ck_assert_uint_eq(h.fail_code, NM_MIG_FAIL_FACTORY_NOT_FOUND);
@@ -1277,14 +1110,14 @@ START_TEST(test_migration_fails_on_corrupted_snapshot)
 	struct nm_mig_msg m = snapshot_ready(o, junk, sizeof(junk), 0);
 	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_FAILED), 1);
-	for (size_t i = 0; i < n->nq; i++) {
+	for (size_t i = 0; i < n->p.nq; i++) {
 		struct nm_mig_msg f;
-		ck_assert_int_eq(nm_mig_decode(n->q[i].buf, n->q[i].len, &f, NULL, NULL), 0);
+		ck_assert_int_eq(nm_mig_decode(n->p.q[i].buf, n->p.q[i].len, &f, NULL, NULL), 0);
 		ck_assert_uint_eq(f.failed.code, NM_MIG_FAIL_STATE_FAILED);
 		ck_assert_ptr_nonnull(memmem(f.failed.msg, f.failed.msg_len, "parse snapshot", 14));
 	}
-	ck_assert(!nm_runtime_has_daemon(n->nodes[1].rt, o));
-	ck_assert(nm_runtime_has_factory_slot(n->nodes[1].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert(nm_runtime_has_factory_slot(n->p.nodes[1].rt, o));
 	net_free(n);
 }
 END_TEST
@@ -1300,8 +1133,8 @@ START_TEST(test_regression_factory_preserved_for_retry_after_restore_failure)
 	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &bad, NULL), 0);
 	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_RESTORE_COMPLETE), 1);
-	ck_assert(nm_runtime_has_daemon(n->nodes[1].rt, o));
-	ck_assert(nm_runtime_has_factory_slot(n->nodes[1].rt, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert(nm_runtime_has_factory_slot(n->p.nodes[1].rt, o));
 	net_free(n);
 }
 END_TEST
@@ -1316,8 +1149,8 @@ START_TEST(test_regression_snapshot_ready_retry_after_successful_restore_is_idem
 	ck_assert_int_eq(inject_snapshot(n, o, nid(n, 0), NULL), 0);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_RESTORE_COMPLETE), 2);
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_FAILED), 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
-	ck_assert(nm_runtime_has_factory_slot(n->nodes[1].rt, o));
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
+	ck_assert(nm_runtime_has_factory_slot(n->p.nodes[1].rt, o));
 	net_free(n);
 }
 END_TEST
@@ -1352,18 +1185,18 @@ START_TEST(test_out_of_order_buffering)
 		struct nm_mig_msg be = { .type = NM_MIG_BUFFERED_EVENTS, .daemon_origin = o, .ext = &ext };
 		be.buffered.events = &ev;
 		be.buffered.count = 1;
-		for (size_t i = 0; i < n->nq; i++)
-			free(n->q[i].buf);
-		n->nq = 0;
+		for (size_t i = 0; i < n->p.nq; i++)
+			free(n->p.q[i].buf);
+		n->p.nq = 0;
 		ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &be, NULL), 0);
 		ck_assert_int_eq(queued(n, 1, 0, NM_MIG_REPLAY_COMPLETE), 1);
 		struct nm_mig_msg rep;
 		struct nm_mig_ext rx;
-		ck_assert_int_eq(nm_mig_decode(n->q[0].buf, n->q[0].len, &rep, &rx, NULL), 0);
+		ck_assert_int_eq(nm_mig_decode(n->p.q[0].buf, n->p.q[0].len, &rep, &rx, NULL), 0);
 		ck_assert_uint_eq(rx.events_ack, acks[k]);
 	}
 	struct nm_mig_stats st;
-	nm_mig_stats(n->nodes[1].mig, &st);
+	nm_mig_stats(n->p.nodes[1].mig, &st);
 	ck_assert_uint_eq(st.events_replayed, 3);
 	ck_assert_uint_eq(st.events_duplicate, 1); /* replay is a no-op for what was replayed */
 	ck_assert_uint_eq(counter_deliver(n, 1, o, 4), 4);
@@ -1383,16 +1216,16 @@ START_TEST(test_regression_activate_target_idempotent_after_ack_loss)
 	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_ACTIVATE_ACK), 2);
 	uint64_t seqs[2];
 	int k = 0;
-	for (size_t i = 0; i < n->nq; i++) {
+	for (size_t i = 0; i < n->p.nq; i++) {
 		struct nm_mig_msg m;
-		if (nm_mig_decode(n->q[i].buf, n->q[i].len, &m, NULL, NULL) == 0 &&
+		if (nm_mig_decode(n->p.q[i].buf, n->p.q[i].len, &m, NULL, NULL) == 0 &&
 		    m.type == NM_MIG_ACTIVATE_ACK)
 			seqs[k++] = m.activate_ack.replayed_seq;
 	}
 	ck_assert_uint_eq(seqs[0], seqs[1]);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
 	struct nm_mig_info h[4];
-	ck_assert_uint_eq(nm_mig_history(n->nodes[1].mig, h, 4), 1); /* activated once */
+	ck_assert_uint_eq(nm_mig_history(n->p.nodes[1].mig, h, 4), 1); /* activated once */
 	net_free(n);
 }
 END_TEST
@@ -1406,10 +1239,10 @@ START_TEST(test_cutover_rejects_writes)
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	net_step(n);
 	net_step(n);
-	ck_assert(!nm_runtime_has_daemon(n->nodes[0].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[0].rt, o));
 	uint8_t b[8];
 	struct nm_event ev = event_of(1, b);
-	ck_assert_int_eq(nm_runtime_deliver(n->nodes[0].rt, o, &ev, n->out, NULL), 0);
+	ck_assert_int_eq(nm_runtime_deliver(n->p.nodes[0].rt, o, &ev, n->out, NULL), 0);
 	ck_assert_uint_eq(n->out->n, 0);
 	run_until_idle(n, o, 0);
 	run(n, 10, 0);
@@ -1434,15 +1267,15 @@ START_TEST(migration_target_failure_mid_chunking)
 	ck_assert_int_eq(nm_identity_generate(&id), 0);
 	spawn_on(n, 0, "big", &id);
 	const uint64_t o = id.origin_hash;
-	n->nodes[1].alive = false; /* dies before the chunks land */
+	n->p.nodes[1].alive = false; /* dies before the chunks land */
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	run(n, 10, 0);
-	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, NULL), 0);
-	ck_assert_int_eq(nm_mig_cancel(n->nodes[0].mig, o, n->now, NULL), NM_EMIG_DAEMON_NOT_FOUND);
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, NULL), 0);
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, NULL), NM_EMIG_DAEMON_NOT_FOUND);
 	ck_assert_int_eq(start(n, 0, 0, 2, opts_of(true, 0), NULL), 0);
 	run_until_idle(n, o, 0);
-	ck_assert(nm_runtime_has_daemon(n->nodes[2].rt, o));
-	ck_assert(!nm_runtime_has_daemon(n->nodes[0].rt, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[2].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[0].rt, o));
 	net_free(n);
 }
 END_TEST
@@ -1460,8 +1293,8 @@ START_TEST(local_source_migration_reaches_complete_and_transfers_state)
 	run_until_idle(n, o, 0);
 	ck_assert(last(n, 0).ok);
 	ck_assert_uint_eq(counter_deliver(n, 1, o, 4), 4);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[0].rt), 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[0].rt), 0);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
 	net_free(n);
 }
 END_TEST
@@ -1473,16 +1306,16 @@ START_TEST(migration_to_unconnected_peer_fails_target_unavailable)
 	const uint64_t o = id.origin_hash;
 	struct nm_error e;
 	struct nm_mig_opts def = nm_mig_opts_default();
-	ck_assert_int_eq(nm_mig_start(n->nodes[0].mig, o, nid(n, 0), 0xDEADBEEFCAFEF00Dull, &def,
-				      n->now, &e),
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, o, nid(n, 0), 0xDEADBEEFCAFEF00Dull, &def,
+				      n->p.now, &e),
 			 NM_EMIG_STATE_FAILED);
 	ck_assert_ptr_nonnull(strstr(e.msg, "peer X25519 static"));
 	struct nm_mig_opts plain = opts_of(false, 0);
-	ck_assert_int_eq(nm_mig_start(n->nodes[0].mig, o, nid(n, 0), 0xDEADBEEFCAFEF00Eull, &plain,
-				      n->now, &e),
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, o, nid(n, 0), 0xDEADBEEFCAFEF00Eull, &plain,
+				      n->p.now, &e),
 			 NM_EMIG_TARGET_UNAVAILABLE);
 	ck_assert_ptr_nonnull(strstr(e.msg, "unavailable"));
-	ck_assert(nm_runtime_has_daemon(n->nodes[0].rt, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, o));
 	ck_assert_uint_eq(counter_deliver(n, 0, o, 1), 1); /* not held any more */
 	net_free(n);
 }
@@ -1494,10 +1327,10 @@ START_TEST(migration_opts_transport_identity_false_skips_envelope)
 	struct net *n = pair(true, &id);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
 	bool sealed = false;
-	for (size_t i = 0; i < n->nq; i++) {
+	for (size_t i = 0; i < n->p.nq; i++) {
 		struct nm_mig_msg m;
 		struct nm_snapshot *s;
-		if (nm_mig_decode(n->q[i].buf, n->q[i].len, &m, NULL, NULL) == 0 &&
+		if (nm_mig_decode(n->p.q[i].buf, n->p.q[i].len, &m, NULL, NULL) == 0 &&
 		    nm_snapshot_decode(m.snapshot_ready.bytes, m.snapshot_ready.len, &s, NULL) == 0) {
 			sealed = s->has_envelope;
 			nm_snapshot_free(s);
@@ -1505,7 +1338,7 @@ START_TEST(migration_opts_transport_identity_false_skips_envelope)
 	}
 	ck_assert(!sealed);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
 	net_free(n);
 }
 END_TEST
@@ -1517,7 +1350,7 @@ START_TEST(migration_to_target_without_origin_factory_surfaces_factory_not_found
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 30000), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
 	struct nm_mig_reason r;
-	ck_assert(nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, &r));
+	ck_assert(nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, &r));
 	ck_assert_uint_eq(r.code, NM_MIG_FAIL_FACTORY_NOT_FOUND);
 	ck_assert(!nm_mig_reason_is_retriable(&r));
 	net_free(n);
@@ -1528,19 +1361,19 @@ START_TEST(auto_retry_succeeds_after_target_becomes_ready)
 {
 	struct nm_identity id;
 	struct net *n = pair(false, &id);
-	ck_assert_int_eq(nm_runtime_expect_migration(n->nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
-	nm_mig_simulate_not_ready(n->nodes[1].mig, true);
-	uint64_t t0 = n->now;
+	ck_assert_int_eq(nm_runtime_expect_migration(n->p.nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
+	nm_mig_simulate_not_ready(n->p.nodes[1].mig, true);
+	uint64_t t0 = n->p.now;
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 10000), NULL), 0);
 	run(n, 140, 0); /* 700 ms */
-	nm_mig_simulate_not_ready(n->nodes[1].mig, false);
+	nm_mig_simulate_not_ready(n->p.nodes[1].mig, false);
 	run_until_idle(n, id.origin_hash, 0);
 	ck_assert(last(n, 0).ok);
 	ck_assert_uint_ge(last(n, 0).elapsed_ms, 500);
-	ck_assert_uint_lt(n->now - t0, 10000);
+	ck_assert_uint_lt(n->p.now - t0, 10000);
 	ck_assert_uint_ge(last(n, 0).attempts, 2);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[0].rt), 0);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[0].rt), 0);
 	net_free(n);
 }
 END_TEST
@@ -1549,14 +1382,14 @@ START_TEST(auto_retry_gives_up_with_not_ready_timeout)
 {
 	struct nm_identity id;
 	struct net *n = pair(true, &id);
-	nm_mig_simulate_not_ready(n->nodes[1].mig, true);
+	nm_mig_simulate_not_ready(n->p.nodes[1].mig, true);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 1500), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
 	struct nm_mig_reason r;
-	ck_assert(nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, &r));
+	ck_assert(nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, &r));
 	ck_assert_uint_eq(r.code, NM_MIG_FAIL_NOT_READY_TIMEOUT);
 	ck_assert_uint_ge(r.attempts, 2);
-	ck_assert(nm_runtime_has_daemon(n->nodes[0].rt, id.origin_hash));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, id.origin_hash));
 	net_free(n);
 }
 END_TEST
@@ -1565,12 +1398,12 @@ START_TEST(migration_opts_retry_disabled_surfaces_not_ready_verbatim)
 {
 	struct nm_identity id;
 	struct net *n = pair(true, &id);
-	nm_mig_simulate_not_ready(n->nodes[1].mig, true);
+	nm_mig_simulate_not_ready(n->p.nodes[1].mig, true);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert_uint_lt(n->now, 1000 + 2000);
+	ck_assert_uint_lt(n->p.now, 1000 + 2000);
 	struct nm_mig_reason r;
-	ck_assert(nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, &r));
+	ck_assert(nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, &r));
 	ck_assert_uint_eq(r.code, NM_MIG_FAIL_NOT_READY);
 	net_free(n);
 }
@@ -1580,15 +1413,15 @@ START_TEST(expect_migration_envelope_supplies_keypair_with_no_placeholder)
 {
 	struct nm_identity id;
 	struct net *n = pair(false, &id);
-	ck_assert_int_eq(nm_runtime_expect_migration(n->nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
+	ck_assert_int_eq(nm_runtime_expect_migration(n->p.nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
 	ck_assert_int_eq(start(n, 0, 0, 1, nm_mig_opts_default(), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
 	ck_assert(last(n, 0).ok);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[0].rt), 0);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[0].rt), 0);
 	/* The envelope gave the target the keypair: its slot can send the daemon on. */
 	struct nm_identity got;
-	ck_assert_int_eq(nm_runtime_daemon_identity(n->nodes[1].rt, id.origin_hash, &got), 0);
+	ck_assert_int_eq(nm_runtime_daemon_identity(n->p.nodes[1].rt, id.origin_hash, &got), 0);
 	ck_assert(nm_entity_id_equal(nm_identity_entity_id(&got), nm_identity_entity_id(&id)));
 	net_free(n);
 }
@@ -1598,13 +1431,13 @@ START_TEST(expect_migration_without_envelope_fails_cleanly)
 {
 	struct nm_identity id;
 	struct net *n = pair(false, &id);
-	ck_assert_int_eq(nm_runtime_expect_migration(n->nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
+	ck_assert_int_eq(nm_runtime_expect_migration(n->p.nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
 	struct nm_mig_info h = last(n, 0);
 	ck_assert_uint_eq(h.fail_code, NM_MIG_FAIL_STATE_FAILED);
 	ck_assert_ptr_nonnull(strstr(h.reason, "identity envelope open failed: placeholder"));
-	ck_assert(nm_runtime_has_daemon(n->nodes[0].rt, id.origin_hash));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, id.origin_hash));
 	net_free(n);
 }
 END_TEST
@@ -1613,13 +1446,13 @@ START_TEST(migration_to_node_without_compute_runtime_surfaces_compute_not_suppor
 {
 	struct nm_identity id;
 	struct net *n = pair(false, &id);
-	nm_mig_free(n->nodes[1].mig);
-	n->nodes[1].mig = NULL; /* a bare node */
+	nm_mig_free(n->p.nodes[1].mig);
+	n->p.nodes[1].mig = NULL; /* a bare node */
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert_uint_lt(n->now, 1000 + 2000);
+	ck_assert_uint_lt(n->p.now, 1000 + 2000);
 	ck_assert_uint_eq(last(n, 0).fail_code, NM_MIG_FAIL_COMPUTE_NOT_SUPPORTED);
-	ck_assert(nm_runtime_has_daemon(n->nodes[0].rt, id.origin_hash));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, id.origin_hash));
 	net_free(n);
 }
 END_TEST
@@ -1630,7 +1463,7 @@ START_TEST(migration_opts_retry_disabled_surfaces_factory_not_found_immediately)
 	struct net *n = pair(false, &id);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert_uint_lt(n->now, 1000 + 2000);
+	ck_assert_uint_lt(n->p.now, 1000 + 2000);
 	ck_assert_uint_eq(last(n, 0).fail_code, NM_MIG_FAIL_FACTORY_NOT_FOUND);
 	net_free(n);
 }
@@ -1645,9 +1478,9 @@ START_TEST(duplicate_spawn_preserves_migratability)
 	counter_deliver(n, 0, o, 2);
 	struct nm_daemon_handle h;
 	struct nm_error e;
-	ck_assert_int_eq(nm_runtime_spawn(n->nodes[0].rt, "counter", &id, NULL, &h, &e), NM_EPROCESS_FAILED);
+	ck_assert_int_eq(nm_runtime_spawn(n->p.nodes[0].rt, "counter", &id, NULL, &h, &e), NM_EPROCESS_FAILED);
 	ck_assert_ptr_nonnull(strstr(e.msg, "already registered"));
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[0].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[0].rt), 1);
 	ck_assert_int_eq(start(n, 0, 0, 1, nm_mig_opts_default(), NULL), 0);
 	run_until_idle(n, o, 0);
 	ck_assert_uint_eq(counter_deliver(n, 1, o, 3), 3);
@@ -1660,13 +1493,13 @@ START_TEST(transport_identity_strict_rejects_when_peer_static_unknown)
 	/* The source is the NKpsk0 responder: it never learned the target's static. */
 	struct nm_identity id;
 	struct net *n = pair(false, &id);
-	ck_assert_int_eq(nm_runtime_expect_migration(n->nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
-	n->knows_static[0][1] = false;
+	ck_assert_int_eq(nm_runtime_expect_migration(n->p.nodes[1].rt, "counter", id.origin_hash, NULL, NULL), 0);
+	n->p.knows_static[0][1] = false;
 	struct nm_error e;
 	ck_assert_int_eq(start(n, 0, 0, 1, nm_mig_opts_default(), &e), NM_EMIG_STATE_FAILED);
 	ck_assert_ptr_nonnull(strstr(e.msg, "peer X25519 static"));
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[0].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 0);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[0].rt), 1);
 	net_free(n);
 }
 END_TEST
@@ -1675,11 +1508,11 @@ START_TEST(transport_identity_false_proceeds_unsealed_under_nkpsk0_responder_sou
 {
 	struct nm_identity id;
 	struct net *n = pair(true, &id); /* the operator pre-provisioned the identity */
-	n->knows_static[0][1] = false;
+	n->p.knows_static[0][1] = false;
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[0].rt), 0);
-	ck_assert_uint_eq(nm_runtime_daemon_count(n->nodes[1].rt), 1);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[0].rt), 0);
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 1);
 	net_free(n);
 }
 END_TEST
@@ -1690,15 +1523,15 @@ START_TEST(start_migration_clears_stale_failure_cache_entry)
 	struct net *n = pair(false, &id);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert(nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
-	ck_assert_int_eq(nm_runtime_register_migration_target_identity(n->nodes[1].rt, "counter", &id,
+	ck_assert(nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, NULL));
+	ck_assert_int_eq(nm_runtime_register_migration_target_identity(n->p.nodes[1].rt, "counter", &id,
 								       NULL, NULL),
 			 0);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
-	ck_assert(!nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
+	ck_assert(!nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, NULL));
 	run_until_idle(n, id.origin_hash, 0);
 	ck_assert(last(n, 0).ok);
-	ck_assert(!nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
+	ck_assert(!nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, NULL));
 	net_free(n);
 }
 END_TEST
@@ -1709,25 +1542,25 @@ START_TEST(loopback_delivers_in_place)
 	struct net *n = net_new(1, 2);
 	struct nm_mig_msg q = { .type = NM_MIG_QUERY, .daemon_origin = 0xD00D, .query.nonce = 7 };
 	struct nm_mig_stats before, after;
-	nm_mig_stats(n->nodes[0].mig, &before);
+	nm_mig_stats(n->p.nodes[0].mig, &before);
 	ck_assert_int_eq(inject_msg(n, 0, nid(n, 0), &q, NULL), 0);
-	nm_mig_stats(n->nodes[0].mig, &after);
+	nm_mig_stats(n->p.nodes[0].mig, &after);
 	ck_assert_uint_eq(after.received, before.received + 2); /* the query, then its Status */
 	ck_assert_uint_eq(after.sent, before.sent + 1);
-	ck_assert_uint_eq(n->nq, 0); /* nothing went to the network */
+	ck_assert_uint_eq(n->p.nq, 0); /* nothing went to the network */
 	/* The node's 0x0500 entry (what the dataplane calls) reaches the engine. */
 	uint8_t buf[64];
 	size_t len;
 	q.ext = NULL;
 	ck_assert_int_eq(nm_mig_encode(&q, buf, sizeof(buf), &len, NULL), 0);
-	ck_assert_int_eq(nm_node_handle_migration(n->nodes[0].node, buf, len, 0x77, n->now), 0);
-	nm_mig_stats(n->nodes[0].mig, &before);
+	ck_assert_int_eq(nm_node_handle_migration(n->p.nodes[0].node, buf, len, 0x77, n->p.now), 0);
+	nm_mig_stats(n->p.nodes[0].mig, &before);
 	ck_assert_uint_eq(before.received, after.received + 1);
-	nm_mig_free(n->nodes[0].mig);
-	n->nodes[0].mig = NULL; /* a runtime without an engine takes no migration */
-	ck_assert_int_eq(nm_node_handle_migration(n->nodes[0].node, buf, len, 0x77, n->now), -ENOSYS);
-	nm_runtime_shutdown(n->nodes[0].rt, NULL); /* the runtime's handler leaves the node */
-	ck_assert_int_eq(nm_node_handle_migration(n->nodes[0].node, buf, len, 0x77, n->now), -ENOSYS);
+	nm_mig_free(n->p.nodes[0].mig);
+	n->p.nodes[0].mig = NULL; /* a runtime without an engine takes no migration */
+	ck_assert_int_eq(nm_node_handle_migration(n->p.nodes[0].node, buf, len, 0x77, n->p.now), -ENOSYS);
+	nm_runtime_shutdown(n->p.nodes[0].rt, NULL); /* the runtime's handler leaves the node */
+	ck_assert_int_eq(nm_node_handle_migration(n->p.nodes[0].node, buf, len, 0x77, n->p.now), -ENOSYS);
 	net_free(n);
 }
 END_TEST
@@ -1738,10 +1571,10 @@ START_TEST(shutdown_clears_failure_cache)
 	struct net *n = pair(false, &id);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), NULL), 0);
 	run_until_idle(n, id.origin_hash, 0);
-	ck_assert(nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
-	ck_assert_int_eq(nm_runtime_shutdown(n->nodes[0].rt, NULL), 0);
-	nm_mig_poll(n->nodes[0].mig, n->now);
-	ck_assert(!nm_mig_last_failure(n->nodes[0].mig, id.origin_hash, NULL));
+	ck_assert(nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, NULL));
+	ck_assert_int_eq(nm_runtime_shutdown(n->p.nodes[0].rt, NULL), 0);
+	nm_mig_poll(n->p.nodes[0].mig, n->p.now);
+	ck_assert(!nm_mig_last_failure(n->p.nodes[0].mig, id.origin_hash, NULL));
 	net_free(n);
 }
 END_TEST
@@ -1766,19 +1599,19 @@ START_TEST(pinned_daemon_is_left_to_the_dataplane_tap)
 	 * the daemon runs on. (The dataplane's tap holds pinned daemons on their worker.) */
 	struct net *n = net_new(2, 3);
 	static const struct nm_executor inline_exec = { NULL, inline_has_lcore, inline_call };
-	nm_runtime_set_executor(n->nodes[0].rt, &inline_exec);
+	nm_runtime_set_executor(n->p.nodes[0].rt, &inline_exec);
 	struct nm_identity id;
 	ck_assert_int_eq(nm_identity_generate(&id), 0);
 	struct nm_host_config cfg = nm_host_config_default();
 	cfg.lcore = 1;
 	struct nm_daemon_handle h;
-	ck_assert_int_eq(nm_runtime_spawn(n->nodes[0].rt, "counter", &id, &cfg, &h, NULL), 0);
+	ck_assert_int_eq(nm_runtime_spawn(n->p.nodes[0].rt, "counter", &id, &cfg, &h, NULL), 0);
 	n->origin = id.origin_hash;
 	struct nm_error e;
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), &e), NM_EMIG_STATE_FAILED);
 	ck_assert_ptr_nonnull(strstr(e.msg, "is pinned on lcore 1"));
 	ck_assert_uint_eq(counter_deliver(n, 0, id.origin_hash, 1), 1);
-	ck_assert_uint_eq(n->nq, 0);
+	ck_assert_uint_eq(n->p.nq, 0);
 	net_free(n);
 }
 END_TEST
@@ -1786,9 +1619,9 @@ END_TEST
 START_TEST(start_migration_requires_ready_runtime)
 {
 	struct net *n = net_new(1, 1);
-	nm_runtime_shutdown(n->nodes[0].rt, NULL);
+	nm_runtime_shutdown(n->p.nodes[0].rt, NULL);
 	struct nm_mig_opts o = nm_mig_opts_default();
-	ck_assert_int_eq(nm_mig_start(n->nodes[0].mig, 0xDEADBEEF, 0, 0, &o, n->now, NULL), NM_ENOT_READY);
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, 0xDEADBEEF, 0, 0, &o, n->p.now, NULL), NM_ENOT_READY);
 	net_free(n);
 }
 END_TEST

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""migrate_driver - moves daemons between running appliances through their telemetry.
+
+Every --period seconds each daemon migrates from the node it lives on to the next node of its
+tour (A -> B -> A -> C -> A ... for the first daemon, A -> C -> A -> B ... for the second), for
+--duration seconds. After each migration it reads the source's history entry (completed or
+failed, with the reason) and waits until the daemon is registered on exactly one node with no
+migration of it in progress anywhere: a daemon on no node or on two is a placement error.
+
+  migrate_driver.py --node NAME=PREFIX=NODEHEX (x N) --daemon ORIGINHEX (x M)
+                    [--duration S] [--period S] [--deadline S] [--unsealed]
+                    [--flap-ms MS --wire-bin BIN --wire-ctl PATH]
+
+--flap-ms: right after starting a round's migrations, take each target's netmesh-wire port down
+for MS milliseconds (nodes are on wire ports 0, 1, ... in --node order), then up again: the
+migrations must ride it out with retransmissions.
+
+Prints one line per migration, then `migrations: completed=N failed=N placement_errors=N`.
+Exit status 0 when every migration ended and every placement was right (failures are
+reported, the caller judges them), 1 otherwise.
+"""
+import argparse
+import subprocess
+import sys
+import time
+
+import nm_telemetry
+
+
+def hexid(s):
+    return int(s, 16)
+
+
+class Node:
+    def __init__(self, name, prefix, node_id, port):
+        self.name, self.prefix, self.node_id, self.port = name, prefix, node_id, port
+        self.tel = None
+
+    def query(self, cmd):
+        """One command; reconnects once (the appliance may have been busy or restarted)."""
+        for attempt in (0, 1):
+            try:
+                if self.tel is None:
+                    self.tel = nm_telemetry.Telemetry(self.prefix, timeout=10.0)
+                return self.tel.query(cmd)
+            except nm_telemetry.TelemetryError:
+                if self.tel is not None:
+                    self.tel.close()
+                self.tel = None
+                if attempt:
+                    raise
+        return None
+
+    def has_daemon(self, origin):
+        d = self.query("/netmesh/daemons")
+        return "daemon_%016x" % origin in d
+
+    def migrations(self):
+        return self.query("/netmesh/migrations")
+
+
+def in_progress(mig, origin):
+    """This node's in-progress records of the origin (any role)."""
+    return [v for k, v in mig.items()
+            if k.startswith("now_") and isinstance(v, dict) and hexid(v["origin"]) == origin]
+
+
+def newest_done(mig, origin, role):
+    """The newest history entry of the origin in that role (history is newest first)."""
+    done = [(int(k[5:]), v) for k, v in mig.items()
+            if k.startswith("done_") and isinstance(v, dict)]
+    for _, v in sorted(done, key=lambda kv: kv[0]):
+        if hexid(v["origin"]) == origin and v["role"] == role:
+            return v
+    return None
+
+
+def wait(what, cond, deadline):
+    end = time.monotonic() + deadline
+    while True:
+        r = cond()
+        if r:
+            return r
+        if time.monotonic() > end:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+class Driver:
+    def __init__(self, nodes, origins, args):
+        self.nodes, self.args = nodes, args
+        self.where = {o: nodes[0] for o in origins}
+        # Tours: daemon i visits the other nodes in turn, coming home between visits.
+        others = nodes[1:]
+        self.tours = {}
+        for i, o in enumerate(origins):
+            tour = []
+            for j in range(len(others)):
+                tour += [others[(i + j) % len(others)], nodes[0]]
+            self.tours[o] = tour
+        self.step = {o: 0 for o in origins}
+        self.completed = self.failed = self.placement_errors = 0
+
+    def log(self, msg):
+        print("migrate: %s" % msg, flush=True)
+
+    def start(self, origin):
+        src = self.where[origin]
+        dst = self.tours[origin][self.step[origin] % len(self.tours[origin])]
+        cmd = "/netmesh/migrate,%x,%x%s" % (origin, dst.node_id,
+                                            ",unsealed" if self.args.unsealed else "")
+        r = src.query(cmd)
+        if "error" in r:
+            self.log("%016x %s -> %s refused: %s" % (origin, src.name, dst.name, r["error"]))
+            self.failed += 1
+            return None
+        return (origin, src, dst, time.monotonic())
+
+    def finish(self, m):
+        origin, src, dst, t0 = m
+        try:
+            wait("the migration's end on %s" % src.name,
+                 lambda: not in_progress(src.migrations(), origin), self.args.deadline)
+        except TimeoutError as e:
+            self.log("%016x %s -> %s did not end: %s" % (origin, src.name, dst.name, e))
+            self.failed += 1
+            self.placement_errors += 1
+            return
+        h = newest_done(src.migrations(), origin, "source") or {}
+        ok = h.get("result") == "completed"
+        ms = (time.monotonic() - t0) * 1e3
+        if ok:
+            self.completed += 1
+            self.log("%016x %s -> %s completed in %.0f ms (bytes_sent=%s retries=%s events=%s)" %
+                     (origin, src.name, dst.name, ms, h.get("bytes_sent"), h.get("retries"),
+                      h.get("events")))
+        else:
+            self.failed += 1
+            self.log("%016x %s -> %s failed: %s" % (origin, src.name, dst.name,
+                                                    h.get("reason", "no history entry")))
+        self.place(origin, dst if ok else src)
+        self.step[origin] += 1 if ok else 0
+
+    def place(self, origin, expect):
+        """Exactly one node runs it, and no node has a record of it in progress."""
+        def settled():
+            hosts = [n for n in self.nodes if n.has_daemon(origin)]
+            busy = [n for n in self.nodes if in_progress(n.migrations(), origin)]
+            return hosts if len(hosts) == 1 and not busy else None
+        try:
+            hosts = wait("one home", settled, self.args.deadline)
+        except TimeoutError:
+            hosts = [n.name for n in self.nodes if n.has_daemon(origin)]
+            self.log("%016x PLACEMENT ERROR: registered on %s" % (origin, hosts or "no node"))
+            self.placement_errors += 1
+            return
+        if hosts[0] is not expect:
+            self.log("%016x PLACEMENT ERROR: on %s, expected %s" %
+                     (origin, hosts[0].name, expect.name))
+            self.placement_errors += 1
+        self.where[origin] = hosts[0]
+
+    def wire(self, cmd):
+        r = subprocess.run([self.args.wire_bin, "--control", self.args.wire_ctl, "--cmd", cmd],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if r.returncode != 0:
+            raise RuntimeError("netmesh-wire refused %r (exit %d)" % (cmd, r.returncode))
+
+    def flap(self, started):
+        """The targets' links down for --flap-ms, then up: retransmissions must carry on."""
+        ports = sorted({m[2].port for m in started})
+        for p in ports:
+            self.wire("down %d" % p)
+        self.log("link down on port(s) %s for %d ms" % (ports, self.args.flap_ms))
+        time.sleep(self.args.flap_ms / 1e3)
+        for p in ports:
+            self.wire("up %d" % p)
+
+    def run(self):
+        end = time.monotonic() + self.args.duration
+        while time.monotonic() + self.args.period / 2 < end:
+            t = time.monotonic()
+            started = [m for m in (self.start(o) for o in self.where) if m is not None]
+            if self.args.flap_ms and started:
+                self.flap(started)
+            for m in started:
+                self.finish(m)
+            time.sleep(max(0.0, self.args.period - (time.monotonic() - t)))
+        print("migrations: completed=%d failed=%d placement_errors=%d" %
+              (self.completed, self.failed, self.placement_errors), flush=True)
+        return 0 if self.placement_errors == 0 else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--node", action="append", required=True, metavar="NAME=PREFIX=NODEHEX",
+                   help="an appliance: its name, EAL file prefix and node_id; the first is home")
+    p.add_argument("--daemon", action="append", required=True, type=hexid, metavar="ORIGIN")
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--period", type=float, default=2.0, help="seconds between rounds")
+    p.add_argument("--deadline", type=float, default=60.0,
+                   help="seconds a migration or a placement may take (a loaded machine)")
+    p.add_argument("--unsealed", action="store_true", help="no identity envelope")
+    p.add_argument("--flap-ms", type=int, default=0,
+                   help="take each target's wire port down this long after a round starts")
+    p.add_argument("--wire-bin", help="netmesh-wire, for --flap-ms")
+    p.add_argument("--wire-ctl", help="netmesh-wire's control socket, for --flap-ms")
+    args = p.parse_args()
+    if args.flap_ms and not (args.wire_bin and args.wire_ctl):
+        p.error("--flap-ms needs --wire-bin and --wire-ctl")
+    nodes = []
+    for spec in args.node:
+        try:
+            name, prefix, node = spec.split("=")
+            nodes.append(Node(name, prefix, hexid(node), len(nodes)))
+        except ValueError:
+            p.error("--node %r: want NAME=PREFIX=NODEHEX" % spec)
+    if len(nodes) < 2:
+        p.error("at least two --node")
+    try:
+        return Driver(nodes, args.daemon, args).run()
+    except RuntimeError as e:
+        print("migrate: %s" % e, flush=True)
+        print("migrations: wire failed", flush=True)
+        return 1
+    except nm_telemetry.TelemetryError as e:
+        print("migrate: telemetry failed: %s" % e, file=sys.stderr)
+        print("migrations: telemetry failed", flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# scripts/run.sh --migrate: live migration between three appliances, on this machine.
+#
+#   netmesh A (127.0.0.1) ─memif─ port 0 ┐
+#   netmesh B (127.0.0.3) ─memif─ port 1 ├─ netmesh-wire (L2 switch; --loss on ports 0..2)
+#   netmesh C (127.0.0.4) ─memif─ port 2 │
+#   netmesh-gen (127.0.0.2) ─memif─ port 3 ┘
+#
+# An echo and a counter daemon start on A; every appliance accepts both kinds (--accept). The
+# generator sends to both on A and follows Moved redirects. scripts/migrate_driver.py moves each
+# daemon every --period seconds to B or C and back to A, through the appliances' telemetry.
+# Exit 0 only when events came back, lost_events=0, duplicate_events=0, chain_errors=0, no
+# migration failed and after each one the daemon lived on exactly one node.
+set -euo pipefail
+
+usage() {
+  cat <<EOF
+usage: scripts/run.sh --migrate [--duration SEC] [--loss PCT] [--rate PPS] [--period SEC]
+                      [--flap-ms MS] [--no-build] [--tag NAME] [--keep-logs DIR]
+
+  --duration SEC   generator send time; migrations run meanwhile (default 20)
+  --loss PCT       netmesh-wire drops PCT % of the frames both ways on the appliances' ports
+                   (the generator's events to and from them cross those ports too; see
+                   docs/migration.md, operator's how-to)
+  --rate PPS       generator packets per second (default 1000: five processes share the CPUs)
+  --period SEC     seconds between migration rounds (default 2)
+  --flap-ms MS     right after each round starts, take the targets' wire ports down MS ms
+                   (the migrations retransmit until the link returns; keep MS under 10000,
+                   the engine's phase timeout)
+  --no-build       use the binaries in \$BUILD as they are (the test suite does)
+  --tag NAME       names memif sockets and EAL file prefixes (default: pid-random)
+  --keep-logs DIR  copy every process's log to DIR at the end
+EOF
+}
+
+duration=20 loss=0 rate=1000 period=2 flap=0 build=1 tag=$$-$RANDOM keep=''
+while [ $# -gt 0 ]; do
+  case $1 in
+    --migrate) shift ;;
+    --duration) duration=${2:?--duration needs a value}; shift 2 ;;
+    --loss) loss=${2:?--loss needs a value}; shift 2 ;;
+    --rate) rate=${2:?--rate needs a value}; shift 2 ;;
+    --period) period=${2:?--period needs a value}; shift 2 ;;
+    --flap-ms) flap=${2:?--flap-ms needs a value}; shift 2 ;;
+    --no-build) build=0; shift ;;
+    --tag) tag=${2:?--tag needs a value}; shift 2 ;;
+    --keep-logs) keep=${2:?--keep-logs needs a directory}; shift 2 ;;
+    --help|-h) usage; exit 0 ;;
+    *) echo "run.sh --migrate: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+for n in "$duration" "$rate" "$flap"; do
+  [[ $n =~ ^[0-9]+$ ]] || { echo "run.sh: '$n' is not a number" >&2; exit 2; }
+done
+[ "$duration" -gt 0 ] || { echo "run.sh --migrate: --duration must be > 0" >&2; exit 2; }
+[[ $loss =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: --loss '$loss' is not a percentage" >&2; exit 2; }
+[[ $period =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "run.sh: --period '$period' is not a number" >&2; exit 2; }
+[[ $tag =~ ^[A-Za-z0-9_-]+$ ]] || { echo "run.sh: --tag: letters, digits, - and _ only" >&2; exit 2; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC1091 # lib.sh is checked on its own
+source "$here/lib.sh"
+if [ "$build" = 1 ]; then
+  echo "# building in $NM_BUILD" >&2
+  nm_build
+fi
+app_bin=$NM_BUILD/app/netmesh gen_bin=$NM_BUILD/app/netmesh-gen wire_bin=$NM_BUILD/app/netmesh-wire
+for b in "$app_bin" "$gen_bin" "$wire_bin"; do
+  [ -x "$b" ] || { echo "run.sh: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-migrate.XXXXXX")
+ctl=$tmp/wire.ctl
+sock=/netmesh-mig-$tag # abstract memif sockets, one per wire port
+prefix=nmmig-$tag      # EAL file prefixes: $prefix-wire, -A, -B, -C, -gen
+names=(A B C)
+ips=(127.0.0.1 127.0.0.3 127.0.0.4)
+declare -A pid=()
+DEADLINE=90 # seconds a start-up condition may take on a loaded machine
+
+stop_pid() { nm_stop_pid "$1" 15; }
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+  trap - INT TERM
+  local k d
+  for k in driver gen A B C wire; do stop_pid "${pid[$k]:-}"; done
+  if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$tmp"/*.log "$keep"/ 2>/dev/null || true; fi
+  rm -rf "$tmp"
+  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
+    for k in wire A B C gen; do rm -rf "${d:?}/$prefix-$k"; done
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+fail() { echo "run.sh --migrate: $*" >&2; for f in "$tmp"/*.log; do echo "--- $f" >&2; tail -15 "$f" >&2; done; exit 1; }
+wait_for() { # wait_for WHAT CMD...: counted sleeps, not the wall clock
+  local what=$1 left=$((DEADLINE * 10)); shift
+  until "$@"; do
+    left=$((left - 1))
+    [ $left -gt 0 ] || fail "timed out waiting for $what"
+    sleep 0.1
+  done
+}
+in_log() { grep -q -- "$2" "$tmp/$1.log" 2>/dev/null; }
+
+if [ "$(nproc)" -ge 2 ]; then cpu_b=1; else cpu_b=0; fi
+quiet=(--no-pci "--log-level=lib.*:error")
+field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+
+# Identities, one PSK for every session, daemon seeds.
+head -c 32 /dev/urandom > "$tmp/psk"
+head -c 32 /dev/urandom > "$tmp/echo.seed"
+head -c 32 /dev/urandom > "$tmp/counter.seed"
+chmod 600 "$tmp/psk" "$tmp/echo.seed" "$tmp/counter.seed"
+declare -A node=() static=()
+for n in "${names[@]}"; do
+  "$app_bin" --no-huge -m 64 --no-shconf --no-telemetry -l 0 "${quiet[@]}" -- \
+    --keys "$tmp/keys-$n" --show-identity > "$tmp/$n.id"
+  node[$n]=$(field node_id "$tmp/$n.id")
+  static[$n]=$(field noise_static_pub "$tmp/$n.id")
+  [ -n "${node[$n]}" ] && [ -n "${static[$n]}" ] || fail "could not read $n's identity"
+done
+"$gen_bin" --keys "$tmp/keys-gen" --show-identity > "$tmp/gen.id"
+gen_node=$(field node_id "$tmp/gen.id")
+gen_static=$(field noise_static_pub "$tmp/gen.id")
+[ -n "$gen_node" ] || fail "could not read the generator's identity"
+gen_peer="127.0.0.2,node=$gen_node${gen_static:+,static=$gen_static}"
+
+# The wire: memif server of four ports; a fixed seed, so fault decisions repeat.
+"$wire_bin" --no-huge -m 128 "${quiet[@]}" --no-telemetry --file-prefix "$prefix-wire" \
+  --lcores "0@$cpu_b" "--vdev=net_memif0,role=server,socket=$sock-0" \
+  "--vdev=net_memif1,role=server,socket=$sock-1" "--vdev=net_memif2,role=server,socket=$sock-2" \
+  "--vdev=net_memif3,role=server,socket=$sock-3" -- --control "$ctl" --seed 7 \
+  > "$tmp/wire.log" 2>&1 &
+pid[wire]=$!
+wait_for "the wire's control socket" "$wire_bin" --control "$ctl" --cmd stats > /dev/null 2>&1
+
+# The appliances: each knows the others' statics (sealed identity transport); the lower one of a
+# pair initiates (connect), so every pair has one session from the start.
+for i in 0 1 2; do
+  n=${names[$i]}
+  peers=(--peer "$gen_peer")
+  for j in 0 1 2; do
+    [ "$j" != "$i" ] || continue
+    m=${names[$j]}
+    spec="${ips[$j]},node=${node[$m]},static=${static[$m]}"
+    [ "$j" -lt "$i" ] || spec="$spec,connect"
+    peers+=(--peer "$spec")
+  done
+  daemons=()
+  [ "$n" != A ] || daemons=(--daemon "echo:$tmp/echo.seed:1" --daemon "counter:$tmp/counter.seed:1")
+  "$app_bin" --no-huge -m 256 "${quiet[@]}" --file-prefix "$prefix-$n" --lcores "0@0,1@$cpu_b" \
+    "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
+    --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" "${peers[@]}" "${daemons[@]}" \
+    --accept echo:1 --accept counter:1 --idle-sleep-us 200 --stats-period 5 --mbufs 32767 \
+    > "$tmp/$n.log" 2>&1 &
+  pid[$n]=$!
+done
+for n in "${names[@]}"; do wait_for "appliance $n" in_log "$n" 'Ctrl-C to stop'; done
+origin() { sed -n "s/^netmesh: daemon $1 origin 0x\([0-9a-f]*\) .*/\1/p" "$tmp/A.log"; }
+echo_origin=$(origin echo)
+counter_origin=$(origin counter)
+[ -n "$echo_origin" ] && [ -n "$counter_origin" ] || fail "no daemon origins in A's log"
+echo "# A ${node[A]}, B ${node[B]}, C ${node[C]}; echo $echo_origin, counter $counter_origin" >&2
+
+# The appliance-to-appliance sessions before any migration (a migration needs its session).
+peers_up() {
+  PYTHONPATH=$here python3 - "$prefix-$1" "$2" <<'EOF'
+import sys
+import nm_telemetry
+want = int(sys.argv[2])
+with nm_telemetry.Telemetry(sys.argv[1]) as t:
+    p = t.query("/netmesh/peers")
+up = [v for k, v in p.items() if k.startswith("peer_") and isinstance(v, dict) and
+      int(v["session_id"], 16) != 0]
+sys.exit(0 if len(up) >= want else 1)
+EOF
+}
+for n in A B; do wait_for "$n's sessions with the other appliances" peers_up "$n" 2; done
+
+if [ "$loss" != 0 ]; then
+  for p in 0 1 2; do "$wire_bin" --control "$ctl" --cmd "loss $p $loss both" > /dev/null ||
+    fail "wire: loss $p $loss"; done
+  echo "# netmesh-wire: $loss % loss both ways on the appliances' ports" >&2
+fi
+
+# The generator: the daemons on A; B and C for redirects.
+"$gen_bin" --no-huge -m 128 "${quiet[@]}" --no-telemetry --file-prefix "$prefix-gen" --lcores 0@0 \
+  "--vdev=net_memif0,role=client,socket=$sock-3" -- \
+  --ip 127.0.0.2 --peer-ip "${ips[0]}" --keys "$tmp/keys-gen" --psk-file "$tmp/psk" \
+  --peer-node "${node[A]}" --peer-static "${static[A]}" \
+  --also-peer "${ips[1]},node=${node[B]},static=${static[B]}" \
+  --also-peer "${ips[2]},node=${node[C]},static=${static[C]}" \
+  --daemon "$echo_origin" --daemon "$counter_origin" --rate "$rate" --duration "$duration" \
+  --idle-sleep-us 100 > "$tmp/gen.log" 2>&1 &
+pid[gen]=$!
+wait_for "the generator's traffic" in_log gen 'gen: t=.* recv_events=[1-9]'
+
+python3 "$here/migrate_driver.py" --duration "$duration" --period "$period" \
+  --node "A=$prefix-A=${node[A]}" --node "B=$prefix-B=${node[B]}" --node "C=$prefix-C=${node[C]}" \
+  --daemon "$echo_origin" --daemon "$counter_origin" \
+  --flap-ms "$flap" --wire-bin "$wire_bin" --wire-ctl "$ctl" > "$tmp/driver.log" 2>&1 &
+pid[driver]=$!
+driver_rc=0
+wait "${pid[driver]}" || driver_rc=$?
+pid[driver]=''
+gen_rc=0
+wait "${pid[gen]}" || gen_rc=$?
+pid[gen]=''
+
+grep '^migrate: ' "$tmp/driver.log" || true
+migrations=$(grep '^migrations: ' "$tmp/driver.log" | tail -1 || true)
+summary=$(grep '^gen: sent_events=' "$tmp/gen.log" | tail -1 || true)
+echo "${migrations:-migrations: no summary (driver exit status $driver_rc)}"
+echo "${summary:-gen: no summary (exit status $gen_rc)}"
+val() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+recv=$(val recv_events "$summary") lost=$(val lost_events "$summary")
+dups=$(val duplicate_events "$summary") errors=$(val chain_errors "$summary")
+completed=$(val completed "$migrations") failed=$(val failed "$migrations")
+placement=$(val placement_errors "$migrations")
+if [ "$gen_rc" -eq 0 ] && [ "$driver_rc" -eq 0 ] && [ "${recv:-0}" -gt 0 ] &&
+   [ "${lost:-1}" = 0 ] && [ "${dups:-1}" = 0 ] && [ "${errors:-1}" = 0 ] &&
+   [ "${completed:-0}" -gt 0 ] && [ "${failed:-1}" = 0 ] && [ "${placement:-1}" = 0 ]; then
+  echo "run: ok ($completed migrations, $recv events came back, none lost or duplicated, every chain validated)"
+  exit 0
+fi
+echo "run: FAILED (generator exit $gen_rc, driver exit $driver_rc, recv_events=${recv:-?}," \
+  "lost_events=${lost:-?}, duplicate_events=${dups:-?}, chain_errors=${errors:-?}," \
+  "completed=${completed:-?}, failed=${failed:-?}, placement_errors=${placement:-?})"
+exit 1

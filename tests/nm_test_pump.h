@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_test_pump.h - up to NM_PUMP_MAX_NODES runtimes in one process, each
+ * with a migration engine, joined by a message pump in virtual time with
+ * deterministic faults (loss, duplication, reordering delay, dead nodes, cut
+ * links). No dataplane, no EAL, no Check: the migration and evacuation
+ * suites and netmesh-bench's migration part share it.
+ *
+ * nm_pump_step advances the clock by NM_PUMP_STEP_MS, delivers every due
+ * message and polls every engine. Messages to `sender_node` (an external
+ * client that sends events) go to on_sender; a node without an engine
+ * answers like upstream's bare mesh (ComputeNotSupported).
+ *
+ * Include it in one file per program; NM_PUMP_CHECK may be defined first
+ * (tests: ck_assert), else a failed check aborts with file:line.
+ */
+#ifndef NM_TEST_PUMP_H
+#define NM_TEST_PUMP_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "nm_builtin.h"
+#include "nm_envelope.h"
+#include "nm_migration.h"
+#include "nm_migwire.h"
+#include "nm_node.h"
+#include "nm_runtime.h"
+
+#ifndef NM_PUMP_CHECK
+#define NM_PUMP_CHECK(c)                                                                        \
+	do {                                                                                     \
+		if (!(c)) {                                                                      \
+			fprintf(stderr, "%s:%d: pump check failed: %s\n", __FILE__, __LINE__, #c); \
+			abort();                                                                 \
+		}                                                                                \
+	} while (0)
+#endif
+
+#define NM_PUMP_MAX_NODES 3
+#define NM_PUMP_MAX_MSGS 20000
+#define NM_PUMP_STEP_MS 5
+
+struct nm_pump_msg {
+	int from, to; /* node index; to == -1: the sender */
+	uint64_t at;
+	uint8_t *buf;
+	size_t len;
+};
+
+struct nm_pump;
+
+struct nm_pump_node {
+	struct nm_pump *net;
+	int idx;
+	struct nm_identity id;
+	struct nm_node *node;
+	struct nm_runtime *rt;
+	struct nm_migration *mig; /* NULL: a bare node without a compute runtime */
+	uint8_t sk[32], pk[32];
+	bool alive;
+	struct nm_output_sink sink; /* the test's, if it sets one */
+};
+
+struct nm_pump {
+	int n;
+	struct nm_pump_node nodes[NM_PUMP_MAX_NODES];
+	struct nm_pump_msg *q;
+	size_t nq;
+	uint64_t now;
+	uint64_t rng;
+	uint32_t loss_pct, dup_pct, max_delay_ms;
+	bool link_down[NM_PUMP_MAX_NODES][NM_PUMP_MAX_NODES];
+	bool knows_static[NM_PUMP_MAX_NODES][NM_PUMP_MAX_NODES];
+	uint64_t sender_node; /* the external sender's node id (0: none) */
+	void (*on_sender)(struct nm_pump *p, const struct nm_pump_msg *m);
+	uint64_t dropped, duplicated; /* by the faults */
+};
+
+/* xorshift64*: deterministic faults. */
+static inline uint32_t nm_pump_rnd(struct nm_pump *p)
+{
+	p->rng ^= p->rng >> 12;
+	p->rng ^= p->rng << 25;
+	p->rng ^= p->rng >> 27;
+	return (uint32_t)((p->rng * 2685821657736338717ull) >> 32);
+}
+
+static inline uint64_t nm_pump_nid(const struct nm_pump *p, int i)
+{
+	return p->nodes[i].id.node_id;
+}
+
+/* Node index of a node id; -1 for the sender, -2 for no such node. */
+static inline int nm_pump_index(const struct nm_pump *p, uint64_t node_id)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->nodes[i].id.node_id == node_id)
+			return i;
+	return node_id != 0 && node_id == p->sender_node ? -1 : -2;
+}
+
+static inline void nm_pump_enqueue(struct nm_pump *p, int from, int to, const uint8_t *buf,
+				   size_t len)
+{
+	NM_PUMP_CHECK(p->nq < NM_PUMP_MAX_MSGS);
+	struct nm_pump_msg *m = &p->q[p->nq++];
+	m->from = from;
+	m->to = to;
+	m->at = p->now + NM_PUMP_STEP_MS + (p->max_delay_ms ? nm_pump_rnd(p) % p->max_delay_ms : 0);
+	m->buf = malloc(len);
+	NM_PUMP_CHECK(m->buf != NULL);
+	memcpy(m->buf, buf, len);
+	m->len = len;
+}
+
+/* The transport's send: the faults apply here. */
+static inline int nm_pump_send(void *ctx, uint64_t dest, const uint8_t *msg, size_t len)
+{
+	struct nm_pump_node *self = ctx;
+	struct nm_pump *p = self->net;
+	int to = nm_pump_index(p, dest);
+	if (to == -2)
+		return -EHOSTUNREACH; /* no session to that node */
+	if (!self->alive)
+		return 0;
+	if (to >= 0 && p->link_down[self->idx][to]) {
+		p->dropped++;
+		return 0;
+	}
+	if (p->loss_pct && nm_pump_rnd(p) % 100 < p->loss_pct) {
+		p->dropped++;
+		return 0;
+	}
+	nm_pump_enqueue(p, self->idx, to, msg, len);
+	if (p->dup_pct && nm_pump_rnd(p) % 100 < p->dup_pct) {
+		p->duplicated++;
+		nm_pump_enqueue(p, self->idx, to, msg, len);
+	}
+	return 0;
+}
+
+static inline bool nm_pump_peer_static(void *ctx, uint64_t node, uint8_t out[32])
+{
+	struct nm_pump_node *self = ctx;
+	int i = nm_pump_index(self->net, node);
+	if (i < 0 || !self->net->knows_static[self->idx][i])
+		return false;
+	memcpy(out, self->net->nodes[i].pk, 32);
+	return true;
+}
+
+static inline void nm_pump_moved(void *ctx, uint64_t origin, uint64_t node)
+{
+	(void)ctx;
+	(void)origin;
+	(void)node;
+}
+
+static inline struct nm_mig_transport nm_pump_transport(struct nm_pump_node *nd)
+{
+	return (struct nm_mig_transport){ .ctx = nd, .send = nm_pump_send,
+					  .peer_static = nm_pump_peer_static, .moved = nm_pump_moved };
+}
+
+static inline void nm_pump_engine(struct nm_pump_node *nd)
+{
+	struct nm_mig_transport tx = nm_pump_transport(nd);
+	struct nm_mig_config cfg = { .rt = nd->rt, .tx = &tx, .static_sk = nd->sk };
+	nd->mig = nm_mig_create(&cfg);
+	NM_PUMP_CHECK(nd->mig != NULL);
+}
+
+/*
+ * n_nodes started runtimes, each with the built-in kinds, the kinds
+ * `kinds` registers (may be NULL) and an engine; every node knows every
+ * other's X25519 static. The clock starts at 1000 ms.
+ */
+static inline void nm_pump_init(struct nm_pump *p, int n_nodes, uint64_t seed,
+				void (*kinds)(struct nm_runtime *rt, void *ctx), void *ctx)
+{
+	NM_PUMP_CHECK(n_nodes >= 1 && n_nodes <= NM_PUMP_MAX_NODES);
+	memset(p, 0, sizeof(*p));
+	p->q = calloc(NM_PUMP_MAX_MSGS, sizeof(*p->q));
+	NM_PUMP_CHECK(p->q != NULL);
+	p->n = n_nodes;
+	p->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+	p->now = 1000;
+	for (int i = 0; i < n_nodes; i++) {
+		struct nm_pump_node *nd = &p->nodes[i];
+		nd->net = p;
+		nd->idx = i;
+		nd->alive = true;
+		NM_PUMP_CHECK(nm_identity_generate(&nd->id) == 0);
+		randombytes_buf(nd->sk, 32);
+		NM_PUMP_CHECK(nm_x25519_public(nd->sk, nd->pk) == 0);
+		nd->node = nm_node_create(&nd->id);
+		nd->rt = nm_runtime_create(nd->node);
+		NM_PUMP_CHECK(nd->rt != NULL);
+		if (kinds != NULL)
+			kinds(nd->rt, ctx);
+		NM_PUMP_CHECK(nm_builtin_register_all(nd->rt, NULL) == 0);
+		NM_PUMP_CHECK(nm_runtime_start(nd->rt, NULL) == 0);
+		nm_pump_engine(nd);
+		for (int j = 0; j < n_nodes; j++)
+			p->knows_static[i][j] = true;
+	}
+}
+
+static inline void nm_pump_fini(struct nm_pump *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		struct nm_pump_node *nd = &p->nodes[i];
+		nm_mig_free(nd->mig);
+		nm_runtime_destroy(nd->rt);
+		nm_node_destroy(nd->node);
+		nm_identity_wipe(&nd->id);
+	}
+	for (size_t i = 0; i < p->nq; i++)
+		free(p->q[i].buf);
+	free(p->q);
+	p->q = NULL;
+	p->nq = 0;
+}
+
+/* A node without a compute runtime answers like upstream's bare mesh (§11.8). */
+static inline void nm_pump_bare_reply(struct nm_pump *p, struct nm_pump_node *nd,
+				      const struct nm_pump_msg *m)
+{
+	struct nm_mig_msg in, out = { 0 };
+	if (nm_mig_decode(m->buf, m->len, &in, NULL, NULL) < 0 ||
+	    (in.type != NM_MIG_TAKE_SNAPSHOT && in.type != NM_MIG_SNAPSHOT_READY))
+		return;
+	out.type = NM_MIG_FAILED;
+	out.daemon_origin = in.daemon_origin;
+	out.failed.code = NM_MIG_FAIL_COMPUTE_NOT_SUPPORTED;
+	uint8_t buf[64];
+	size_t len;
+	NM_PUMP_CHECK(nm_mig_encode(&out, buf, sizeof(buf), &len, NULL) == 0);
+	nm_pump_send(nd, nm_pump_nid(p, m->from), buf, len);
+}
+
+/* Deliver every due message (in arrival-time order), then poll every engine. */
+static inline void nm_pump_step(struct nm_pump *p)
+{
+	p->now += NM_PUMP_STEP_MS;
+	for (size_t i = 0; i < p->nq;) {
+		struct nm_pump_msg m = p->q[i];
+		if (m.at > p->now) {
+			i++;
+			continue;
+		}
+		p->q[i] = p->q[--p->nq];
+		if (m.to == -1) {
+			if (p->on_sender != NULL)
+				p->on_sender(p, &m);
+		} else if (p->nodes[m.to].alive && !p->link_down[m.from][m.to]) {
+			struct nm_pump_node *nd = &p->nodes[m.to];
+			if (nd->mig != NULL)
+				nm_mig_handle(nd->mig, m.buf, m.len, nm_pump_nid(p, m.from), p->now, NULL);
+			else
+				nm_pump_bare_reply(p, nd, &m);
+		}
+		free(m.buf);
+	}
+	for (int i = 0; i < p->n; i++)
+		if (p->nodes[i].alive && p->nodes[i].mig != NULL)
+			nm_mig_poll(p->nodes[i].mig, p->now);
+}
+
+#endif /* NM_TEST_PUMP_H */
