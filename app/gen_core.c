@@ -489,6 +489,20 @@ uint64_t gen_dest_unanswered(const struct gen_dest *t)
 	return !t->any && t->sent > t->answered ? t->sent - t->answered : 0;
 }
 
+uint64_t gen_outstanding(const struct gen *g)
+{
+	uint64_t n = 0;
+	for (unsigned d = 0; d < g->cfg.n_daemons; d++)
+		n += gen_dest_unanswered(&g->dest[d]);
+	return n;
+}
+
+bool gen_drain_done(const struct gen *g, uint64_t quiet_ns, uint64_t elapsed_ns, uint64_t max_ns,
+		    uint64_t quiet_max_ns)
+{
+	return gen_outstanding(g) == 0 || quiet_ns >= quiet_max_ns || elapsed_ns >= max_ns;
+}
+
 uint64_t gen_lost_events(const struct gen *g)
 {
 	uint64_t lost = 0;

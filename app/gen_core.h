@@ -246,6 +246,20 @@ uint64_t gen_drops_total(const struct gen_stats *st);
 /* Events of a one-per-event daemon never answered (sent - answered); 0 for an "any" daemon. */
 uint64_t gen_dest_unanswered(const struct gen_dest *t);
 
+/* Events still waiting for an answer: the sum of gen_dest_unanswered. */
+uint64_t gen_outstanding(const struct gen *g);
+
+/*
+ * End-of-run drain: keep collecting replies until every event is answered,
+ * or nothing came back for `quiet_ns`, or `max_ns` passed since the drain
+ * began. The quiet window must outlast a migration's hold (seconds under
+ * faults): a short one counts events still on their way as lost.
+ */
+#define GEN_DRAIN_QUIET_MS 3000
+#define GEN_DRAIN_MAX_MS 15000
+bool gen_drain_done(const struct gen *g, uint64_t quiet_ns, uint64_t elapsed_ns, uint64_t max_ns,
+		    uint64_t quiet_max_ns);
+
 /*
  * lost_events: per destination daemon, one-per-event: max(events never
  * answered, outputs missing in its chain gaps); "any": its chain-gap losses.

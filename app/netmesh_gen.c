@@ -34,8 +34,6 @@
 
 #define BURST 32
 #define LINK_TIMEOUT_MS 5000
-#define DRAIN_QUIET_MS 500  /* stop draining after this long without an event reply */
-#define DRAIN_MAX_MS 5000
 #define IDLE_POLLS 256      /* idle loop iterations before --idle-sleep-us applies */
 #define HEARTBEAT_IDLE_MS 1000
 #define NS_PER_MS 1000000ULL
@@ -697,7 +695,7 @@ static void send_loop(struct ctx *c, struct run *r)
 	}
 }
 
-/* Collect the replies still in flight: until no event reply for a while, bounded. */
+/* Collect the replies still in flight: until all are in, or none for a while; bounded. */
 static void drain(struct ctx *c)
 {
 	const uint64_t start = nm_mono_ns();
@@ -710,7 +708,8 @@ static void drain(struct ctx *c)
 			events = c->g->st.rx_events;
 			last_rx = now;
 		}
-		if (now - last_rx >= DRAIN_QUIET_MS * NS_PER_MS || now - start >= DRAIN_MAX_MS * NS_PER_MS)
+		if (gen_drain_done(c->g, now - last_rx, now - start, GEN_DRAIN_MAX_MS * NS_PER_MS,
+				   GEN_DRAIN_QUIET_MS * NS_PER_MS))
 			break;
 		if (n == 0)
 			rte_delay_us_sleep(100);

@@ -36,16 +36,109 @@ nm_eal_mem_args() {
   fi
 }
 
+# nm_wait_pid PID SEC: until PID exits (SEC seconds at most); its exit status when it is our
+# child, 124 when it still runs.
+nm_wait_pid() {
+  local pid=$1 deadline=$((SECONDS + $2)) rc=0
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || return 124
+    sleep 0.1
+  done
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
 # nm_stop_pid PID [SECONDS]: SIGINT a process we started, SIGKILL it after SECONDS (default 10),
-# reap it. Nothing when PID is empty or gone.
+# reap it. Nothing when PID is empty or gone; always 0.
 nm_stop_pid() {
-  local pid=$1 secs=${2:-10}
+  local pid=$1 secs=${2:-10} rc=0
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq $((secs * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
+  nm_wait_pid "$pid" "$secs" || rc=$?
+  if [ "$rc" = 124 ]; then
     echo "${0##*/}: pid $pid did not stop in $secs s: killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   fi
-  wait "$pid" 2>/dev/null || true
+}
+
+# Remove EAL's runtime dirs of these file prefixes (root's and a user's).
+nm_eal_rundirs_rm() {
+  local d p
+  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
+    for p in "$@"; do rm -rf "${d:?}/${p:?}"; done
+  done
+}
+
+# The demo's pieces (scripts/run.sh, scripts/soak.sh): the appliance with an echo and a counter
+# daemon on the server end of a memif pair, netmesh-gen on the client end.
+#
+# nm_demo_binaries SCRIPT BUILD: builds when BUILD is 1, then NM_APP_BIN and NM_GEN_BIN, or exit 1.
+# shellcheck disable=SC2034 # NM_* are the caller's
+nm_demo_binaries() {
+  local b
+  if [ "$2" = 1 ]; then
+    echo "# building in $NM_BUILD" >&2
+    nm_build
+  fi
+  NM_APP_BIN=$NM_BUILD/app/netmesh
+  NM_GEN_BIN=$NM_BUILD/app/netmesh-gen
+  for b in "$NM_APP_BIN" "$NM_GEN_BIN"; do
+    [ -x "$b" ] || { echo "$1: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
+  done
+}
+#
+# nm_demo_prepare DIR APP_BIN GEN_BIN: keys, a PSK and two daemon seeds in DIR, then sets
+# NM_APP_LCORES, NM_GEN_LCORES and NM_APP_OPTS (the appliance's options after "--").
+# Two CPUs: the appliance's main lcore (it sleeps between duties) on CPU 0, its worker on CPU 1,
+# the generator on CPU 0 beside the mostly idle main lcore, so the worker keeps a CPU to itself.
+# shellcheck disable=SC2034 # NM_* are the caller's
+nm_demo_prepare() {
+  local dir=$1 app_bin=$2 gen_bin=$3 f
+  if [ "$(nproc)" -ge 2 ]; then
+    NM_APP_LCORES=0@0,1@1 NM_GEN_LCORES=0@0
+  else
+    NM_APP_LCORES=0@0,1@0 NM_GEN_LCORES=0@0
+  fi
+  for f in psk echo.seed counter.seed; do
+    head -c 32 /dev/urandom > "$dir/$f"
+    chmod 600 "$dir/$f"
+  done
+  "$app_bin" --no-huge -m 64 --no-shconf --no-telemetry -l 0 --no-pci "--log-level=lib.*:error" \
+    -- --keys "$dir/app-keys" --show-identity > "$dir/app.id" || return 1
+  "$gen_bin" --keys "$dir/gen-keys" --show-identity > "$dir/gen.id" || return 1
+  NM_APP_NODE=$(nm_field node_id "$dir/app.id")
+  NM_APP_STATIC=$(nm_field noise_static_pub "$dir/app.id")
+  NM_GEN_NODE=$(nm_field node_id "$dir/gen.id")
+  if [ -z "$NM_APP_NODE" ] || [ -z "$NM_APP_STATIC" ] || [ -z "$NM_GEN_NODE" ]; then
+    echo "# could not read the identities" >&2
+    return 1
+  fi
+  NM_APP_OPTS=(--ip 127.0.0.1 --keys "$dir/app-keys" --psk-file "$dir/psk"
+    --daemon "echo:$dir/echo.seed:1" --daemon "counter:$dir/counter.seed:1"
+    --peer "127.0.0.2,node=$NM_GEN_NODE")
+}
+nm_field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+
+# nm_demo_wait_app LOG PID: until the appliance logged that it runs (60 s); 1 if it did not start.
+nm_demo_wait_app() {
+  local log=$1 pid=$2
+  for _ in $(seq 600); do
+    grep -q 'Ctrl-C to stop' "$log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q 'Ctrl-C to stop' "$log" 2>/dev/null
+}
+
+# nm_demo_gen_opts DIR APP_LOG: NM_GEN_OPTS, the generator's options after "--" (its peer and the
+# two daemons, by the origins the appliance logged).
+# shellcheck disable=SC2034 # NM_GEN_OPTS is the caller's
+nm_demo_gen_opts() {
+  local dir=$1 log=$2 echo_origin counter_origin
+  echo_origin=$(sed -n 's/^netmesh: daemon echo origin 0x\([0-9a-f]*\) .*/\1/p' "$log")
+  counter_origin=$(sed -n 's/^netmesh: daemon counter origin 0x\([0-9a-f]*\) .*/\1/p' "$log")
+  NM_GEN_OPTS=(--ip 127.0.0.2 --peer-ip 127.0.0.1 --keys "$dir/gen-keys"
+    --peer-node "$NM_APP_NODE" --peer-static "$NM_APP_STATIC" --psk-file "$dir/psk"
+    --daemon "$echo_origin" --daemon "$counter_origin")
 }

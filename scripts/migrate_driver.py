@@ -12,9 +12,11 @@ migration of it in progress anywhere: a daemon on no node or on two is a placeme
                     [--duration S] [--period S] [--deadline S] [--unsealed]
                     [--flap-ms MS --wire-bin BIN --wire-ctl PATH]
 
---flap-ms: right after starting a round's migrations, take each target's netmesh-wire port down
-for MS milliseconds (nodes are on wire ports 0, 1, ... in --node order), then up again: the
-migrations must ride it out with retransmissions.
+--flap-ms: take each target's netmesh-wire port down, start the round's migrations, and bring
+the ports up MS milliseconds later (nodes are on wire ports 0, 1, ... in --node order): every
+migration is in flight during the outage and must ride it out with retransmissions. (Taking the
+link down after the start raced a 50 ms migration: the outage then hit the generator's events to
+the daemon's new home instead.)
 
 Prints one line per migration, then `migrations: completed=N failed=N placement_errors=N`.
 Exit status 0 when every migration ended and every placement was right (failures are
@@ -105,9 +107,12 @@ class Driver:
     def log(self, msg):
         print("migrate: %s" % msg, flush=True)
 
+    def target(self, origin):
+        return self.tours[origin][self.step[origin] % len(self.tours[origin])]
+
     def start(self, origin):
         src = self.where[origin]
-        dst = self.tours[origin][self.step[origin] % len(self.tours[origin])]
+        dst = self.target(origin)
         cmd = "/netmesh/migrate,%x,%x%s" % (origin, dst.node_id,
                                             ",unsealed" if self.args.unsealed else "")
         r = src.query(cmd)
@@ -167,26 +172,43 @@ class Driver:
         if r.returncode != 0:
             raise RuntimeError("netmesh-wire refused %r (exit %d)" % (cmd, r.returncode))
 
-    def flap(self, started):
-        """The targets' links down for --flap-ms, then up: retransmissions must carry on."""
-        ports = sorted({m[2].port for m in started})
+    def start_round(self):
+        """Start every daemon's next migration; with --flap-ms, across its target's outage."""
+        ports = sorted({self.target(o).port for o in self.where}) if self.args.flap_ms else []
         for p in ports:
             self.wire("down %d" % p)
-        self.log("link down on port(s) %s for %d ms" % (ports, self.args.flap_ms))
-        time.sleep(self.args.flap_ms / 1e3)
-        for p in ports:
-            self.wire("up %d" % p)
+        started = [m for m in (self.start(o) for o in self.where) if m is not None]
+        if ports:
+            self.log("link down on port(s) %s for %d ms" % (ports, self.args.flap_ms))
+            time.sleep(self.args.flap_ms / 1e3)
+            for p in ports:
+                self.wire("up %d" % p)
+        return started
+
+    def report(self):
+        """Each node's migration counters and drops at the end: where a lost event went."""
+        for n in self.nodes:
+            mig = n.migrations()
+            flat = dict((k, v) for k, v in mig.items() if not isinstance(v, (dict, list)))
+            flat.update(mig.get("counters") or {})
+            counters = " ".join("%s=%s" % (k, v) for k, v in sorted(flat.items()) if v)
+            print("state: %s migrations %s" % (n.name, counters), flush=True)
+            for k, v in sorted(mig.items()):
+                if k.startswith("now_") and isinstance(v, dict):
+                    print("state: %s in progress %s" % (n.name, v), flush=True)
+            drops = n.query("/netmesh/drops")
+            print("state: %s drops %s" % (n.name, " ".join(
+                "%s=%s" % (k, v) for k, v in sorted(drops.items()) if v)), flush=True)
 
     def run(self):
         end = time.monotonic() + self.args.duration
         while time.monotonic() + self.args.period / 2 < end:
             t = time.monotonic()
-            started = [m for m in (self.start(o) for o in self.where) if m is not None]
-            if self.args.flap_ms and started:
-                self.flap(started)
+            started = self.start_round()
             for m in started:
                 self.finish(m)
             time.sleep(max(0.0, self.args.period - (time.monotonic() - t)))
+        self.report()
         print("migrations: completed=%d failed=%d placement_errors=%d" %
               (self.completed, self.failed, self.placement_errors), flush=True)
         return 0 if self.placement_errors == 0 else 1

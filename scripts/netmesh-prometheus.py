@@ -45,6 +45,8 @@ class Exposition:
 
 def stats_families(e, stats):
     e.add("netmesh_workers", "gauge", "Worker lcores.", stats["workers"])
+    e.add("netmesh_mbufs_in_use", "gauge", "Mbufs taken from the port's pools.",
+          stats["mbufs_in_use"])
     for field, value in stats["total"].items():
         if field == "drops":
             continue  # netmesh_drops_total{reason} has them, by reason

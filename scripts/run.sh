@@ -63,15 +63,8 @@ done
 
 # shellcheck disable=SC1091 # lib.sh is checked on its own
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-if [ "$build" = 1 ]; then
-  echo "# building in $NM_BUILD" >&2
-  nm_build
-fi
-app_bin=$NM_BUILD/app/netmesh
-gen_bin=$NM_BUILD/app/netmesh-gen
-for b in "$app_bin" "$gen_bin"; do
-  [ -x "$b" ] || { echo "run.sh: $b is missing (build it, or drop --no-build)" >&2; exit 1; }
-done
+nm_demo_binaries run.sh "$build"
+app_bin=$NM_APP_BIN gen_bin=$NM_GEN_BIN
 
 # Unique names, so several demos (and the test suite) can run side by side.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-run.XXXXXX")
@@ -81,29 +74,17 @@ gen_prefix=nmrun-gen-$tag
 app_pid='' gen_pid='' watchdog_pid=''
 
 # Stop what we started (by pid), then remove the temp dir and EAL's runtime dirs.
-stop_pid() { nm_stop_pid "$1" 10; }
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   trap - INT TERM
   [ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
-  stop_pid "$gen_pid"
-  stop_pid "$app_pid"
+  nm_stop_pid "$gen_pid"
+  nm_stop_pid "$app_pid"
   rm -rf "$tmp"
   [ -z "$huge_dir" ] || rm -f "$huge_dir/${app_prefix}"map_*
-  local d
-  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
-    rm -rf "${d:?}/$app_prefix" "${d:?}/$gen_prefix"
-  done
+  nm_eal_rundirs_rm "$app_prefix" "$gen_prefix"
 }
 trap cleanup EXIT
-
-# Two CPUs: appliance main lcore (sleeps between duties) on CPU 0, its worker on CPU 1, the
-# generator on CPU 0 beside the mostly idle main lcore, so the worker keeps a CPU to itself.
-if [ "$(nproc)" -ge 2 ]; then
-  app_lcores=0@0,1@1 gen_lcores=0@0
-else
-  app_lcores=0@0,1@0 gen_lcores=0@0
-fi
 quiet=(--no-pci "--log-level=lib.*:error")
 # The live view: prefixed lines, minus per-lcore detail (the totals follow) and memif's
 # notice that --in-memory has no multi-process channel (harmless: one process per node).
@@ -111,24 +92,10 @@ live() {
   if [ "$top" = 1 ]; then cat > /dev/null; return; fi # netmesh-top has the terminal
   grep --line-buffered -v -e "$2" -e 'Failed to register mp action callback' | sed -u "s/^/$1 | /"
 }
-id_eal=(--no-huge -m 64 --no-shconf --no-telemetry -l 0 "${quiet[@]}")
 
-# Keys, PSK and daemon seeds.
-head -c 32 /dev/urandom > "$tmp/psk"
-head -c 32 /dev/urandom > "$tmp/echo.seed"
-head -c 32 /dev/urandom > "$tmp/counter.seed"
-chmod 600 "$tmp/psk" "$tmp/echo.seed" "$tmp/counter.seed"
-"$app_bin" "${id_eal[@]}" -- --keys "$tmp/app-keys" --show-identity > "$tmp/app.id"
-"$gen_bin" --keys "$tmp/gen-keys" --show-identity > "$tmp/gen.id"
-field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-app_node=$(field node_id "$tmp/app.id")
-app_static=$(field noise_static_pub "$tmp/app.id")
-gen_node=$(field node_id "$tmp/gen.id")
-if [ -z "$app_node" ] || [ -z "$app_static" ] || [ -z "$gen_node" ]; then
-  echo "run.sh: could not read the identities" >&2
-  exit 1
-fi
-echo "# appliance node $app_node, generator node $gen_node; memif socket @$sock" >&2
+# Keys, PSK, daemon seeds and the lcores.
+nm_demo_prepare "$tmp" "$app_bin" "$gen_bin" || exit 1
+echo "# appliance node $NM_APP_NODE, generator node $NM_GEN_NODE; memif socket @$sock" >&2
 
 # The appliance: memif server. Its own session, so Ctrl-C reaches only this script,
 # which then stops the generator first (its summary) and the appliance after it.
@@ -140,31 +107,20 @@ else
   read -ra app_mem <<<"$(nm_eal_mem_args 256)"
 fi
 setsid "$app_bin" "${app_mem[@]}" "${quiet[@]}" --file-prefix "$app_prefix" \
-  --lcores "$app_lcores" "--vdev=net_memif0,role=server,socket=$sock" -- \
-  --ip 127.0.0.1 --keys "$tmp/app-keys" --psk-file "$tmp/psk" \
-  --daemon "echo:$tmp/echo.seed:1" --daemon "counter:$tmp/counter.seed:1" \
-  --peer "127.0.0.2,node=$gen_node" --stats-period 1 \
+  --lcores "$NM_APP_LCORES" "--vdev=net_memif0,role=server,socket=$sock" -- \
+  "${NM_APP_OPTS[@]}" --stats-period 1 \
   > >(trap '' INT TERM; tee "$tmp/app.log" | live app '^lcore ') 2>&1 &
 app_pid=$!
 
-for _ in $(seq 100); do
-  grep -q 'Ctrl-C to stop' "$tmp/app.log" 2>/dev/null && break
-  kill -0 "$app_pid" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q 'Ctrl-C to stop' "$tmp/app.log" || {
+nm_demo_wait_app "$tmp/app.log" "$app_pid" || {
   echo "run.sh: the appliance did not start:" >&2; cat "$tmp/app.log" >&2; exit 1; }
-origin() { sed -n "s/^netmesh: daemon $1 origin 0x\([0-9a-f]*\) .*/\1/p" "$tmp/app.log"; }
-echo_origin=$(origin echo)
-counter_origin=$(origin counter)
+nm_demo_gen_opts "$tmp" "$tmp/app.log"
 
 # The generator: memif client.
 # shellcheck disable=SC2046
 setsid "$gen_bin" $(nm_eal_mem_args 256) "${quiet[@]}" --no-telemetry --file-prefix "$gen_prefix" \
-  --lcores "$gen_lcores" "--vdev=net_memif0,role=client,socket=$sock" -- \
-  --ip 127.0.0.2 --peer-ip 127.0.0.1 --keys "$tmp/gen-keys" \
-  --peer-node "$app_node" --peer-static "$app_static" --psk-file "$tmp/psk" \
-  --daemon "$echo_origin" --daemon "$counter_origin" --rate "$rate" \
+  --lcores "$NM_GEN_LCORES" "--vdev=net_memif0,role=client,socket=$sock" -- \
+  "${NM_GEN_OPTS[@]}" --rate "$rate" \
   --event-size "$event_size" --events-per-packet "$per_packet" --duration "$duration" \
   > >(trap '' INT TERM; tee "$tmp/gen.log" | live gen '^$') 2>&1 &
 gen_pid=$!
@@ -186,7 +142,7 @@ while :; do
   kill -0 "$gen_pid" 2>/dev/null || break # a trapped signal interrupted wait: wait again
 done
 gen_pid=''
-stop_pid "$app_pid"
+nm_stop_pid "$app_pid"
 app_pid=''
 sleep 0.2 # let the log pipes finish
 

@@ -24,7 +24,7 @@ usage: scripts/run.sh --migrate [--duration SEC] [--loss PCT] [--rate PPS] [--pe
                    docs/migration.md, operator's how-to)
   --rate PPS       generator packets per second (default 1000: five processes share the CPUs)
   --period SEC     seconds between migration rounds (default 2)
-  --flap-ms MS     right after each round starts, take the targets' wire ports down MS ms
+  --flap-ms MS     start each round with the targets' wire ports down, up again MS ms later
                    (the migrations retransmit until the link returns; keep MS under 10000,
                    the engine's phase timeout)
   --no-build       use the binaries in \$BUILD as they are (the test suite does)

@@ -12,6 +12,7 @@ PKGS=(
   check
   libpcap-dev tcpdump
   iproute2 procps
+  libhugetlbfs-bin
 )
 
 SUDO=""

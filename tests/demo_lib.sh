@@ -37,6 +37,21 @@ demo_stop() {
   grep -q '^run: ok' "$demo_out" || fail "the demo gave no ok verdict"
 }
 
+# demo_left_behind TMP TAG PREFIX...: fails unless the script under test removed all it made: what
+# it put in TMP (but TMP/out), EAL's runtime dirs of PREFIX-TAG, processes named with TAG.
+demo_left_behind() {
+  local tmp=$1 tag=$2 left d p
+  shift 2
+  left=$(find "$tmp" -mindepth 1 -maxdepth 1 ! -name out)
+  [ -z "$left" ] || fail "left in TMPDIR: $left"
+  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
+    for p in "$@"; do
+      [ ! -e "$d/$p-$tag" ] || fail "$d/$p-$tag left behind"
+    done
+  done
+  if pgrep -f -- "-$tag" > /dev/null; then fail "processes left running"; fi
+}
+
 demo_kill() {
   if [ -n "$demo_pid" ] && kill -0 "$demo_pid" 2>/dev/null; then
     kill -TERM "$demo_pid" 2>/dev/null || true

@@ -9,6 +9,8 @@ tag=test-$$-$RANDOM
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; tail -40 "$tmp/out"; exit 1; }
+# shellcheck source=tests/demo_lib.sh
+source "$(dirname "$0")/demo_lib.sh"
 
 rc=0
 BUILD=$build TMPDIR=$tmp "$src/scripts/run.sh" --no-build --duration 3 --tag "$tag" \
@@ -25,12 +27,5 @@ val() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$summary"; }
 grep -q '^run: ok' "$tmp/out" || fail "no verdict"
 
 # run.sh cleaned up: its temp dir, EAL's runtime dirs, its processes.
-left=$(find "$tmp" -mindepth 1 -maxdepth 1 ! -name out)
-[ -z "$left" ] || fail "left in TMPDIR: $left"
-for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
-  for p in "nmrun-app-$tag" "nmrun-gen-$tag"; do
-    [ ! -e "$d/$p" ] || fail "$d/$p left behind"
-  done
-done
-if pgrep -f -- "-$tag" > /dev/null; then fail "processes left running"; fi
+demo_left_behind "$tmp" "$tag" nmrun-app nmrun-gen
 echo "demo memif: ok ($summary)"

@@ -1172,6 +1172,32 @@ START_TEST(test_duplicates_and_unanswered)
 }
 END_TEST
 
+/*
+ * The drain waits for outstanding events, not for a fixed quiet: a reply held
+ * 600 ms by a migration (the old drain stopped after 500 ms) still counts.
+ */
+START_TEST(test_drain_waits_for_outstanding)
+{
+	struct fixture f;
+	uint8_t reply[GEN_FRAME_MAX];
+	const uint64_t ms = 1000000, max = GEN_DRAIN_MAX_MS * ms, quiet = GEN_DRAIN_QUIET_MS * ms;
+	fixture_init(&f);
+	establish(&f);
+	ck_assert(gen_drain_done(f.g, 0, 0, max, quiet)); /* nothing sent: nothing to wait for */
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_uint_eq(gen_outstanding(f.g), f.g->dest[0].sent);
+	ck_assert_uint_gt(gen_outstanding(f.g), 0);
+	ck_assert(!gen_drain_done(f.g, 600 * ms, 600 * ms, max, quiet));
+	ck_assert(gen_drain_done(f.g, quiet, quiet, max, quiet)); /* bounded: silence */
+	ck_assert(gen_drain_done(f.g, 0, max, max, quiet));     /* bounded: overall */
+	size_t rlen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, reply);
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(gen_outstanding(f.g), 0);
+	ck_assert(gen_drain_done(f.g, 0, 600 * ms, max, quiet)); /* all answered: at once */
+	fixture_fini(&f);
+}
+END_TEST
+
 /* Round trips: exact per event, percentiles within the histogram's 1/128. */
 START_TEST(test_rtt_percentiles)
 {
@@ -1304,6 +1330,7 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_moved_forged_rejected);
 	tcase_add_test(tc, test_duplicates_and_unanswered);
 	tcase_add_test(tc, test_rtt_percentiles);
+	tcase_add_test(tc, test_drain_waits_for_outstanding);
 	tcase_add_test(tc, test_random_messages_accounted);
 	suite_add_tcase(s, tc);
 	return s;

@@ -477,6 +477,15 @@ static bool migrate_while_sending(struct world *w, struct node *src, struct node
 	return false;
 }
 
+/* Send `n` events, one pump round each. */
+static void send_and_pump(struct world *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sender_send(&w->s);
+		pump_once(w);
+	}
+}
+
 static void check_exactly_once(struct world *w)
 {
 	if (!pump_until(w, everything_answered)) {
@@ -496,29 +505,27 @@ static void check_exactly_once(struct world *w)
 	ck_assert_uint_eq(w->s.chain_errors, 0);
 }
 
+/* A world whose counter went A -> B while sending, and the sender follows it to B. */
+static uint64_t counter_moved_to_b(struct world *w)
+{
+	world_up(w, 0);
+	uint64_t o = counter_on_a(w);
+	send_and_pump(w, 20);
+	ck_assert(migrate_while_sending(w, &w->a, &w->b, o, 2));
+	ck_assert(lives_on(&w->b, o) && !lives_on(&w->a, o));
+	send_and_pump(w, 50);
+	ck_assert_ptr_eq(w->s.dest, &w->b); /* redirected: the path is direct now */
+	ck_assert_uint_ge(w->s.redirects, 1);
+	return o;
+}
+
 START_TEST(a_pinned_counter_migrates_there_and_back_exactly_once)
 {
 	struct world w;
-	world_up(&w, 0);
-	uint64_t o = counter_on_a(&w);
-	for (int i = 0; i < 20; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
-	ck_assert(migrate_while_sending(&w, &w.a, &w.b, o, 2));
-	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
-	for (int i = 0; i < 50; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
-	ck_assert_ptr_eq(w.s.dest, &w.b); /* redirected: the path is direct now */
-	ck_assert_uint_ge(w.s.redirects, 1);
+	uint64_t o = counter_moved_to_b(&w);
 	ck_assert(migrate_while_sending(&w, &w.b, &w.a, o, 2));
 	ck_assert(lives_on(&w.a, o) && !lives_on(&w.b, o));
-	for (int i = 0; i < 50; i++) {
-		sender_send(&w.s);
-		pump_once(&w);
-	}
+	send_and_pump(&w, 50);
 	check_exactly_once(&w);
 	struct nm_lcore_stats st;
 	nm_dataplane_stats(w.a.dp, &st);
@@ -544,12 +551,29 @@ START_TEST(migrations_under_migration_message_loss_keep_every_event)
 			from = to;
 			to = t;
 		}
-		for (int i = 0; i < 20; i++) {
-			sender_send(&w.s);
-			pump_once(&w);
-		}
+		send_and_pump(&w, 20);
 	}
 	ck_assert_uint_gt(done, 0);
+	check_exactly_once(&w);
+	world_down(&w);
+}
+END_TEST
+
+/*
+ * The demo's flap: a daemon that came to B cannot go back while A refuses
+ * (NotReady until the retry budget ends). B keeps it, and B's hold must end
+ * with the failed attempt: the events that reached B meanwhile run there, and
+ * so does everything after.
+ */
+START_TEST(a_failed_return_releases_the_hold_on_the_second_node)
+{
+	struct world w;
+	uint64_t o = counter_moved_to_b(&w);
+	nm_mig_simulate_not_ready(nm_migdp_engine(w.a.md), true);
+	ck_assert(!migrate_while_sending(&w, &w.b, &w.a, o, 1));
+	nm_mig_simulate_not_ready(nm_migdp_engine(w.a.md), false);
+	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
+	send_and_pump(&w, 50);
 	check_exactly_once(&w);
 	world_down(&w);
 }
@@ -562,6 +586,7 @@ static Suite *migdp_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_pinned_counter_migrates_there_and_back_exactly_once);
 	tcase_add_test(tc, migrations_under_migration_message_loss_keep_every_event);
+	tcase_add_test(tc, a_failed_return_releases_the_hold_on_the_second_node);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -30,7 +30,7 @@ for d in echo counter; do
 done
 has '^DROPS \(total [0-9]+\)$'
 has '^MESHOS  state active  backpressure off .* daemons 2  ticks [1-9]'
-has '^MIGRATIONS '
+has '^MIGRATIONS  in progress [0-9]+  finished: completed [0-9]+ failed [0-9]+$'
 
 demo_stop
 echo "top: ok"
