@@ -15,5 +15,7 @@ int bench_meshos_part(const char *port);
 int bench_aead_part(void);
 /* Migration figures, each its own subcommand (migration-drain, ...). */
 int bench_migration_drain_part(void);
+/* size: "1MiB" or "64MiB" (a blob daemon with that much state). */
+int bench_migration_total_part(const char *size);
 
 #endif /* BENCH_H */

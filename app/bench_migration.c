@@ -14,6 +14,20 @@
  *   drain_1000_daemons_virtual_ms  the same drain on the pump's clock: how long
  *                           it takes in time, given the engine's timers
  *
+ * `netmesh-bench migration-total 1MiB|64MiB`:
+ *
+ *   migration_total_1MiB_ns, migration_total_64MiB_ns   one "blob" daemon
+ *                           (tests/nm_test_pump.h) with that much state
+ *                           migrated A -> B: wall time from nm_mig_start to
+ *                           the source's completed history entry, no loss,
+ *                           identity envelope sealed; median of 5 (1 MiB) or
+ *                           3 (64 MiB) runs. "64MiB" is 64 MiB - 4 KiB of
+ *                           state: the whole snapshot must fit the
+ *                           reassembler's 64 MiB cap (upstream's too)
+ *   migration_total_*_cpu_ns      its CPU time, median
+ *   migration_total_*_virtual_ms  on the pump's clock (5 ms per step, one-step
+ *                           delivery): the chunk window's round trips
+ *
  * The pump's clock is virtual (5 ms per step), so the figure is the CPU cost
  * of the drain (snapshots, identity envelopes, messages, restores, commits),
  * not network latency.
@@ -136,5 +150,82 @@ int bench_migration_drain_part(void)
 	printf("drain_1000_daemons_ns: %.0f ns\n", v[RUNS / 2] * 1e9);
 	printf("drain_1000_daemons_cpu_ns: %.0f ns\n", c[RUNS / 2] * 1e9);
 	printf("drain_1000_daemons_virtual_ms: %" PRIu64 " ms\n", virt);
+	return 0;
+}
+
+/* ------------------------------------------------------------ one large daemon */
+
+#define BLOB_SEED 0xB10B
+
+static void blob_kinds(struct nm_runtime *rt, void *ctx)
+{
+	nm_pump_blob_register(rt, ctx);
+}
+
+static bool source_done(struct nm_pump *p, uint64_t origin, bool *ok)
+{
+	struct nm_mig_info h[1];
+	if (nm_mig_history(p->nodes[0].mig, h, 1) == 0 || h[0].origin != origin)
+		return false;
+	*ok = h[0].ok;
+	return true;
+}
+
+/* One migration of a blob of len bytes; wall seconds, *cpu and *virt_ms as drain_once. */
+static double total_once(size_t len, uint64_t *virt_ms, double *cpu)
+{
+	struct nm_pump p;
+	nm_pump_init(&p, 2, BLOB_SEED, blob_kinds, &len);
+	struct nm_identity id;
+	uint8_t seed[32] = { 0xB1 };
+	nm_identity_from_seed(&id, seed);
+	struct nm_daemon_handle h;
+	struct nm_error err;
+	int rc = nm_runtime_spawn(p.nodes[0].rt, "blob", &id, NULL, &h, &err);
+	if (rc == 0)
+		rc = nm_runtime_register_migration_target_identity(p.nodes[1].rt, "blob", &id, NULL, &err);
+	const uint64_t o = id.origin_hash;
+	nm_identity_wipe(&id);
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	double t0 = bench_now_s(), c0 = cpu_now_s();
+	uint64_t v0 = p.now;
+	if (rc == 0)
+		rc = nm_mig_start(p.nodes[0].mig, o, nm_pump_nid(&p, 0), nm_pump_nid(&p, 1), &opts, p.now,
+				  &err);
+	bool ok = false;
+	for (int s = 0; rc == 0 && s < MAX_STEPS && !source_done(&p, o, &ok); s++)
+		nm_pump_step(&p);
+	double t = bench_now_s() - t0;
+	*cpu = cpu_now_s() - c0;
+	*virt_ms = p.now - v0;
+	if (rc < 0) {
+		fprintf(stderr, "netmesh-bench: %s\n", err.msg);
+		bench_die("migration", rc);
+	}
+	if (!ok || !nm_runtime_has_daemon(p.nodes[1].rt, o))
+		bench_die("migration did not complete", -ETIMEDOUT);
+	nm_pump_fini(&p);
+	return t;
+}
+
+int bench_migration_total_part(const char *size)
+{
+	bool big = size != NULL && strcmp(size, "64MiB") == 0;
+	if (!big && (size == NULL || strcmp(size, "1MiB") != 0)) {
+		fprintf(stderr, "netmesh-bench: migration-total 1MiB|64MiB\n");
+		return EXIT_FAILURE;
+	}
+	size_t len = big ? (64u << 20) - 4096 : 1u << 20;
+	int runs = big ? 3 : RUNS;
+	double v[RUNS], c[RUNS];
+	uint64_t virt = 0;
+	for (int i = 0; i < runs; i++)
+		v[i] = total_once(len, &virt, &c[i]);
+	qsort(v, (size_t)runs, sizeof(v[0]), cmp_double);
+	qsort(c, (size_t)runs, sizeof(c[0]), cmp_double);
+	const char *name = big ? "64MiB" : "1MiB";
+	printf("migration_total_%s_ns: %.0f ns\n", name, v[runs / 2] * 1e9);
+	printf("migration_total_%s_cpu_ns: %.0f ns\n", name, c[runs / 2] * 1e9);
+	printf("migration_total_%s_virtual_ms: %" PRIu64 " ms\n", name, virt);
 	return 0;
 }

@@ -4,6 +4,7 @@
  *
  *   netmesh-bench [EAL args] -- runtime|sessions|meshos
  *   netmesh-bench [EAL args] -- migration-drain
+ *   netmesh-bench [EAL args] -- migration-total 1MiB|64MiB
  *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
  *   netmesh-bench [EAL args] -- aead                (bench_aead.c)
  *
@@ -190,6 +191,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
 			"       netmesh-bench [EAL args] -- migration-drain\n"
+			"       netmesh-bench [EAL args] -- migration-total 1MiB|64MiB\n"
 			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
 			"       netmesh-bench [EAL args] -- aead\n"
 			"  runtime, meshos: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
@@ -212,7 +214,7 @@ int main(int argc, char **argv)
 			port = argv[++i];
 		else if (part == NULL && argv[i][0] != '-')
 			part = argv[i];
-		else if (only == NULL && argv[i][0] != '-' && strcmp(part, "dataplane") == 0)
+		else if (only == NULL && argv[i][0] != '-' && (strcmp(part, "dataplane") == 0 || strcmp(part, "migration-total") == 0))
 			only = argv[i];
 		else {
 			usage();
@@ -232,6 +234,8 @@ int main(int argc, char **argv)
 		rc = bench_meshos_part(port);
 	} else if (part != NULL && strcmp(part, "migration-drain") == 0) {
 		rc = bench_migration_drain_part();
+	} else if (part != NULL && strcmp(part, "migration-total") == 0) {
+		rc = bench_migration_total_part(only);
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

@@ -21,7 +21,16 @@
 #include "nm_le.h"
 #include "nm_node.h"
 
-#define MAX_RECS 64
+/* Records: in-flight migrations plus finished ones that still forward (source,
+ * linger_ms) or dedupe late events (target, 4 x linger_ms). Those cost ~300 B
+ * each once committed (snapshot bytes and chunk state are freed at the
+ * commit), so the table is sized for a 1000-daemon drain, not for 64. */
+#define MAX_RECS 2048
+#define MAX_FAILS 64
+#define MAX_RX 64               /* target: snapshots being received (= reassembler origins) */
+#define CHUNK_WINDOW 64         /* unacknowledged chunks in flight to an acking target */
+#define ACK_EVERY 8             /* target: acknowledge every 8th chunk (and any out of order) */
+#define ACK_MAX_BITMAP 128      /* bytes: chunks contig+1 .. contig+1024 */
 #define LOOP_CAP 32             /* self-bounces per entry point (upstream §11.8) */
 #define BACKOFF_BASE_MS 500     /* NotReady: min(500 ms << min(n-1, 5), 16 s) */
 #define BACKOFF_MAX_MS 16000
@@ -36,6 +45,23 @@ struct mev {
 struct mevq {
 	struct mev *v; /* ascending mseq */
 	size_t n, cap;
+};
+
+/* Source: how far the snapshot's chunks got (freed at the commit). */
+enum chunk_mode {
+	CH_PROBE = 0, /* no ack yet: a window, then upstream mode if the timer fires first */
+	CH_ACKED,     /* the target acks (netmesh): a window, selective retransmission */
+	CH_UPSTREAM,  /* never acked: everything, every round (upstream's behaviour) */
+};
+
+struct chunks {
+	uint32_t n;        /* total chunks */
+	uint32_t contig;   /* the target holds [0, contig) */
+	uint32_t hi;       /* [0, hi) were sent at least once */
+	uint64_t ack_serial; /* newest ack applied */
+	uint8_t mode;      /* enum chunk_mode */
+	uint8_t *have;     /* n bits: acknowledged */
+	uint64_t *sent_at; /* per chunk: now + 1 of its last send, 0 never */
 };
 
 enum rec_kind { REC_SOURCE = 1, REC_TARGET = 2, REC_ORCH = 3 };
@@ -67,6 +93,15 @@ struct rec {
 	uint64_t replayed;        /* events replayed through this mseq */
 	bool active, discarded;
 	bool old;                 /* superseded by a newer attempt; kept to ack and answer its source */
+	struct chunks ch;         /* source, until the commit */
+};
+
+/* Target: one snapshot being received (what the acks report). */
+struct rx {
+	uint64_t origin, mid, from, seq;
+	uint32_t total, contig, count, next; /* next: the index expected in order */
+	uint64_t serial, last_ms;
+	uint8_t *bits;
 };
 
 struct loop_msg {
@@ -93,7 +128,8 @@ struct nm_migration {
 	struct rec recs[MAX_RECS];
 	struct nm_mig_info hist[NM_MIG_HISTORY];
 	size_t hist_n, hist_next;
-	struct fail_entry fails[MAX_RECS];
+	struct fail_entry fails[MAX_FAILS];
+	struct rx rx[MAX_RX];
 	struct nm_mig_reasm *reasm;
 	struct loop_msg loopq[LOOP_CAP];
 	size_t loop_n;
@@ -190,10 +226,19 @@ static struct rec *rec_new(struct nm_migration *m, uint64_t origin, uint8_t kind
 	return NULL;
 }
 
+static void chunks_free(struct rec *r)
+{
+	free(r->ch.have);
+	free(r->ch.sent_at);
+	r->ch = (struct chunks){ 0 };
+	free(r->snap_bytes); /* chunks are never sent again */
+	r->snap_bytes = NULL;
+}
+
 static void rec_free(struct rec *r)
 {
 	nm_snapshot_free(r->snap);
-	free(r->snap_bytes);
+	chunks_free(r);
 	mevq_free(&r->evs);
 	mevq_free(&r->pending);
 	memset(r, 0, sizeof(*r));
@@ -202,14 +247,14 @@ static void rec_free(struct rec *r)
 static void fail_remember(struct nm_migration *m, uint64_t origin, const struct nm_mig_reason *r)
 {
 	struct fail_entry *slot = NULL;
-	for (size_t i = 0; i < MAX_RECS && slot == NULL; i++)
+	for (size_t i = 0; i < MAX_FAILS && slot == NULL; i++)
 		if (m->fails[i].used && m->fails[i].origin == origin)
 			slot = &m->fails[i];
-	for (size_t i = 0; i < MAX_RECS && slot == NULL; i++)
+	for (size_t i = 0; i < MAX_FAILS && slot == NULL; i++)
 		if (!m->fails[i].used)
 			slot = &m->fails[i];
 	if (slot == NULL)
-		slot = &m->fails[origin % MAX_RECS];
+		slot = &m->fails[origin % MAX_FAILS];
 	slot->used = true;
 	slot->origin = origin;
 	slot->r = *r;
@@ -223,7 +268,7 @@ static void fail_remember(struct nm_migration *m, uint64_t origin, const struct 
 
 static void fail_forget(struct nm_migration *m, uint64_t origin)
 {
-	for (size_t i = 0; i < MAX_RECS; i++)
+	for (size_t i = 0; i < MAX_FAILS; i++)
 		if (m->fails[i].used && m->fails[i].origin == origin)
 			m->fails[i].used = false;
 }
@@ -302,11 +347,14 @@ static int send_msg(struct nm_migration *m, uint64_t dest, struct nm_mig_msg *ms
 		ext = &local;
 	uint8_t midb[8];
 	nm_put_le64(midb, mid);
-	struct nm_mig_tlv tlv = { NM_MIG_TLV_MIGRATION_ID, 8, midb };
-	if (mid != 0) {
-		ext->extra = &tlv;
-		ext->nextra = 1;
-	}
+	struct nm_mig_tlv tlv[2];
+	size_t k = 0;
+	if (ext->nextra == 1) /* the caller's own raw TLV, then the id */
+		tlv[k++] = ext->extra[0];
+	if (mid != 0)
+		tlv[k++] = (struct nm_mig_tlv){ NM_MIG_TLV_MIGRATION_ID, 8, midb };
+	ext->extra = tlv;
+	ext->nextra = k;
 	msg->ext = ext;
 	size_t size = nm_mig_encoded_size(msg);
 	uint8_t *buf = size > 0 ? malloc(size) : NULL;
@@ -334,24 +382,88 @@ static int send_failed(struct nm_migration *m, uint64_t dest, uint64_t origin, u
 	return send_msg(m, dest, &msg, NULL, mid, NULL);
 }
 
-static int send_chunks(struct nm_migration *m, struct rec *r)
+/* Chunk i of r's snapshot (chunk 0 names the kind, so a target can reserve the origin). */
+static int send_chunk(struct nm_migration *m, struct rec *r, uint32_t i, uint64_t now)
+{
+	struct nm_mig_msg msg;
+	nm_mig_chunk(r->origin, r->snap_bytes, r->snap_len, r->snap->through_seq, i, &msg);
+	struct nm_mig_ext ext = { .next_parent = r->snap->next_parent, .flags = r->flags };
+	nm_mig_ext_set(&ext, NM_MIG_TLV_NEXT_PARENT);
+	nm_mig_ext_set(&ext, NM_MIG_TLV_FLAGS);
+	char kind[NM_KIND_MAX + 1];
+	if (i == 0 && nm_runtime_daemon_kind(m->rt, r->origin, kind) == 0) {
+		ext.kind = kind;
+		ext.kind_len = (uint16_t)strlen(kind);
+		nm_mig_ext_set(&ext, NM_MIG_TLV_KIND);
+	}
+	int rc = send_msg(m, r->target, &msg, &ext, r->mid, r);
+	if (rc == 0) {
+		m->st.chunks_sent++;
+		if (r->ch.sent_at[i] != 0)
+			m->st.chunks_resent++;
+		r->ch.sent_at[i] = now + 1;
+		if (i >= r->ch.hi)
+			r->ch.hi = i + 1;
+	}
+	return rc;
+}
+
+static bool chunk_have(const struct chunks *c, uint32_t i)
+{
+	return (c->have[i / 8] >> (i % 8)) & 1u;
+}
+
+static void chunk_mark(struct chunks *c, uint32_t i, bool on)
+{
+	if (on)
+		c->have[i / 8] |= (uint8_t)(1u << (i % 8));
+	else
+		c->have[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
+/* (Re)start the transfer from nothing: a first send or a NotReady retry. */
+static int chunks_reset(struct rec *r)
 {
 	uint32_t n = 0;
-	int rc = nm_mig_chunk_count(r->snap_len, &n, NULL);
-	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		struct nm_mig_msg msg;
-		nm_mig_chunk(r->origin, r->snap_bytes, r->snap_len, r->snap->through_seq, i, &msg);
-		struct nm_mig_ext ext = { .next_parent = r->snap->next_parent, .flags = r->flags };
-		nm_mig_ext_set(&ext, NM_MIG_TLV_NEXT_PARENT);
-		nm_mig_ext_set(&ext, NM_MIG_TLV_FLAGS);
-		/* The kind lets a target that accepts this kind reserve the origin on demand. */
-		char kind[NM_KIND_MAX + 1];
-		if (i == 0 && nm_runtime_daemon_kind(m->rt, r->origin, kind) == 0) {
-			ext.kind = kind;
-			ext.kind_len = (uint16_t)strlen(kind);
-			nm_mig_ext_set(&ext, NM_MIG_TLV_KIND);
+	if (nm_mig_chunk_count(r->snap_len, &n, NULL) < 0)
+		return -EINVAL;
+	free(r->ch.have);
+	free(r->ch.sent_at);
+	r->ch = (struct chunks){ .n = n, .have = calloc((n + 7) / 8, 1),
+				 .sent_at = calloc(n, sizeof(uint64_t)) };
+	return r->ch.have == NULL || r->ch.sent_at == NULL ? -ENOMEM : 0;
+}
+
+/*
+ * One sending round: every chunk the target does not hold and that is not in
+ * flight (never sent, or sent more than rto_ms ago), in order, while the
+ * window allows (none for an upstream target) and the transport accepts. A
+ * refusal ends the round; the next poll resumes at the first unsent chunk.
+ * `force`: the timer fired with nothing due, so send one chunk to draw the
+ * target's answer again (a lost RestoreComplete).
+ */
+static int send_chunks(struct nm_migration *m, struct rec *r, uint64_t now, bool force)
+{
+	struct chunks *c = &r->ch;
+	if (c->have == NULL)
+		return 0; /* committed: nothing more to send */
+	uint32_t window = c->mode == CH_UPSTREAM ? UINT32_MAX : CHUNK_WINDOW, inflight = 0;
+	for (uint32_t i = c->contig; i < c->hi; i++)
+		if (!chunk_have(c, i) && c->sent_at[i] != 0 && now + 1 - c->sent_at[i] < r->rto_ms)
+			inflight++;
+	int rc = 0;
+	uint32_t sent = 0;
+	for (uint32_t i = c->contig; rc == 0 && i < c->n && inflight < window; i++) {
+		if (chunk_have(c, i) || (c->sent_at[i] != 0 && now + 1 - c->sent_at[i] < r->rto_ms))
+			continue;
+		if ((rc = send_chunk(m, r, i, now)) == 0) {
+			inflight++;
+			sent++;
 		}
-		rc = send_msg(m, r->target, &msg, &ext, r->mid, r);
+	}
+	if (rc == 0 && sent == 0 && force) {
+		uint32_t i = c->contig < c->n ? c->contig : c->n - 1;
+		rc = send_chunk(m, r, i, now);
 	}
 	return rc;
 }
@@ -456,6 +568,7 @@ static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 		return;
 	}
 	r->committed = true;
+	chunks_free(r);
 	r->phase = NM_MIG_PHASE_REPLAY;
 	r->rto_ms = m->rto;
 	r->next_tx_ms = now + r->rto_ms;
@@ -595,8 +708,14 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 	r->attempts = 1;
 	r->budget_end = now + opts->retry_not_ready_ms;
 	r->next_tx_ms = now + r->rto_ms;
-	if (send_chunks(m, r) < 0) {
-		/* No session to the target: roll back (upstream's TargetUnavailable). */
+	if (chunks_reset(r) < 0) {
+		m->tap->release(m->tap->ctx, origin);
+		rec_free(r);
+		return nm_error_set(err, -ENOMEM, "migration: out of memory");
+	}
+	if (send_chunks(m, r, now, false) < 0 && r->ch.hi == 0) {
+		/* No session to the target: roll back (upstream's TargetUnavailable).
+		 * A refusal after the first chunk is a full queue: the poll resumes. */
 		m->tap->release(m->tap->ctx, origin);
 		rec_free(r);
 		return nm_mig_err_target_unavailable(err, target);
@@ -755,17 +874,27 @@ fail:
 
 /* ------------------------------------------------------------ dispatch */
 
-static uint64_t ext_mid(const struct nm_mig_ext *ext, bool has)
+/* The first raw TLV of `type` in the trailer, or NULL. */
+static const uint8_t *ext_tlv(const struct nm_mig_ext *ext, bool has, uint8_t type, size_t *len)
 {
-	if (!has)
-		return 0;
 	struct nm_mig_tlv_iter it;
 	struct nm_mig_tlv t;
+	if (!has)
+		return NULL;
 	nm_mig_tlv_iter_init(&it, ext);
 	while (nm_mig_tlv_next(&it, &t))
-		if (t.type == NM_MIG_TLV_MIGRATION_ID && t.len == 8)
-			return nm_get_le64(t.val);
-	return 0;
+		if (t.type == type) {
+			*len = t.len;
+			return t.val;
+		}
+	return NULL;
+}
+
+static uint64_t ext_mid(const struct nm_mig_ext *ext, bool has)
+{
+	size_t len = 0;
+	const uint8_t *v = ext_tlv(ext, has, NM_MIG_TLV_MIGRATION_ID, &len);
+	return v != NULL && len == 8 ? nm_get_le64(v) : 0;
 }
 
 /* Does this message belong to record r (same attempt, or an upstream peer without ids)? */
@@ -779,6 +908,134 @@ static int wrong_peer(struct nm_migration *m, uint64_t origin, uint64_t from, ui
 {
 	m->st.wrong_peer++;
 	return nm_mig_err_wrong_peer(err, origin, from, expected);
+}
+
+/* ------------------------------------------------------------ chunk acks */
+
+static struct rx *rx_find(struct nm_migration *m, uint64_t origin)
+{
+	for (size_t i = 0; i < MAX_RX; i++)
+		if (m->rx[i].bits != NULL && m->rx[i].origin == origin)
+			return &m->rx[i];
+	return NULL;
+}
+
+static void rx_clear(struct rx *x)
+{
+	free(x->bits);
+	*x = (struct rx){ 0 };
+}
+
+static bool rx_has(const struct rx *x, uint32_t i)
+{
+	return (x->bits[i / 8] >> (i % 8)) & 1u;
+}
+
+/* Target: tell the source which chunks are here (contig + a bitmap after it). */
+static void rx_send_ack(struct nm_migration *m, struct rx *x)
+{
+	if (nm_mig_reasm_pending_bytes(m->reasm, x->origin) == 0) {
+		rx_clear(x); /* the reassembler dropped them: never claim what is gone */
+		return;
+	}
+	uint8_t val[4 + NM_MIG_CHUNK_ACK_MAX_BITMAP] = { 0 };
+	nm_put_le32(val, x->contig);
+	size_t nb = 0;
+	for (uint32_t i = x->contig + 1; i < x->total && i - x->contig - 1 < 8 * NM_MIG_CHUNK_ACK_MAX_BITMAP; i++) {
+		uint32_t j = i - x->contig - 1;
+		if (rx_has(x, i)) {
+			val[4 + j / 8] |= (uint8_t)(1u << (j % 8));
+			nb = j / 8 + 1;
+		}
+	}
+	struct nm_mig_tlv tlv = { NM_MIG_TLV_CHUNK_ACK, (uint16_t)(4 + nb), val };
+	struct nm_mig_ext ext = { .extra = &tlv, .nextra = 1 };
+	struct nm_mig_msg st = { .type = NM_MIG_STATUS, .daemon_origin = x->origin,
+				 .status = { .nonce = ++x->serial, .role = NM_MIG_ROLE_TARGET,
+					     .phase = NM_MIG_PHASE_TRANSFER, .seq = x->contig,
+					     .node = m->local } };
+	if (send_msg(m, x->from, &st, &ext, x->mid, NULL) == 0)
+		m->st.chunk_acks_sent++;
+}
+
+/* Target: the reassembler kept this chunk; ack every ACK_EVERY-th, and at once on
+ * a gap or a duplicate. Only a netmesh source (it sends a migration id) is acked. */
+static void rx_note(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t mid,
+		    uint64_t from, uint64_t now)
+{
+	const struct nm_mig_snapshot_ready *c = &msg->snapshot_ready;
+	if (mid == 0 || c->total_chunks < 2)
+		return;
+	struct rx *x = rx_find(m, msg->daemon_origin);
+	if (x != NULL && (x->mid != mid || x->seq != c->seq_through || x->total != c->total_chunks ||
+			  x->from != from))
+		rx_clear(x); /* another attempt or snapshot: start over */
+	if (x == NULL || x->bits == NULL) {
+		x = NULL;
+		for (size_t i = 0; i < MAX_RX && x == NULL; i++)
+			if (m->rx[i].bits == NULL)
+				x = &m->rx[i];
+		if (x == NULL)
+			return; /* no room: no acks, the source falls back to sending everything */
+		*x = (struct rx){ .origin = msg->daemon_origin, .mid = mid, .from = from,
+				  .seq = c->seq_through, .total = c->total_chunks,
+				  .bits = calloc((c->total_chunks + 7) / 8, 1) };
+		if (x->bits == NULL)
+			return;
+	}
+	x->last_ms = now;
+	uint32_t i = c->chunk_index;
+	bool dup = rx_has(x, i), in_order = i == x->next;
+	if (!dup) {
+		x->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+		x->count++;
+		while (x->contig < x->total && rx_has(x, x->contig))
+			x->contig++;
+	}
+	x->next = i + 1;
+	if (dup || !in_order || x->count % ACK_EVERY == 0)
+		rx_send_ack(m, x);
+}
+
+static void rx_drop(struct nm_migration *m, uint64_t origin)
+{
+	struct rx *x = rx_find(m, origin);
+	if (x != NULL)
+		rx_clear(x);
+}
+
+/* Source: apply the target's newest view of the chunks it holds, then refill the window. */
+static int on_chunk_ack(struct nm_migration *m, const struct nm_mig_msg *msg, const uint8_t *val,
+			size_t len, uint64_t mid, uint64_t from, uint64_t now, struct nm_error *err)
+{
+	struct rec *r = rec_find(m, msg->daemon_origin, REC_SOURCE);
+	if (r == NULL || !same_attempt(r, mid) || r->ch.have == NULL || len < 4 ||
+	    len > 4 + NM_MIG_CHUNK_ACK_MAX_BITMAP) {
+		m->st.stale++; /* late (committed already), another attempt's, or malformed */
+		return 0;
+	}
+	if (from != r->target)
+		return wrong_peer(m, r->origin, from, r->target, err);
+	struct chunks *c = &r->ch;
+	uint32_t contig = nm_get_le32(val);
+	m->st.chunk_acks_received++;
+	r->last_heard_ms = now;
+	if (msg->status.nonce <= c->ack_serial || contig > c->n)
+		return 0; /* an older ack overtaken by a newer one */
+	c->ack_serial = msg->status.nonce;
+	if (contig < c->contig) /* the target lost what it held: believe only this ack */
+		for (uint32_t i = contig; i < c->n; i++)
+			chunk_mark(c, i, false);
+	for (uint32_t i = c->contig; i < contig; i++)
+		chunk_mark(c, i, true);
+	for (uint32_t j = 0; j < 8 * (len - 4) && contig + 1 + j < c->n; j++)
+		chunk_mark(c, contig + 1 + j, (val[4 + j / 8] >> (j % 8)) & 1u);
+	c->contig = contig;
+	c->mode = CH_ACKED;
+	r->rto_ms = m->rto; /* progress: the timer starts over */
+	r->next_tx_ms = now + m->rto;
+	send_chunks(m, r, now, false);
+	return 0;
 }
 
 static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *msg,
@@ -828,9 +1085,12 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 		nm_mig_reasm_err_debug(&why, text, sizeof(text));
 		return nm_mig_err_state_failed(err, "snapshot reassembly failed: %s", text);
 	}
-	if (rc == NM_MIG_FEED_PENDING)
+	if (rc == NM_MIG_FEED_PENDING) {
+		rx_note(m, msg, mid, from, now);
 		return 0;
+	}
 	nm_mig_reasm_forget(m->reasm, o);
+	rx_drop(m, o);
 	rc = target_restore(m, o, from, mid, a.bytes, a.len, ext, now);
 	nm_mig_assembled_free(&a);
 	return rc;
@@ -1061,8 +1321,14 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 	case NM_MIG_ACTIVATE_ACK:
 	case NM_MIG_REPLAY_COMPLETE:
 		return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
+	case NM_MIG_STATUS: {
+		size_t alen = 0;
+		const uint8_t *ack = ext_tlv(&ext, has_ext, NM_MIG_TLV_CHUNK_ACK, &alen);
+		if (ack != NULL)
+			return on_chunk_ack(m, &msg, ack, alen, mid, from, now, err);
+		return on_orch_reply(m, &msg, mid, from, now, err);
+	}
 	case NM_MIG_CLEANUP_COMPLETE:
-	case NM_MIG_STATUS:
 		return on_orch_reply(m, &msg, mid, from, now, err);
 	case NM_MIG_FAILED: {
 		struct rec *r;
@@ -1139,7 +1405,7 @@ struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg)
 	struct nm_migration *m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	m->reasm = nm_mig_reasm_create(MAX_RECS, 0);
+	m->reasm = nm_mig_reasm_create(MAX_RX, 0);
 	if (m->reasm == NULL) {
 		free(m);
 		return NULL;
@@ -1172,6 +1438,8 @@ void nm_mig_free(struct nm_migration *m)
 			rec_free(&m->recs[i]);
 	for (size_t i = 0; i < m->loop_n; i++)
 		free(m->loopq[i].buf);
+	for (size_t i = 0; i < MAX_RX; i++)
+		rx_clear(&m->rx[i]);
 	nm_mig_reasm_free(m->reasm);
 	sodium_memzero(m->sk, sizeof(m->sk));
 	free(m);
@@ -1276,7 +1544,8 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 			r->last_heard_ms = now;
 			r->next_tx_ms = now + m->rto;
 			r->rto_ms = m->rto;
-			send_chunks(m, r);
+			if (chunks_reset(r) == 0) /* the target kept nothing of the refused attempt */
+				send_chunks(m, r, now, false);
 			return;
 		}
 		if (now - r->last_heard_ms >= m->phase_timeout) {
@@ -1289,7 +1558,11 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 		}
 		if (now >= r->next_tx_ms) {
 			backoff(m, r, now);
-			send_chunks(m, r);
+			if (r->ch.mode == CH_PROBE)
+				r->ch.mode = CH_UPSTREAM; /* no ack within a timeout: an upstream target */
+			send_chunks(m, r, now, true);
+		} else {
+			send_chunks(m, r, now, false); /* resume after a refusal, refill the window */
 		}
 		return;
 	}
@@ -1351,6 +1624,9 @@ void nm_mig_poll(struct nm_migration *m, uint64_t now_ms)
 			poll_orch(m, r, now_ms);
 	}
 	nm_mig_reasm_sweep(m->reasm, now_ms * 1000000ull, NM_MIG_MAX_PENDING_AGE_NS);
+	for (size_t i = 0; i < MAX_RX; i++) /* what the reassembler dropped is no longer acked */
+		if (m->rx[i].bits != NULL && nm_mig_reasm_pending_bytes(m->reasm, m->rx[i].origin) == 0)
+			rx_clear(&m->rx[i]);
 	drain_loopback(m, now_ms);
 }
 
@@ -1421,7 +1697,7 @@ enum nm_mig_phase nm_mig_phase_of(const struct nm_migration *m, uint64_t origin)
 
 bool nm_mig_last_failure(const struct nm_migration *m, uint64_t origin, struct nm_mig_reason *r)
 {
-	for (size_t i = 0; i < MAX_RECS; i++)
+	for (size_t i = 0; i < MAX_FAILS; i++)
 		if (m->fails[i].used && m->fails[i].origin == origin) {
 			if (r != NULL)
 				*r = m->fails[i].r;

@@ -44,7 +44,8 @@ extern "C" {
 struct nm_mig_transport {
 	void *ctx;
 	/* Queue one message for `dest` (sealed as 0x0500 on its session). 0, or
-	 * negative when there is no session: the engine retries later. */
+	 * negative when there is no session or the queue is full: the engine
+	 * retries later (snapshot chunks resume at the first one refused). */
 	int (*send)(void *ctx, uint64_t dest, const uint8_t *msg, size_t len);
 	/* The peer's X25519 static; false when unknown (NKpsk0 responder side). */
 	bool (*peer_static)(void *ctx, uint64_t node, uint8_t out[32]);
@@ -202,6 +203,9 @@ struct nm_mig_stats {
 	uint64_t events_lost_nomem; /* an allocation failed while taking held events */
 	uint64_t events_undeliverable; /* a late event for a daemon that left, with no forwarding here */
 	uint64_t moved_sent;
+	/* SnapshotReady chunks sent (retransmissions included), and of them resent. */
+	uint64_t chunks_sent, chunks_resent;
+	uint64_t chunk_acks_sent, chunk_acks_received;
 };
 void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out);
 

@@ -157,6 +157,17 @@ enum nm_mig_tlv_type {
 
 #define NM_MIG_XF_STATELESS 0x1u /* the daemon has no snapshot state */
 
+/*
+ * Engine-private TLV (raw, in ext->extra; not in `present`): the chunks of a
+ * SnapshotReady transfer the target holds, carried by an unsolicited
+ * NM_MIG_STATUS (role TARGET, phase Transfer, nonce = ack serial, seq =
+ * contig). Value: contig u32 LE (chunks 0..contig-1 held), then 0..128 bitmap
+ * bytes: bit j of byte k is chunk contig + 1 + 8k + j. docs/migration.md
+ * "Chunk acknowledgements".
+ */
+#define NM_MIG_TLV_CHUNK_ACK 0x41
+#define NM_MIG_CHUNK_ACK_MAX_BITMAP 128u
+
 /* One raw TLV; `val` points into the message. */
 struct nm_mig_tlv {
 	uint8_t type;

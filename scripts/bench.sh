@@ -5,7 +5,7 @@
 #   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 #   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
-#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, ...
+#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -39,6 +39,8 @@ if [ "$part" = migration ]; then
   # The migration figures, one line each: "EAL args -- netmesh-bench subcommand [args]".
   cmds=(
     "-l 0 -- migration-drain"
+    "-l 0 -- migration-total 1MiB"
+    "-l 0 -- migration-total 64MiB"
   )
   for cmd in "${cmds[@]}"; do
     # shellcheck disable=SC2086

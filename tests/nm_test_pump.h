@@ -28,6 +28,7 @@
 
 #include "nm_builtin.h"
 #include "nm_envelope.h"
+#include "nm_le.h"
 #include "nm_migration.h"
 #include "nm_migwire.h"
 #include "nm_node.h"
@@ -44,7 +45,7 @@
 #endif
 
 #define NM_PUMP_MAX_NODES 3
-#define NM_PUMP_MAX_MSGS 20000
+#define NM_PUMP_MAX_MSGS 40000
 #define NM_PUMP_STEP_MS 5
 
 struct nm_pump_msg {
@@ -81,6 +82,13 @@ struct nm_pump {
 	uint64_t sender_node; /* the external sender's node id (0: none) */
 	void (*on_sender)(struct nm_pump *p, const struct nm_pump_msg *m);
 	uint64_t dropped, duplicated; /* by the faults */
+	/* A full TX ring: each node's transport accepts this many messages per
+	 * step and refuses the rest with -ENOBUFS (0: no limit). */
+	uint32_t tx_per_step;
+	uint32_t tx_this_step[NM_PUMP_MAX_NODES];
+	uint64_t refused;
+	/* An upstream-like node: its engine's chunk acks never leave it. */
+	bool no_chunk_acks[NM_PUMP_MAX_NODES];
 };
 
 /* xorshift64*: deterministic faults. */
@@ -120,6 +128,23 @@ static inline void nm_pump_enqueue(struct nm_pump *p, int from, int to, const ui
 	m->len = len;
 }
 
+/* A netmesh chunk ack (MigrationStatus carrying TLV 0x41)? */
+static inline bool nm_pump_is_chunk_ack(const uint8_t *msg, size_t len)
+{
+	struct nm_mig_msg in;
+	struct nm_mig_ext ext;
+	struct nm_mig_tlv_iter it;
+	struct nm_mig_tlv t;
+	if (len == 0 || msg[0] != NM_MIG_STATUS || nm_mig_decode(msg, len, &in, &ext, NULL) < 0 ||
+	    in.ext == NULL)
+		return false;
+	nm_mig_tlv_iter_init(&it, &ext);
+	while (nm_mig_tlv_next(&it, &t))
+		if (t.type == NM_MIG_TLV_CHUNK_ACK)
+			return true;
+	return false;
+}
+
 /* The transport's send: the faults apply here. */
 static inline int nm_pump_send(void *ctx, uint64_t dest, const uint8_t *msg, size_t len)
 {
@@ -129,6 +154,13 @@ static inline int nm_pump_send(void *ctx, uint64_t dest, const uint8_t *msg, siz
 	if (to == -2)
 		return -EHOSTUNREACH; /* no session to that node */
 	if (!self->alive)
+		return 0;
+	if (p->tx_per_step && p->tx_this_step[self->idx] >= p->tx_per_step) {
+		p->refused++;
+		return -ENOBUFS;
+	}
+	p->tx_this_step[self->idx]++;
+	if (p->no_chunk_acks[self->idx] && nm_pump_is_chunk_ack(msg, len))
 		return 0;
 	if (to >= 0 && p->link_down[self->idx][to]) {
 		p->dropped++;
@@ -250,6 +282,7 @@ static inline void nm_pump_bare_reply(struct nm_pump *p, struct nm_pump_node *nd
 static inline void nm_pump_step(struct nm_pump *p)
 {
 	p->now += NM_PUMP_STEP_MS;
+	memset(p->tx_this_step, 0, sizeof(p->tx_this_step));
 	for (size_t i = 0; i < p->nq;) {
 		struct nm_pump_msg m = p->q[i];
 		if (m.at > p->now) {
@@ -272,6 +305,99 @@ static inline void nm_pump_step(struct nm_pump *p)
 	for (int i = 0; i < p->n; i++)
 		if (p->nodes[i].alive && p->nodes[i].mig != NULL)
 			nm_mig_poll(p->nodes[i].mig, p->now);
+}
+
+/* ------------------------------------------------------------ blob */
+
+/*
+ * "blob": a daemon with a large state (tests and netmesh-bench's migration
+ * figures). The state is an 8-byte event count then a 256-byte-periodic
+ * pattern up to *(const size_t *)ctx bytes; restore checks every byte and the
+ * length, so a lost, duplicated or misplaced chunk fails the restore. Each
+ * event bumps the count and emits it.
+ */
+struct nm_pump_blob {
+	struct nm_daemon base;
+	size_t len;
+	uint64_t count;
+};
+
+static inline void nm_pump_blob_block(uint8_t b[4096], size_t off)
+{
+	for (size_t i = 0; i < 4096; i++)
+		b[i] = (uint8_t)((off + i) * 131u + 7u);
+}
+
+static inline int nm_pump_blob_process(struct nm_daemon *d, const struct nm_event *ev,
+				       struct nm_outputs *out, struct nm_error *err)
+{
+	(void)ev;
+	(void)err;
+	struct nm_pump_blob *b = (struct nm_pump_blob *)d;
+	uint8_t v[8];
+	nm_put_le64(v, ++b->count);
+	return nm_emit(out, v, sizeof(v));
+}
+
+static inline int nm_pump_blob_snapshot(const struct nm_daemon *d, struct nm_bytes *out,
+					struct nm_error *err)
+{
+	const struct nm_pump_blob *b = (const struct nm_pump_blob *)d;
+	uint8_t blk[4096];
+	nm_put_le64(blk, b->count);
+	if (nm_bytes_append(out, blk, 8) < 0)
+		return nm_error_set(err, NM_ESNAPSHOT_FAILED, "blob: out of memory");
+	for (size_t off = 8; off < b->len; off += 4096) {
+		size_t n = b->len - off < 4096 ? b->len - off : 4096;
+		nm_pump_blob_block(blk, off);
+		if (nm_bytes_append(out, blk, n) < 0)
+			return nm_error_set(err, NM_ESNAPSHOT_FAILED, "blob: out of memory");
+	}
+	return 0;
+}
+
+static inline int nm_pump_blob_restore(struct nm_daemon *d, const uint8_t *s, size_t len,
+				       struct nm_error *err)
+{
+	struct nm_pump_blob *b = (struct nm_pump_blob *)d;
+	if (len != b->len)
+		return nm_error_set(err, NM_ERESTORE_FAILED, "blob state %zu bytes, want %zu", len,
+				    b->len);
+	uint8_t blk[4096];
+	for (size_t off = 8; off < len; off += 4096) {
+		size_t n = len - off < 4096 ? len - off : 4096;
+		nm_pump_blob_block(blk, off);
+		if (memcmp(s + off, blk, n) != 0)
+			return nm_error_set(err, NM_ERESTORE_FAILED, "blob state corrupt near %zu", off);
+	}
+	b->count = nm_get_le64(s);
+	return 0;
+}
+
+static inline void nm_pump_blob_destroy(struct nm_daemon *d)
+{
+	free(d);
+}
+
+static const struct nm_daemon_ops nm_pump_blob_ops = {
+	.name = "blob", .process = nm_pump_blob_process, .snapshot = nm_pump_blob_snapshot,
+	.restore = nm_pump_blob_restore, .destroy = nm_pump_blob_destroy,
+};
+
+static inline struct nm_daemon *nm_pump_blob_new(void *ctx)
+{
+	struct nm_pump_blob *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	b->base.ops = &nm_pump_blob_ops;
+	b->len = *(const size_t *)ctx >= 8 ? *(const size_t *)ctx : 8;
+	return &b->base;
+}
+
+/* Register "blob" with a state of *len bytes (len must outlive the runtime). */
+static inline void nm_pump_blob_register(struct nm_runtime *rt, const size_t *len)
+{
+	NM_PUMP_CHECK(nm_runtime_register_factory(rt, "blob", nm_pump_blob_new, (void *)len, NULL) == 0);
 }
 
 #endif /* NM_TEST_PUMP_H */

@@ -251,12 +251,16 @@ static void deliver_to_sender(struct nm_pump *p, const struct nm_pump_msg *m)
 	}
 }
 
+/* The blob daemon's state: a multi-MiB snapshot (~450 SnapshotReady chunks). */
+static const size_t blob_len = 3u << 20;
+
 static void test_kinds(struct nm_runtime *rt, void *ctx)
 {
 	(void)ctx;
 	ck_assert_int_eq(nm_runtime_register_factory(rt, "rec", rec_factory, NULL, NULL), 0);
 	ck_assert_int_eq(nm_runtime_register_factory(rt, "srec", rec_factory, (void *)1, NULL), 0);
 	ck_assert_int_eq(nm_runtime_register_factory(rt, "big", big_factory, NULL, NULL), 0);
+	nm_pump_blob_register(rt, &blob_len);
 }
 
 /* A net of n nodes, each a started runtime with rec/srec/big/counter kinds and an engine. */
@@ -714,6 +718,7 @@ START_TEST(garbage_and_forged_messages_change_nothing)
 	end_live_on(n, o, 1);
 }
 END_TEST
+
 
 /* ------------------------------------------------------------ upstream: helpers */
 
@@ -1730,6 +1735,115 @@ END_TEST
 
 /* ------------------------------------------------------------ suite */
 
+/* ------------------------------------------------------------ netmesh: large snapshots */
+
+/* A pair with the blob daemon on node 0; returns its snapshot's chunk count. */
+static uint32_t blob_pair(struct net *n, struct nm_identity *id)
+{
+	ck_assert_int_eq(nm_identity_generate(id), 0);
+	spawn_on(n, 0, "blob", id);
+	struct nm_snapshot *s = NULL;
+	uint32_t chunks = 0;
+	ck_assert_int_eq(nm_runtime_snapshot(n->p.nodes[0].rt, id->origin_hash, &s, NULL), 0);
+	ck_assert_int_eq(nm_mig_chunk_count(nm_snapshot_wire_size(s) + 209, &chunks, NULL), 0);
+	nm_snapshot_free(s);
+	return chunks; /* + 209: the identity envelope, at most one chunk more */
+}
+
+/* Migrate the blob 0 -> 1 and check it arrived whole (blob restore checks every byte). */
+static void blob_migrate(struct net *n, uint64_t o, struct nm_mig_stats *src)
+{
+	ck_assert_int_eq(start(n, 0, 0, 1, nm_mig_opts_default(), NULL), 0);
+	run_until_idle(n, o, 0);
+	ck_assert(last_ok(n, 0, o));
+	ck_assert(last_ok(n, 1, o));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert(!nm_runtime_has_daemon(n->p.nodes[0].rt, o));
+	nm_mig_stats(n->p.nodes[0].mig, src);
+	fprintf(stderr, "# blob: %" PRIu64 " chunks sent (%" PRIu64 " resent), %" PRIu64
+		" acks, %" PRIu64 " ms\n", src->chunks_sent, src->chunks_resent,
+		src->chunk_acks_received, n->p.now);
+}
+
+/* A blob migrated 0 -> 1 on net n (faults set by the caller); its chunk count. */
+static uint32_t blob_run(struct net *n, struct nm_mig_stats *src)
+{
+	struct nm_identity id;
+	uint32_t chunks = blob_pair(n, &id);
+	blob_migrate(n, id.origin_hash, src);
+	nm_identity_wipe(&id);
+	return chunks;
+}
+
+static void chunks_at_most(const struct nm_mig_stats *st, uint64_t max)
+{
+	ck_assert_msg(st->chunks_sent <= max, "%" PRIu64 " chunks sent, at most %" PRIu64 " expected",
+		      st->chunks_sent, max);
+}
+
+START_TEST(large_state_under_loss_resends_only_missing_chunks)
+{
+	struct net *n = net_new(2, 0xB16);
+	n->p.loss_pct = 5;
+	n->p.dup_pct = 3;
+	n->p.max_delay_ms = 20;
+	struct nm_mig_stats st;
+	uint32_t chunks = blob_run(n, &st);
+	ck_assert_uint_gt(st.chunk_acks_received, 0);
+	ck_assert_uint_gt(st.chunks_resent, 0); /* some were lost, and resent */
+	/* ~5 % lost: the resends stay near that, never a whole second copy. */
+	chunks_at_most(&st, chunks + chunks / 5);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(refused_sends_resume_at_the_first_unsent_chunk)
+{
+	struct net *n = net_new(2, 0xB17);
+	n->p.tx_per_step = 10; /* a TX ring that takes 10 messages per step */
+	struct nm_mig_stats st;
+	uint32_t chunks = blob_run(n, &st);
+	ck_assert_uint_gt(n->p.refused, 0);
+	ck_assert_uint_gt(st.send_failed, 0);
+	chunks_at_most(&st, chunks + chunks / 20);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(upstream_like_target_without_acks_still_gets_everything)
+{
+	struct net *n = net_new(2, 0xB18);
+	n->p.loss_pct = 3;
+	n->p.no_chunk_acks[1] = true;
+	struct nm_mig_stats st;
+	uint32_t chunks = blob_run(n, &st);
+	ck_assert_uint_eq(st.chunk_acks_received, 0);
+	ck_assert_uint_ge(st.chunks_sent, chunks - 1);
+	net_free(n);
+}
+END_TEST
+
+/* Finished migrations linger (forwarding, dedupe) but never take a new one's slot:
+ * 200 daemons, one after another within the linger time (64 slots ran out before). */
+START_TEST(finished_migrations_leave_room_for_new_ones)
+{
+	struct net *n = net_new(2, 0xB19);
+	for (int k = 0; k < 200; k++) {
+		struct nm_identity id;
+		ck_assert_int_eq(nm_identity_generate(&id), 0);
+		spawn_on(n, 0, "counter", &id);
+		struct nm_error e;
+		ck_assert_msg(start(n, 0, 0, 1, nm_mig_opts_default(), &e) == 0, "#%d: %s", k, e.msg);
+		run_until_idle(n, id.origin_hash, 0);
+		ck_assert(last_ok(n, 0, id.origin_hash));
+		nm_identity_wipe(&id);
+	}
+	ck_assert_uint_eq(nm_runtime_daemon_count(n->p.nodes[1].rt), 200);
+	ck_assert_uint_lt(n->p.now, 1000 + 4 * 5000); /* all while the first ones still linger */
+	net_free(n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("migration");
@@ -1751,6 +1865,13 @@ static Suite *suite(void)
 	t = tcase_create("garbage");
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, garbage_and_forged_messages_change_nothing);
+	suite_add_tcase(s, t);
+	t = tcase_create("large");
+	tcase_set_timeout(t, 240);
+	tcase_add_test(t, large_state_under_loss_resends_only_missing_chunks);
+	tcase_add_test(t, refused_sends_resume_at_the_first_unsent_chunk);
+	tcase_add_test(t, upstream_like_target_without_acks_still_gets_everything);
+	tcase_add_test(t, finished_migrations_leave_room_for_new_ones);
 	suite_add_tcase(s, t);
 	t = tcase_create("upstream-core");
 	tcase_set_timeout(t, 60);
