@@ -5,6 +5,8 @@
 #   scripts/test.sh --sanitize   ASan + UBSan with leak detection, build-san/;
 #                                ends with "sanitized: N passed, M failed"
 # Further arguments go to `meson test` (e.g. a suite name). BUILD overrides the directory.
+# A test that fails is run once more on its own: if it passes then, the output names it as
+# flaky and it counts as passed; if it fails again, the run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,23 @@ fi
 meson compile -C "$BUILD"
 
 rc=0
+log=$BUILD/meson-logs/testlog.json
 meson test -C "$BUILD" --print-errorlogs "${test_args[@]}" "$@" || rc=$?
-python3 scripts/test_summary.py "$BUILD/meson-logs/testlog.json" | sed "s/^tests:/$label:/" || rc=1
+retry=()
+if [ "$rc" -ne 0 ]; then
+  # The multi-process tests share 2 CPUs with everything else: a test that failed runs once
+  # more, alone; one that passes then is named as flaky in the output, one that fails again
+  # fails the run. The first run's errors were printed above either way.
+  mapfile -t failed < <(python3 scripts/test_summary.py --failed "$log")
+  if [ "${#failed[@]}" -gt 0 ]; then
+    cp "$log" "$log.first"
+    echo "test.sh: running ${failed[*]} once more"
+    meson test -C "$BUILD" --print-errorlogs "${test_args[@]}" "${failed[@]}" || true
+    cp "$log" "$log.retry"
+    cp "$log.first" "$log"
+    retry=("$log.retry")
+  fi
+fi
+rc=0
+python3 scripts/test_summary.py "$log" "${retry[@]}" | sed "s/^tests:/$label:/" || rc=1
 exit $rc
