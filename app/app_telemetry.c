@@ -223,6 +223,9 @@ static int cmd_daemons(const struct app_telemetry_src *s, struct rte_tel_data *d
 			continue; /* stopped since the listing */
 		put_hex(c, "origin", v.origin);
 		rte_tel_data_add_dict_string(c, "name", v.name);
+		char kind[NM_KIND_MAX + 1];
+		if (nm_runtime_daemon_kind(s->rt, v.origin, kind) == 0)
+			rte_tel_data_add_dict_string(c, "kind", kind);
 		if (v.lcore == NM_LCORE_CONTROL)
 			rte_tel_data_add_dict_string(c, "lcore", "control");
 		else
@@ -450,7 +453,7 @@ static const struct {
 	{ "/netmesh/peers", tel_cmd_peers,
 	  "Peers: address, session, health, RTT; handshake counters. No parameters." },
 	{ "/netmesh/daemons", tel_cmd_daemons,
-	  "Daemons: origin, name, lcore, processed, emitted, errors. No parameters." },
+	  "Daemons: origin, name, kind, lcore, processed, emitted, errors. No parameters." },
 	{ "/netmesh/meshos", tel_cmd_meshos, "MeshOS state, backpressure and counters. No parameters." },
 	{ "/netmesh/migrations", tel_cmd_migrations,
 	  "Migrations in progress (phase, bytes, elapsed, retries), the last finished ones with "

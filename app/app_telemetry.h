@@ -5,7 +5,7 @@
  *   /netmesh/stats    totals, per port (ethdev) and per worker lcore
  *   /netmesh/drops    drops by reason (every reason, zeros included)
  *   /netmesh/peers    address, session, health, RTT per peer; handshake counters
- *   /netmesh/daemons  origin, name, lcore, processed, emitted, errors per daemon
+ *   /netmesh/daemons  origin, name, kind, lcore, processed, emitted, errors per daemon
  *   /netmesh/meshos   maintenance state, backpressure, MeshOS counters
  *   /netmesh/migrations  in progress (phase, bytes, elapsed, retries) and the
  *                     last finished ones with their reasons; counters

@@ -71,6 +71,7 @@ check(dm["count"] == 2 and set(byname) == {"echo", "counter"}, "daemons: %r" % d
 check(byname["echo"]["processed"] > 0 and byname["echo"]["emitted"] > 0 and byname["echo"]["lcore"] == 1,
       "echo: %r" % byname["echo"])
 check(byname["counter"]["errors"] == 0, "counter errors")
+check(all(v["kind"] == name for name, v in byname.items()), "kinds: %r" % byname)
 m = load("meshos")
 check(m["state"] == "active" and m["counters"]["daemons"] == 2 and m["counters"]["ticks"] > 0, "meshos: %r" % m)
 h = json.load(open(d + "/help.json"))["/help"]
