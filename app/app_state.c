@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "nm_dataplane.h"
+#include "nm_log.h"
 #include "nm_statedir.h"
 
 #define STATE_NS_PER_S 1000000000ull
@@ -22,7 +23,7 @@ int app_state_open(struct app_state *s, const char *dir, unsigned interval_s,
 	struct nm_error err = { 0 };
 	int rc = nm_statedir_open(&c, &s->sd, &err);
 	if (rc < 0)
-		fprintf(stderr, "netmesh: %s\n", err.msg);
+		nm_log(NM_LT_APP, NM_LV_ERR, "%s", err.msg);
 	return rc;
 }
 
@@ -47,7 +48,7 @@ void app_state_tick(struct app_state *s, uint64_t now_ns)
 		return;
 	struct nm_error err = { 0 };
 	if (nm_statedir_tick(s->sd, now_ns, &err) < 0)
-		fprintf(stderr, "netmesh: periodic save: %s\n", err.msg);
+		nm_log(NM_LT_APP, NM_LV_ERR, "periodic save: %s", err.msg);
 }
 
 int app_state_stop(struct app_state *s, struct nm_dataplane *dp)
@@ -61,7 +62,7 @@ int app_state_stop(struct app_state *s, struct nm_dataplane *dp)
 	struct nm_statedir_stats st;
 	nm_statedir_stats(s->sd, &st);
 	if (rc < 0)
-		fprintf(stderr, "netmesh: saving state: %s\n", err.msg);
+		nm_log(NM_LT_APP, NM_LV_ERR, "saving state: %s", err.msg);
 	else
 		printf("netmesh: state saved (%" PRIu64 " file(s) written since start)\n", st.writes);
 	return rc;
