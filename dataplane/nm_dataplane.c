@@ -668,20 +668,11 @@ int nm_dataplane_inject(struct nm_dataplane *dp, uint64_t origin, uint64_t sessi
 	if (d == NULL || dp->by_lcore[d->lcore] == NULL)
 		return NM_ENOT_FOUND;
 	struct nm_worker *o = dp->by_lcore[d->lcore];
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->port.pool);
+	int rc;
+	struct rte_mbuf *m = nm_dp_event_mbuf(dp->port.pool, session_id, origin, ev,
+					      NM_DP_EV_INJECTED, &rc);
 	if (m == NULL)
-		return -ENOBUFS;
-	struct nm_dp_event_hdr *h =
-		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
-	if (h == NULL) {
-		rte_pktmbuf_free(m);
-		return -EMSGSIZE;
-	}
-	*h = (struct nm_dp_event_hdr){ .session_id = session_id, .daemon = origin,
-				       .received_at = ev->received_at, .len = ev->len,
-				       .flags = NM_DP_EV_INJECTED };
-	nm_link_to_bytes(&ev->link, h->link);
-	memcpy(h + 1, ev->payload, ev->len);
+		return rc;
 	if (rte_ring_mp_enqueue(o->evt_in, m) != 0) {
 		rte_pktmbuf_free(m);
 		return -ENOBUFS;

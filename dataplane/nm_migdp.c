@@ -255,12 +255,6 @@ static int tap_hold(void *ctx, uint64_t origin)
 	return rc;
 }
 
-static int inject_one(struct nm_migdp *md, uint64_t origin, uint64_t session_id,
-		      const struct nm_event *ev)
-{
-	return nm_dataplane_inject(md->dp, origin, session_id, ev);
-}
-
 /* Keep it, in order, for the next poll: an event is never dropped for a full ring. */
 static int backlog_push(struct rec *r, uint64_t session_id, const struct nm_event *ev)
 {
@@ -292,7 +286,7 @@ static int tap_inject(void *ctx, uint64_t origin, const struct nm_event *ev, uin
 		md->st.no_session++; /* processed all the same; its outputs count as no_route */
 	if (r != NULL && (r->head != NULL || r->release_pending))
 		return backlog_push(r, session_id, ev);
-	int rc = inject_one(md, origin, session_id, ev);
+	int rc = nm_dataplane_inject(md->dp, origin, session_id, ev);
 	if (rc == -ENOBUFS && r != NULL)
 		return backlog_push(r, session_id, ev);
 	if (rc < 0) {
@@ -311,7 +305,7 @@ static unsigned backlog_drain(struct nm_migdp *md)
 		struct rec *r = md->recs.slots[i].val;
 		while (r != NULL && r->head != NULL) {
 			struct backlog *b = r->head;
-			if (inject_one(md, r->origin, b->session_id, &b->ev) == -ENOBUFS)
+			if (nm_dataplane_inject(md->dp, r->origin, b->session_id, &b->ev) == -ENOBUFS)
 				break;
 			r->head = b->next;
 			if (r->head == NULL)

@@ -272,28 +272,36 @@ static void ensure_room(struct nm_worker *w, uint32_t n, uint32_t bytes)
 		flush_outputs(w);
 }
 
-/* An event as an mbuf (nm_dp_event_hdr + payload), for a hand-off or a hold; NULL: no mbuf. */
+struct rte_mbuf *nm_dp_event_mbuf(struct rte_mempool *pool, uint64_t session_id, uint64_t daemon,
+				  const struct nm_event *ev, uint32_t flags, int *rc)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	if (m == NULL) {
+		*rc = -ENOBUFS;
+		return NULL;
+	}
+	struct nm_dp_event_hdr *h =
+		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
+	if (h == NULL) {
+		rte_pktmbuf_free(m);
+		*rc = -EMSGSIZE;
+		return NULL;
+	}
+	*h = (struct nm_dp_event_hdr){ .session_id = session_id, .daemon = daemon,
+				       .received_at = ev->received_at, .flags = flags,
+				       .len = ev->len };
+	nm_link_to_bytes(&ev->link, h->link);
+	memcpy(h + 1, ev->payload, ev->len);
+	*rc = 0;
+	return m;
+}
+
+/* A hand-off or a hold of an event that came in on s; NULL: no mbuf (an event fits the frame it came in). */
 static struct rte_mbuf *event_mbuf(struct nm_worker *w, const struct nm_session *s,
 				   uint64_t daemon, const struct nm_event *ev)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
-	if (m == NULL)
-		return NULL;
-	struct nm_dp_event_hdr *h =
-		(struct nm_dp_event_hdr *)rte_pktmbuf_append(m, sizeof(*h) + ev->len);
-	if (h == NULL) { /* cannot happen: an event fits in the frame it came in */
-		rte_pktmbuf_free(m);
-		return NULL;
-	}
-	h->session_id = s->session_id;
-	h->daemon = daemon;
-	h->mseq = 0;
-	h->received_at = ev->received_at;
-	h->flags = 0;
-	nm_link_to_bytes(&ev->link, h->link);
-	h->len = ev->len;
-	memcpy(h + 1, ev->payload, ev->len);
-	return m;
+	int rc;
+	return nm_dp_event_mbuf(w->pool, s->session_id, daemon, ev, 0, &rc);
 }
 
 /*

@@ -55,6 +55,13 @@ struct nm_dp_event_hdr {
 };
 
 /*
+ * An event as an mbuf from pool: header (mseq 0) then the payload. NULL with
+ * *rc -ENOBUFS (no mbuf) or -EMSGSIZE (larger than the pool's data room).
+ */
+struct rte_mbuf *nm_dp_event_mbuf(struct rte_mempool *pool, uint64_t session_id, uint64_t daemon,
+				  const struct nm_event *ev, uint32_t flags, int *rc);
+
+/*
  * Events of a migrating daemon wait here instead of reaching its host. Only
  * the owner lcore enqueues and numbers them (so mseq is arrival order at the
  * owner); the control thread dequeues them once the target is authoritative,
