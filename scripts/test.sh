@@ -50,8 +50,10 @@ if [ "$rc" -ne 0 ]; then
   if [ "${#failed[@]}" -gt 0 ]; then
     cp "$log" "$log.first"
     echo "test.sh: running ${failed[*]} once more"
+    rm -f "$log"
     meson test -C "$BUILD" --print-errorlogs "${test_args[@]}" "${failed[@]}" || true
-    cp "$log" "$log.retry"
+    # No log means the second run did not happen: the first run's failures stand.
+    [ -f "$log" ] && cp "$log" "$log.retry" || : > "$log.retry"
     cp "$log.first" "$log"
     retry=("$log.retry")
   fi

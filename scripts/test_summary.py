@@ -27,7 +27,8 @@ def main(path, retry=None):
     if retry is not None:
         again = {r["name"]: r for r in records(retry)}
         for r in recs:
-            if r["name"] in again and again[r["name"]].get("result") in GOOD:
+            if (r.get("result") not in GOOD and r["name"] in again
+                    and again[r["name"]].get("result") in GOOD):
                 print(f"flaky: {r['name']} failed once ({r.get('result')}), passed when run again")
         recs = [again.get(r["name"], r) for r in recs]
     passed = failed = 0
@@ -53,6 +54,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "--failed":
         for r in records(sys.argv[2]):
             if r.get("result") not in GOOD:
-                print(r["name"])
+                # The log names a test "PROJECT / NAME"; `meson test` takes NAME.
+                print(r["name"].split(" / ", 1)[-1])
         sys.exit(0)
     sys.exit(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))
