@@ -71,11 +71,13 @@ start_gen() { # $1 run number, $2 duration
     --duration "$2" --stats-period 1 > "$tmp/gen$1.log" 2>&1 &
   gen_pid=$!
 }
-wait_traffic() { # $1 run number, $2 duration: until the generator has sent for 2 s
+wait_traffic() { # $1 run number, $2 duration: until the generator has had replies for 2 s
   local try
   for try in 1 2 3; do
     for _ in $(seq 600); do
-      grep -q '^gen: t=2s' "$tmp/gen$1.log" 2>/dev/null && return 0
+      # A stats line from t=2s on that counts replies (a loaded machine can be slow to answer).
+      grep -Eq '^gen: t=([2-9]|[1-9][0-9]+)s .* recv_events=[1-9]' "$tmp/gen$1.log" 2>/dev/null &&
+        return 0
       kill -0 "$gen_pid" 2>/dev/null || break
       sleep 0.1
     done
@@ -109,8 +111,8 @@ file_x64() { od -An -tx8 -j "$1" -N 8 "$file" | tr -d ' '; }
 # Run 1: a fresh counter.
 start_app 1
 grep -q '^netmesh: daemon counter origin .* on lcore 1$' "$tmp/app1.log" || fail "run 1 restored"
-start_gen 1 4
-wait_traffic 1 4
+start_gen 1 6
+wait_traffic 1 6
 stop_app 1
 wait_gen 1
 r1=$line
@@ -129,8 +131,8 @@ saved_next=$(file_x64 80)
 # Run 2: restored; the chain continues from run 1's last reply.
 start_app 2
 grep -q '^netmesh: daemon counter origin .* (restored)$' "$tmp/app2.log" || fail "run 2 not restored"
-start_gen 2 4
-wait_traffic 2 4
+start_gen 2 6
+wait_traffic 2 6
 stop_app 2
 wait_gen 2
 r2=$line
@@ -148,21 +150,23 @@ fi
 
 # Run 3: SIGKILL while events flow and periodic snapshots are written.
 start_app 3
-start_gen 3 4
-wait_traffic 3 4
+start_gen 3 6
+wait_traffic 3 6
 kill -KILL "$app_pid"
 wait "$app_pid" 2>/dev/null || true
 app_pid=''
-wait "$gen_pid" 2>/dev/null || true
+gen_rc=0
+wait "$gen_pid" 2>/dev/null || gen_rc=$?
 gen_pid=''
-r3=$(grep '^gen: daemon ' "$tmp/gen3.log" | tail -1) || fail "run 3: no daemon summary"
+r3=$(grep '^gen: daemon ' "$tmp/gen3.log" | tail -1) ||
+  { echo "netmesh-gen exit status $gen_rc"; cat "$tmp/gen3.log"; fail "run 3: no daemon summary"; }
 
 # Run 4: the file the kill left is readable and holds run 3's progress (at most one
 # interval behind what run 3 answered).
 start_app 4
 grep -q '^netmesh: daemon counter origin .* (restored)$' "$tmp/app4.log" || fail "run 4 not restored"
-start_gen 4 4
-wait_traffic 4 4
+start_gen 4 6
+wait_traffic 4 6
 stop_app 4
 wait_gen 4
 r4=$line
