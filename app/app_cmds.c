@@ -400,7 +400,7 @@ static int cmd_show_sessions(struct app_cmds *c, unsigned argc, char **argv, FIL
 		return nm_error_set(err, -ENOMEM, "out of memory");
 	if (n == 0)
 		fprintf(out, "no sessions\n");
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	for (size_t i = 0; i < n; i++) {
 		const struct nm_peer *pe = &dp->peers.peers[rows[i].peer];
 		char ip[INET_ADDRSTRLEN], owner[24] = "none", rx[48] = "never";

@@ -205,7 +205,7 @@ static int cmd_peers(const struct app_telemetry_src *s, struct rte_tel_data *d)
 	if (c != NULL)
 		put_fields(c, nm_sessmgr_stats(s->sm), handshake_fields, RTE_DIM(handshake_fields));
 	put_sub(d, "handshakes", c);
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	for (unsigned i = 0; i < n && i < MAX_LISTED; i++)
 		put_peer(d, s->sm, (int)i, now);
 	return 0;

@@ -64,6 +64,8 @@ p = load("peers")
 check(p["count"] == 1, "peer count %r" % p["count"])
 check(p["peer_0"]["address"] == "127.0.0.2:7777" and p["peer_0"]["health"] == "healthy", "peer: %r" % p["peer_0"])
 check(p["peer_0"]["session_id"] != "0x0000000000000000", "no session")
+# A healthy peer was heard within its heartbeat timeout (seconds, not wall time minus a monotonic stamp).
+check(p["peer_0"]["last_rx_ms_ago"] < 60000, "last_rx_ms_ago: %r" % p["peer_0"])
 check(p["handshakes"]["completed"] >= 1, "handshakes: %r" % p["handshakes"])
 dm = load("daemons")
 byname = {v["name"]: v for k, v in dm.items() if k.startswith("daemon_")}
