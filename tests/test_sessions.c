@@ -296,7 +296,11 @@ START_TEST(handshake_establishes_matching_sessions)
 	ck_assert(!sa.handshaking);
 	ck_assert_uint_gt(sa.rtt_ns, 0);
 	ck_assert_uint_eq(nm_sessmgr_stats(a.sm)->handshakes_completed, 1);
-	ck_assert_uint_eq(nm_sessmgr_stats(b.sm)->handshakes_completed, 1);
+	/* A loaded machine can let a's 50 ms attempt lapse: its retry is a new msg1 (a new
+	 * ephemeral), which b answers too; a keeps the one msg2 it completed. */
+	ck_assert_uint_ge(nm_sessmgr_stats(b.sm)->handshakes_completed, 1);
+	ck_assert_uint_le(nm_sessmgr_stats(b.sm)->handshakes_completed,
+			  nm_sessmgr_stats(a.sm)->handshakes_started);
 	/* Heartbeats flow both ways and keep both sides healthy. */
 	ck_assert(pump_until(&a, &b, heartbeats_both_ways, NULL, NULL, NULL));
 	pump(&a, &b, 20, NULL, NULL, NULL); /* the last beat reaches its peer */
