@@ -22,10 +22,22 @@ eal=(--no-huge -m 256 --no-pci --no-shconf --no-telemetry --vdev=net_null0 "--lc
 head -c 32 /dev/urandom > "$tmp/psk"
 chmod 600 "$tmp/psk"
 app=(-- --ip 127.0.0.1 --keys "$tmp/keys" --psk-file "$tmp/psk" --stats-period 0)
-# --foreground: timeout then signals the appliance once (not also its process group, which the
-# appliance would take for a second Ctrl-C and exit at once).
-timeout --foreground -s INT 3 "$nm" "${eal[@]}" "${app[@]}" > "$tmp/default.out" 2>&1 || true
-timeout --foreground -s INT 3 "$nm" "${eal[@]}" "--log-level=netmesh.*:debug" "${app[@]}" > "$tmp/debug.out" 2>&1 || true
+# Start, wait until it runs (a loaded machine can take seconds), then one SIGINT to the
+# appliance alone (its process group would take a second Ctrl-C and exit at once).
+run_once() { # $1 output file, then the appliance's arguments
+  local out=$1 pid; shift
+  "$nm" "$@" > "$out" 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do
+    grep -q 'Ctrl-C to stop' "$out" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" || true
+}
+run_once "$tmp/default.out" "${eal[@]}" "${app[@]}"
+run_once "$tmp/debug.out" "${eal[@]}" "--log-level=netmesh.*:debug" "${app[@]}"
 for f in default debug; do
   grep -q '^netmesh: stopping' "$tmp/$f.out" || fail "$f run did not stop gracefully: $(tail -3 "$tmp/$f.out")"
   grep -q '^netmesh.dataplane: port 0 (net_null): started' "$tmp/$f.out" || fail "$f run: no info line"
