@@ -87,7 +87,7 @@ class World:
         return os.path.join(self.build, "app", name)
 
     def prefix(self, name):
-        return "nmmf-%s-%s" % (self.tag, name)
+        return "%s-%s" % (name, self.tag)  # tests/demo_lib.sh demo_left_behind's pattern
 
     def log(self, name):
         return os.path.join(self.tmp, name + ".log")
@@ -282,6 +282,13 @@ class World:
         t = float(str(g.get("t", "0s")).rstrip("s") or 0)
         return t > since and g["sent_events"] - g["recv_events"] <= self.rate
 
+    def all_home(self, origins, name, when):
+        homes = {o: self.until("one home for %016x" % o, lambda o=o: self.home(o))
+                 for o in origins}
+        if any(h != name for h in homes.values()):
+            raise Failure("%s the daemons live on %s, not on %s" % (when, homes, name))
+        check("both daemons live on %s only %s" % (name, when))
+
     def answered(self, what):
         since = float(str(self.gen().get("t", "0s")).rstrip("s") or 0)
         self.until("answers for every event sent %s" % what, lambda: self.caught_up(since), 30)
@@ -367,10 +374,7 @@ def target_killed_mid_transfer(w, origins):
             raise Failure("%016x: A's history says %r, not a Transfer timeout" % (o, h))
         check("%016x A -> B failed on A: %s (retries=%s, held events=%s)" %
               (o, h["reason"], h.get("retries"), h.get("events")))
-    homes = {o: w.until("one home for %016x" % o, lambda o=o: w.home(o)) for o in origins}
-    if any(h != "A" for h in homes.values()):
-        raise Failure("after the abort the daemons live on %s, not on A" % homes)
-    check("both daemons live on A only (B is dead, C never had them)")
+    w.all_home(origins, "A", "after the abort (B is dead, C never had them)")
     w.answered("through the abort, by A")
 
 
@@ -401,10 +405,7 @@ def source_killed_after_cutover(w, origins):
           "no event" % (fwd, rep))
     w.sigkill("A")
     note("A killed")
-    homes = {o: w.until("one home for %016x" % o, lambda o=o: w.home(o)) for o in origins}
-    if any(h != "C" for h in homes.values()):
-        raise Failure("after A's kill the daemons live on %s, not on C" % homes)
-    check("both daemons live on C only (A and B are dead)")
+    w.all_home(origins, "C", "after A's kill (A and B are dead)")
     w.answered("after A's kill, by C")
 
 

@@ -12,18 +12,15 @@ src=$1
 build=$2
 case=$3
 tag=mf-$$-$RANDOM
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-migfaults.XXXXXX")
+tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/demo_lib.sh
+source "$src/tests/demo_lib.sh"
 
 rc=0
-PYTHONPATH=$src/scripts timeout 600 python3 "$src/scripts/migrate_faults.py" --build "$build" \
-  --case "$case" --tmp "$tmp" --tag "$tag" || rc=$?
+TMPDIR=$tmp PYTHONPATH=$src/scripts timeout 600 python3 "$src/scripts/migrate_faults.py" \
+  --build "$build" --case "$case" --tag "$tag" || rc=$?
 [ "$rc" = 0 ] || fail "migrate_faults.py --case $case: exit status $rc"
-for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
-  for p in wire A B C gen; do
-    [ ! -e "$d/nmmf-$tag-$p" ] || fail "$d/nmmf-$tag-$p left behind"
-  done
-done
-if pgrep -f -- "$tag" > /dev/null; then fail "processes left running"; fi
+demo_left_behind "$tmp" "$tag" wire A B C gen
 echo "migrate faults $case: ok"
