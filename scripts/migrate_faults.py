@@ -5,7 +5,7 @@
 Starts netmesh-wire, two or three appliances and netmesh-gen on memif (names unique per run),
 an echo and a counter daemon on A, the generator sending to both on A, then runs one scenario:
 
-  kills     1. target killed mid-transfer: frames to B are delayed 3 s, both daemons start
+  kills     1. target killed mid-transfer: frames to B are delayed 4 s, both daemons start
                migrating A -> B, B is SIGKILLed while the SnapshotReady are on their way; the
                migrations must fail on A ("timed out in phase Transfer"), the daemons stay on A
                and every event sent meanwhile is answered there.
@@ -31,6 +31,7 @@ checked before the kill (see case 2), so no loss is excused. Prints `# ...` prog
 import argparse
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -328,7 +329,7 @@ class World:
                 p.kill()
                 p.wait()
         for n in ["wire", "gen"] + self.names:
-            rm_tree(nm_telemetry.runtime_dir(self.prefix(n)))
+            shutil.rmtree(nm_telemetry.runtime_dir(self.prefix(n)), ignore_errors=True)
 
     def dump(self):
         for n in ["wire"] + self.names + ["gen"]:
@@ -341,17 +342,6 @@ class World:
             print("\n".join(lines[-15:]))
         if self.alive("wire"):
             print("--- wire stats\n%s" % self.wire("stats"))
-
-
-def rm_tree(path):
-    if not os.path.isdir(path):
-        return
-    for root, dirs, files in os.walk(path, topdown=False):
-        for f in files:
-            os.unlink(os.path.join(root, f))
-        for d in dirs:
-            os.rmdir(os.path.join(root, d))
-    os.rmdir(path)
 
 
 # ---- the scenarios
@@ -503,7 +493,7 @@ def main():
     finally:
         w.stop()
         if own_tmp:
-            subprocess.run(["rm", "-rf", tmp], check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 
 
