@@ -604,6 +604,7 @@ static void source_activated(struct nm_migration *m, struct rec *r, uint64_t now
 		return;
 	r->activated = true;
 	r->phase = NM_MIG_PHASE_COMPLETE;
+	r->last_event_ms = now; /* linger_ms of forwarding from here, even if no event was held */
 	nm_snapshot_free(r->snap); /* no revert after the target's ack */
 	r->snap = NULL;
 	history_add(m, r, now, true, NULL);

@@ -89,6 +89,22 @@ def wait(what, cond, deadline):
         time.sleep(0.05)
 
 
+def report(nodes):
+    """Each node's migration counters, records in progress and drops: where a lost event went."""
+    for n in nodes:
+        mig = n.migrations()
+        flat = dict((k, v) for k, v in mig.items() if not isinstance(v, (dict, list)))
+        flat.update(mig.get("counters") or {})
+        counters = " ".join("%s=%s" % (k, v) for k, v in sorted(flat.items()) if v)
+        print("state: %s migrations %s" % (n.name, counters), flush=True)
+        for k, v in sorted(mig.items()):
+            if k.startswith("now_") and isinstance(v, dict):
+                print("state: %s in progress %s" % (n.name, v), flush=True)
+        drops = n.query("/netmesh/drops")
+        print("state: %s drops %s" % (n.name, " ".join(
+            "%s=%s" % (k, v) for k, v in sorted(drops.items()) if v)), flush=True)
+
+
 class Driver:
     def __init__(self, nodes, origins, args):
         self.nodes, self.args = nodes, args
@@ -186,19 +202,7 @@ class Driver:
         return started
 
     def report(self):
-        """Each node's migration counters and drops at the end: where a lost event went."""
-        for n in self.nodes:
-            mig = n.migrations()
-            flat = dict((k, v) for k, v in mig.items() if not isinstance(v, (dict, list)))
-            flat.update(mig.get("counters") or {})
-            counters = " ".join("%s=%s" % (k, v) for k, v in sorted(flat.items()) if v)
-            print("state: %s migrations %s" % (n.name, counters), flush=True)
-            for k, v in sorted(mig.items()):
-                if k.startswith("now_") and isinstance(v, dict):
-                    print("state: %s in progress %s" % (n.name, v), flush=True)
-            drops = n.query("/netmesh/drops")
-            print("state: %s drops %s" % (n.name, " ".join(
-                "%s=%s" % (k, v) for k, v in sorted(drops.items()) if v)), flush=True)
+        report(self.nodes)
 
     def run(self):
         end = time.monotonic() + self.args.duration

@@ -599,6 +599,37 @@ START_TEST(source_killed_after_cutover_daemon_lives_on_target)
 }
 END_TEST
 
+/*
+ * A migration during which no event reached the source, on a clock far from 0 (an appliance's
+ * monotonic ms): the source must still forward for linger_ms after the activation, so the next
+ * events are forwarded and their sender learns the new node. Found between processes
+ * (tests/migrate_faults.sh): the linger counted from a last event that never was, forwarding
+ * ended at once, and later events were dropped at the old node with no Moved.
+ */
+START_TEST(source_forwards_after_an_activation_with_no_held_event)
+{
+	struct net *n = net_new(2, 0x7005);
+	n->log = calloc(1, sizeof(*n->log));
+	n->p.now = 10000000; /* a clock that has run for hours */
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	const uint64_t o = id.origin_hash;
+	run(n, 20, 2);
+	start_0_to_1(n, o);
+	for (int g = 0; g < 20000 && !last_ok(n, 0, o); g++)
+		run(n, 1, 0); /* no event while it migrates */
+	ck_assert(last_ok(n, 0, o));
+	run(n, 4, 0);
+	run(n, 100, 2); /* sent to the old node first */
+	ck_assert_uint_eq(n->not_found, 0); /* forwarded, never refused */
+	ck_assert_uint_ge(n->moved_seen, 1);
+	ck_assert_int_eq(n->loc, 1);
+	run(n, 2000, 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 /* Cut both directions right after the commit (ActivateTarget in flight). */
 static void cut_after_commit(struct net *n, uint64_t o)
 {
@@ -1858,6 +1889,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, target_killed_mid_transfer_daemon_stays_on_source);
 	tcase_add_test(t, source_killed_after_cutover_daemon_lives_on_target);
+	tcase_add_test(t, source_forwards_after_an_activation_with_no_held_event);
 	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
 	tcase_add_test(t, non_last_output_state_keeps_one_chain);
