@@ -860,11 +860,13 @@ static void print_daemons(const struct gen *g)
 	}
 }
 
-/* The final line's tail: dead sessions, re-handshakes, events not sent for want of a session. */
+/* The final line's tail: dead sessions, re-handshakes, events not sent for want of a session,
+ * the msg1 and ARP requests sent. */
 static void print_session_keys(const struct gen_stats *st)
 {
-	printf(" sessions_dead=%" PRIu64 " rehandshakes=%" PRIu64 " no_session_events=%" PRIu64 "\n",
-	       st->sessions_dead, st->rehandshakes, st->no_session_events);
+	printf(" sessions_dead=%" PRIu64 " rehandshakes=%" PRIu64 " no_session_events=%" PRIu64
+	       " hs_attempts=%" PRIu64 " arp_requests=%" PRIu64 "\n", st->sessions_dead,
+	       st->rehandshakes, st->no_session_events, st->hs_attempts, st->arp_requests);
 	fflush(stdout);
 }
 
