@@ -1,7 +1,29 @@
 # shellcheck shell=bash
 # Helpers shared by sessions_faults.sh and sessions_restart.sh (sourced): processes, the wire's
-# control socket, waiting for conditions, log and counter reads. The caller sets tmp, ctl,
-# wire_bin and DEADLINE, and defines fail().
+# control socket, waiting for conditions, log and counter reads. The caller sets build and calls
+# faults_init; its processes log to $tmp/*.log.
+
+# faults_init TAG NAME: the programs, a run tag (EAL prefixes, sockets), a temp dir, the wire's
+# control socket in it, and how long any one condition may take on a loaded machine.
+# shellcheck disable=SC2034 # the callers read them
+faults_init() {
+  app_bin=$build/app/netmesh gen_bin=$build/app/netmesh-gen wire_bin=$build/app/netmesh-wire
+  tag=$1-$$-$RANDOM
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-$2.XXXXXX")
+  ctl=$tmp/wire.ctl
+  DEADLINE=90 # seconds
+}
+
+# fail WHY: the reason, every log's head and tail, the wire's counters; exit 1.
+fail() {
+  echo "FAIL: $*"
+  local f
+  for f in "$tmp"/*.log; do
+    [ -f "$f" ] && { echo "--- ${f##*/} (head, tail)"; head -8 "$f"; echo ...; tail -30 "$f"; }
+  done
+  "$wire_bin" --control "$ctl" --cmd stats 2>/dev/null || true
+  exit 1
+}
 
 # stop_pid PID [SIGNAL]: the signal (INT), up to 15 s, then SIGKILL; reaped.
 stop_pid() {
@@ -11,6 +33,17 @@ stop_pid() {
   for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null || true
+}
+# stop_graceful PID WHAT: SIGINT, then up to DEADLINE s for the exit (a loaded machine can take
+# longer than stop_pid's 15 s to drain and save, and a SIGKILL then would lose the final counters);
+# fails unless it exits 0.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+stop_graceful() {
+  local rc=0
+  kill -INT "$1" 2>/dev/null || true
+  wait_for "$2 to stop" gone "$1"
+  wait "$1" || rc=$?
+  [ "$rc" = 0 ] || fail "$2: exit status $rc"
 }
 note() { echo "# $(date +%T) $*"; }
 wire() { "$wire_bin" --control "$ctl" --cmd "$*" > /dev/null || fail "wire: $*"; }

@@ -19,14 +19,10 @@
 set -euo pipefail
 src=$1
 build=$2
-app_bin=$build/app/netmesh gen_bin=$build/app/netmesh-gen wire_bin=$build/app/netmesh-wire
-tag=sf-$$-$RANDOM
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-faults.XXXXXX")
-ctl=$tmp/wire.ctl
-wire_pid='' app_pid='' gen_pid='' old_gen_pid=''
-DEADLINE=90 # seconds any one condition may take on a loaded machine
 # shellcheck source=tests/faults_lib.sh
 . "$src/tests/faults_lib.sh"
+faults_init sf faults
+wire_pid='' app_pid='' gen_pid='' old_gen_pid=''
 
 cleanup() {
   stop_pid "$gen_pid"
@@ -41,14 +37,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in wire.log app.log gen1.log gen2.log; do
-    [ -f "$tmp/$f" ] && { echo "--- $f (head, tail)"; head -8 "$tmp/$f"; echo ...; tail -25 "$tmp/$f"; }
-  done
-  "$wire_bin" --control "$ctl" --cmd stats 2>/dev/null || true
-  exit 1
-}
 
 # Two CPUs: the wire beside the appliance's worker, the generator beside the appliance's main lcore.
 # The appliance and the generators sleep when idle (--idle-sleep-us), so the wire is never starved
@@ -139,7 +127,7 @@ passed_more 2 in 300 "gen 2's traffic"
 stop_gen 2
 
 wstats=$("$wire_bin" --control "$ctl" --cmd stats) || fail "wire stats"
-stop_pid "$app_pid"
+stop_graceful "$app_pid" "the appliance"
 app_pid=''
 stop_pid "$wire_pid"
 wire_pid=''

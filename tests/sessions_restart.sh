@@ -25,15 +25,11 @@
 set -euo pipefail
 src=$1
 build=$2
-app_bin=$build/app/netmesh gen_bin=$build/app/netmesh-gen wire_bin=$build/app/netmesh-wire
-tag=sr-$$-$RANDOM
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-restart.XXXXXX")
-ctl=$tmp/wire.ctl
-state=$tmp/state
-wire_pid='' app_pid='' gen_pid=''
-DEADLINE=90 # seconds any one condition may take on a loaded machine
 # shellcheck source=tests/faults_lib.sh
 . "$src/tests/faults_lib.sh"
+faults_init sr restart
+state=$tmp/state
+wire_pid='' app_pid='' gen_pid=''
 
 cleanup() {
   stop_pid "$gen_pid"
@@ -44,14 +40,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in wire.log app1.log app2.log app3.log gen.log; do
-    [ -f "$tmp/$f" ] && { echo "--- $f (head, tail)"; head -8 "$tmp/$f"; echo ...; tail -30 "$tmp/$f"; }
-  done
-  "$wire_bin" --control "$ctl" --cmd stats 2>/dev/null || true
-  exit 1
-}
 
 if [ "$(nproc)" -ge 2 ]; then cpu_b=1; else cpu_b=0; fi
 common=(--no-huge --no-pci --no-telemetry "--log-level=lib.*:error")
@@ -128,10 +116,7 @@ restart() {
     kill -KILL "$app_pid"
     wait "$app_pid" 2>/dev/null || true
   else
-    local rc=0
-    kill -INT "$app_pid"
-    wait "$app_pid" || rc=$?
-    [ "$rc" = 0 ] || fail "run $n: exit status $rc"
+    stop_graceful "$app_pid" "appliance run $n"
     in_log "app$n.log" '^netmesh: state saved' || fail "run $n: no save on stop"
     block=$(total_block "$tmp/app$n.log") # the final one
   fi
@@ -176,16 +161,11 @@ restart 2 KILL
 
 # ---- the end: the generator stops (it drains), then run 3 once it took every frame
 note "stopping the generator"
-kill -INT "$gen_pid"
-wait_for "the generator's summary" in_log gen.log '^gen: sent_events='
-wait "$gen_pid" || fail "netmesh-gen exit status $?"
+stop_graceful "$gen_pid" netmesh-gen
 gen_pid=''
 wait_for "run 3 to take every frame the wire gave it" settled 3
-rc=0
-kill -INT "$app_pid"
-wait "$app_pid" || rc=$?
+stop_graceful "$app_pid" "appliance run 3"
 app_pid=''
-[ "$rc" = 0 ] || fail "run 3: exit status $rc"
 block=$(total_block "$tmp/app3.log")
 rx[3]=$(tot_rx "$block") ev_in[3]=$(tot_in "$block") ev_out[3]=$(tot_out "$block")
 drops[3]=$(tot_drops "$block") unknown[3]=$(tot_drop "$block" session_unknown)
