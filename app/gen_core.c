@@ -328,6 +328,11 @@ static bool check_event(struct gen *g, uint64_t stream, const struct nm_event *e
 		c->first_seq = ev->link.sequence;
 		c->first_parent = ev->link.parent_hash;
 	}
+	if (c->resume_epoch != g->st.rehandshakes) { /* the first output since a re-handshake */
+		c->resume_epoch = g->st.rehandshakes;
+		c->resume_seq = ev->link.sequence;
+		c->resume_parent = ev->link.parent_hash;
+	}
 	g->st.rx_events++;
 	struct nm_chain_error e = { 0 };
 	enum nm_chain_verdict v = nm_chain_validate(&c->prev, c->prev_payload, c->prev_len,
@@ -544,7 +549,7 @@ uint64_t gen_rtt_quantile(const struct gen *g, double q)
 
 /* ------------------------------------------------------------------ RX */
 
-static void install_session(struct gen_peer *p, struct nm_session_keys *k)
+static void install_session(struct gen *g, struct gen_peer *p, struct nm_session_keys *k)
 {
 	p->session_id = k->session_id;
 	nm_aead_init(&p->tx, k->tx, k->session_id);
@@ -552,6 +557,12 @@ static void install_session(struct gen_peer *p, struct nm_session_keys *k)
 	p->tx_counter = 0;
 	nm_replay_init(&p->replay);
 	p->state = GEN_ESTABLISHED;
+	p->last_rx_ns = g->now_ns; /* the msg2 authenticated the appliance */
+	if (p->was_up) {
+		p->rehandshakes++;
+		g->st.rehandshakes++;
+	}
+	p->was_up = true;
 }
 
 static struct gen_peer *peer_by_addr(struct gen *g, const struct nm_pkt_endpoint *src)
@@ -599,7 +610,7 @@ static enum gen_rx_result rx_msg2(struct gen *g, const struct nm_pkt_endpoint *s
 	if (rc < 0)
 		return drop(g, rc == -EBADMSG || rc == -EKEYREJECTED ? NM_DROP_AUTH : NM_DROP_HANDSHAKE);
 	nm_hs_wipe(&p->hs);
-	install_session(p, &keys);
+	install_session(g, p, &keys);
 	nm_session_keys_wipe(&keys);
 	return GEN_RX_ESTABLISHED;
 }
@@ -674,6 +685,7 @@ static enum gen_rx_result rx_data(struct gen *g, uint8_t *d, size_t dlen,
 	if (nm_replay_check(&p->replay, ctr, &why) < 0 || nm_aead_open(&p->rx, d, dlen, NULL, &why) < 0 ||
 	    nm_replay_commit(&p->replay, ctr, &why) < 0)
 		return drop(g, why);
+	p->last_rx_ns = g->now_ns; /* authenticated and fresh: the session lives */
 	if (h->flags & NM_FLAG_HEARTBEAT) {
 		g->st.rx_heartbeats++;
 		return GEN_RX_CONSUMED;
@@ -781,6 +793,50 @@ void gen_tx_unsent(struct gen *g, const uint8_t *frame, size_t len)
 	g->st.tx_bytes -= len;
 }
 
+/* ------------------------------------------------------------------ dead sessions */
+
+static void session_dead(struct gen *g, unsigned i)
+{
+	struct gen_peer *p = &g->peers[i];
+	nm_aead_wipe(&p->tx);
+	nm_aead_wipe(&p->rx);
+	p->session_id = 0;
+	p->tx_counter = 0;
+	/* A learned MAC may be stale (the appliance restarted elsewhere); a configured one is kept. */
+	p->state = g->cfg.peers[i].mac_known ? GEN_HANDSHAKING : GEN_RESOLVING;
+	p->sessions_dead++;
+	g->st.sessions_dead++;
+}
+
+unsigned gen_check_sessions(struct gen *g, uint64_t now_ns)
+{
+	const uint64_t timeout = (uint64_t)g->cfg.session_timeout_ms * NS_PER_MS;
+	unsigned dead = 0;
+	if (timeout == 0)
+		return 0;
+	for (unsigned i = 0; i < g->n_peers; i++) {
+		const struct gen_peer *p = &g->peers[i];
+		/* A stamp newer than the caller's clock read is "just heard", not a wrap. */
+		if (p->state == GEN_ESTABLISHED && now_ns > p->last_rx_ns &&
+		    now_ns - p->last_rx_ns > timeout) {
+			session_dead(g, i);
+			dead++;
+		}
+	}
+	return dead;
+}
+
+bool gen_next_ready(const struct gen *g)
+{
+	return g->peers[g->dest[g->next_daemon].peer].state == GEN_ESTABLISHED;
+}
+
+void gen_no_session(struct gen *g, uint64_t packets)
+{
+	g->st.no_session_packets += packets;
+	g->st.no_session_events += packets * g->per_packet;
+}
+
 uint64_t gen_drops_total(const struct gen_stats *st)
 {
 	uint64_t n = 0;
@@ -815,4 +871,22 @@ enum gen_retry_action gen_retry_poll(struct gen_retry *r, uint64_t now_ns)
 	if (r->attempts < r->max_attempts)
 		r->next_ns += r->backoff_ns * r->attempts;
 	return GEN_RETRY_SEND;
+}
+
+void gen_rounds_start(struct gen_rounds *s, uint64_t now_ns)
+{
+	gen_retry_start(&s->r, now_ns, GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
+			GEN_HS_TIMEOUT_MS);
+	s->failed = 0;
+}
+
+enum gen_retry_action gen_rounds_poll(struct gen_rounds *s, uint64_t now_ns)
+{
+	enum gen_retry_action a = gen_retry_poll(&s->r, now_ns);
+	if (a != GEN_RETRY_FAIL)
+		return a;
+	s->failed++;
+	gen_retry_start(&s->r, now_ns + (uint64_t)GEN_REHS_PAUSE_MS * NS_PER_MS, GEN_HS_ATTEMPTS,
+			GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS, GEN_HS_TIMEOUT_MS);
+	return GEN_RETRY_WAIT;
 }

@@ -53,6 +53,19 @@
 #define GEN_HS_BACKOFF_MS 100      /* x attempt, before the next msg1 */
 #define GEN_HS_TIMEOUT_MS 5000     /* overall */
 
+/*
+ * Dead sessions. A session is dead when nothing authenticated came from its
+ * appliance for the session timeout: the appliance heartbeats every 5 s even
+ * when it has nothing else to send, so 15 s (three heartbeats, its own
+ * "unreachable") means it restarted, expired the session or is gone. Replies
+ * that stop while heartbeats still arrive mean a broken path, which a new
+ * handshake would not mend, so only total silence counts. The generator then
+ * handshakes again, in rounds of the schedule above, a pause apart, until
+ * one succeeds.
+ */
+#define GEN_SESSION_TIMEOUT_MS 15000
+#define GEN_REHS_PAUSE_MS 1000 /* between two failed re-handshake rounds */
+
 /* One appliance. */
 struct gen_peer_config {
 	struct nm_pkt_endpoint ep; /* .mac only if mac_known */
@@ -77,6 +90,7 @@ struct gen_config {
 	uint32_t event_size;
 	uint32_t events_per_packet; /* capped by the MTU budget */
 	uint16_t mtu;               /* IP MTU */
+	uint32_t session_timeout_ms; /* silence that ends a session (gen_check_sessions); 0: never */
 };
 
 enum gen_state {
@@ -103,6 +117,10 @@ struct gen_peer {
 	uint64_t tx_counter;
 	struct nm_replay replay;
 	uint64_t tx_packets, rx_packets, hs_attempts, moved_recv;
+	uint64_t last_rx_ns;    /* the last authenticated packet (or the msg2) on this session */
+	bool was_up;            /* a session was established before: the next one is a re-handshake */
+	uint64_t sessions_dead; /* sessions ended by gen_check_sessions */
+	uint64_t rehandshakes;  /* sessions established after one died */
 };
 
 /* Per emitting daemon (NetHeader stream_id): the last link and its payload. */
@@ -114,6 +132,9 @@ struct gen_chain_check {
 	/* The first link seen: with the last one's next parent hash, a restart test
 	 * validates a chain across two generator runs. */
 	uint64_t first_seq, first_parent;
+	/* The first link after the latest re-handshake (resume_epoch = st.rehandshakes then, 0:
+	 * none yet): where a restarted appliance took the chain up. */
+	uint64_t resume_epoch, resume_seq, resume_parent;
 	uint8_t prev_payload[GEN_EVENT_MAX];
 };
 
@@ -150,6 +171,10 @@ struct gen_stats {
 	uint64_t late_replies;      /* answers to events older than GEN_WINDOW */
 	uint64_t rtt_samples, rtt_max_ns;
 	uint64_t rtt_fwd_samples, rtt_fwd_max_ns; /* answered by another peer than the one sent to */
+	uint64_t sessions_dead, rehandshakes;     /* sums of the peers' */
+	/* Packets (and their events) the rate made due while the next daemon's appliance had no
+	 * session: never built, never numbered, so not in lost_events (gen_no_session). */
+	uint64_t no_session_packets, no_session_events;
 	uint64_t drops[NM_DROP__COUNT];
 };
 
@@ -240,6 +265,28 @@ enum gen_rx_result gen_rx(struct gen *g, uint8_t *frame, size_t len, size_t *out
  */
 void gen_tx_unsent(struct gen *g, const uint8_t *frame, size_t len);
 
+/*
+ * Session liveness, called from the send loop with the caller's clock: every
+ * established session that heard nothing authenticated for
+ * cfg.session_timeout_ms is dead. Its keys are wiped and its peer goes back to
+ * RESOLVING (when its MAC was learned by ARP: a restarted appliance may come
+ * back on another MAC) or HANDSHAKING (a configured MAC); packets of the old
+ * session that still arrive are session_unknown drops. The caller then runs
+ * the ARP and handshake schedule again; the next msg2 is a re-handshake
+ * (st.rehandshakes). Returns the sessions found dead now.
+ */
+unsigned gen_check_sessions(struct gen *g, uint64_t now_ns);
+
+/* Whether the next event packet can be built: its daemon's appliance has a session. */
+bool gen_next_ready(const struct gen *g);
+
+/*
+ * `packets` due packets were not built: the next daemon's appliance has no
+ * session. Counted (no_session_packets, _events); the rotation does not move,
+ * so event numbers keep telling which daemon they went to.
+ */
+void gen_no_session(struct gen *g, uint64_t packets);
+
 /* Sum of every drop counter. */
 uint64_t gen_drops_total(const struct gen_stats *st);
 
@@ -286,5 +333,19 @@ enum gen_retry_action { GEN_RETRY_WAIT = 0, GEN_RETRY_SEND, GEN_RETRY_FAIL };
 void gen_retry_start(struct gen_retry *r, uint64_t now_ns, unsigned attempts, uint32_t wait_ms,
 		     uint32_t backoff_ms, uint32_t timeout_ms);
 enum gen_retry_action gen_retry_poll(struct gen_retry *r, uint64_t now_ns);
+
+/*
+ * Re-handshake rounds: the schedule above (the handshake's defaults), started
+ * again GEN_REHS_PAUSE_MS after each round that failed, without end: at most
+ * GEN_HS_ATTEMPTS msg1 per round, so a generator whose appliance stays away
+ * sends about one a second. Never FAIL.
+ */
+struct gen_rounds {
+	struct gen_retry r;
+	unsigned failed; /* rounds that ended without a session */
+};
+
+void gen_rounds_start(struct gen_rounds *s, uint64_t now_ns);
+enum gen_retry_action gen_rounds_poll(struct gen_rounds *s, uint64_t now_ns);
 
 #endif /* GEN_CORE_H */

@@ -57,6 +57,7 @@ struct gen_opts {
 	unsigned n_daemons;
 	uint64_t rate, count;
 	uint32_t event_size, events_per_packet, idle_sleep_us;
+	uint32_t session_timeout_ms;
 	unsigned duration, stats_period;
 };
 
@@ -89,6 +90,9 @@ static void usage(const char *prog)
 	       "  --stats-period SEC      a stats line every SEC seconds (0: off; default 1)\n"
 	       "  --split-keys            session keys from Noise Split(), as the appliance's option\n"
 	       "  --idle-sleep-us N       after %d idle loops, sleep N us per loop (default 0: spin)\n"
+	       "  --session-timeout-ms N  a session that heard nothing authenticated for N ms is\n"
+	       "                          dead: handshake again, in rounds, until one succeeds\n"
+	       "                          (default %u: three of the appliance's heartbeats; 0: never)\n"
 	       "  --show-identity         print node_id, entity_id, noise_static_pub of --keys and exit\n"
 	       "  --help                  this text\n"
 	       "The last line is machine-readable: 'gen: sent_events=N recv_events=N chain_ok=N\n"
@@ -98,7 +102,8 @@ static void usage(const char *prog)
 	       "outputs); lost_events: events never answered (one-output daemons) or outputs\n"
 	       "missing in gaps; duplicate_events: answers to an event already answered;\n"
 	       "redirects: Moved that re-pointed a daemon; rtt_*_ns: event round trips.\n",
-	       prog, GEN_MAX_PEERS, IDLE_POLLS, EXIT_SETUP, EXIT_HANDSHAKE, EXIT_CHAIN);
+	       prog, GEN_MAX_PEERS, IDLE_POLLS, GEN_SESSION_TIMEOUT_MS, EXIT_SETUP, EXIT_HANDSHAKE,
+	       EXIT_CHAIN);
 }
 
 /* ------------------------------------------------------------------ options */
@@ -260,6 +265,9 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 	} else if (strcmp(name, "idle-sleep-us") == 0) {
 		if ((rc = opt_uint(name, v, 0, 100000, &n)) == 0)
 			o->idle_sleep_us = (uint32_t)n;
+	} else if (strcmp(name, "session-timeout-ms") == 0) {
+		if ((rc = opt_uint(name, v, 0, 3600000, &n)) == 0)
+			o->session_timeout_ms = (uint32_t)n;
 	} else {
 		rc = bad(name, v, "unknown option");
 	}
@@ -303,6 +311,7 @@ static int parse_args(struct gen_opts *o, int argc, char **argv)
 		{ "mtu", required_argument, NULL, 0 },        { "duration", required_argument, NULL, 0 },
 		{ "count", required_argument, NULL, 0 },      { "stats-period", required_argument, NULL, 0 },
 		{ "also-peer", required_argument, NULL, 0 },  { "idle-sleep-us", required_argument, NULL, 0 },
+		{ "session-timeout-ms", required_argument, NULL, 0 },
 		{ "show-identity", no_argument, NULL, 'I' },  { "split-keys", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -347,6 +356,17 @@ static bool wants_no_eal(int argc, char **argv, int *first)
 
 /* ------------------------------------------------------------------ I/O */
 
+/*
+ * One appliance's ARP and handshake schedule: one round of retries at the
+ * start (all must come up), rounds without end for a re-handshake (forever).
+ */
+struct conn {
+	enum gen_state phase; /* the state the schedule below is for */
+	struct gen_rounds s;
+	bool forever;
+	uint64_t sent_at;
+};
+
 struct ctx {
 	struct gen_opts o;
 	struct nm_port port;
@@ -355,6 +375,9 @@ struct ctx {
 	struct rte_mbuf *txq[BURST];
 	uint16_t n_txq;
 	uint64_t peer_tx_ns[GEN_MAX_PEERS]; /* last frame built for each peer (heartbeats) */
+	struct conn rehs[GEN_MAX_PEERS];    /* re-handshakes of dead sessions (forever = active) */
+	unsigned n_rehs;                    /* active ones */
+	uint64_t resume_shown[GEN_MAX_DAEMONS]; /* per chain check: the resume_epoch printed */
 };
 
 static bool quit(void)
@@ -506,6 +529,7 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 		.events_per_packet = c->o.events_per_packet,
 		.mtu = c->o.mtu,
 		.use_split = c->o.split_keys,
+		.session_timeout_ms = c->o.session_timeout_ms,
 	};
 	nm_keys_wipe(&keys);
 	memcpy(gc->peers, c->o.peers, sizeof(gc->peers));
@@ -531,13 +555,6 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 
 /* ------------------------------------------------------------------ connect */
 
-/* One appliance's ARP and handshake schedule. */
-struct conn {
-	enum gen_state phase; /* the state the schedule below is for */
-	struct gen_retry r;
-	uint64_t sent_at;
-};
-
 static void conn_report(const struct ctx *c, unsigned i, const struct conn *k, uint64_t now)
 {
 	const struct gen_peer *p = &c->g->peers[i];
@@ -548,34 +565,36 @@ static void conn_report(const struct ctx *c, unsigned i, const struct conn *k, u
 	} else {
 		printf("gen: peer %u node %016" PRIx64 " session %016" PRIx64 " up after %u attempt(s),"
 		       " handshake rtt %" PRIu64 " us\n", i, p->cfg.node_id, p->session_id,
-		       k->r.attempts, (now - k->sent_at) / 1000);
+		       k->s.r.attempts, (now - k->sent_at) / 1000);
 	}
 }
 
-/* Advance peer i's schedule; -ETIMEDOUT (printed) when it gave up. */
+static void conn_fail_report(const struct ctx *c, unsigned i, const struct conn *k)
+{
+	fprintf(stderr, "netmesh-gen: peer %u (node %016" PRIx64 "): %s: no answer after %u "
+		"attempt(s) in %u ms%s\n", i, c->g->peers[i].cfg.node_id,
+		k->phase == GEN_RESOLVING ? "ARP" : "handshake", k->s.r.attempts, GEN_HS_TIMEOUT_MS,
+		k->phase == GEN_HANDSHAKING ? " (check its node id, static key and the PSK, and that "
+		"the appliance has --peer for our address and node_id)" : "");
+}
+
+/* Advance peer i's schedule; -ETIMEDOUT when a one-round schedule gave up. */
 static int conn_step(struct ctx *c, unsigned i, struct conn *k, uint64_t now)
 {
 	const struct gen_peer *p = &c->g->peers[i];
 	if (p->state != k->phase) {
 		conn_report(c, i, k, now);
 		k->phase = p->state;
-		gen_retry_start(&k->r, now, GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
-				GEN_HS_TIMEOUT_MS);
+		gen_rounds_start(&k->s, now);
 	}
 	if (k->phase == GEN_ESTABLISHED)
 		return 0;
-	switch (gen_retry_poll(&k->r, now)) {
+	switch (k->forever ? gen_rounds_poll(&k->s, now) : gen_retry_poll(&k->s.r, now)) {
 	case GEN_RETRY_SEND:
 		if (tx_build(c, k->phase == GEN_RESOLVING ? TX_ARP : TX_MSG1, i, now) == 0)
 			k->sent_at = now;
 		return 0;
 	case GEN_RETRY_FAIL:
-		fprintf(stderr, "netmesh-gen: peer %u (node %016" PRIx64 "): %s: no answer after %u "
-			"attempt(s) in %u ms%s\n", i, p->cfg.node_id,
-			k->phase == GEN_RESOLVING ? "ARP" : "handshake", k->r.attempts,
-			GEN_HS_TIMEOUT_MS, k->phase == GEN_HANDSHAKING ? " (check its node id, static "
-			"key and the PSK, and that the appliance has --peer for our address and "
-			"node_id)" : "");
 		return -ETIMEDOUT;
 	default:
 		return 0;
@@ -588,10 +607,8 @@ static int connect_peers(struct ctx *c)
 	struct conn k[GEN_MAX_PEERS];
 	const uint64_t start = nm_mono_ns();
 	for (unsigned i = 0; i < c->g->n_peers; i++) {
-		k[i].phase = c->g->peers[i].state;
-		k[i].sent_at = start;
-		gen_retry_start(&k[i].r, start, GEN_HS_ATTEMPTS, GEN_HS_WAIT_MS, GEN_HS_BACKOFF_MS,
-				GEN_HS_TIMEOUT_MS);
+		k[i] = (struct conn){ .phase = c->g->peers[i].state, .sent_at = start };
+		gen_rounds_start(&k[i].s, start);
 	}
 	for (;;) {
 		if (quit())
@@ -599,8 +616,10 @@ static int connect_peers(struct ctx *c)
 		const uint64_t now = nm_mono_ns();
 		bool all = true;
 		for (unsigned i = 0; i < c->g->n_peers; i++) {
-			if (conn_step(c, i, &k[i], now) < 0)
+			if (conn_step(c, i, &k[i], now) < 0) {
+				conn_fail_report(c, i, &k[i]);
 				return -ETIMEDOUT;
+			}
 			all = all && k[i].phase == GEN_ESTABLISHED;
 		}
 		if (all)
@@ -609,6 +628,82 @@ static int connect_peers(struct ctx *c)
 		rx_poll(c);
 		rte_delay_us_sleep(100);
 	}
+}
+
+/* ------------------------------------------------------------------ re-handshake */
+
+/* Peer i's session was found dead: its schedule starts, in rounds without end. */
+static void rehs_begin(struct ctx *c, unsigned i, uint64_t now)
+{
+	struct conn *k = &c->rehs[i];
+	*k = (struct conn){ .phase = c->g->peers[i].state, .forever = true, .sent_at = now };
+	gen_rounds_start(&k->s, now);
+	c->n_rehs++;
+	printf("gen: peer %u node %016" PRIx64 " session dead: nothing authenticated for %u ms;"
+	       " handshaking again\n", i, c->g->peers[i].cfg.node_id, c->o.session_timeout_ms);
+	fflush(stdout);
+}
+
+/* The first output of each daemon since the latest re-handshake: where its chain resumed. */
+static void report_resumes(struct ctx *c)
+{
+	for (unsigned i = 0; i < c->g->n_checks; i++) {
+		const struct gen_chain_check *k = &c->g->checks[i];
+		if (k->resume_epoch == c->resume_shown[i])
+			continue;
+		c->resume_shown[i] = k->resume_epoch;
+		printf("gen: daemon %016" PRIx64 " resumed after rehandshake %" PRIu64 ": seq=%" PRIu64
+		       " parent=%016" PRIx64 "\n", k->origin, k->resume_epoch, k->resume_seq,
+		       k->resume_parent);
+		fflush(stdout);
+	}
+}
+
+/*
+ * Dead sessions (gen_check_sessions: nothing authenticated for
+ * --session-timeout-ms) handshake again, ARP first when the MAC was learned;
+ * a failed round is retried GEN_REHS_PAUSE_MS later, forever.
+ */
+static void rehs_step(struct ctx *c, uint64_t now)
+{
+	if (c->g->st.rehandshakes != 0)
+		report_resumes(c);
+	if (gen_check_sessions(c->g, now) == 0 && c->n_rehs == 0)
+		return;
+	for (unsigned i = 0; i < c->g->n_peers; i++) {
+		struct conn *k = &c->rehs[i];
+		if (!k->forever && c->g->peers[i].state == GEN_ESTABLISHED)
+			continue;
+		if (!k->forever)
+			rehs_begin(c, i, now);
+		const unsigned failed = k->s.failed;
+		conn_step(c, i, k, now);
+		if (k->s.failed != failed) {
+			printf("gen: peer %u: re-handshake round %u: no answer; next round in %u ms\n", i,
+			       k->s.failed, GEN_REHS_PAUSE_MS);
+			fflush(stdout);
+		}
+		if (k->phase == GEN_ESTABLISHED) {
+			k->forever = false;
+			c->n_rehs--;
+			printf("gen: peer %u rehandshakes=%" PRIu64 "\n", i, c->g->peers[i].rehandshakes);
+			fflush(stdout);
+		}
+	}
+}
+
+/*
+ * Of `due` packets, those that can be built now: none while the next
+ * daemon's appliance has no session; at a rate, those are counted
+ * (gen_no_session) and the schedule moves past them.
+ */
+static uint64_t buildable(struct ctx *c, uint64_t due)
+{
+	if (due == 0 || gen_next_ready(c->g))
+		return due;
+	if (c->o.rate != 0)
+		gen_no_session(c->g, due);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ traffic */
@@ -630,7 +725,8 @@ static uint64_t tx_allowed(const struct ctx *c, const struct run *r, uint64_t no
 		room = RTE_MIN(room, c->o.count - RTE_MIN(c->o.count, st->tx_packets));
 	if (c->o.rate != 0) {
 		double due = (double)(now - r->start_ns) * (double)c->o.rate / (double)NS_PER_S;
-		uint64_t want = (uint64_t)due > st->tx_packets ? (uint64_t)due - st->tx_packets : 0;
+		const uint64_t done = st->tx_packets + st->no_session_packets;
+		uint64_t want = (uint64_t)due > done ? (uint64_t)due - done : 0;
 		room = RTE_MIN(room, want);
 	}
 	return room;
@@ -666,7 +762,8 @@ static void tick(struct ctx *c, struct run *r, uint64_t now)
 	}
 	/* Keep every session alive while the rate (or the daemons' placement) leaves it idle. */
 	for (unsigned i = 0; i < c->g->n_peers && c->n_txq < BURST; i++)
-		if (now >= c->peer_tx_ns[i] + HEARTBEAT_IDLE_MS * NS_PER_MS)
+		if (c->g->peers[i].state == GEN_ESTABLISHED &&
+		    now >= c->peer_tx_ns[i] + HEARTBEAT_IDLE_MS * NS_PER_MS)
 			tx_build(c, TX_HEARTBEAT, i, now);
 }
 
@@ -685,11 +782,14 @@ static void send_loop(struct ctx *c, struct run *r)
 		unsigned built = 0;
 		if (done_sending(c, r, now))
 			break;
-		for (uint64_t k = tx_allowed(c, r, now); k > 0; k--, built++)
+		for (uint64_t k = buildable(c, tx_allowed(c, r, now)); k > 0; k--, built++)
 			if (tx_build(c, TX_EVENTS, 0, now) < 0)
 				break;
 		tx_flush(c);
 		const unsigned got = rx_poll(c);
+		/* Liveness only once the RX ring is read: a stall of our own is not the appliance's silence. */
+		if (got < BURST)
+			rehs_step(c, nm_mono_ns());
 		tick(c, r, now);
 		idle_wait(c, r, got > 0 || built > 0);
 	}
@@ -756,9 +856,20 @@ static void print_daemons(const struct gen *g)
 	for (unsigned i = 0; i < g->n_peers; i++) {
 		const struct gen_peer *p = &g->peers[i];
 		printf("gen: peer %u node %016" PRIx64 " established=%d tx_packets=%" PRIu64
-		       " rx_packets=%" PRIu64 " moved_recv=%" PRIu64 "\n", i, p->cfg.node_id,
-		       p->state == GEN_ESTABLISHED, p->tx_packets, p->rx_packets, p->moved_recv);
+		       " rx_packets=%" PRIu64 " moved_recv=%" PRIu64 " sessions_dead=%" PRIu64
+		       " rehandshakes=%" PRIu64 "\n", i, p->cfg.node_id, p->state == GEN_ESTABLISHED,
+		       p->tx_packets, p->rx_packets, p->moved_recv, p->sessions_dead, p->rehandshakes);
 	}
+}
+
+/* The final line's tail: dead sessions, re-handshakes, events not sent for want of a session,
+ * the msg1 and ARP requests sent. */
+static void print_session_keys(const struct gen_stats *st)
+{
+	printf(" sessions_dead=%" PRIu64 " rehandshakes=%" PRIu64 " no_session_events=%" PRIu64
+	       " hs_attempts=%" PRIu64 " arp_requests=%" PRIu64 "\n", st->sessions_dead,
+	       st->rehandshakes, st->no_session_events, st->hs_attempts, st->arp_requests);
+	fflush(stdout);
 }
 
 static void print_summary(const struct ctx *c, double secs)
@@ -780,7 +891,7 @@ static void print_summary(const struct ctx *c, double secs)
 	       " sent_packets=%" PRIu64 " recv_packets=%" PRIu64 " drops=%" PRIu64
 	       " heartbeats_sent=%" PRIu64 " heartbeats_recv=%" PRIu64 " daemons=%u peers=%u"
 	       " events_per_packet=%u event_size=%u seconds=%.3f tx_pps=%.0f rx_eps=%.0f"
-	       " established=%d\n",
+	       " established=%d",
 	       st->tx_events, st->rx_events, st->chain_ok, st->chain_errors, st->chain_gaps,
 	       gen_lost_events(g), st->duplicate_events, st->redirects, st->redirects_ignored,
 	       st->late_replies, st->rtt_samples, gen_rtt_quantile(g, 0.5), gen_rtt_quantile(g, 0.99),
@@ -789,7 +900,7 @@ static void print_summary(const struct ctx *c, double secs)
 	       st->tx_heartbeats, st->rx_heartbeats, g->n_checks, g->n_peers, g->per_packet,
 	       g->cfg.event_size, secs, secs > 0 ? st->tx_packets / secs : 0,
 	       secs > 0 ? st->rx_events / secs : 0, gen_all_established(g));
-	fflush(stdout);
+	print_session_keys(st);
 }
 
 static int run_traffic(struct ctx *c)
@@ -807,6 +918,7 @@ static int run_traffic(struct ctx *c)
 	send_loop(c, &r);
 	const uint64_t sent_done = nm_mono_ns();
 	drain(c);
+	report_resumes(c);
 	print_summary(c, (double)(sent_done - r.start_ns) / NS_PER_S);
 	return c->g->st.chain_errors == 0 ? 0 : EXIT_CHAIN;
 }
@@ -823,6 +935,7 @@ static void opts_defaults(struct gen_opts *o)
 	o->event_size = 64;
 	o->events_per_packet = 1;
 	o->stats_period = 1;
+	o->session_timeout_ms = GEN_SESSION_TIMEOUT_MS;
 }
 
 /* --help / --show-identity, before (and without) EAL. */

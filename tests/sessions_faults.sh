@@ -19,21 +19,11 @@
 set -euo pipefail
 src=$1
 build=$2
-app_bin=$build/app/netmesh gen_bin=$build/app/netmesh-gen wire_bin=$build/app/netmesh-wire
-tag=sf-$$-$RANDOM
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-faults.XXXXXX")
-ctl=$tmp/wire.ctl
+# shellcheck source=tests/faults_lib.sh
+. "$src/tests/faults_lib.sh"
+faults_init sf faults
 wire_pid='' app_pid='' gen_pid='' old_gen_pid=''
-DEADLINE=90 # seconds any one condition may take on a loaded machine
 
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   stop_pid "$gen_pid"
   local p
@@ -47,34 +37,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-note() { echo "# $(date +%T) $*"; }
-fail() {
-  echo "FAIL: $*"
-  for f in wire.log app.log gen1.log gen2.log; do
-    [ -f "$tmp/$f" ] && { echo "--- $f (head, tail)"; head -8 "$tmp/$f"; echo ...; tail -25 "$tmp/$f"; }
-  done
-  "$wire_bin" --control "$ctl" --cmd stats 2>/dev/null || true
-  exit 1
-}
-wire() { "$wire_bin" --control "$ctl" --cmd "$*" > /dev/null || fail "wire: $*"; }
-# wire_stat PORT DIR FIELD: one counter of the running wire.
-wire_stat() {
-  "$wire_bin" --control "$ctl" --cmd stats 2>/dev/null |
-    sed -n "s/^port $1 $2: .*\b$3=\([0-9]*\).*/\1/p"
-}
-# wait_for WHAT CMD...: poll CMD until it succeeds, DEADLINE s of sleeps at most (counted, not
-# read from the wall clock, which this machine's time keeping may step).
-wait_for() {
-  local what=$1; shift
-  local left=$((DEADLINE * 10))
-  until "$@"; do
-    left=$((left - 1))
-    [ $left -gt 0 ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
-}
-at_least() { local v; v=$(wire_stat "$1" "$2" "$3"); [ "${v:-0}" -ge "$4" ]; }
-in_log() { grep -q -- "$2" "$tmp/$1" 2>/dev/null; }
 
 # Two CPUs: the wire beside the appliance's worker, the generator beside the appliance's main lcore.
 # The appliance and the generators sleep when idle (--idle-sleep-us), so the wire is never starved
@@ -88,13 +50,7 @@ head -c 32 /dev/urandom > "$tmp/psk"
 head -c 32 /dev/urandom > "$tmp/echo.seed"
 head -c 32 /dev/urandom > "$tmp/counter.seed"
 chmod 600 "$tmp/psk" "$tmp/echo.seed" "$tmp/counter.seed"
-"$app_bin" "${common[@]}" -m 64 --no-shconf -l 0 -- --keys "$tmp/app-keys" --show-identity > "$tmp/app.id"
-"$gen_bin" --keys "$tmp/gen-keys" --show-identity > "$tmp/gen.id"
-field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-app_node=$(field node_id "$tmp/app.id")
-app_static=$(field noise_static_pub "$tmp/app.id")
-gen_node=$(field node_id "$tmp/gen.id")
-[ -n "$app_node" ] && [ -n "$app_static" ] && [ -n "$gen_node" ] || fail "identities"
+identities "$app_bin" "$gen_bin"
 
 # The wire: memif server on both sockets; a fixed seed, so the fault decisions repeat.
 "$wire_bin" "${common[@]}" -m 128 --file-prefix "$tag-wire" --lcores "0@$cpu_b" \
@@ -134,11 +90,6 @@ stop_gen() {
   old_gen_pid="$old_gen_pid $gen_pid"
   gen_pid=''
 }
-# passed_more PORT DIR N: wait until N more frames passed that line.
-passed_more() {
-  local base; base=$(wire_stat "$1" "$2" passed)
-  wait_for "$4" at_least "$1" "$2" passed $((base + $3))
-}
 
 # ---- gen 1: loss, duplicates, reordering, then a link flap
 note "gen 1"
@@ -176,7 +127,7 @@ passed_more 2 in 300 "gen 2's traffic"
 stop_gen 2
 
 wstats=$("$wire_bin" --control "$ctl" --cmd stats) || fail "wire stats"
-stop_pid "$app_pid"
+stop_graceful "$app_pid" "the appliance"
 app_pid=''
 stop_pid "$wire_pid"
 wire_pid=''
@@ -188,14 +139,12 @@ gval() { grep '^gen: sent_events=' "$tmp/gen$1.log" | tail -1 | sed -n "s/.*\b$2
 gdrop() { sed -n "s/^gen: drop $2=\([0-9]*\)$/\1/p" "$tmp/gen$1.log"; }
 gdaemon() { sed -n "s/^gen: daemon 0*$2 .*\b$3=\([0-9]*\).*/\1/p" "$tmp/gen$1.log" | tail -1; }
 # The appliance's final block: the last "total:" line and the drop lines after it.
-final=$(awk '/^total: +rx/ { block = "" } /^total:/ { block = block $0 "\n" } END { printf "%s", block }' "$tmp/app.log")
-app_in=$(sed -n 's/^total: .* events in \([0-9]*\) out.*/\1/p' <<<"$final")
-app_out=$(sed -n 's/^total: .* events in [0-9]* out \([0-9]*\) .*/\1/p' <<<"$final")
-app_drops=$(sed -n 's/^total: .*| drops \([0-9]*\)$/\1/p' <<<"$final")
-adrop() { local v; v=$(sed -n "s/^total: *drop $1 *\([0-9]*\)$/\1/p" <<<"$final"); echo "${v:-0}"; }
-sessions=$(grep '^sessions:' "$tmp/app.log" | tail -1)
-sm() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$sessions"; }
-eq() { [ "$2" = "$3" ] || fail "$1: $2 != $3"; }
+final=$(total_block "$tmp/app.log")
+app_in=$(tot_in "$final")
+app_out=$(tot_out "$final")
+app_drops=$(tot_drops "$final")
+adrop() { tot_drop "$final" "$1"; }
+sm() { sessions_stat "$tmp/app.log" "$1"; }
 
 for g in 1 2; do
   eq "gen $g chain errors" "$(gval $g chain_errors)" 0

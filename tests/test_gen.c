@@ -184,6 +184,17 @@ static size_t responder_emit(struct responder *r, unsigned k, const struct nm_ev
 	return len;
 }
 
+/* The appliance's 84-byte heartbeat on its session. */
+static size_t responder_heartbeat(struct responder *r, uint8_t *frame)
+{
+	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = 1, .flags = NM_FLAG_HEARTBEAT,
+				.session_id = r->keys.session_id };
+	nm_hdr_encode(&h, frame + NM_PKT_DATA_OFF);
+	ck_assert_int_eq(nm_aead_seal(&r->tx, frame + NM_PKT_DATA_OFF, 84, r->tx_counter++), 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, GEN_FRAME_MAX, &r->ep, &GEN_EP, 1, 84, 0), 0);
+	return NM_PKT_DATA_OFF + nm_net_dgram_len(0);
+}
+
 /* Daemon k's next honest output. */
 static struct nm_event next_output(struct responder *r, unsigned k, const uint8_t *payload,
 				   uint32_t len)
@@ -483,12 +494,7 @@ START_TEST(test_replies_chain_ok)
 	ck_assert_uint_eq(f.g->checks[1].ok, 12);
 
 	/* The appliance's heartbeat opens and counts. */
-	f.len = NM_PKT_DATA_OFF + nm_net_dgram_len(0);
-	struct nm_net_hdr h = { .magic = NM_MAGIC_NET, .version = 1, .flags = NM_FLAG_HEARTBEAT,
-				.session_id = f.r.keys.session_id };
-	nm_hdr_encode(&h, f.frame + NM_PKT_DATA_OFF);
-	ck_assert_int_eq(nm_aead_seal(&f.r.tx, f.frame + NM_PKT_DATA_OFF, 84, f.r.tx_counter++), 0);
-	ck_assert_int_eq(nm_pkt_build_udp(f.frame, sizeof(f.frame), &APP_EP, &GEN_EP, 1, 84, 0), 0);
+	f.len = responder_heartbeat(&f.r, f.frame);
 	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
 	ck_assert_uint_eq(f.g->st.rx_heartbeats, 1);
 	ck_assert_uint_eq(gen_drops_total(&f.g->st), 0);
@@ -1299,6 +1305,219 @@ START_TEST(test_config_peers_and_daemons)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ dead sessions */
+
+#define TIMEOUT_MS 15000
+
+/* The fixture with a session timeout, established at t = 1 s. */
+static void fixture_init_timeout(struct fixture *f, bool mac_known)
+{
+	memset(f, 0, sizeof(*f));
+	responder_init(&f->r, 0x21);
+	f->cfg = base_config(&f->r);
+	f->cfg.session_timeout_ms = TIMEOUT_MS;
+	f->cfg.peers[0].mac_known = mac_known;
+	f->cfg.peers[0].ep.mac = APP_EP.mac;
+	f->g = calloc(1, sizeof(*f->g));
+	ck_assert_ptr_nonnull(f->g);
+	ck_assert_int_eq(gen_init(f->g, &f->cfg, NULL), 0);
+	gen_set_now(f->g, 1000 * MS);
+}
+
+/* msg1 from the generator, msg2 from (a restarted) f->r. */
+static void handshake(struct fixture *f)
+{
+	size_t out = 0;
+	ck_assert_int_eq(gen_hs_msg1(f->g, 0, f->frame, sizeof(f->frame), &f->len), 0);
+	ck_assert_int_eq(responder_answer(&f->r, f->frame, f->len, &out), 0);
+	ck_assert_int_eq(gen_rx(f->g, f->frame, out, NULL), GEN_RX_ESTABLISHED);
+}
+
+/* One counter-style output of daemon A, received at `now_ms`. */
+static void output_at(struct fixture *f, uint64_t now_ms, uint64_t value)
+{
+	uint8_t pay[8];
+	nm_put_le64(pay, value);
+	struct nm_event ev = next_output(&f->r, 0, pay, 8);
+	gen_set_now(f->g, now_ms * MS);
+	emit_one(f, &ev);
+}
+
+START_TEST(test_session_dies_after_silence_and_rehandshakes)
+{
+	struct fixture f;
+	uint8_t old_frame[GEN_FRAME_MAX];
+	fixture_init_timeout(&f, false);
+	establish(&f);
+	const uint64_t old_sid = f.g->peers[0].session_id;
+
+	/* Anything authenticated keeps it: a heartbeat at 10 s, an output at 20 s. */
+	ck_assert_uint_eq(gen_check_sessions(f.g, 15000 * MS), 0);
+	f.len = responder_heartbeat(&f.r, f.frame);
+	gen_set_now(f.g, 10000 * MS);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(gen_check_sessions(f.g, 25000 * MS), 0); /* 15 s after it: not yet */
+	output_at(&f, 20000, 1);
+	output_at(&f, 20001, 2);
+	ck_assert_uint_eq(f.g->st.chain_ok, 2);
+	ck_assert_uint_eq(f.g->checks[0].resume_epoch, 0); /* no re-handshake yet */
+	/* An old-session packet kept for later (the last output before the restart). */
+	uint8_t pay[8];
+	nm_put_le64(pay, 3);
+	struct nm_event e3 = next_output(&f.r, 0, pay, 8);
+	const size_t old_len = responder_emit(&f.r, 0, &e3, 1, f.frame);
+	memcpy(old_frame, f.frame, old_len); /* gen_rx opens in place */
+	gen_set_now(f.g, 20002 * MS);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, old_len, NULL), GEN_RX_CONSUMED);
+	/* A forged packet (bad tag) is no sign of life. */
+	f.len = responder_heartbeat(&f.r, f.frame);
+	f.frame[f.len - 1] ^= 1;
+	refresh_udp(f.frame, f.len);
+	gen_set_now(f.g, 30000 * MS);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_AUTH], 1);
+
+	/* Silence past the timeout: dead, keys gone, back to ARP (the MAC was learned). */
+	ck_assert_uint_eq(gen_check_sessions(f.g, 35002 * MS), 0);
+	ck_assert_uint_eq(gen_check_sessions(f.g, 35003 * MS), 1);
+	ck_assert_uint_eq(gen_check_sessions(f.g, 36000 * MS), 0); /* once */
+	ck_assert_int_eq(f.g->peers[0].state, GEN_RESOLVING);
+	ck_assert_uint_eq(f.g->st.sessions_dead, 1);
+	ck_assert_uint_eq(f.g->peers[0].sessions_dead, 1);
+	ck_assert(!gen_all_established(f.g));
+	ck_assert(!gen_next_ready(f.g));
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	ck_assert_int_eq(gen_build_heartbeat(f.g, 0, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	ck_assert_int_eq(gen_hs_msg1(f.g, 0, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	/* The rate's due packets meanwhile are counted, not built. */
+	gen_no_session(f.g, 2);
+	ck_assert_uint_eq(f.g->st.no_session_packets, 2);
+	ck_assert_uint_eq(f.g->st.no_session_events, 6); /* 3 events per packet */
+	ck_assert_uint_eq(f.g->st.tx_events, 0);
+	/* A packet of the dead session is refused. */
+	const uint64_t unknown = f.g->st.drops[NM_DROP_SESSION_UNKNOWN];
+	memcpy(f.frame, old_frame, old_len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, old_len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SESSION_UNKNOWN], unknown + 1);
+
+	/* The appliance restarted (same static key, restored chain): ARP, then a new session. */
+	size_t out = 0;
+	ck_assert_int_eq(gen_arp_request(f.g, 0, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(nm_pkt_arp_reply(f.frame, f.len, &APP_EP, &out, NULL), 0);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, out, NULL), GEN_RX_RESOLVED);
+	gen_set_now(f.g, 40000 * MS);
+	handshake(&f);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_ESTABLISHED);
+	ck_assert_uint_ne(f.g->peers[0].session_id, old_sid);
+	ck_assert_uint_eq(f.g->st.rehandshakes, 1);
+	ck_assert_uint_eq(f.g->peers[0].rehandshakes, 1);
+	ck_assert(gen_next_ready(f.g));
+	/* The new session starts its counters over... */
+	struct nm_net_hdr h;
+	struct nm_event evs[4];
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	ck_assert_int_eq(nm_packet_open(f.frame, f.len, &APP_EP, &f.r.rx, &h, evs, 4, NULL), 3);
+	ck_assert_uint_eq(nm_hdr_counter(&h), 0);
+	ck_assert_uint_eq(h.session_id, f.r.keys.session_id);
+	/* ... and its first output continues the chain, recorded as the resumption. */
+	output_at(&f, 40001, 4);
+	ck_assert_uint_eq(f.g->st.chain_ok, 4);
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	ck_assert_uint_eq(f.g->checks[0].resume_epoch, 1);
+	ck_assert_uint_eq(f.g->checks[0].resume_seq, 4);
+	ck_assert_uint_eq(f.g->checks[0].resume_parent, nm_parent_hash(&e3.link, pay, 8));
+	output_at(&f, 40002, 5);
+	ck_assert_uint_eq(f.g->checks[0].resume_seq, 4); /* only the first */
+	/* The old session's packet is still refused, and the new one is live from its msg2 on. */
+	memcpy(f.frame, old_frame, old_len);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, old_len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_SESSION_UNKNOWN], unknown + 2);
+	ck_assert_uint_eq(gen_check_sessions(f.g, (40002 + TIMEOUT_MS) * MS), 0);
+	ck_assert_uint_eq(gen_check_sessions(f.g, (40003 + TIMEOUT_MS) * MS), 1);
+	ck_assert_uint_eq(f.g->st.sessions_dead, 2);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_session_dead_with_configured_mac_and_without_timeout)
+{
+	struct fixture f;
+	/* A configured MAC is kept: straight back to the handshake. */
+	fixture_init_timeout(&f, true);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_HANDSHAKING);
+	handshake(&f);
+	ck_assert_uint_eq(f.g->st.rehandshakes, 0); /* the first session is none */
+	/* A stamp newer than the caller's clock read is "just heard". */
+	ck_assert_uint_eq(gen_check_sessions(f.g, 500 * MS), 0);
+	ck_assert_uint_eq(gen_check_sessions(f.g, (1001 + TIMEOUT_MS) * MS), 1);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_HANDSHAKING);
+	/* The next session is a re-handshake. */
+	handshake(&f);
+	ck_assert_uint_eq(f.g->st.rehandshakes, 1);
+	fixture_fini(&f);
+
+	/* session_timeout_ms 0: never dead. */
+	fixture_init(&f);
+	establish(&f);
+	ck_assert_uint_eq(gen_check_sessions(f.g, UINT64_MAX), 0);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_ESTABLISHED);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* Two appliances: one dies, the other's session and daemons are untouched. */
+START_TEST(test_session_dead_one_of_two)
+{
+	struct fixture f;
+	fixture_init2(&f);
+	f.g->cfg.session_timeout_ms = TIMEOUT_MS;
+	establish_peer(&f, &f.r, 0);
+	establish_peer(&f, &f.r2, 1);
+	/* Only peer 1 heard from since. */
+	f.len = responder_heartbeat(&f.r2, f.frame);
+	gen_set_now(f.g, 10000 * MS);
+	ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(gen_check_sessions(f.g, 20000 * MS), 1);
+	ck_assert_int_eq(f.g->peers[0].state, GEN_RESOLVING);
+	ck_assert_int_eq(f.g->peers[1].state, GEN_ESTABLISHED);
+	ck_assert_uint_eq(f.g->peers[1].sessions_dead, 0);
+	/* The rotation is strict: daemon A's turn (peers[0]) holds every daemon back. */
+	ck_assert(!gen_next_ready(f.g));
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), -EPROTO);
+	ck_assert_uint_eq(f.g->event_no, 0);
+	fixture_fini(&f);
+}
+END_TEST
+
+START_TEST(test_rehandshake_rounds)
+{
+	struct gen_rounds s;
+	unsigned sends = 0, fails = 0;
+	gen_rounds_start(&s, 0);
+	/* The first round is the handshake's schedule: sends at 0, 1.1, 2.3, 3.6 s, over at 4.6 s. */
+	const uint64_t at[] = { 0, 1100, 2300, 3600 };
+	for (unsigned i = 0; i < 4; i++) {
+		ck_assert_int_eq(gen_rounds_poll(&s, at[i] * MS), GEN_RETRY_SEND);
+		ck_assert_int_eq(gen_rounds_poll(&s, at[i] * MS), GEN_RETRY_WAIT);
+	}
+	ck_assert_int_eq(gen_rounds_poll(&s, 4600 * MS), GEN_RETRY_WAIT); /* failed: a pause */
+	ck_assert_uint_eq(s.failed, 1);
+	ck_assert_int_eq(gen_rounds_poll(&s, 5599 * MS), GEN_RETRY_WAIT);
+	ck_assert_int_eq(gen_rounds_poll(&s, 5600 * MS), GEN_RETRY_SEND); /* the next round */
+	/* Without end, and rate-limited: 10 minutes polled every 10 ms. */
+	gen_rounds_start(&s, 0);
+	for (uint64_t t = 0; t <= 600000; t += 10) {
+		enum gen_retry_action a = gen_rounds_poll(&s, t * MS);
+		fails += a == GEN_RETRY_FAIL; /* (no ck_assert per poll: each one is a message) */
+		sends += a == GEN_RETRY_SEND;
+	}
+	ck_assert_uint_eq(fails, 0);
+	/* A round every 5.6 s: 107 over, the 108th (at 599.2 s) has sent its first msg1. */
+	ck_assert_uint_eq(s.failed, 107);
+	ck_assert_uint_eq(sends, 4 * 107 + 1);
+}
+END_TEST
+
 static Suite *gen_suite(void)
 {
 	Suite *s = suite_create("gen");
@@ -1332,6 +1551,13 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_rtt_percentiles);
 	tcase_add_test(tc, test_drain_waits_for_outstanding);
 	tcase_add_test(tc, test_random_messages_accounted);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dead-sessions");
+	tcase_add_test(tc, test_session_dies_after_silence_and_rehandshakes);
+	tcase_add_test(tc, test_session_dead_with_configured_mac_and_without_timeout);
+	tcase_add_test(tc, test_session_dead_one_of_two);
+	tcase_add_test(tc, test_rehandshake_rounds);
 	suite_add_tcase(s, tc);
 	return s;
 }
