@@ -317,10 +317,13 @@ static void put_migration(struct rte_tel_data *d, const char *key, const struct 
 static const struct u64_field mig_fields[] = {
 	MG(sent),	      MG(send_failed),	    MG(received),	  MG(decode_errors),
 	MG(wrong_peer),	      MG(stale),	    MG(loopback_dropped), MG(events_forwarded),
-	MG(events_replayed), MG(events_duplicate), MG(moved_sent),
+	MG(events_replayed), MG(events_duplicate), MG(events_lost_nomem),
+	MG(events_undeliverable), MG(moved_sent), MG(chunks_sent), MG(chunks_resent),
+	MG(chunk_acks_sent), MG(chunk_acks_received),
 };
 
-#define MD(m) U64_FIELD(struct nm_migdp_stats, m, #m)
+/* The dataplane side's, named apart: both have a send_failed. */
+#define MD(m) U64_FIELD(struct nm_migdp_stats, m, "transport_" #m)
 static const struct u64_field migdp_fields[] = {
 	MD(messages_in), MD(unknown_sender), MD(send_failed), MD(inject_failed),
 	MD(no_session),	 MD(accepted),	     MD(holds_called_off),

@@ -51,15 +51,20 @@ demo_start "$src" "$build" "$tmp" "tel-$$-$RANDOM"
 demo_wait_traffic
 prefix=nmrun-app-$demo_tag
 query() { echo "$1" | timeout 20 dpdk-telemetry.py -f "$prefix" | grep '^{' ; }
-for c in stats drops peers daemons meshos; do
+for c in stats drops peers daemons meshos migrations; do
   query "/netmesh/$c" > "$tmp/$c.json" || fail "dpdk-telemetry.py /netmesh/$c"
 done
 query /help,/netmesh/peers > "$tmp/help.json" || fail "/help"
 python3 - "$tmp" <<'PY' || fail "telemetry values"
 import json, sys
 d = sys.argv[1]
+def unique(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        sys.exit("telemetry: a key twice in one object: %r" % sorted(k for k in keys if keys.count(k) > 1))
+    return dict(pairs)
 def load(c):
-    return json.load(open("%s/%s.json" % (d, c)))["/netmesh/" + c]
+    return json.load(open("%s/%s.json" % (d, c)), object_pairs_hook=unique)["/netmesh/" + c]
 def check(cond, what):
     if not cond:
         sys.exit("telemetry: " + what)
@@ -86,6 +91,9 @@ check(byname["echo"]["processed"] > 0 and byname["echo"]["emitted"] > 0 and byna
       "echo: %r" % byname["echo"])
 check(byname["counter"]["errors"] == 0, "counter errors")
 check(all(v["kind"] == name for name, v in byname.items()), "kinds: %r" % byname)
+mg = load("migrations")
+check(mg["in_progress"] == 0 and "transport_send_failed" in mg["counters"] and "chunks_sent" in mg["counters"],
+      "migrations: %r" % mg)
 m = load("meshos")
 check(m["state"] == "active" and m["counters"]["daemons"] == 2 and m["counters"]["ticks"] > 0, "meshos: %r" % m)
 h = json.load(open(d + "/help.json"))["/help"]
