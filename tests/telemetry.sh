@@ -58,13 +58,8 @@ query /help,/netmesh/peers > "$tmp/help.json" || fail "/help"
 python3 - "$tmp" <<'PY' || fail "telemetry values"
 import json, sys
 d = sys.argv[1]
-def unique(pairs):
-    keys = [k for k, _ in pairs]
-    if len(keys) != len(set(keys)):
-        sys.exit("telemetry: a key twice in one object: %r" % sorted(k for k in keys if keys.count(k) > 1))
-    return dict(pairs)
 def load(c):
-    return json.load(open("%s/%s.json" % (d, c)), object_pairs_hook=unique)["/netmesh/" + c]
+    return json.load(open("%s/%s.json" % (d, c)))["/netmesh/" + c]
 def check(cond, what):
     if not cond:
         sys.exit("telemetry: " + what)
@@ -92,6 +87,7 @@ check(byname["echo"]["processed"] > 0 and byname["echo"]["emitted"] > 0 and byna
 check(byname["counter"]["errors"] == 0, "counter errors")
 check(all(v["kind"] == name for name, v in byname.items()), "kinds: %r" % byname)
 mg = load("migrations")
+# dpdk-telemetry.py re-encodes the reply, so a key sent twice would arrive once: check by name.
 check(mg["in_progress"] == 0 and "transport_send_failed" in mg["counters"] and "chunks_sent" in mg["counters"],
       "migrations: %r" % mg)
 m = load("meshos")
