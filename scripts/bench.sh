@@ -4,11 +4,17 @@
 #   scripts/bench.sh sessions    handshakes and heartbeats, one core
 #   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
+#   scripts/bench.sh latency [--help]   event round trips through the appliance vs an io forwarder
+#                                       on a memif pair (scripts/bench_latency.sh)
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 part=${1:-}
+if [ "$part" = latency ]; then
+  shift
+  exec "$(dirname "$0")/bench_latency.sh" "$@"
+fi
 case "$part" in
   runtime)
     eal=(--vdev=net_null0 -l 0) ;;
@@ -20,7 +26,7 @@ case "$part" in
   dataplane)
     # Main lcore on CPU 0 (sleeps while measuring), the one worker on CPU 1.
     eal=(--lcores=0@0,1@1) ;;
-  *) echo "usage: $0 runtime|sessions|meshos|dataplane" >&2; exit 2 ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane|latency" >&2; exit 2 ;;
 esac
 
 nm_build

@@ -35,3 +35,16 @@ nm_eal_mem_args() {
     echo "--no-huge -m $want"
   fi
 }
+
+# Stop a process we started, by pid: SIGINT, up to 10 s for a graceful exit, then SIGKILL.
+nm_stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -INT "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "pid $pid did not stop in 10 s: killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}

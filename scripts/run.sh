@@ -74,24 +74,12 @@ app_prefix=nmrun-app-$tag
 gen_prefix=nmrun-gen-$tag
 app_pid='' gen_pid='' watchdog_pid=''
 
-# Stop what we started (by pid), then remove the temp dir and EAL's runtime dirs.
-stop_pid() {
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "run.sh: pid $pid did not stop in 10 s: killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   trap - INT TERM
   [ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
-  stop_pid "$gen_pid"
-  stop_pid "$app_pid"
+  nm_stop_pid "$gen_pid"
+  nm_stop_pid "$app_pid"
   rm -rf "$tmp"
   [ -z "$huge_dir" ] || rm -f "$huge_dir/${app_prefix}"map_*
   local d
@@ -190,7 +178,7 @@ while :; do
   kill -0 "$gen_pid" 2>/dev/null || break # a trapped signal interrupted wait: wait again
 done
 gen_pid=''
-stop_pid "$app_pid"
+nm_stop_pid "$app_pid"
 app_pid=''
 sleep 0.2 # let the log pipes finish
 
