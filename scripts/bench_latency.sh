@@ -39,7 +39,7 @@ for n in "$low_rate" "$seconds"; do
 done
 [[ $tag =~ ^[A-Za-z0-9_-]+$ ]] || { echo "bench latency: --tag: letters, digits, - and _ only" >&2; exit 2; }
 command -v dpdk-testpmd > /dev/null ||
-  { echo "bench latency: dpdk-testpmd is missing (Debian package dpdk; scripts/setup.sh)" >&2; exit 1; }
+  { echo "bench latency: dpdk-testpmd is missing (Debian package dpdk-dev; scripts/setup.sh)" >&2; exit 1; }
 
 # shellcheck disable=SC1091 # lib.sh is checked on its own
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -153,6 +153,8 @@ report() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
 long=$seconds short=$(( (seconds + 1) / 2 ))
+# Round trips on a shared machine are mostly scheduling: say how loaded it was.
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 start_server app 'Ctrl-C to stop' "$app_bin" -- --ip 127.0.0.1 --keys "$tmp/app-keys" \
   --psk-file "$tmp/psk" --daemon "echo:$tmp/echo.seed:1" --peer "127.0.0.2,node=$gen_node" \
@@ -174,6 +176,7 @@ gen_run io_low "$long" 2 "$low_rate" --reflect
 gen_run io_80 "$short" 1 "$rate_80" --reflect
 stop_server
 
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "event_max_eps: $max_eps events/s"
 echo "event_rate_low_eps: $low_rate events/s"
 echo "event_rate_80pct_eps: $rate_80 events/s"
