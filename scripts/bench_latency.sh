@@ -58,10 +58,7 @@ server_pid=''
 cleanup() {
   nm_stop_pid "$server_pid"
   [ -n "${NM_LAT_KEEP:-}" ] || rm -rf "$tmp"
-  local d
-  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
-    rm -rf "${d:?}/nmlat-app-$tag" "${d:?}/nmlat-io-$tag" "${d:?}/nmlat-gen-$tag"
-  done
+  nm_rm_eal_dirs "nmlat-app-$tag" "nmlat-io-$tag" "nmlat-gen-$tag"
 }
 trap cleanup EXIT
 
@@ -79,29 +76,19 @@ quiet=(--no-pci --no-telemetry "--log-level=lib.*:error")
 mem_choice=$(nm_eal_mem_args 512)
 read -ra mem <<<"${mem_choice/-m 512/-m 256}"
 
-head -c 32 /dev/urandom > "$tmp/psk"
-head -c 32 /dev/urandom > "$tmp/echo.seed"
-chmod 600 "$tmp/psk" "$tmp/echo.seed"
-"$app_bin" --no-huge -m 64 --no-shconf -l 0 "${quiet[@]}" -- --keys "$tmp/app-keys" \
-  --show-identity > "$tmp/app.id"
-"$gen_bin" --keys "$tmp/gen-keys" --show-identity > "$tmp/gen.id"
-field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-app_node=$(field node_id "$tmp/app.id")
-app_static=$(field noise_static_pub "$tmp/app.id")
-gen_node=$(field node_id "$tmp/gen.id")
-[ -n "$app_node" ] && [ -n "$app_static" ] && [ -n "$gen_node" ] ||
-  { echo "bench latency: could not read the identities" >&2; exit 1; }
+nm_make_nodes "$tmp" "$app_bin" "$gen_bin" echo
 
 # Start the memif server (argv after the binary's EAL memory args) and wait for `ready`.
 start_server() {
   local name=$1 ready=$2 bin=$3
   shift 3
+  : > "$tmp/$name.log" # not the last phase's: it has the ready line already
   setsid "$bin" "${mem[@]}" "${quiet[@]}" --no-shconf --file-prefix "nmlat-$name-$tag" \
     --lcores "$server_lcores" "--vdev=net_memif0,role=server,socket=$sock,mac=$server_mac" \
     "$@" > "$tmp/$name.log" 2>&1 &
   server_pid=$!
   local deadline=$((SECONDS + 60))
-  until grep -q "$ready" "$tmp/$name.log"; do
+  until grep -qs "$ready" "$tmp/$name.log"; do
     if ! kill -0 "$server_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
       echo "bench latency: $name did not start:" >&2; cat "$tmp/$name.log" >&2; exit 1
     fi
@@ -119,12 +106,19 @@ gen_run() {
   local name=$1 measured=$2 secs=$(($2 + $3)) warm=$3 rate=$4 rc=0
   shift 4
   echo "# $name: rate ${rate} events/s (0: unlimited), ${warm} s warm-up, ${measured} s measured" >&2
+  local t0
+  t0=$(worker_ticks)
+  /usr/bin/time -f '%e %U %S' -o "$tmp/$name.time" \
   timeout $((secs + 60)) "$gen_bin" "${mem[@]}" "${quiet[@]}" --no-shconf \
     --file-prefix "nmlat-gen-$tag" --lcores "$gen_lcores" \
     "--vdev=net_memif0,role=client,socket=$sock" -- --ip 127.0.0.2 --peer-ip 127.0.0.1 \
     --peer-mac "$server_mac" --keys "$tmp/gen-keys" --rate "$rate" --duration "$secs" \
     --warmup "$warm" --stats-period 0 "$@" > "$tmp/$name.log" 2>&1 || rc=$?
   grep '^gen: sent_events=' "$tmp/$name.log" | tail -1 > "$tmp/$name.sum" || true
+  # CPU time / wall time of the two busy threads: below 1, the scheduler gave their CPU away.
+  awk '{ print ($1 > 0 ? ($2 + $3) / $1 : 0) }' "$tmp/$name.time" > "$tmp/$name.gen_share"
+  awk -v a="$t0" -v b="$(worker_ticks)" -v e="$(cut -d' ' -f1 "$tmp/$name.time")" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { print (e > 0 ? (b - a) / hz / e : 0) }' > "$tmp/$name.server_share"
   local s
   s=$(cat "$tmp/$name.sum")
   if [ "$rc" != 0 ] || [ -z "$s" ] || [ "$(kv established "$s")" != 1 ] ||
@@ -133,6 +127,17 @@ gen_run() {
     tail -20 "$tmp/$name.log" >&2
     exit 1
   fi
+}
+# utime + stime (clock ticks) of the server's busy lcore thread (EAL names it rte-worker-1).
+worker_ticks() {
+  local t
+  for t in /proc/"$server_pid"/task/*; do
+    if [ "$(cat "$t/comm" 2>/dev/null)" = rte-worker-1 ]; then
+      awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat"
+      return
+    fi
+  done
+  echo 0
 }
 kv() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 sum() { kv "$2" "$(cat "$tmp/$1.sum")"; }
@@ -144,11 +149,9 @@ report() {
   for k in "$@"; do
     echo "${prefix}_rtt_${k}_ns_${suffix}: $(sum "$phase" "rtt_${k}_ns") ns"
   done
-  # Events never answered, from the destination line: the summary's lost_events also counts
-  # the echo chain's jump over the outputs of the earlier phases (one appliance for all).
-  local un
-  un=$(sed -n 's/^gen: destination .* unanswered=\([0-9]*\) .*/\1/p' "$tmp/$phase.log")
-  echo "${prefix}_unanswered_events_${suffix}: ${un:-?} events"
+  echo "${prefix}_lost_events_${suffix}: $(sum "$phase" lost_events) events"
+  printf '%s_cpu_share_gen_%s: %.2f ratio\n' "$prefix" "$suffix" "$(cat "$tmp/$phase.gen_share")"
+  printf '%s_cpu_share_server_%s: %.2f ratio\n' "$prefix" "$suffix" "$(cat "$tmp/$phase.server_share")"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
@@ -156,25 +159,42 @@ long=$seconds short=$(( (seconds + 1) / 2 ))
 # Round trips on a shared machine are mostly scheduling: say how loaded it was.
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-start_server app 'Ctrl-C to stop' "$app_bin" -- --ip 127.0.0.1 --keys "$tmp/app-keys" \
-  --psk-file "$tmp/psk" --daemon "echo:$tmp/echo.seed:1" --peer "127.0.0.2,node=$gen_node" \
-  --stats-period 0
-echo_origin=$(sed -n 's/^netmesh: daemon echo origin 0x\([0-9a-f]*\) .*/\1/p' "$tmp/app.log")
-event_args=(--peer-node "$app_node" --peer-static "$app_static" --psk-file "$tmp/psk"
-            --daemon "$echo_origin")
-gen_run max "$short" 1 0 "${event_args[@]}"
+# A fresh server per phase: each phase's echo chain starts at genesis (lost_events stays
+# honest), and no server outlives a memif client going away (the appliance was seen to crash
+# once when a second generator connected after the first left).
+app() {
+  start_server app 'Ctrl-C to stop' "$app_bin" -- --ip 127.0.0.1 --keys "$tmp/app-keys" \
+    --psk-file "$tmp/psk" --daemon "echo:$tmp/echo.seed:1" --peer "127.0.0.2,node=$gen_node" \
+    --stats-period 0
+  echo_origin=$(sed -n 's/^netmesh: daemon echo origin 0x\([0-9a-f]*\) .*/\1/p' "$tmp/app.log")
+}
+io() {
+  start_server io 'Start automatic packet forwarding\|start packet forwarding' dpdk-testpmd -- \
+    --forward-mode=5tswap --auto-start --stats-period 3600 --nb-cores 1 --rxq 1 --txq 1 \
+    --total-num-mbufs 8192
+}
+# PHASE SERVER MEASURED_SEC WARMUP_SEC RATE [gen options]
+phase() {
+  local name=$1 server=$2
+  shift 2
+  "$server"
+  if [ "$server" = app ]; then
+    gen_run "$name" "$@" --peer-node "$app_node" --peer-static "$app_static" \
+      --psk-file "$tmp/psk" --daemon "$echo_origin"
+  else
+    gen_run "$name" "$@" --reflect
+  fi
+  stop_server
+}
+
+phase max app "$short" 1 0
 max_eps=$(sum max rx_eps)
 rate_80=$(awk -v m="$max_eps" 'BEGIN { r = int(m * 0.8); print (r > 0 ? r : 1) }')
-gen_run event_low "$long" 2 "$low_rate" "${event_args[@]}"
-gen_run event_80 "$short" 1 "$rate_80" "${event_args[@]}"
-stop_server
-
-start_server io 'Start automatic packet forwarding\|start packet forwarding' dpdk-testpmd -- \
-  --forward-mode=5tswap --auto-start --stats-period 3600 --nb-cores 1 --rxq 1 --txq 1 \
-  --total-num-mbufs 8192
-gen_run io_low "$long" 2 "$low_rate" --reflect
-gen_run io_80 "$short" 1 "$rate_80" --reflect
-stop_server
+# The low phases run back to back (event, then io), so they see the most similar load.
+phase event_80 app "$short" 1 "$rate_80"
+phase event_low app "$long" 2 "$low_rate"
+phase io_low io "$long" 2 "$low_rate"
+phase io_80 io "$short" 1 "$rate_80"
 
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "event_max_eps: $max_eps events/s"

@@ -48,3 +48,33 @@ nm_stop_pid() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+
+# Remove EAL's runtime directories of the given --file-prefix names (a process we stopped).
+nm_rm_eal_dirs() {
+  local d p
+  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
+    for p in "$@"; do rm -rf "${d:?}/${p:?}"; done
+  done
+}
+
+# A demo node pair in DIR: a PSK, one 32-byte seed per further name (DIR/NAME.seed, mode 0600),
+# the appliance's and the generator's keys. Sets app_node, app_static and gen_node.
+# Usage: nm_make_nodes DIR APP_BIN GEN_BIN [SEED_NAME...]
+nm_make_nodes() {
+  local dir=$1 app=$2 gen=$3 f
+  shift 3
+  for f in psk "${@/%/.seed}"; do
+    head -c 32 /dev/urandom > "$dir/$f"
+    chmod 600 "$dir/$f"
+  done
+  "$app" --no-huge -m 64 --no-shconf --no-telemetry -l 0 --no-pci "--log-level=lib.*:error" -- \
+    --keys "$dir/app-keys" --show-identity > "$dir/app.id"
+  "$gen" --keys "$dir/gen-keys" --show-identity > "$dir/gen.id"
+  app_node=$(awk '$1 == "node_id" { print $2 }' "$dir/app.id")
+  app_static=$(awk '$1 == "noise_static_pub" { print $2 }' "$dir/app.id")
+  gen_node=$(awk '$1 == "node_id" { print $2 }' "$dir/gen.id")
+  if [ -z "$app_node" ] || [ -z "$app_static" ] || [ -z "$gen_node" ]; then
+    echo "could not read the identities in $dir" >&2
+    return 1
+  fi
+}

@@ -82,10 +82,7 @@ cleanup() {
   nm_stop_pid "$app_pid"
   rm -rf "$tmp"
   [ -z "$huge_dir" ] || rm -f "$huge_dir/${app_prefix}"map_*
-  local d
-  for d in /var/run/dpdk "${XDG_RUNTIME_DIR:-/tmp}/dpdk"; do
-    rm -rf "${d:?}/$app_prefix" "${d:?}/$gen_prefix"
-  done
+  nm_rm_eal_dirs "$app_prefix" "$gen_prefix"
 }
 trap cleanup EXIT
 
@@ -103,23 +100,9 @@ live() {
   if [ "$top" = 1 ]; then cat > /dev/null; return; fi # netmesh-top has the terminal
   grep --line-buffered -v -e "$2" -e 'Failed to register mp action callback' | sed -u "s/^/$1 | /"
 }
-id_eal=(--no-huge -m 64 --no-shconf --no-telemetry -l 0 "${quiet[@]}")
 
 # Keys, PSK and daemon seeds.
-head -c 32 /dev/urandom > "$tmp/psk"
-head -c 32 /dev/urandom > "$tmp/echo.seed"
-head -c 32 /dev/urandom > "$tmp/counter.seed"
-chmod 600 "$tmp/psk" "$tmp/echo.seed" "$tmp/counter.seed"
-"$app_bin" "${id_eal[@]}" -- --keys "$tmp/app-keys" --show-identity > "$tmp/app.id"
-"$gen_bin" --keys "$tmp/gen-keys" --show-identity > "$tmp/gen.id"
-field() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-app_node=$(field node_id "$tmp/app.id")
-app_static=$(field noise_static_pub "$tmp/app.id")
-gen_node=$(field node_id "$tmp/gen.id")
-if [ -z "$app_node" ] || [ -z "$app_static" ] || [ -z "$gen_node" ]; then
-  echo "run.sh: could not read the identities" >&2
-  exit 1
-fi
+nm_make_nodes "$tmp" "$app_bin" "$gen_bin" echo counter
 echo "# appliance node $app_node, generator node $gen_node; memif socket @$sock" >&2
 
 # The appliance: memif server. Its own session, so Ctrl-C reaches only this script,
