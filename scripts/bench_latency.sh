@@ -96,9 +96,13 @@ start_server() {
   done
 }
 
+# A server that did not exit cleanly on SIGINT is reported (the phase's figures stand: it ended).
 stop_server() {
   nm_stop_pid "$server_pid"
   server_pid=''
+  if [ "$nm_stop_status" != 0 ] && [ "$nm_stop_status" != 130 ]; then # 130: SIGINT re-raised (testpmd)
+    echo "bench latency: WARNING: the server of phase $1 exited with status $nm_stop_status" >&2
+  fi
 }
 
 # One generator run: NAME MEASURED_SEC WARMUP_SEC RATE [gen options]; its summary in $tmp/NAME.sum.
@@ -184,7 +188,7 @@ phase() {
   else
     gen_run "$name" "$@" --reflect
   fi
-  stop_server
+  stop_server "$name"
 }
 
 phase max app "$short" 1 0

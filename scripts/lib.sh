@@ -37,8 +37,11 @@ nm_eal_mem_args() {
 }
 
 # Stop a process we started, by pid: SIGINT, up to 10 s for a graceful exit, then SIGKILL.
+# Its exit status is left in nm_stop_status (128+N: killed by signal N).
+# shellcheck disable=SC2034 # nm_stop_status is read by the callers
 nm_stop_pid() {
   local pid=$1
+  nm_stop_status=0
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill -INT "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -46,7 +49,7 @@ nm_stop_pid() {
     echo "pid $pid did not stop in 10 s: killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  wait "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || nm_stop_status=$?
 }
 
 # Remove EAL's runtime directories of the given --file-prefix names (a process we stopped).
