@@ -76,6 +76,7 @@ quiet=(--no-pci --no-telemetry "--log-level=lib.*:error")
 mem_choice=$(nm_eal_mem_args 512)
 read -ra mem <<<"${mem_choice/-m 512/-m 256}"
 
+app_node="" app_static="" gen_node="" # set by nm_make_nodes
 nm_make_nodes "$tmp" "$app_bin" "$gen_bin" echo
 
 # Start the memif server (argv after the binary's EAL memory args) and wait for `ready`.

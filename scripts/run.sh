@@ -102,6 +102,7 @@ live() {
 }
 
 # Keys, PSK and daemon seeds.
+app_node="" app_static="" gen_node="" # set by nm_make_nodes
 nm_make_nodes "$tmp" "$app_bin" "$gen_bin" echo counter
 echo "# appliance node $app_node, generator node $gen_node; memif socket @$sock" >&2
 
