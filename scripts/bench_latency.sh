@@ -53,7 +53,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-lat.XXXXXX")
 sock=/netmesh-lat-$tag.sock # abstract namespace
 server_mac=02:00:00:00:00:01
-server_pid=''
+server_pid='' nm_stop_status=0
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   nm_stop_pid "$server_pid"
