@@ -111,8 +111,8 @@ gen_run() {
   local name=$1 measured=$2 secs=$(($2 + $3)) warm=$3 rate=$4 rc=0
   shift 4
   echo "# $name: rate ${rate} events/s (0: unlimited), ${warm} s warm-up, ${measured} s measured" >&2
-  local t0
-  t0=$(worker_ticks)
+  sample_worker "$tmp/$name.ticks" &
+  local sampler=$!
   /usr/bin/time -f '%e %U %S' -o "$tmp/$name.time" \
   timeout $((secs + 60)) "$gen_bin" "${mem[@]}" "${quiet[@]}" --no-shconf \
     --file-prefix "nmlat-gen-$tag" --lcores "$gen_lcores" \
@@ -122,8 +122,10 @@ gen_run() {
   grep '^gen: sent_events=' "$tmp/$name.log" | tail -1 > "$tmp/$name.sum" || true
   # CPU time / wall time of the two busy threads: below 1, the scheduler gave their CPU away.
   awk '{ print ($1 > 0 ? ($2 + $3) / $1 : 0) }' "$tmp/$name.time" > "$tmp/$name.gen_share"
-  awk -v a="$t0" -v b="$(worker_ticks)" -v e="$(cut -d' ' -f1 "$tmp/$name.time")" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { print (e > 0 ? (b - a) / hz / e : 0) }' > "$tmp/$name.server_share"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  awk -v hz="$(getconf CLK_TCK)" 'NR == 1 { t0 = $1; k0 = $2 } { t = $1; k = $2 }
+    END { print (t > t0 ? (k - k0) / hz / (t - t0) : 0) }' "$tmp/$name.ticks" > "$tmp/$name.server_share"
   local s
   s=$(cat "$tmp/$name.sum")
   if [ "$rc" != 0 ] || [ -z "$s" ] || [ "$(kv established "$s")" != 1 ] ||
@@ -143,6 +145,16 @@ worker_ticks() {
     fi
   done
   echo 0
+}
+# Every 0.5 s while the server lives: "seconds ticks" of its busy thread, so the share holds
+# even when the server dies as its memif client leaves (seen with both servers).
+sample_worker() {
+  local k
+  while kill -0 "$server_pid" 2>/dev/null; do
+    k=$(worker_ticks)
+    [ "$k" = 0 ] || echo "$(date +%s.%N) $k" >> "$1"
+    sleep 0.5
+  done
 }
 kv() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 sum() { kv "$2" "$(cat "$tmp/$1.sum")"; }
