@@ -11,5 +11,7 @@ void bench_die(const char *what, int rc);
 
 int bench_sessions_part(void);
 int bench_meshos_part(const char *port);
+/* Every ChaCha20-Poly1305 here side by side (bench_aead.c); EAL with the crypto PMDs. */
+int bench_aead_part(void);
 
 #endif /* BENCH_H */

@@ -7,8 +7,10 @@
  * events per packet at MTU 5200) it
  *   1. builds N sealed causal-event packets from one peer, on one session, to
  *      one echo daemon, and writes them to a pcap file (before any timing);
- *   2. crypto bound: opens and re-seals those packets in a loop on the worker
- *      lcore: libsodium only, no parsing, no I/O;
+ *   2. crypto bounds: opens and re-seals those packets in a loop on the worker
+ *      lcore, in bursts of 32 as the worker does, no parsing, no I/O: once
+ *      with the AEAD backend in use (crypto_*), once with libsodium
+ *      (crypto_sodium_*, the bound before nm_aead had backends);
  *   3. dataplane: hot-plugs net_pcap replaying the file forever
  *      (infinite_rx=1, and no tx_pcap: the PMD counts and frees what we send),
  *      runs nm_dataplane with the echo daemon pinned on the one worker, and
@@ -91,7 +93,7 @@ struct capture {
 };
 
 struct figures {
-	double crypto_pps;
+	double crypto_pps, sodium_pps;
 	double dp_rx_pps, dp_events_ps, dp_tx_pps;
 	double io_pps;
 	double share[3];      /* CPU time / wall time of the crypto, dp and io threads */
@@ -214,10 +216,27 @@ static void write_capture(const struct capture *c)
 
 struct crypto_job {
 	struct capture *c;
+	struct nm_aead_batch *batch; /* the backend measured */
 	uint64_t packets;
 	struct span span;
 	int rc;
 };
+
+#define CRYPTO_BURST 32 /* the worker's RX burst (NM_BURST) */
+
+/* Open a burst of packets, then re-seal them: same key and counters restore the ciphertext. */
+static int crypto_burst(struct crypto_job *j, const struct nm_aead *key, uint32_t first)
+{
+	struct nm_aead_op ops[CRYPTO_BURST];
+	for (uint32_t k = 0; k < CRYPTO_BURST; k++) {
+		uint32_t i = first + k;
+		ops[k] = (struct nm_aead_op){ .key = key, .len = j->c->lens[i] - NM_PKT_DATA_OFF,
+					      .pkt = j->c->frames + i * j->c->stride + NM_PKT_DATA_OFF };
+	}
+	if (nm_aead_open_burst(j->batch, ops, CRYPTO_BURST) != CRYPTO_BURST)
+		return -EBADMSG;
+	return nm_aead_seal_burst(j->batch, ops, CRYPTO_BURST) == CRYPTO_BURST ? 0 : -EIO;
+}
 
 static int crypto_lcore(void *arg)
 {
@@ -226,35 +245,38 @@ static int crypto_lcore(void *arg)
 	nm_aead_init(&key, key_to_us, SESSION_ID);
 	span_start(&j->span, CLOCK_THREAD_CPUTIME_ID);
 	do {
-		for (uint32_t i = 0; i < N_PACKETS; i++) {
-			uint8_t *d = j->c->frames + i * j->c->stride + NM_PKT_DATA_OFF;
-			size_t len = j->c->lens[i] - NM_PKT_DATA_OFF;
-			uint64_t ctr;
-			enum nm_drop why = NM_DROP_NONE;
-			if (nm_aead_open(&key, d, len, &ctr, &why) < 0) {
-				j->rc = -EBADMSG;
-				return 0;
-			}
-			/* Same key and counter: sealing restores the ciphertext for the next pass. */
-			nm_aead_seal(&key, d, len, ctr);
-		}
+		for (uint32_t i = 0; i < N_PACKETS && j->rc == 0; i += CRYPTO_BURST)
+			j->rc = crypto_burst(j, &key, i);
 		j->packets += N_PACKETS;
-	} while (!window_over(&j->span));
+	} while (j->rc == 0 && !window_over(&j->span));
 	span_end(&j->span);
 	nm_aead_wipe(&key);
 	return 0;
 }
 
-static double crypto_bound(struct capture *c, unsigned lcore, struct figures *f)
+_Static_assert(N_PACKETS % CRYPTO_BURST == 0, "whole bursts");
+
+/* The crypto bound of backend b; the backend in use is restored after. */
+static double crypto_bound(struct capture *c, unsigned lcore, enum nm_aead_backend b,
+			   struct figures *f)
 {
+	const enum nm_aead_backend in_use = nm_aead_backend();
 	struct crypto_job j = { .c = c };
-	int rc = rte_eal_remote_launch(crypto_lcore, &j, lcore);
+	int rc = nm_aead_use(b);
+	if (rc == 0 && (j.batch = nm_aead_batch_new()) == NULL)
+		rc = -ENOMEM;
+	nm_aead_use(in_use);
+	if (rc < 0)
+		die("aead backend", rc, NULL);
+	rc = rte_eal_remote_launch(crypto_lcore, &j, lcore);
 	if (rc < 0)
 		die("launch crypto loop", rc, NULL);
 	rte_eal_wait_lcore(lcore);
+	nm_aead_batch_free(j.batch);
 	if (j.rc < 0)
 		die("crypto loop: a packet did not open", j.rc, NULL);
-	f->share[CRYPTO] = share(&j.span);
+	if (b == in_use)
+		f->share[CRYPTO] = share(&j.span);
 	return (double)j.packets / j.span.cpu_s;
 }
 
@@ -426,11 +448,14 @@ static void print_case(const struct bench_case *bc, const struct figures *f)
 	const char *n = bc->name;
 	printf("crypto_%s_packets_per_s: %.0f packets/s\n", n, f->crypto_pps);
 	printf("crypto_%s_events_per_s: %.0f events/s\n", n, f->crypto_pps * bc->events);
+	printf("crypto_sodium_%s_packets_per_s: %.0f packets/s\n", n, f->sodium_pps);
+	printf("crypto_sodium_%s_events_per_s: %.0f events/s\n", n, f->sodium_pps * bc->events);
 	printf("dp_%s_packets_per_s: %.0f packets/s\n", n, f->dp_rx_pps);
 	printf("dp_%s_events_per_s: %.0f events/s\n", n, f->dp_events_ps);
 	printf("dp_%s_tx_packets_per_s: %.0f packets/s\n", n, f->dp_tx_pps);
 	printf("io_fwd_%s_packets_per_s: %.0f packets/s\n", n, f->io_pps);
 	printf("dp_vs_crypto_%s: %.2f ratio\n", n, f->dp_rx_pps / f->crypto_pps);
+	printf("dp_vs_sodium_%s: %.2f ratio\n", n, f->dp_rx_pps / f->sodium_pps);
 	printf("cpu_share_min_%s: %.2f ratio\n", n, share_min(f));
 	fflush(stdout);
 	fprintf(stderr, "# %s: CPU share of the measured thread: crypto %.2f, dp %.2f, io %.2f\n", n,
@@ -462,8 +487,10 @@ int bench_dataplane_part(const char *only)
 		fprintf(stderr, "netmesh-bench: dataplane: no case '%s' (1x64, 50x64)\n", only);
 		return EXIT_FAILURE;
 	}
-	if (nm_aead_lib_init() < 0) /* the fast ChaCha20 code, before any timing */
-		die("libsodium", -ENOSYS, NULL);
+	int rc = nm_aead_lib_init(); /* the backend choice, before any timing */
+	if (rc < 0)
+		die("aead", rc, NULL);
+	fprintf(stderr, "# aead %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 	const unsigned lcore = worker_lcore();
 	char dir[] = "/tmp/netmesh-bench-XXXXXX";
 	if (mkdtemp(dir) == NULL)
@@ -481,7 +508,8 @@ int bench_dataplane_part(const char *only)
 		write_capture(&c);
 
 		struct figures f = { 0 };
-		f.crypto_pps = crypto_bound(&c, lcore, &f);
+		f.crypto_pps = crypto_bound(&c, lcore, nm_aead_backend(), &f);
+		f.sodium_pps = crypto_bound(&c, lcore, NM_AEAD_SODIUM, &f);
 		dp_measure(bc, &c, &echo, i, lcore, &f);
 		print_case(bc, &f);
 		unlink(c.path);

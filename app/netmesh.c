@@ -22,6 +22,7 @@
 #include "app_ops.h"
 #include "app_state.h"
 #include "app_telemetry.h"
+#include "nm_aead.h"
 #include "nm_builtin.h"
 #include "nm_config.h"
 #include "nm_dataplane.h"
@@ -209,6 +210,7 @@ static void print_stats(const struct app *a)
 		printf("peer %s: %s session 0x%016" PRIx64 " rtt %" PRIu64 " us\n", ip,
 		       nm_peer_health_name(st.health), st.session_id, st.rtt_ns / 1000);
 	}
+	nm_sessmgr_stats_print(stdout, a->sm);
 	if (a->mos != NULL) {
 		struct nm_meshos_status ms;
 		struct nm_meshos_stats mt;
@@ -358,6 +360,7 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "node 0x%016" PRIx64 " on %s, %u worker(s); Ctrl-C to stop",
 		       nm_mesh_node_id(a.mesh), a.cfg.port, a.cfg.queues);
+		printf("netmesh: aead %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 		fflush(stdout);
 		control_loop(&a);
 		nm_log(NM_LT_APP, NM_LV_NOTICE, "stopping");

@@ -4,6 +4,7 @@
  *
  *   netmesh-bench [EAL args] -- runtime|sessions|meshos
  *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
+ *   netmesh-bench [EAL args] -- aead                (bench_aead.c)
  *
  * Prints one `name: value unit` line per figure, in base units (events/s, ns,
  * bytes), for scripts/bench.sh. Not a test: nothing here asserts a target.
@@ -188,6 +189,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
 			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
+			"       netmesh-bench [EAL args] -- aead\n"
 			"  runtime, meshos: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
 			"  dataplane: EAL needs one worker lcore; net_pcap ports are hot-plugged\n");
 }
@@ -222,6 +224,8 @@ int main(int argc, char **argv)
 		rc = bench_sessions_part();
 	} else if (part != NULL && strcmp(part, "dataplane") == 0) {
 		rc = bench_dataplane_part(only);
+	} else if (part != NULL && strcmp(part, "aead") == 0) {
+		rc = bench_aead_part();
 	} else if (part != NULL && strcmp(part, "meshos") == 0) {
 		rc = bench_meshos_part(port);
 	} else {

@@ -552,6 +552,9 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 	c->g = calloc(1, sizeof(*c->g));
 	if (c->g == NULL)
 		return -ENOMEM;
+	if ((rc = nm_aead_lib_init()) < 0) /* the packet AEAD backend (NM_AEAD forces one) */
+		return rc;
+	printf("gen: aead %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 	struct nm_error err = { 0 };
 	rc = gen_init(c->g, gc, &err);
 	if (rc < 0)

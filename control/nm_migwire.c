@@ -638,7 +638,7 @@ static uint8_t *put_body(const struct nm_mig_msg *m, uint8_t *p)
 
 size_t nm_mig_encoded_size(const struct nm_mig_msg *m)
 {
-	size_t body = 0, ext; /* set by body_size; gcc -O3 cannot tell (release build) */
+	size_t body = 0, ext;
 	if (!m || body_size(m, &body, NULL) < 0)
 		return 0;
 	ext = nm_mig_ext_size(m->ext);
@@ -650,7 +650,7 @@ int nm_mig_encode(const struct nm_mig_msg *m, uint8_t *buf, size_t cap, size_t *
 {
 	if (!m || !buf || !len)
 		return nm_error_set(err, -EINVAL, "nm_mig_encode: NULL argument");
-	size_t body = 0; /* as above */
+	size_t body = 0;
 	int rc = body_size(m, &body, err);
 	if (rc < 0)
 		return rc;

@@ -420,10 +420,9 @@ int nm_dataplane_send_udp(struct nm_dataplane *dp, uint16_t peer, const uint8_t 
 	if (dgram == NULL || len > NM_NET_MAX_PACKET)
 		return ctl_refuse(dp, NM_DROP_TX_TOO_LARGE, -EMSGSIZE);
 	const struct nm_peer *p = peer < dp->peers.n ? &dp->peers.peers[peer] : NULL;
-	if (p == NULL || p->ip == 0 || !nm_peer_mac(p, &dst.mac))
+	/* The peer's reply address (docs/sessions.md, Addressing), like every other sender. */
+	if (p == NULL || !nm_peer_endpoint(p, &dst))
 		return ctl_refuse(dp, NM_DROP_NO_ROUTE, -EHOSTUNREACH);
-	dst.ip = p->ip;
-	dst.port = p->port;
 	uint8_t frame[NM_FRAG_MAX_FRAME]; /* the control thread's stack, not a worker's */
 	memcpy(frame + NM_PKT_DATA_OFF, dgram, len);
 	nm_pkt_build_udp(frame, sizeof(frame), &self, &dst, nm_dataplane_frag_id(dp), len, 0);

@@ -69,6 +69,7 @@ static const struct {
 	[NM_DROP_FRAG_TOO_MANY] = { "frag_too_many", MALFORMED },
 	[NM_DROP_FRAG_TABLE_FULL] = { "frag_table_full", -ENOBUFS },
 	[NM_DROP_FRAG_TIMEOUT] = { "frag_timeout", -ETIMEDOUT },
+	[NM_DROP_SESSION_ADDR] = { "session_addr", NOT_OURS },
 };
 
 const char *nm_drop_name(enum nm_drop d)

@@ -48,7 +48,8 @@ enum nm_drop {
 	NM_DROP_ICMP_IGNORED, /* not an echo request */
 	/* UDP */
 	NM_DROP_UDP_LEN,   /* UDP length != IPv4 payload length, or < 8 */
-	NM_DROP_UDP_CKSUM, /* non-zero checksum that does not verify */
+	NM_DROP_UDP_CKSUM, /* non-zero checksum that does not verify (the pseudo-header sum alone,
+			    * a sender's unfinished offload on veth/af_packet, is accepted) */
 	NM_DROP_UDP_PORT,  /* destination port not ours */
 	/* Net datagram classes we do not accept yet (wire.md 1.1) */
 	NM_DROP_CLASS_KEEPALIVE, /* NAT punch keep-alive, "PH" */
@@ -92,6 +93,7 @@ enum nm_drop {
 	NM_DROP_FRAG_TOO_MANY,   /* more than NM_FRAG_MAX_FRAGS for one datagram */
 	NM_DROP_FRAG_TABLE_FULL, /* no reassembly entry free for a new datagram */
 	NM_DROP_FRAG_TIMEOUT,    /* its datagram was not complete within the timeout */
+	NM_DROP_SESSION_ADDR,    /* packet of a session from an IPv4 address other than its peer's */
 	NM_DROP__COUNT
 };
 

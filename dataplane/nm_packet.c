@@ -7,8 +7,8 @@
 
 #include "nm_le.h"
 
-int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
-		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *len)
+int nm_packet_frame(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
+		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *dlen)
 {
 	*used = 0;
 	const size_t fixed = NM_PKT_DATA_OFF + NM_NET_HDR_SIZE + NM_NET_TAG_SIZE;
@@ -39,15 +39,31 @@ int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 		.event_count = (uint16_t)st.events_written,
 	};
 	nm_hdr_encode(&h, dgram);
-	size_t dlen = NM_NET_HDR_SIZE + st.bytes_written + NM_NET_TAG_SIZE;
-	int rc = nm_aead_seal(t->key, dgram, dlen, t->counter);
-	if (rc < 0)
-		return rc;
-	rc = nm_pkt_build_udp(frame, cap, t->src, t->dst, t->ip_id, dlen, t->tx_flags);
+	*dlen = NM_NET_HDR_SIZE + st.bytes_written + NM_NET_TAG_SIZE;
+	return 0;
+}
+
+int nm_packet_finish(uint8_t *frame, size_t cap, const struct nm_packet_tx *t, size_t dlen,
+		     size_t *len)
+{
+	int rc = nm_pkt_build_udp(frame, cap, t->src, t->dst, t->ip_id, dlen, t->tx_flags);
 	if (rc < 0)
 		return rc;
 	*len = NM_PKT_DATA_OFF + dlen;
 	return 0;
+}
+
+int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
+		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *len)
+{
+	size_t dlen;
+	int rc = nm_packet_frame(frame, cap, t, evs, n, used, &dlen);
+	if (rc < 0)
+		return rc;
+	rc = nm_aead_seal(t->key, frame + NM_PKT_DATA_OFF, dlen, t->counter);
+	if (rc < 0)
+		return rc;
+	return nm_packet_finish(frame, cap, t, dlen, len);
 }
 
 int nm_packet_heartbeat(uint8_t dgram[NM_HEARTBEAT_LEN], const struct nm_aead *key,

@@ -51,6 +51,18 @@ struct nm_packet_tx {
 int nm_packet_build(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *len);
 
+/*
+ * nm_packet_build in two halves around the seal, for callers that seal many
+ * packets as one burst (the worker): frame writes the events and the
+ * NetHeader and gives the datagram's sealed length (*dlen; key and counter
+ * unused); after the seal, finish writes Ethernet/IPv4/UDP (the UDP checksum
+ * covers the ciphertext) and *len. Same errors as nm_packet_build.
+ */
+int nm_packet_frame(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
+		    const struct nm_event *evs, uint32_t n, uint32_t *used, size_t *dlen);
+int nm_packet_finish(uint8_t *frame, size_t cap, const struct nm_packet_tx *t, size_t dlen,
+		     size_t *len);
+
 /* A heartbeat is a NetHeader and the tag over an empty payload: 84 bytes. */
 #define NM_HEARTBEAT_LEN (NM_NET_HDR_SIZE + NM_NET_TAG_SIZE)
 

@@ -26,6 +26,8 @@ int nm_peer_add(struct nm_peer_table *t, uint32_t ip, uint16_t port,
 		i = t->n;
 		t->peers[i].port = port;
 		atomic_store(&t->peers[i].mac, 0);
+		atomic_store(&t->peers[i].reply_port, 0);
+		atomic_store(&t->peers[i].early_room, -1); /* closed */
 		t->peers[i].ip = ip;
 		t->n++;
 	}
@@ -44,10 +46,10 @@ uint16_t nm_peer_find(const struct nm_peer_table *t, uint32_t ip)
 	return NM_PEER_NONE;
 }
 
+/* Written only when it changed: the line stays shared between workers. */
 static void learn_at(struct nm_peer *p, const struct rte_ether_addr *mac)
 {
 	uint64_t w = mac_word(mac);
-	/* Written only when it changed: the line stays shared between workers. */
 	if (atomic_load_explicit(&p->mac, memory_order_relaxed) != w)
 		atomic_store_explicit(&p->mac, w, memory_order_relaxed);
 }
@@ -59,13 +61,11 @@ void nm_peer_learn(struct nm_peer_table *t, uint32_t ip, const struct rte_ether_
 		learn_at(&t->peers[i], mac);
 }
 
-void nm_peer_learn_hint(struct nm_peer_table *t, uint16_t hint, uint32_t ip,
-			const struct rte_ether_addr *mac)
+void nm_peer_set_reply(struct nm_peer *p, const struct nm_pkt_endpoint *src)
 {
-	if (hint < t->n && t->peers[hint].ip == ip)
-		learn_at(&t->peers[hint], mac);
-	else
-		nm_peer_learn(t, ip, mac);
+	learn_at(p, &src->mac);
+	if (atomic_load_explicit(&p->reply_port, memory_order_relaxed) != src->port)
+		atomic_store_explicit(&p->reply_port, src->port, memory_order_relaxed);
 }
 
 bool nm_peer_mac(const struct nm_peer *p, struct rte_ether_addr *mac)
@@ -75,4 +75,40 @@ bool nm_peer_mac(const struct nm_peer *p, struct rte_ether_addr *mac)
 		return false;
 	memcpy(mac->addr_bytes, &w, RTE_ETHER_ADDR_LEN);
 	return true;
+}
+
+bool nm_peer_endpoint(const struct nm_peer *p, struct nm_pkt_endpoint *dst)
+{
+	if (p->ip == 0 || !nm_peer_mac(p, &dst->mac))
+		return false;
+	uint16_t port = atomic_load_explicit(&((struct nm_peer *)p)->reply_port, memory_order_relaxed);
+	dst->ip = p->ip;
+	dst->port = port != 0 ? port : p->port;
+	return true;
+}
+void nm_peer_early_open(struct nm_peer_table *t, uint16_t i)
+{
+	/* -1 is closed; 0 is open with its room used up. */
+	if (atomic_exchange(&t->peers[i].early_room, NM_PEER_EARLY_MAX) < 0)
+		atomic_fetch_add(&t->initiating, 1);
+}
+
+void nm_peer_early_close(struct nm_peer_table *t, uint16_t i)
+{
+	if (atomic_exchange(&t->peers[i].early_room, -1) >= 0)
+		atomic_fetch_sub(&t->initiating, 1);
+}
+
+bool nm_peer_early_take(struct nm_peer_table *t, uint32_t ip)
+{
+	if (atomic_load_explicit(&t->initiating, memory_order_relaxed) == 0)
+		return false;
+	uint16_t i = nm_peer_find(t, ip);
+	if (i == NM_PEER_NONE)
+		return false;
+	_Atomic int32_t *room = &t->peers[i].early_room;
+	int32_t r = atomic_load_explicit(room, memory_order_relaxed);
+	while (r > 0 && !atomic_compare_exchange_weak(room, &r, r - 1))
+		;
+	return r > 0;
 }

@@ -64,7 +64,9 @@ struct nm_pkt_info {
  * destination MAC (ours or broadcast), EtherType (ARP returns at once);
  * IPv4 version/IHL, options, total_length, header checksum, destination
  * address, fragment, protocol (ICMP returns here); UDP length, checksum
- * (0 = none, allowed on IPv4), destination port. Ethernet padding after
+ * (0 = none, allowed on IPv4; the pseudo-header sum alone, a sender's
+ * unfinished offload as veth/af_packet deliver it, counts as none too),
+ * destination port. Ethernet padding after
  * total_length is ignored. Returns 0 and fills *pi, or a negative code and
  * the reason in *why (may be NULL). A fragment is refused as IP_FRAGMENT with
  * its IPv4 header checked: workers hand those to reassembly (nm_frag.h).

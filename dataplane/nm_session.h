@@ -50,7 +50,7 @@ struct nm_session {
 	struct nm_aead rx;
 	_Atomic uint64_t tx_counter;
 	_Atomic uint32_t rx_owner; /* lcore, or NM_SESSION_NO_OWNER */
-	_Atomic uint64_t last_rx_ns;
+	_Atomic uint64_t last_rx_ns; /* CLOCK_MONOTONIC of the last authenticated packet; 0: none yet */
 	/* Written by the RX owner only. */
 	struct nm_replay replay __rte_cache_aligned;
 } __rte_cache_aligned;

@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_malloc.h>
 #include <sodium.h>
 
 #include "nm_handshake.h"
+#include "nm_le.h"
 #include "nm_packet.h"
 #include "nm_pkt.h"
 #include "nm_time.h"
@@ -41,6 +43,12 @@ struct sm_peer {
 	/* msg1s we answered: a repeat is a replay. */
 	uint8_t seen[SEEN_MSG1][NM_NOISE_KEY_LEN];
 	unsigned seen_next;
+	/* Responder: a newer session, installed but not yet confirmed by a packet under it. */
+	uint64_t cand_id;
+	uint64_t cand_ns;
+	/* Data packets that reached us before the msg2 of our pending handshake. */
+	struct rte_mbuf *early[NM_PEER_EARLY_MAX];
+	unsigned n_early;
 	uint64_t msg_seq; /* NetHeader sequence of subprotocol messages we send */
 };
 
@@ -87,11 +95,67 @@ int nm_sessmgr_create(const struct nm_sessmgr_config *cfg, struct nm_sessmgr **o
 	return 0;
 }
 
+static void del_session(struct nm_sessmgr *sm, uint64_t *sid)
+{
+	if (*sid != 0)
+		nm_dataplane_session_del(sm->cfg.dp, *sid, NULL);
+	*sid = 0;
+}
+
 static void drop_session(struct nm_sessmgr *sm, struct sm_peer *p)
 {
-	if (p->session_id != 0)
-		nm_dataplane_session_del(sm->cfg.dp, p->session_id, NULL);
-	p->session_id = 0;
+	del_session(sm, &p->session_id);
+}
+
+/* A slow-path packet the control thread refuses: counted with the dataplane's drops. */
+static void ctl_drop(struct nm_sessmgr *sm, struct rte_mbuf *m, enum nm_drop why)
+{
+	sm->cfg.dp->ctl_stats.drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Early data could not be delivered: counted, never silent. */
+static void early_drop(struct nm_sessmgr *sm, struct rte_mbuf *m, enum nm_drop why)
+{
+	sm->stats.early_data_dropped++;
+	ctl_drop(sm, m, why);
+}
+
+/* Hand an early data packet to the worker that owns (or will own) its session's RX. */
+static void reinject(struct nm_sessmgr *sm, struct nm_session *s, struct rte_mbuf *m)
+{
+	uint32_t owner = nm_session_rx_owner(s, m->hash.usr);
+	struct nm_worker *w = owner < RTE_MAX_LCORE ? sm->cfg.dp->by_lcore[owner] : NULL;
+	if (w == NULL || rte_ring_mp_enqueue(w->pkt_in, m) != 0) {
+		early_drop(sm, m, NM_DROP_HANDOFF_FULL);
+		return;
+	}
+	sm->stats.early_data_delivered++;
+}
+
+/* The parked early packets: delivered if their session exists now, else dropped. */
+static void flush_early(struct nm_sessmgr *sm, struct sm_peer *p)
+{
+	for (unsigned i = 0; i < p->n_early; i++) {
+		struct rte_mbuf *m = p->early[i];
+		const uint8_t *d = rte_pktmbuf_mtod_offset(m, const uint8_t *, NM_PKT_DATA_OFF);
+		struct nm_session *s = nm_dataplane_session_get(sm->cfg.dp,
+								nm_get_le64(d + NM_OFF_SESSION_ID));
+		if (s != NULL && s->peer == p->dp_peer)
+			reinject(sm, s, m);
+		else
+			early_drop(sm, m, NM_DROP_SESSION_UNKNOWN);
+	}
+	p->n_early = 0;
+}
+
+/* Our handshake with p is over (done or given up): no more early data for it. */
+static void end_pending(struct nm_sessmgr *sm, struct sm_peer *p)
+{
+	p->pending = false;
+	nm_hs_wipe(&p->hs);
+	nm_peer_early_close(&sm->cfg.dp->peers, p->dp_peer);
+	flush_early(sm, p);
 }
 
 void nm_sessmgr_destroy(struct nm_sessmgr *sm)
@@ -100,8 +164,9 @@ void nm_sessmgr_destroy(struct nm_sessmgr *sm)
 		return;
 	nm_dataplane_set_slowpath(sm->cfg.dp, NULL, NULL);
 	for (unsigned i = 0; i < sm->n_peers; i++) {
+		end_pending(sm, &sm->peers[i]);
 		drop_session(sm, &sm->peers[i]);
-		nm_hs_wipe(&sm->peers[i].hs);
+		del_session(sm, &sm->peers[i].cand_id);
 	}
 	sodium_memzero(sm->psk, sizeof(sm->psk));
 	rte_free(sm);
@@ -150,18 +215,11 @@ static void send_arp_request(struct nm_sessmgr *sm, uint32_t ip)
 		sm->stats.arp_requests++;
 }
 
-/* Frame a datagram for a peer and queue it on the control TX ring. */
-static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *dgram, size_t len)
+/* Frame a datagram for `dst` and queue it on the control TX ring. */
+static int send_dgram_to(struct nm_sessmgr *sm, const struct nm_pkt_endpoint *dst,
+			 const uint8_t *dgram, size_t len)
 {
-	const struct nm_peer *pe = &sm->cfg.dp->peers.peers[p->dp_peer];
-	struct nm_pkt_endpoint dst = { .ip = pe->ip, .port = pe->port };
 	struct rte_mbuf *m = NULL;
-	if (!nm_peer_mac(pe, &dst.mac)) {
-		/* Unresolved: ask now; the retry after the answer goes out. */
-		send_arp_request(sm, pe->ip);
-		sm->stats.tx_failures++;
-		return -EHOSTUNREACH;
-	}
 	if ((m = rte_pktmbuf_alloc(sm->cfg.dp->port.pool)) == NULL) {
 		sm->stats.tx_failures++;
 		return -ENOBUFS;
@@ -174,7 +232,7 @@ static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *d
 		return -EMSGSIZE;
 	}
 	memcpy(frame + NM_PKT_DATA_OFF, dgram, len);
-	nm_pkt_build_udp(frame, cap, &sm->self, &dst, sm->ip_id++, len, 0);
+	nm_pkt_build_udp(frame, cap, &sm->self, dst, sm->ip_id++, len, 0);
 	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + len);
 	m->pkt_len = m->data_len;
 	int rc = nm_dataplane_send(sm->cfg.dp, m);
@@ -183,12 +241,30 @@ static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *d
 	return rc;
 }
 
-static int send_noise(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg, size_t len)
+/* To the peer's reply address (its configured port until one is learned). */
+static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *dgram, size_t len)
+{
+	const struct nm_peer *pe = &sm->cfg.dp->peers.peers[p->dp_peer];
+	struct nm_pkt_endpoint dst;
+	if (!nm_peer_endpoint(pe, &dst)) {
+		/* Unresolved: ask now; the retry after the answer goes out. */
+		send_arp_request(sm, pe->ip);
+		sm->stats.tx_failures++;
+		return -EHOSTUNREACH;
+	}
+	return send_dgram_to(sm, &dst, dgram, len);
+}
+
+/* A handshake message to `dst`, or (NULL) to the peer's reply address. */
+static int send_noise(struct nm_sessmgr *sm, struct sm_peer *p, const struct nm_pkt_endpoint *dst,
+		      const uint8_t *msg, size_t len)
 {
 	uint8_t pkt[NM_HS_PKT_LEN];
 	size_t plen;
 	int rc = nm_hs_pkt_encode(msg, len, pkt, sizeof(pkt), &plen);
-	return rc < 0 ? rc : send_dgram(sm, p, pkt, plen);
+	if (rc < 0)
+		return rc;
+	return dst != NULL ? send_dgram_to(sm, dst, pkt, plen) : send_dgram(sm, p, pkt, plen);
 }
 
 static void send_heartbeat(struct nm_sessmgr *sm, struct sm_peer *p)
@@ -205,8 +281,8 @@ static void send_heartbeat(struct nm_sessmgr *sm, struct sm_peer *p)
 
 /* ---- sessions ---- */
 
-static int install(struct nm_sessmgr *sm, struct sm_peer *p, struct nm_session_keys *k,
-		   uint64_t now)
+/* Install a session from handshake keys (wiped); its id, or 0 when it could not be. */
+static uint64_t add_session(struct nm_sessmgr *sm, struct sm_peer *p, struct nm_session_keys *k)
 {
 	const uint64_t sid = k->session_id;
 	struct nm_session_params sp = { .session_id = sid, .peer = p->dp_peer };
@@ -216,17 +292,40 @@ static int install(struct nm_sessmgr *sm, struct sm_peer *p, struct nm_session_k
 	sodium_memzero(&sp, sizeof(sp));
 	nm_session_keys_wipe(k);
 	if (rc < 0)
-		return rc;
+		return 0;
+	sm->stats.handshakes_completed++;
+	return sid;
+}
+
+/*
+ * sid becomes the peer's session; the previous one is removed (rotation: its
+ * keys stop working now). `beat_now`: an initiator confirms the new keys to
+ * the responder at once with a heartbeat.
+ */
+static void make_current(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t sid, uint64_t now,
+			 bool beat_now)
+{
 	if (p->session_id != 0 && p->session_id != sid) {
-		drop_session(sm, p); /* rotation: the old keys stop working now */
+		drop_session(sm, p);
 		sm->stats.sessions_rotated++;
 	}
+	if (p->cand_id == sid)
+		p->cand_id = 0;
 	p->session_id = sid;
 	p->established_ns = now;
-	p->next_heartbeat_ns = now + sm->cfg.heartbeat_ms * MS;
+	p->next_heartbeat_ns = beat_now ? now : now + sm->cfg.heartbeat_ms * MS;
 	p->ever_connected = true;
-	sm->stats.handshakes_completed++;
-	return 0;
+}
+
+/* Responder with a live session: the new one waits for a packet under it (see header). */
+static void make_candidate(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t sid, uint64_t now)
+{
+	if (p->cand_id != 0 && p->cand_id != sid) {
+		del_session(sm, &p->cand_id);
+		sm->stats.candidates_replaced++;
+	}
+	p->cand_id = sid;
+	p->cand_ns = now;
 }
 
 /* ---- initiator ---- */
@@ -245,9 +344,10 @@ static int start_attempt(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
 	if (rc == 0)
 		rc = nm_hs_write(&p->hs, NULL, 0, msg, sizeof(msg), &len);
 	if (rc == 0) {
-		send_noise(sm, p, msg, len); /* a lost msg1 is what retries are for */
+		send_noise(sm, p, NULL, msg, len); /* a lost msg1 is what retries are for */
 		sm->stats.handshakes_started++;
 	}
+	nm_peer_early_open(&sm->cfg.dp->peers, p->dp_peer);
 	p->attempt++;
 	p->attempt_ns = now;
 	p->attempt_mono = nm_mono_ns();
@@ -262,7 +362,7 @@ int nm_sessmgr_connect(struct nm_sessmgr *sm, int peer, struct nm_error *err)
 	struct sm_peer *p = &sm->peers[peer];
 	if (!p->has_static)
 		return nm_error_set(err, -EINVAL, "connect: peer %d has no static public key", peer);
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	p->pending = true;
 	p->attempt = 0;
 	p->started_ns = now;
@@ -271,7 +371,7 @@ int nm_sessmgr_connect(struct nm_sessmgr *sm, int peer, struct nm_error *err)
 
 /* msg2 for our pending handshake? Tried on a copy: a failure must not kill it. */
 static bool try_msg2(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg, size_t len,
-		     uint64_t now)
+		     const struct nm_pkt_endpoint *src, uint64_t now)
 {
 	struct nm_hs hs = p->hs;
 	struct nm_session_keys k;
@@ -279,10 +379,14 @@ static bool try_msg2(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *ms
 	nm_hs_wipe(&hs);
 	if (!ok)
 		return false;
-	p->pending = false;
-	nm_hs_wipe(&p->hs);
 	p->rtt_ns = nm_mono_ns() - p->attempt_mono;
-	install(sm, p, &k, now);
+	/* msg2 authenticates the responder: its source is the peer's address now. */
+	nm_peer_set_reply(&sm->cfg.dp->peers.peers[p->dp_peer], src);
+	uint64_t sid = add_session(sm, p, &k);
+	if (sid != 0)
+		make_current(sm, p, sid, now, true);
+	/* Only now, with the session on every worker, may early data stop queueing. */
+	end_pending(sm, p);
 	return true;
 }
 
@@ -297,7 +401,7 @@ static bool seen_msg1(struct sm_peer *p, const uint8_t *eph)
 }
 
 static void respond(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg, size_t len,
-		    uint64_t now)
+		    const struct nm_pkt_endpoint *src, uint64_t now)
 {
 	if (len >= NM_NOISE_KEY_LEN && seen_msg1(p, msg)) {
 		sm->stats.msg1_replays++;
@@ -318,14 +422,37 @@ static void respond(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg
 		return;
 	}
 	memcpy(p->seen[p->seen_next++ % SEEN_MSG1], msg, NM_NOISE_KEY_LEN);
+	if (p->pending) {
+		/*
+		 * Crossed handshakes: each side would keep the session it initiated
+		 * and delete the one it answered, and they would never agree. The
+		 * handshake the smaller node_id started wins: that side ignores this
+		 * msg1, the other answers it and gives its own round up.
+		 */
+		sm->stats.handshakes_crossed++;
+		if (sm->cfg.keys->identity.node_id < p->node_id) {
+			nm_hs_wipe(&hs);
+			return;
+		}
+		end_pending(sm, p);
+	}
 	if (nm_hs_write(&hs, NULL, 0, reply, sizeof(reply), &rlen) < 0 || nm_hs_finish(&hs, &k) < 0) {
 		sm->stats.handshake_failures++;
 		nm_hs_wipe(&hs);
 		return;
 	}
 	/* Install before answering: the initiator may send data right after msg2. */
-	if (install(sm, p, &k, now) == 0)
-		send_noise(sm, p, reply, rlen);
+	uint64_t sid = add_session(sm, p, &k);
+	if (sid == 0)
+		return;
+	if (p->session_id == 0) {
+		nm_peer_set_reply(&sm->cfg.dp->peers.peers[p->dp_peer], src);
+		make_current(sm, p, sid, now, false);
+	} else {
+		/* msg1 proves only the PSK: a replayed or forged one must not end a live session. */
+		make_candidate(sm, p, sid, now);
+	}
+	send_noise(sm, p, src, reply, rlen); /* msg2 answers where msg1 came from */
 }
 
 static struct sm_peer *peer_by_ip(struct nm_sessmgr *sm, uint32_t ip)
@@ -337,16 +464,44 @@ static struct sm_peer *peer_by_ip(struct nm_sessmgr *sm, uint32_t ip)
 	return NULL;
 }
 
+/*
+ * A data packet a worker queued behind a msg2 (nm_peer_early_take): deliver
+ * it if its session exists now, keep it while our handshake with its sender
+ * is still in flight, drop it (counted) otherwise.
+ */
+static void on_early(struct nm_sessmgr *sm, struct rte_mbuf *m, const struct nm_pkt_info *pi,
+		     uint64_t sid)
+{
+	struct sm_peer *p = peer_by_ip(sm, pi->src.ip);
+	struct nm_session *s = nm_dataplane_session_get(sm->cfg.dp, sid);
+	if (p != NULL && s != NULL && s->peer == p->dp_peer)
+		reinject(sm, s, m);
+	else if (p != NULL && p->pending && p->n_early < NM_PEER_EARLY_MAX)
+		p->early[p->n_early++] = m; /* arrived before its msg2 */
+	else
+		early_drop(sm, m, NM_DROP_SESSION_UNKNOWN);
+}
+
 void nm_sessmgr_on_packet(void *ctx, struct rte_mbuf *m)
 {
 	struct nm_sessmgr *sm = ctx;
 	struct nm_pkt_info pi;
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *), *msg;
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *), *msg, *d;
 	size_t len;
-	/* The worker checked the frame already; find the datagram and its sender. */
+	/* The worker checked the frame and its NetHeader already; find the datagram and its sender. */
 	if (nm_pkt_parse(frame, m->data_len, &sm->self,
 			 NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD, &pi, NULL) < 0 ||
-	    nm_hs_pkt_decode(frame + pi.data_off, pi.data_len, &msg, &len, NULL) < 0) {
+	    pi.data_len < NM_NET_HDR_SIZE) {
+		sm->stats.malformed++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	d = frame + pi.data_off;
+	if (!(d[NM_OFF_FLAGS] & NM_FLAG_HANDSHAKE)) {
+		on_early(sm, m, &pi, nm_get_le64(d + NM_OFF_SESSION_ID));
+		return;
+	}
+	if (nm_hs_pkt_decode(frame + pi.data_off, pi.data_len, &msg, &len, NULL) < 0) {
 		sm->stats.malformed++;
 		rte_pktmbuf_free(m);
 		return;
@@ -357,15 +512,24 @@ void nm_sessmgr_on_packet(void *ctx, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	nm_peer_learn(&sm->cfg.dp->peers, pi.src.ip, &pi.src.mac);
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	/* msg1 and msg2 look alike: our pending handshake decides, then the responder. */
-	if (!(p->pending && try_msg2(sm, p, msg, len, now)))
-		respond(sm, p, msg, len, now);
+	if (!(p->pending && try_msg2(sm, p, msg, len, &pi.src, now)))
+		respond(sm, p, msg, len, &pi.src, now);
 	rte_pktmbuf_free(m);
 }
 
-/* ---- timers ---- */
+/* ---- timers (CLOCK_MONOTONIC: a wall-clock step must not end or prolong a session) ---- */
+
+/*
+ * How long ago `then` was at `now`. A worker stamps last_rx_ns with its own
+ * reading, which may be later than the `now` this thread read before it:
+ * that is "just now", not an underflow into the far past.
+ */
+static uint64_t since(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
 
 static uint64_t last_heard(struct nm_sessmgr *sm, const struct sm_peer *p)
 {
@@ -379,8 +543,7 @@ static void poll_handshake(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t no
 	if (now >= p->started_ns + sm->cfg.handshake_timeout_ms * MS ||
 	    (now >= p->next_try_ns && p->attempt > sm->cfg.retries)) {
 		sm->stats.handshake_timeouts++;
-		p->pending = false;
-		nm_hs_wipe(&p->hs);
+		end_pending(sm, p);
 		p->next_try_ns = now + sm->cfg.heartbeat_ms * MS; /* next round, if connecting */
 		return;
 	}
@@ -390,7 +553,7 @@ static void poll_handshake(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t no
 
 static void poll_session(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
 {
-	if (now - last_heard(sm, p) > sm->cfg.session_timeout_ms * MS) {
+	if (since(now, last_heard(sm, p)) > sm->cfg.session_timeout_ms * MS) {
 		drop_session(sm, p);
 		sm->stats.sessions_expired++;
 		p->next_try_ns = now;
@@ -402,11 +565,32 @@ static void poll_session(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
 	}
 }
 
+/*
+ * A candidate becomes the session once a packet under it authenticated (the
+ * initiator has its keys), or at once when there is no live session left.
+ * Unconfirmed, it is dropped after the session timeout, like a silent session.
+ */
+static void poll_candidate(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
+{
+	struct nm_session *c = nm_dataplane_session_get(sm->cfg.dp, p->cand_id);
+	if (c == NULL) {
+		p->cand_id = 0;
+	} else if (atomic_load_explicit(&c->last_rx_ns, memory_order_relaxed) != 0 ||
+		   p->session_id == 0) {
+		make_current(sm, p, p->cand_id, now, false);
+	} else if (since(now, p->cand_ns) > sm->cfg.session_timeout_ms * MS) {
+		del_session(sm, &p->cand_id);
+		sm->stats.candidate_timeouts++;
+	}
+}
+
 void nm_sessmgr_poll(struct nm_sessmgr *sm)
 {
-	uint64_t now = nm_wall_ns();
+	uint64_t now = nm_mono_ns();
 	for (unsigned i = 0; i < sm->n_peers; i++) {
 		struct sm_peer *p = &sm->peers[i];
+		if (p->cand_id != 0)
+			poll_candidate(sm, p, now);
 		if (p->pending)
 			poll_handshake(sm, p, now);
 		if (p->session_id != 0)
@@ -435,9 +619,9 @@ int nm_sessmgr_peer_status(const struct nm_sessmgr *csm, int peer, struct nm_pee
 	}
 	st->last_rx_ns = last_heard(sm, p);
 	/* Half an interval of grace for jitter; three silent intervals is unreachable. */
-	const uint64_t hb = sm->cfg.heartbeat_ms * MS, since = nm_wall_ns() - st->last_rx_ns;
-	st->health = since <= hb + hb / 2 ? NM_PEER_HEALTHY
-		     : since <= 3 * hb	  ? NM_PEER_DEGRADED
+	const uint64_t hb = sm->cfg.heartbeat_ms * MS, quiet = since(nm_mono_ns(), st->last_rx_ns);
+	st->health = quiet <= hb + hb / 2 ? NM_PEER_HEALTHY
+		     : quiet <= 3 * hb	  ? NM_PEER_DEGRADED
 					  : NM_PEER_UNREACHABLE;
 	return 0;
 }
@@ -447,13 +631,38 @@ const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm)
 	return &sm->stats;
 }
 
+#define STAT(f) { #f, offsetof(struct nm_sessmgr_stats, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} stat_fields[] = {
+	STAT(handshakes_started), STAT(handshakes_completed), STAT(handshake_failures),
+	STAT(handshake_timeouts), STAT(msg1_replays),	      STAT(unknown_peer),
+	STAT(malformed),	  STAT(heartbeats_sent),      STAT(sessions_expired),
+	STAT(sessions_rotated),	  STAT(candidates_replaced),  STAT(candidate_timeouts),
+	STAT(early_data_delivered), STAT(early_data_dropped), STAT(tx_failures),
+	STAT(arp_requests),	  STAT(handshakes_crossed),
+};
+
+void nm_sessmgr_stats_print(FILE *f, const struct nm_sessmgr *sm)
+{
+	if (sm == NULL)
+		return;
+	fputs("sessions:", f);
+	for (size_t i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++)
+		fprintf(f, " %s=%" PRIu64, stat_fields[i].name,
+			*(const uint64_t *)((const uint8_t *)&sm->stats + stat_fields[i].off));
+	fputc('\n', f);
+}
+
 int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port)
 {
 	if (peer < 0 || (unsigned)peer >= sm->n_peers || ip == NULL || port == NULL)
 		return -EINVAL;
 	const struct nm_peer *p = &sm->cfg.dp->peers.peers[sm->peers[peer].dp_peer];
+	struct nm_pkt_endpoint e;
 	*ip = p->ip;
-	*port = p->port;
+	*port = nm_peer_endpoint(p, &e) ? e.port : p->port; /* where it is heard from now */
 	return 0;
 }
 

@@ -12,12 +12,23 @@
  * Either side may initiate at any time; a responder needs no restart. The
  * initiator must know the responder's X25519 static key; both must know each
  * other's node_id (it is in the handshake prologue).
+ *
+ * Addressing (docs/sessions.md): a peer is its IPv4 address. Handshakes from
+ * any other address are refused (unknown_peer); msg2 goes back to the source
+ * of msg1; replies follow the source (MAC, UDP port) of the peer's latest
+ * authenticated packet. A msg1 proves only the PSK, so while a session is
+ * live a new responder session is a candidate: it replaces the live one only
+ * once a packet under it authenticates.
+ *
+ * Early data: while we initiate, data packets for a session not installed
+ * yet queue behind msg2 and are delivered once it is (bounded per peer).
  */
 #ifndef NM_SESSMGR_H
 #define NM_SESSMGR_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -62,7 +73,7 @@ struct nm_peer_status {
 	uint64_t node_id;
 	uint64_t session_id;   /* 0: none */
 	uint64_t rtt_ns;       /* last handshake's round trip (initiator side) */
-	uint64_t last_rx_ns;
+	uint64_t last_rx_ns;   /* CLOCK_MONOTONIC (nm_mono_ns) */
 	bool handshaking;
 };
 
@@ -77,8 +88,13 @@ struct nm_sessmgr_stats {
 	uint64_t heartbeats_sent;
 	uint64_t sessions_expired;
 	uint64_t sessions_rotated;
+	uint64_t candidates_replaced;  /* an unconfirmed newer session replaced by a newer one */
+	uint64_t candidate_timeouts;   /* an unconfirmed newer session never heard from: removed */
+	uint64_t early_data_delivered; /* data that arrived before its session was installed */
+	uint64_t early_data_dropped;   /* the same, whose session never came (also a drop reason) */
 	uint64_t tx_failures;          /* no MAC for the peer yet, no mbuf, ring full */
 	uint64_t arp_requests;         /* sent to resolve a peer's MAC */
+	uint64_t handshakes_crossed;   /* a msg1 while our own handshake with that peer was in flight */
 };
 
 int nm_sessmgr_create(const struct nm_sessmgr_config *cfg, struct nm_sessmgr **out,
@@ -100,11 +116,14 @@ void nm_sessmgr_poll(struct nm_sessmgr *sm);
 void nm_sessmgr_on_packet(void *sm, struct rte_mbuf *m);
 
 int nm_sessmgr_peer_status(const struct nm_sessmgr *sm, int peer, struct nm_peer_status *st);
-/* A peer's address (host order; port 7777 unless configured). -EINVAL for a bad id. */
+/* A peer's address (host order) and the UDP port it is answered on (its latest authenticated
+ * source port, else the configured one: 7777 by default). -EINVAL for a bad id. */
 int nm_sessmgr_peer_addr(const struct nm_sessmgr *sm, int peer, uint32_t *ip, uint16_t *port);
 /* Peers added so far (ids 0..n-1). */
 unsigned nm_sessmgr_peer_count(const struct nm_sessmgr *sm);
 const struct nm_sessmgr_stats *nm_sessmgr_stats(const struct nm_sessmgr *sm);
+/* One line, "sessions: name=value ...", every counter above (for the periodic stats). */
+void nm_sessmgr_stats_print(FILE *f, const struct nm_sessmgr *sm);
 const char *nm_peer_health_name(enum nm_peer_health h);
 
 /* For other control-plane protocols (migration). Control thread only. */

@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 
+#include "nm_aead.h"
 #include "nm_causal.h"
 #include "nm_dataplane.h"
 #include "nm_exec.h"
@@ -24,6 +25,7 @@
 
 #define CTL_EVERY 16 /* serve control messages once per this many idle-or-busy loops */
 
+_Static_assert(NM_BURST <= NM_AEAD_BURST_MAX, "a burst is sealed/opened in one call");
 
 static inline void drop(struct nm_worker *w, enum nm_drop why)
 {
@@ -38,8 +40,11 @@ static inline void drop_mbuf(struct nm_worker *w, struct rte_mbuf *m, enum nm_dr
 
 /* ---------------------------------------------------------------- TX */
 
+static void tx_seal_pending(struct nm_worker *w);
+
 static void tx_flush(struct nm_worker *w)
 {
+	tx_seal_pending(w);
 	if (w->n_tx == 0)
 		return;
 	uint16_t sent = rte_eth_tx_burst(w->port_id, (uint16_t)w->index, w->tx, w->n_tx);
@@ -73,25 +78,73 @@ static void tx_offload(const struct nm_worker *w, struct rte_mbuf *m)
 		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 }
 
+/* Drop the TX slots set to NULL, keeping the order of the rest. */
+static void tx_compact(struct nm_worker *w)
+{
+	uint16_t k = 0;
+	for (uint16_t i = 0; i < w->n_tx; i++)
+		if (w->tx[i] != NULL)
+			w->tx[k++] = w->tx[i];
+	w->n_tx = k;
+}
+
+/* Seal the framed packets of this flush as one burst, then give them their UDP/IP headers. */
+static void tx_seal_pending(struct nm_worker *w)
+{
+	struct nm_aead_op ops[NM_BURST];
+	const uint16_t n = w->n_tx_seal;
+	if (n == 0)
+		return;
+	for (uint16_t k = 0; k < n; k++) {
+		const struct nm_tx_pending *p = &w->tx_seal[k];
+		ops[k] = (struct nm_aead_op){
+			.key = p->key,
+			.pkt = rte_pktmbuf_mtod(w->tx[p->slot], uint8_t *) + NM_PKT_DATA_OFF,
+			.len = p->dlen,
+			.counter = p->counter,
+		};
+	}
+	bool dropped = nm_aead_seal_burst(w->aead, ops, n) != n;
+	for (uint16_t k = 0; k < n; k++) {
+		const struct nm_tx_pending *p = &w->tx_seal[k];
+		struct rte_mbuf *m = w->tx[p->slot];
+		const struct nm_packet_tx t = { .src = &w->self, .dst = &p->dst, .ip_id = p->ip_id,
+						.tx_flags = w->tx_flags };
+		size_t len;
+		/* Framing checked these lengths already: a failure here is a size error. */
+		if (ops[k].rc < 0 ||
+		    nm_packet_finish(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
+				     p->dlen, &len) < 0) {
+			drop_mbuf(w, m, NM_DROP_TX_TOO_LARGE);
+			w->tx[p->slot] = NULL;
+			dropped = true;
+			continue;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = (uint32_t)len;
+		tx_offload(w, m);
+	}
+	w->n_tx_seal = 0;
+	if (dropped)
+		tx_compact(w);
+}
+
 static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
 			  struct nm_pkt_endpoint *dst)
 {
-	const struct nm_peer *p = &w->dp->peers.peers[s->peer];
-	if (p->ip == 0 || !nm_peer_mac(p, &dst->mac))
-		return false;
-	dst->ip = p->ip;
-	dst->port = p->port;
-	return true;
+	return nm_peer_endpoint(&w->dp->peers.peers[s->peer], dst);
 }
 
 /*
  * The next event alone does not fit a packet at the MTU: it (and what follows,
- * up to the Net maximum) goes in one datagram sent as IPv4 fragments, under
- * the AEAD counter t already took. Returns events used.
+ * up to the Net maximum) goes in one datagram sent as IPv4 fragments, sealed
+ * here on its own (rare: the burst seal is for packets at the MTU). Returns
+ * events used.
  */
 static uint32_t tx_fragmented(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
 			      struct nm_packet_tx *t)
 {
+	t->counter = nm_session_next_tx(g->session);
 	t->budget = NM_NET_MAX_PAYLOAD;
 	t->tx_flags = 0; /* a NIC cannot compute a UDP checksum over fragments */
 	t->ip_id = nm_dataplane_frag_id(w->dp);
@@ -116,7 +169,20 @@ static uint32_t tx_fragmented(struct nm_worker *w, const struct nm_out_group *g,
 	return used;
 }
 
-/* Seal and frame one packet of events out[i..] for group g; returns events used. */
+/* A framed packet joins tx[]; the flush seals it with the others. */
+static void tx_push_unsealed(struct nm_worker *w, struct rte_mbuf *m,
+			     const struct nm_packet_tx *t, size_t dlen)
+{
+	if (w->n_tx == NM_BURST)
+		tx_flush(w);
+	w->tx_seal[w->n_tx_seal++] = (struct nm_tx_pending){
+		.slot = w->n_tx, .ip_id = t->ip_id, .dlen = (uint32_t)dlen,
+		.counter = t->counter, .key = t->key, .dst = *t->dst,
+	};
+	w->tx[w->n_tx++] = m;
+}
+
+/* Frame one packet of events out[i..] for group g (sealed at the flush); returns events used. */
 static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
 			  const struct nm_pkt_endpoint *dst)
 {
@@ -132,7 +198,6 @@ static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uin
 		.ip_id = w->ip_id,
 		.tx_flags = w->tx_flags,
 		.key = &g->session->tx,
-		.counter = nm_session_next_tx(g->session),
 		.session_id = g->session->session_id,
 		.stream_id = g->stream,
 		.sequence = g->src->tx_seq,
@@ -140,9 +205,9 @@ static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uin
 		.budget = nm_packet_budget(w->mtu),
 	};
 	uint32_t used;
-	size_t len;
-	int rc = nm_packet_build(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
-				 &w->out.ev[i], left, &used, &len);
+	size_t dlen;
+	int rc = nm_packet_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
+				 &w->out.ev[i], left, &used, &dlen);
 	if (rc == -EMSGSIZE && used == 0) {
 		rte_pktmbuf_free(m);
 		return tx_fragmented(w, g, i, &t);
@@ -153,12 +218,11 @@ static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uin
 		drop(w, NM_DROP_TX_TOO_LARGE);
 		return used > 0 ? used : 1;
 	}
+	/* The counter only for a packet that will be sealed and sent. */
+	t.counter = nm_session_next_tx(g->session);
 	w->ip_id++;
 	g->src->tx_seq++;
-	m->data_len = (uint16_t)len;
-	m->pkt_len = (uint32_t)len;
-	tx_offload(w, m);
-	tx_push(w, m);
+	tx_push_unsealed(w, m, &t, dlen);
 	return used;
 }
 
@@ -392,6 +456,26 @@ static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 /* ---------------------------------------------------------------- RX */
 
 /*
+ * A data packet for a session we do not have. If we initiated a handshake
+ * with its sender, its msg2 may be waiting in the slow-path ring and this is
+ * the responder's first data: it queues behind msg2 (order kept) and the
+ * session manager hands it back once the session is installed. Bounded per
+ * peer (nm_peer_early_take); anything else is session_unknown.
+ */
+static void rx_unknown_session(struct nm_worker *w, struct rte_mbuf *m,
+			       const struct nm_pkt_info *pi)
+{
+	if (pi == NULL || w->dp->slowpath_fn == NULL ||
+	    !nm_peer_early_take(&w->dp->peers, pi->src.ip)) {
+		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
+		return;
+	}
+	m->hash.usr = w->lcore; /* the lcore it reached: its session's RX owner to be */
+	if (rte_ring_mp_enqueue(w->dp->slowpath, m) != 0)
+		drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
+}
+
+/*
  * An authenticated migration (0x0500) packet: the control thread runs the
  * protocol. The mbuf is trimmed to the EventFrames and tagged with the
  * session's peer; returns false when it was not kept (counted).
@@ -434,6 +518,8 @@ static void deliver_packet(struct nm_worker *w, struct nm_session *s, const stru
 	dispatch(w, s, h->stream_id, w->evs, n, h->payload_len);
 }
 
+static void rx_open_pending(struct nm_worker *w);
+
 static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t len,
 		   const struct nm_pkt_info *pi, bool handed)
 {
@@ -458,7 +544,12 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 	}
 	struct nm_session *s = nm_u64map_get(&w->sessions, h.session_id);
 	if (s == NULL) {
-		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
+		rx_unknown_session(w, m, pi);
+		return;
+	}
+	/* A session belongs to its peer's address: no other source may use it. */
+	if (pi == NULL || pi->src.ip != w->dp->peers.peers[s->peer].ip) {
+		drop_mbuf(w, m, NM_DROP_SESSION_ADDR);
 		return;
 	}
 	uint32_t owner = nm_session_rx_owner(s, w->lcore);
@@ -469,26 +560,62 @@ static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t l
 			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
 		return;
 	}
-	uint64_t ctr = nm_get_le64(d + NM_OFF_COUNTER);
-	const bool window = s->replay_window;
-	/* Cheap replay check first; commit only once the tag verified. */
-	if ((window && nm_replay_check(&s->replay, ctr, &why) < 0) ||
-	    nm_aead_open(&s->rx, d, len, NULL, &why) < 0 ||
-	    (window && nm_replay_commit(&s->replay, ctr, &why) < 0)) {
+	/* Cheap replay check first; the open waits for the rest of the burst. */
+	if (s->replay_window &&
+	    nm_replay_check(&s->replay, nm_get_le64(d + NM_OFF_COUNTER), &why) < 0) {
 		drop_mbuf(w, m, why);
 		return;
 	}
-	atomic_store_explicit(&s->last_rx_ns, w->now_ns, memory_order_relaxed);
+	if (w->n_rx_open == NM_BURST)
+		rx_open_pending(w); /* only a caller with more than a burst gets here */
+	struct nm_rx_pending *p = &w->rx_open[w->n_rx_open++];
+	*p = (struct nm_rx_pending){ .m = m, .s = s, .d = d, .len = (uint32_t)len, .h = h,
+				     .has_src = pi != NULL };
 	if (pi != NULL)
-		nm_peer_learn_hint(&w->dp->peers, s->peer, pi->src.ip, &pi->src.mac);
-	if (h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(h.flags & NM_FLAG_HEARTBEAT)) {
-		if (!to_migration(w, m, s, &h, d + NM_NET_HDR_SIZE))
-			rte_pktmbuf_free(m);
+		p->src = pi->src;
+}
+
+/* Its tag verified: commit the counter (only now), then liveness, MAC, events. */
+static void rx_opened(struct nm_worker *w, const struct nm_rx_pending *p, uint64_t ctr)
+{
+	enum nm_drop why = NM_DROP_NONE;
+	struct nm_session *s = p->s;
+	if (s->replay_window && nm_replay_commit(&s->replay, ctr, &why) < 0) {
+		drop_mbuf(w, p->m, why);
 		return;
 	}
-	if (!(h.flags & NM_FLAG_HEARTBEAT))
-		deliver_packet(w, s, &h, d + NM_NET_HDR_SIZE);
-	rte_pktmbuf_free(m);
+	atomic_store_explicit(&s->last_rx_ns, w->mono_ns, memory_order_relaxed);
+	/* Authenticated and fresh: replies follow its source (MAC, UDP port). */
+	if (p->has_src)
+		nm_peer_set_reply(&w->dp->peers.peers[s->peer], &p->src);
+	if (p->h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(p->h.flags & NM_FLAG_HEARTBEAT)) {
+		if (!to_migration(w, p->m, s, &p->h, p->d + NM_NET_HDR_SIZE))
+			rte_pktmbuf_free(p->m);
+		return;
+	}
+	if (!(p->h.flags & NM_FLAG_HEARTBEAT))
+		deliver_packet(w, s, &p->h, p->d + NM_NET_HDR_SIZE);
+	rte_pktmbuf_free(p->m);
+}
+
+/* Open every packet that passed the replay check as one burst, then handle each in order. */
+static void rx_open_pending(struct nm_worker *w)
+{
+	struct nm_aead_op ops[NM_BURST];
+	const uint16_t n = w->n_rx_open;
+	if (n == 0)
+		return;
+	for (uint16_t k = 0; k < n; k++)
+		ops[k] = (struct nm_aead_op){ .key = &w->rx_open[k].s->rx, .pkt = w->rx_open[k].d,
+					      .len = w->rx_open[k].len };
+	nm_aead_open_burst(w->aead, ops, n);
+	for (uint16_t k = 0; k < n; k++) {
+		if (ops[k].rc < 0)
+			drop_mbuf(w, w->rx_open[k].m, ops[k].why);
+		else
+			rx_opened(w, &w->rx_open[k], ops[k].counter);
+	}
+	w->n_rx_open = 0;
 }
 
 static void rx_arp(struct nm_worker *w, struct rte_mbuf *m, uint8_t *frame,
@@ -654,6 +781,7 @@ static void serve_control_tx(struct nm_worker *w, struct rte_mbuf *m)
 static unsigned serve_handoffs(struct nm_worker *w)
 {
 	unsigned n = drain_ring(w, w->pkt_in, serve_handoff_packet);
+	rx_open_pending(w);
 	n += drain_ring(w, w->evt_in, serve_handoff_event);
 	n += drain_ring(w, w->tx_in, serve_control_tx);
 	flush_outputs(w);
@@ -664,11 +792,13 @@ unsigned nm_worker_poll(struct nm_worker *w)
 {
 	struct rte_mbuf *ms[NM_BURST];
 	w->now_ns = nm_wall_ns();
+	w->mono_ns = nm_mono_ns();
 	if (nm_frag_table_live(w->frag) != 0)
 		w->stats.drops[NM_DROP_FRAG_TIMEOUT] += nm_frag_expire(w->frag, nm_mono_ns());
 	uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->index, ms, w->dp->burst);
 	for (uint16_t i = 0; i < n; i++)
 		rx_one(w, ms[i]);
+	rx_open_pending(w);
 	return n + serve_handoffs(w);
 }
 
@@ -810,6 +940,12 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 	w->self.ip = dp->ip;
 	w->self.port = dp->udp_port;
 	atomic_init(&w->stop, false);
+	int rc = nm_aead_lib_init();
+	if (rc < 0)
+		return rc;
+	/* This lcore's own AEAD state (an IMB_MGR for ipsec-mb), made here, never on the path. */
+	if ((w->aead = nm_aead_batch_new()) == NULL)
+		return -ENOMEM;
 	nm_outputs_init(&w->out, w->out_ev, NM_OUT_EVENTS, w->out_arena, NM_OUT_ARENA);
 	/* An output no datagram can carry fails its process() call: the chain never skips it. */
 	w->out.max_len = NM_PACKET_MAX_EVENT;
@@ -824,7 +960,7 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 		return -ENOMEM;
 	}
 
-	int rc = nm_u64map_init(&w->daemons, 1024);
+	rc = nm_u64map_init(&w->daemons, 1024);
 	if (rc == 0)
 		rc = nm_u64map_init(&w->sessions, 256);
 	if (rc < 0)
@@ -852,6 +988,9 @@ void nm_worker_fini(struct nm_worker *w)
 	for (uint16_t i = 0; i < w->n_tx; i++)
 		rte_pktmbuf_free(w->tx[i]);
 	w->n_tx = 0;
+	w->n_tx_seal = 0;
+	nm_aead_batch_free(w->aead);
+	w->aead = NULL;
 	rte_ring_free(w->pkt_in);
 	rte_ring_free(w->evt_in);
 	rte_ring_free(w->tx_in);

@@ -24,6 +24,7 @@
 #include "nm_pkt.h"
 #include "nm_stats.h"
 #include "nm_u64map.h"
+#include "nm_wire.h"
 
 #define NM_BURST 32
 #define NM_OUT_EVENTS 1024
@@ -31,6 +32,8 @@
 #define NM_HANDOFF_RING 4096
 #define NM_IDLE_POLLS 256 /* empty loops before an idle worker sleeps */
 
+struct nm_aead;
+struct nm_aead_batch;
 struct nm_dataplane;
 struct nm_exec_req;
 struct nm_host;
@@ -82,6 +85,27 @@ struct nm_dp_hold {
 
 /* nm_dp_event_hdr.flags */
 #define NM_DP_EV_INJECTED 0x1u /* the migration's replay: passes a target's hold */
+
+/* An RX packet past the replay check, waiting for its burst's AEAD open. */
+struct nm_rx_pending {
+	struct rte_mbuf *m;
+	struct nm_session *s;
+	uint8_t *d;  /* the datagram */
+	uint32_t len;
+	bool has_src;
+	struct nm_pkt_endpoint src;
+	struct nm_net_hdr h;
+};
+
+/* A framed packet in tx[] waiting for its flush's seal, then its UDP/IP headers. */
+struct nm_tx_pending {
+	uint16_t slot; /* index in tx[] */
+	uint16_t ip_id;
+	uint32_t dlen;
+	uint64_t counter;
+	const struct nm_aead *key;
+	struct nm_pkt_endpoint dst;
+};
 
 /* A daemon in the dataplane's directory: shared by every worker's map. */
 struct nm_dp_daemon {
@@ -149,8 +173,15 @@ struct nm_worker {
 	uint32_t n_groups;
 	struct rte_mbuf *tx[NM_BURST];
 	uint16_t n_tx;
+	/* Burst crypto: this lcore's AEAD state and what waits for it. */
+	struct nm_aead_batch *aead;
+	struct nm_rx_pending rx_open[NM_BURST];
+	uint16_t n_rx_open;
+	struct nm_tx_pending tx_seal[NM_BURST];
+	uint16_t n_tx_seal;
 	uint16_t ip_id;
-	uint64_t now_ns;
+	uint64_t now_ns;  /* wall clock at this poll: event stamps (received_at) */
+	uint64_t mono_ns; /* monotonic at this poll: session liveness, which a clock step must not end */
 	struct nm_error err; /* scratch for process() */
 	struct nm_event evs[NM_BURST * 4];
 

@@ -4,6 +4,7 @@
 #   scripts/bench.sh sessions    handshakes and heartbeats, one core
 #   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
+#   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
 #   scripts/bench.sh latency [--help]   event round trips through the appliance vs an io forwarder
 #                                       on a memif pair (scripts/bench_latency.sh)
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
@@ -26,7 +27,10 @@ case "$part" in
   dataplane)
     # Main lcore on CPU 0 (sleeps while measuring), the one worker on CPU 1.
     eal=(--lcores=0@0,1@1) ;;
-  *) echo "usage: $0 runtime|sessions|meshos|dataplane|latency" >&2; exit 2 ;;
+  aead)
+    # One thread; the crypto vdevs are hot-plugged by the benchmark.
+    eal=(-l 1) ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|latency" >&2; exit 2 ;;
 esac
 
 nm_build

@@ -7,6 +7,7 @@ PKGS=(
   build-essential meson ninja-build pkg-config python3
   dpdk dpdk-dev libdpdk-dev
   libsodium-dev libb2-dev libxxhash-dev
+  libipsec-mb-dev libssl-dev valgrind
   check
   libpcap-dev tcpdump
   iproute2 procps

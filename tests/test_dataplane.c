@@ -513,6 +513,56 @@ START_TEST(malformed_packets_are_dropped_and_counted)
 }
 END_TEST
 
+/*
+ * One RX burst opened as one AEAD batch: each packet still gets its own
+ * verdict, and the replay window is committed per packet only after its tag
+ * verified. A forged packet must not use up its counter (the genuine packet
+ * with that counter, later in the same burst, is accepted), and a copy of an
+ * accepted packet in the same burst is a duplicate.
+ */
+START_TEST(burst_open_commits_per_packet_after_the_tag)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 6, LCORE_A);
+	const uint64_t d = echo.origin_hash;
+	struct nm_lcore_stats before, after;
+	nm_dataplane_stats(f.dp, &before);
+
+	struct rte_mbuf *a = peer_packet(&f, d, "a", 1);
+	struct rte_mbuf *a_copy = rte_pktmbuf_copy(a, f.dp->port.pool, 0, UINT32_MAX);
+	const uint64_t k = f.peer_counter;
+	struct rte_mbuf *forged = peer_packet(&f, d, "x", 1);
+	bytes(forged)[forged->data_len - 1] ^= 1; /* the tag */
+	fix_ip(forged);
+	f.peer_counter = k; /* the genuine packet with the forged one's counter */
+	struct rte_mbuf *b = peer_packet(&f, d, "b", 1);
+	struct rte_mbuf *c = peer_packet(&f, d, "c", 1);
+	struct rte_mbuf *burst[] = { a, a_copy, forged, b, c };
+	for (unsigned i = 0; i < 5; i++)
+		inject(0, burst[i]);
+	ck_assert_uint_eq(nm_worker_poll(f.dp->workers[0]), 5); /* one rx_burst */
+
+	nm_dataplane_stats(f.dp, &after);
+	ck_assert_uint_eq(after.drops[NM_DROP_REPLAY_DUP], before.drops[NM_DROP_REPLAY_DUP] + 1);
+	ck_assert_uint_eq(after.drops[NM_DROP_AUTH], before.drops[NM_DROP_AUTH] + 1);
+	ck_assert_uint_eq(nm_stats_total_drops(&after), nm_stats_total_drops(&before) + 2);
+	ck_assert_uint_eq(after.events_delivered, before.events_delivered + 3);
+
+	/* The three echoes leave in one sealed packet, in arrival order. */
+	struct rte_mbuf *m = await_tx(0);
+	ck_assert_ptr_nonnull(m);
+	struct nm_net_hdr h;
+	struct nm_event evs[8];
+	ck_assert_int_eq(open_reply(&f, m, &h, evs, 8), 3);
+	ck_assert_mem_eq(evs[0].payload, "a", 1);
+	ck_assert_mem_eq(evs[1].payload, "b", 1);
+	ck_assert_mem_eq(evs[2].payload, "c", 1);
+	rte_pktmbuf_free(m);
+	fx_down(&f);
+}
+END_TEST
+
 START_TEST(resource_exhaustion_is_counted)
 {
 	struct fixture f;
@@ -1181,6 +1231,7 @@ static Suite *dataplane_suite(void)
 	suite_add_tcase(s, tc);
 	TCase *bad = tcase_create("drops");
 	tcase_add_test(bad, malformed_packets_are_dropped_and_counted);
+	tcase_add_test(bad, burst_open_commits_per_packet_after_the_tag);
 	tcase_add_test(bad, resource_exhaustion_is_counted);
 	tcase_add_test(bad, arp_and_icmp_are_answered);
 	suite_add_tcase(s, bad);
