@@ -3,12 +3,12 @@
 # daemon) -> back, on a memif pair, against the same packets through a plain io forwarder
 # (dpdk-testpmd --forward-mode=5tswap, netmesh-gen --reflect) on the same pair and CPUs.
 #
-# In one run:
-#   1. max:   the appliance at --rate 0 (as fast as the pipeline takes): event_max_eps is the
-#             generator's rx_eps, events answered per second of sending.
-#   2. low:   the appliance at LOW_RATE events/s (default 1000).
-#   3. 80pct: the appliance at 80 % of event_max_eps.
-#   4. io at the same two rates through testpmd (its forwarding lcore on the worker's CPU).
+# In one run, each phase against a server started for it:
+#   1. max:       the appliance at --rate 0 (as fast as the pipeline takes): event_max_eps is
+#                 the generator's rx_eps, events answered per second of sending.
+#   2. event 80pct: the appliance at 80 % of event_max_eps.
+#   3. event low: the appliance at LOW_RATE events/s (default 1000).
+#   4. io low, io 80pct: the same rates through testpmd (its forwarding lcore on the worker's CPU).
 # Each phase skips its first second(s) (--warmup): percentiles are over the measured window.
 # Prints `name: value unit` lines; progress and the EAL choice go to stderr.
 set -euo pipefail
@@ -20,6 +20,7 @@ usage: scripts/bench.sh latency [--low-rate EPS] [--seconds SEC] [--no-build] [-
   --seconds SEC    measured seconds of each low-rate phase (default 10; the others: half)
   --no-build       use the binaries in \$BUILD as they are (the smoke test does)
   --tag NAME       names the memif socket and EAL file prefixes (default: pid-random)
+NM_LAT_KEEP=1 keeps the temp dir with every process's log.
 EOF
 }
 
