@@ -421,6 +421,8 @@ static uint64_t hist_value(unsigned i)
 static void rtt_sample(struct gen *g, struct gen_dest *t, unsigned from, uint64_t no)
 {
 	const uint32_t slot = (uint32_t)(no & WINDOW_MASK);
+	if (no < g->rtt_from)
+		return; /* sent before the measured window */
 	const uint64_t sent = g->sent_ns[slot];
 	const uint64_t rtt = g->now_ns > sent ? g->now_ns - sent : 0;
 	g->rtt_hist[hist_bucket(rtt)]++;
@@ -547,6 +549,16 @@ uint64_t gen_rtt_quantile(const struct gen *g, double q)
 	return g->st.rtt_max_ns;
 }
 
+void gen_rtt_window(struct gen *g)
+{
+	memset(g->rtt_hist, 0, sizeof(g->rtt_hist));
+	g->st.rtt_samples = g->st.rtt_max_ns = 0;
+	g->st.rtt_fwd_samples = g->st.rtt_fwd_max_ns = 0;
+	for (unsigned d = 0; d < g->cfg.n_daemons; d++)
+		g->dest[d].rtt_max_ns = 0;
+	g->rtt_from = g->event_no;
+}
+
 /* ------------------------------------------------------------------ RX */
 
 static void install_session(struct gen *g, struct gen_peer *p, struct nm_session_keys *k)
@@ -563,6 +575,21 @@ static void install_session(struct gen *g, struct gen_peer *p, struct nm_session
 		g->st.rehandshakes++;
 	}
 	p->was_up = true;
+}
+
+int gen_reflect_session(struct gen *g, unsigned p, const uint8_t key[32], uint64_t session_id)
+{
+	struct gen_peer *pe = peer_at(g, p);
+	if (pe == NULL || g->cfg.n_daemons != 1 || g->cfg.daemons[0] != g->cfg.origin_hash)
+		return -EINVAL;
+	if (!pe->cfg.mac_known)
+		return -EPROTO;
+	struct nm_session_keys k = { .session_id = session_id };
+	memcpy(k.tx, key, sizeof(k.tx));
+	memcpy(k.rx, key, sizeof(k.rx));
+	install_session(g, pe, &k);
+	sodium_memzero(&k, sizeof(k));
+	return 0;
 }
 
 static struct gen_peer *peer_by_addr(struct gen *g, const struct nm_pkt_endpoint *src)

@@ -188,6 +188,7 @@ struct gen {
 	unsigned next_daemon;
 	uint16_t ip_id;
 	uint64_t event_no; /* the next event's number */
+	uint64_t rtt_from; /* events numbered below this give no RTT sample (gen_rtt_window) */
 	struct gen_stats st;
 	char last_chain_error[128];
 	struct gen_dest dest[GEN_MAX_DAEMONS];
@@ -316,6 +317,25 @@ uint64_t gen_lost_events(const struct gen *g);
 
 /* The q-quantile (0 < q <= 1) of the recorded round trips, ns; 0 without samples. */
 uint64_t gen_rtt_quantile(const struct gen *g, double q);
+
+/*
+ * Start the measured window: forget every round trip so far (histogram,
+ * samples, maxima) and sample only events sent from now on, so warm-up and
+ * the replies still in flight from it never reach the percentiles.
+ */
+void gen_rtt_window(struct gen *g);
+
+/*
+ * Reflect mode, the io baseline: peer p is a plain forwarder that sends our
+ * frames back with Ethernet, IPv4 and UDP addresses swapped (no handshake,
+ * no crypto). Our session with it is ours in both directions (one key for
+ * tx and rx), so a reflected event packet opens, replays nothing, and each
+ * event is matched as an echo of itself: the same accounting and RTTs as
+ * with an echo daemon. The destination must be our own chain (the one
+ * daemon is cfg.origin_hash) so the echoed links validate. -EINVAL: no such
+ * peer, or another destination; -EPROTO: the peer's MAC is not known.
+ */
+int gen_reflect_session(struct gen *g, unsigned p, const uint8_t key[32], uint64_t session_id);
 
 /*
  * Retry schedule for ARP and the handshake: send, wait `wait_ms`, back off

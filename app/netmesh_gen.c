@@ -48,6 +48,7 @@ struct gen_opts {
 	uint32_t ip;
 	uint16_t udp_port, mtu;
 	bool has_peer_node, has_peer_static, show_identity, help, split_keys;
+	bool reflect; /* the peer is a plain forwarder: our own packets come back (io baseline) */
 	/* peers[0] from --peer-*, the rest from --also-peer */
 	struct gen_peer_config peers[GEN_MAX_PEERS];
 	unsigned n_peers;
@@ -58,7 +59,7 @@ struct gen_opts {
 	uint64_t rate, count;
 	uint32_t event_size, events_per_packet, idle_sleep_us;
 	uint32_t session_timeout_ms;
-	unsigned duration, stats_period;
+	unsigned duration, stats_period, warmup;
 };
 
 static void usage(const char *prog)
@@ -93,6 +94,14 @@ static void usage(const char *prog)
 	       "  --session-timeout-ms N  a session that heard nothing authenticated for N ms is\n"
 	       "                          dead: handshake again, in rounds, until one succeeds\n"
 	       "                          (default %u: three of the appliance's heartbeats; 0: never)\n"
+	       "  --warmup SEC            round trips only of events sent after the first SEC\n"
+	       "                          seconds (rtt_*: the measured window; default 0: all)\n"
+	       "  --reflect               the io baseline: the peer is a plain forwarder that sends\n"
+	       "                          our frames back with Ethernet/IPv4/UDP addresses swapped\n"
+	       "                          (dpdk-testpmd --forward-mode=5tswap). No handshake: one\n"
+	       "                          random key both ways, events to our own chain, each\n"
+	       "                          reflected event an echo. Needs --peer-mac; no --peer-node,\n"
+	       "                          --peer-static, --psk-file, --daemon, --also-peer\n"
 	       "  --show-identity         print node_id, entity_id, noise_static_pub of --keys and exit\n"
 	       "  --help                  this text\n"
 	       "The last line is machine-readable: 'gen: sent_events=N recv_events=N chain_ok=N\n"
@@ -262,6 +271,9 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 	} else if (strcmp(name, "stats-period") == 0) {
 		if ((rc = opt_uint(name, v, 0, 3600, &n)) == 0)
 			o->stats_period = (unsigned)n;
+	} else if (strcmp(name, "warmup") == 0) {
+		if ((rc = opt_uint(name, v, 0, 3600, &n)) == 0)
+			o->warmup = (unsigned)n;
 	} else if (strcmp(name, "idle-sleep-us") == 0) {
 		if ((rc = opt_uint(name, v, 0, 100000, &n)) == 0)
 			o->idle_sleep_us = (uint32_t)n;
@@ -272,6 +284,18 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 		rc = bad(name, v, "unknown option");
 	}
 	return rc;
+}
+
+/* --reflect: a forwarder has no identity or daemons, and must be reached by MAC (no ARP). */
+static int check_reflect(const struct gen_opts *o)
+{
+	if (!o->peers[0].mac_known)
+		return bad("reflect", "", "needs --peer-mac (a forwarder answers no ARP)");
+	if (o->has_peer_node || o->has_peer_static || o->psk_file[0] != '\0' || o->n_daemons != 0 ||
+	    o->n_peers != 1)
+		return bad("reflect", "", "takes no --peer-node, --peer-static, --psk-file, --daemon "
+			   "or --also-peer (it sends to our own chain on a key of its own)");
+	return 0;
 }
 
 static int check_required(const struct gen_opts *o)
@@ -286,6 +310,10 @@ static int check_required(const struct gen_opts *o)
 		return bad("ip", "", "is required");
 	if (o->peers[0].ep.ip == 0)
 		return bad("peer-ip", "", "is required");
+	if (o->duration != 0 && o->warmup >= o->duration)
+		return bad("warmup", "", "must be shorter than --duration");
+	if (o->reflect)
+		return check_reflect(o);
 	if (!o->has_peer_node)
 		return bad("peer-node", "", "is required (the appliance's node_id)");
 	if (!o->has_peer_static)
@@ -312,15 +340,17 @@ static int parse_args(struct gen_opts *o, int argc, char **argv)
 		{ "count", required_argument, NULL, 0 },      { "stats-period", required_argument, NULL, 0 },
 		{ "also-peer", required_argument, NULL, 0 },  { "idle-sleep-us", required_argument, NULL, 0 },
 		{ "session-timeout-ms", required_argument, NULL, 0 },
+		{ "warmup", required_argument, NULL, 0 },
 		{ "show-identity", no_argument, NULL, 'I' },  { "split-keys", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "reflect", no_argument, NULL, 'R' },        { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int idx, ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
-		if (ch == 'h' || ch == 'I' || ch == 'S') {
-			*(ch == 'h' ? &o->help : ch == 'I' ? &o->show_identity : &o->split_keys) = true;
+		if (ch == 'h' || ch == 'I' || ch == 'S' || ch == 'R') {
+			*(ch == 'h' ? &o->help : ch == 'I' ? &o->show_identity :
+			  ch == 'S' ? &o->split_keys : &o->reflect) = true;
 			continue;
 		}
 		if (ch != 0) {
@@ -535,8 +565,13 @@ static int gen_setup(struct ctx *c, struct gen_config *gc)
 	memcpy(gc->peers, c->o.peers, sizeof(gc->peers));
 	memcpy(gc->daemons, c->o.daemons, sizeof(gc->daemons));
 	memcpy(gc->daemon_any, c->o.daemon_any, sizeof(gc->daemon_any));
-	if ((rc = app_read_key32(c->o.psk_file, gc->psk)) < 0)
+	if (c->o.reflect) { /* our own chain comes back: the one destination */
+		gc->daemons[0] = gc->origin_hash;
+		gc->n_daemons = 1;
+		gc->session_timeout_ms = 0; /* a forwarder sends no heartbeats of its own */
+	} else if ((rc = app_read_key32(c->o.psk_file, gc->psk)) < 0) {
 		return rc;
+	}
 	c->g = calloc(1, sizeof(*c->g));
 	if (c->g == NULL)
 		return -ENOMEM;
@@ -706,10 +741,29 @@ static uint64_t buildable(struct ctx *c, uint64_t due)
 	return 0;
 }
 
+/* --reflect: a session with ourselves through the forwarder, on a fresh random key. */
+static int reflect_up(struct ctx *c)
+{
+	uint8_t key[32];
+	uint64_t session_id;
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(&session_id, sizeof(session_id));
+	int rc = gen_reflect_session(c->g, 0, key, session_id);
+	sodium_memzero(key, sizeof(key));
+	if (rc < 0) {
+		fprintf(stderr, "netmesh-gen: --reflect: %s\n", strerror(-rc));
+		return rc;
+	}
+	printf("gen: reflect mode: session %016" PRIx64 " with ourselves through the forwarder\n",
+	       session_id);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ traffic */
 
 struct run {
 	uint64_t start_ns, end_ns;   /* end 0: no duration limit */
+	uint64_t window_ns;          /* --warmup ends here (0: no warm-up, or it ended) */
 	uint64_t next_stats_ns;
 	struct gen_stats last;       /* at the previous stats line */
 	uint64_t last_ns;
@@ -756,6 +810,11 @@ static bool done_sending(const struct ctx *c, const struct run *r, uint64_t now)
 
 static void tick(struct ctx *c, struct run *r, uint64_t now)
 {
+	if (r->window_ns != 0 && now >= r->window_ns) {
+		gen_rtt_window(c->g);
+		r->window_ns = 0;
+		printf("gen: warm-up over: round trips from event %" PRIu64 " on\n", c->g->rtt_from);
+	}
 	if (c->o.stats_period != 0 && now >= r->next_stats_ns) {
 		print_period(c, r, now);
 		r->next_stats_ns += (uint64_t)c->o.stats_period * NS_PER_S;
@@ -886,7 +945,8 @@ static void print_summary(const struct ctx *c, double secs)
 	       " chain_errors=%" PRIu64 " chain_gaps=%" PRIu64 " lost_events=%" PRIu64
 	       " duplicate_events=%" PRIu64 " redirects=%" PRIu64 " redirects_ignored=%" PRIu64
 	       " late_replies=%" PRIu64 " rtt_samples=%" PRIu64 " rtt_p50_ns=%" PRIu64
-	       " rtt_p99_ns=%" PRIu64 " rtt_max_ns=%" PRIu64 " rtt_fwd_samples=%" PRIu64
+	       " rtt_p99_ns=%" PRIu64 " rtt_p999_ns=%" PRIu64 " rtt_max_ns=%" PRIu64
+	       " rtt_fwd_samples=%" PRIu64
 	       " rtt_fwd_max_ns=%" PRIu64
 	       " sent_packets=%" PRIu64 " recv_packets=%" PRIu64 " drops=%" PRIu64
 	       " heartbeats_sent=%" PRIu64 " heartbeats_recv=%" PRIu64 " daemons=%u peers=%u"
@@ -895,7 +955,7 @@ static void print_summary(const struct ctx *c, double secs)
 	       st->tx_events, st->rx_events, st->chain_ok, st->chain_errors, st->chain_gaps,
 	       gen_lost_events(g), st->duplicate_events, st->redirects, st->redirects_ignored,
 	       st->late_replies, st->rtt_samples, gen_rtt_quantile(g, 0.5), gen_rtt_quantile(g, 0.99),
-	       st->rtt_max_ns, st->rtt_fwd_samples, st->rtt_fwd_max_ns,
+	       gen_rtt_quantile(g, 0.999), st->rtt_max_ns, st->rtt_fwd_samples, st->rtt_fwd_max_ns,
 	       st->tx_packets, st->rx_packets, gen_drops_total(st),
 	       st->tx_heartbeats, st->rx_heartbeats, g->n_checks, g->n_peers, g->per_packet,
 	       g->cfg.event_size, secs, secs > 0 ? st->tx_packets / secs : 0,
@@ -908,6 +968,7 @@ static int run_traffic(struct ctx *c)
 	struct run r = { .start_ns = nm_mono_ns() };
 	r.last_ns = r.start_ns;
 	r.end_ns = c->o.duration ? r.start_ns + (uint64_t)c->o.duration * NS_PER_S : 0;
+	r.window_ns = c->o.warmup ? r.start_ns + (uint64_t)c->o.warmup * NS_PER_S : 0;
 	r.next_stats_ns = r.start_ns + (uint64_t)c->o.stats_period * NS_PER_S;
 	for (unsigned i = 0; i < GEN_MAX_PEERS; i++)
 		c->peer_tx_ns[i] = r.start_ns;
@@ -963,7 +1024,7 @@ static int run(struct ctx *c)
 	sodium_memzero(gc.psk, sizeof(gc.psk)); /* gen_init kept its own copy */
 	if (rc < 0)
 		return EXIT_SETUP;
-	if (wait_link(c) < 0 || connect_peers(c) < 0) {
+	if (wait_link(c) < 0 || (c->o.reflect ? reflect_up(c) : connect_peers(c)) < 0) {
 		print_summary(c, 0);
 		return EXIT_HANDSHAKE;
 	}

@@ -6,11 +6,17 @@
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 #   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
 #   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state
+#   scripts/bench.sh latency [--help]   event round trips through the appliance vs an io forwarder
+#                                       on a memif pair (scripts/bench_latency.sh)
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 part=${1:-}
+if [ "$part" = latency ]; then
+  shift
+  exec "$(dirname "$0")/bench_latency.sh" "$@"
+fi
 case "$part" in
   runtime)
     eal=(--vdev=net_null0 -l 0) ;;
@@ -29,7 +35,7 @@ case "$part" in
   migration)
     # In-process runtimes, no port; each figure's command line is listed below.
     eal=() ;;
-  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|migration" >&2; exit 2 ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|latency|migration" >&2; exit 2 ;;
 esac
 
 nm_build

@@ -49,17 +49,22 @@ nm_wait_pid() {
 }
 
 # nm_stop_pid PID [SECONDS]: SIGINT a process we started, SIGKILL it after SECONDS (default 10),
-# reap it. Nothing when PID is empty or gone; always 0.
+# reap it. Nothing when PID is empty or gone; always 0. Its exit status is left in
+# nm_stop_status (128+N: killed by signal N; 0 when there was nothing to stop).
+# shellcheck disable=SC2034 # nm_stop_status is read by the callers
 nm_stop_pid() {
   local pid=$1 secs=${2:-10} rc=0
+  nm_stop_status=0
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill -INT "$pid" 2>/dev/null || true
   nm_wait_pid "$pid" "$secs" || rc=$?
   if [ "$rc" = 124 ]; then
     echo "${0##*/}: pid $pid did not stop in $secs s: killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
   fi
+  nm_stop_status=$rc
 }
 
 # Remove EAL's runtime dirs of these file prefixes (root's and a user's).
@@ -88,32 +93,43 @@ nm_demo_binaries() {
   done
 }
 #
+# nm_make_nodes DIR APP_BIN GEN_BIN [SEED_NAME...]: a demo node pair in DIR: a PSK, one 32-byte
+# seed per further name (DIR/NAME.seed, mode 0600), the appliance's and the generator's keys.
+# Sets app_node, app_static and gen_node.
+# shellcheck disable=SC2034 # app_* and gen_node are the caller's
+nm_make_nodes() {
+  local dir=$1 app=$2 gen=$3 f
+  shift 3
+  for f in psk "${@/%/.seed}"; do
+    head -c 32 /dev/urandom > "$dir/$f"
+    chmod 600 "$dir/$f"
+  done
+  "$app" --no-huge -m 64 --no-shconf --no-telemetry -l 0 --no-pci "--log-level=lib.*:error" -- \
+    --keys "$dir/app-keys" --show-identity > "$dir/app.id" || return 1
+  "$gen" --keys "$dir/gen-keys" --show-identity > "$dir/gen.id" || return 1
+  app_node=$(nm_field node_id "$dir/app.id")
+  app_static=$(nm_field noise_static_pub "$dir/app.id")
+  gen_node=$(nm_field node_id "$dir/gen.id")
+  if [ -z "$app_node" ] || [ -z "$app_static" ] || [ -z "$gen_node" ]; then
+    echo "could not read the identities in $dir" >&2
+    return 1
+  fi
+}
+#
 # nm_demo_prepare DIR APP_BIN GEN_BIN: keys, a PSK and two daemon seeds in DIR, then sets
 # NM_APP_LCORES, NM_GEN_LCORES and NM_APP_OPTS (the appliance's options after "--").
 # Two CPUs: the appliance's main lcore (it sleeps between duties) on CPU 0, its worker on CPU 1,
 # the generator on CPU 0 beside the mostly idle main lcore, so the worker keeps a CPU to itself.
 # shellcheck disable=SC2034 # NM_* are the caller's
 nm_demo_prepare() {
-  local dir=$1 app_bin=$2 gen_bin=$3 f
+  local dir=$1 app_bin=$2 gen_bin=$3
   if [ "$(nproc)" -ge 2 ]; then
     NM_APP_LCORES=0@0,1@1 NM_GEN_LCORES=0@0
   else
     NM_APP_LCORES=0@0,1@0 NM_GEN_LCORES=0@0
   fi
-  for f in psk echo.seed counter.seed; do
-    head -c 32 /dev/urandom > "$dir/$f"
-    chmod 600 "$dir/$f"
-  done
-  "$app_bin" --no-huge -m 64 --no-shconf --no-telemetry -l 0 --no-pci "--log-level=lib.*:error" \
-    -- --keys "$dir/app-keys" --show-identity > "$dir/app.id" || return 1
-  "$gen_bin" --keys "$dir/gen-keys" --show-identity > "$dir/gen.id" || return 1
-  NM_APP_NODE=$(nm_field node_id "$dir/app.id")
-  NM_APP_STATIC=$(nm_field noise_static_pub "$dir/app.id")
-  NM_GEN_NODE=$(nm_field node_id "$dir/gen.id")
-  if [ -z "$NM_APP_NODE" ] || [ -z "$NM_APP_STATIC" ] || [ -z "$NM_GEN_NODE" ]; then
-    echo "# could not read the identities" >&2
-    return 1
-  fi
+  nm_make_nodes "$dir" "$app_bin" "$gen_bin" echo counter || return 1
+  NM_APP_NODE=$app_node NM_APP_STATIC=$app_static NM_GEN_NODE=$gen_node
   NM_APP_OPTS=(--ip 127.0.0.1 --keys "$dir/app-keys" --psk-file "$dir/psk"
     --daemon "echo:$dir/echo.seed:1" --daemon "counter:$dir/counter.seed:1"
     --peer "127.0.0.2,node=$NM_GEN_NODE")

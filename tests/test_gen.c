@@ -1232,7 +1232,93 @@ START_TEST(test_rtt_percentiles)
 	ck_assert_msg(p99 >= 99000 - 99000 / 128 && p99 <= 99000 + 99000 / 128, "p99 %lu",
 		      (unsigned long)p99);
 	ck_assert_uint_eq(gen_rtt_quantile(f.g, 1.0), 100000);
+	ck_assert_uint_eq(gen_rtt_quantile(f.g, 0.999), 100000); /* the top 0.1 % of 100: the max */
 	ck_assert_uint_le(gen_rtt_quantile(f.g, 0.01), 1000 + 1000 / 128);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* gen_rtt_window: warm-up round trips are forgotten, and events sent before it never count. */
+START_TEST(test_rtt_window)
+{
+	struct fixture f;
+	uint8_t early[GEN_FRAME_MAX], reply[GEN_FRAME_MAX];
+	fixture_init(&f);
+	f.cfg.n_daemons = 1;
+	f.cfg.events_per_packet = 1;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	establish(&f);
+	gen_set_now(f.g, 1000);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	size_t rlen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, reply);
+	gen_set_now(f.g, 901000); /* warm-up: 900 us */
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	size_t elen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, early); /* in flight */
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 900000);
+	gen_rtt_window(f.g);
+	ck_assert_uint_eq(f.g->st.rtt_samples, 0);
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 0);
+	ck_assert_uint_eq(f.g->dest[0].rtt_max_ns, 0);
+	ck_assert_uint_eq(gen_rtt_quantile(f.g, 0.5), 0);
+	gen_set_now(f.g, 1000000);
+	ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+	rlen = responder_echo(&f.r, &f.r, 0, f.frame, f.len, reply);
+	gen_set_now(f.g, 1002000);
+	ck_assert_int_eq(gen_rx(f.g, early, elen, NULL), GEN_RX_CONSUMED); /* sent before: no RTT */
+	ck_assert_int_eq(gen_rx(f.g, reply, rlen, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.rtt_samples, 1);
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 2000);
+	ck_assert_uint_eq(gen_rtt_quantile(f.g, 0.5), 2000);
+	ck_assert_uint_eq(f.g->dest[0].answered, 3); /* accounting is not windowed */
+	ck_assert_uint_eq(gen_lost_events(f.g), 0);
+	fixture_fini(&f);
+}
+END_TEST
+
+/* What a plain forwarder does to a frame: addresses swapped, the bytes after UDP untouched. */
+static void reflect(uint8_t *frame, size_t len)
+{
+	refresh_udp(frame, len); /* rebuilt from APP_EP to GEN_EP: the swap, checksums included */
+}
+
+/* Reflect mode: our own packets come back and count as echoes, with RTTs and chains. */
+START_TEST(test_reflect_session)
+{
+	struct fixture f;
+	uint8_t key[32], copy[GEN_FRAME_MAX];
+	memset(key, 0x5a, sizeof(key));
+	fixture_init(&f);
+	ck_assert_int_eq(gen_reflect_session(f.g, 0, key, 0x77), -EINVAL); /* daemons, not our chain */
+	f.cfg.n_daemons = 1;
+	f.cfg.daemons[0] = GEN_ORIGIN;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	ck_assert_int_eq(gen_reflect_session(f.g, 0, key, 0x77), -EPROTO); /* MAC unknown */
+	f.cfg.peers[0].mac_known = true;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	ck_assert_int_eq(gen_reflect_session(f.g, 1, key, 0x77), -EINVAL);
+	ck_assert_int_eq(gen_reflect_session(f.g, 0, key, 0x77), 0);
+	ck_assert(gen_all_established(f.g));
+	for (uint64_t i = 0; i < 4; i++) {
+		gen_set_now(f.g, i * 10000);
+		ck_assert_int_eq(gen_build_events(f.g, f.frame, sizeof(f.frame), &f.len), 0);
+		reflect(f.frame, f.len);
+		memcpy(copy, f.frame, f.len); /* gen_rx opens in place */
+		gen_set_now(f.g, i * 10000 + 1000 * (i + 1));
+		ck_assert_int_eq(gen_rx(f.g, f.frame, f.len, NULL), GEN_RX_CONSUMED);
+	}
+	ck_assert_uint_eq(f.g->st.chain_ok, 12);
+	ck_assert_uint_eq(f.g->st.chain_errors, 0);
+	ck_assert_uint_eq(f.g->dest[0].echoed, 12);
+	ck_assert_uint_eq(f.g->dest[0].answered, 12);
+	ck_assert_uint_eq(f.g->st.rtt_samples, 12);
+	ck_assert_uint_eq(f.g->st.rtt_max_ns, 4000);
+	ck_assert_uint_eq(gen_lost_events(f.g), 0);
+	ck_assert_uint_eq(gen_drops_total(&f.g->st), 0);
+	/* The same frame twice is a replay, not a second answer. */
+	ck_assert_int_eq(gen_rx(f.g, copy, f.len, NULL), GEN_RX_CONSUMED);
+	ck_assert_uint_eq(f.g->st.drops[NM_DROP_REPLAY_DUP], 1);
+	ck_assert_uint_eq(f.g->st.duplicate_events, 0);
 	fixture_fini(&f);
 }
 END_TEST
@@ -1550,6 +1636,8 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_duplicates_and_unanswered);
 	tcase_add_test(tc, test_rtt_percentiles);
 	tcase_add_test(tc, test_drain_waits_for_outstanding);
+	tcase_add_test(tc, test_rtt_window);
+	tcase_add_test(tc, test_reflect_session);
 	tcase_add_test(tc, test_random_messages_accounted);
 	suite_add_tcase(s, tc);
 
