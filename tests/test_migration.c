@@ -644,6 +644,85 @@ START_TEST(link_down_past_discard_timeout_reverts_to_source)
 }
 END_TEST
 
+/*
+ * Migrate `from` -> `to` with their link down when it starts (the demo's
+ * flap): the hold grows while the snapshot is retransmitted into the outage
+ * (`steps` steps, one event each), then the link returns and the whole hold
+ * ships at the commit.
+ */
+static void migrate_across_outage(struct net *n, uint64_t o, int from, int to, uint32_t steps)
+{
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	struct nm_error e;
+	n->p.link_down[from][to] = n->p.link_down[to][from] = true;
+	ck_assert_msg(nm_mig_start(n->p.nodes[from].mig, o, nid(n, from), nid(n, to), &opts,
+				   n->p.now, &e) == 0, "%s", e.msg);
+	run(n, steps, 1);
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[from].mig, o), NM_MIG_PHASE_TRANSFER);
+	n->p.link_down[from][to] = n->p.link_down[to][from] = false;
+	run_until_idle(n, o, 1);
+	ck_assert(last_ok(n, from, o));
+	run(n, 2000, 0); /* every forwarded event acked, forwarding over */
+}
+
+/*
+ * Round 1 of the flap demo left the daemon's held events behind a gap on the
+ * target (BufferedEvents larger than a datagram, refused on every send) and
+ * the source forwarding forever, so round 2 failed with NotReady. Both ways
+ * across an outage: every event runs once, and the source's forwarding ends.
+ */
+START_TEST(a_link_outage_at_the_start_loses_no_event_either_way)
+{
+	uint64_t o;
+	struct net *n = faulty_pair(0x7006, &o);
+	n->p.loss_pct = 0;
+	n->p.max_delay_ms = 0;
+	migrate_across_outage(n, o, 0, 1, 300);
+	ck_assert_uint_eq(live_count(n, o, NULL), 1);
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[0].mig, n->p.now, NULL, 0), 0);
+	check_exactly_once(n, o, true);
+	migrate_across_outage(n, o, 1, 0, 300);
+	ck_assert_uint_eq(n->p.too_long, 0); /* every message fit the transport */
+	end_live_on(n, o, 0);
+}
+END_TEST
+
+/*
+ * An event no BufferedEvents can carry (upstream's decoder refuses payloads
+ * over 7000 bytes) reaches the source during the hold: the source tells the
+ * target to skip its mseq instead of leaving a gap the target would wait on
+ * forever. The events after it replay; the drop is counted on both sides.
+ */
+START_TEST(an_event_too_large_to_hand_over_is_skipped_not_waited_for)
+{
+	uint64_t o;
+	struct net *n = faulty_pair(0x7007, &o);
+	n->p.loss_pct = 0;
+	n->p.max_delay_ms = 0;
+	n->p.link_down[0][1] = n->p.link_down[1][0] = true;
+	start_0_to_1(n, o);
+	run(n, 10, 1);
+	static uint8_t big[NM_MIG_MAX_EVENT_PAYLOAD + 100];
+	struct nm_event ev = { .link = { 0xABCDull, 0, 1, 0 }, .payload = big, .len = sizeof(big) };
+	ck_assert_int_eq(nm_runtime_deliver_from(n->p.nodes[0].rt, o, &ev, SENDER_NODE, n->out, NULL),
+			 0); /* held */
+	run(n, 10, 1);
+	n->p.link_down[0][1] = n->p.link_down[1][0] = false;
+	run_until_idle(n, o, 1);
+	ck_assert(last_ok(n, 0, o));
+	run(n, 2000, 0);
+	struct nm_mig_stats src, dst;
+	nm_mig_stats(n->p.nodes[0].mig, &src);
+	nm_mig_stats(n->p.nodes[1].mig, &dst);
+	ck_assert_uint_eq(src.events_too_large, 1);
+	ck_assert_uint_eq(dst.events_skipped, 1);
+	ck_assert_uint_eq(dst.decode_errors, 0);
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[0].mig, n->p.now, NULL, 0), 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 START_TEST(non_last_output_state_keeps_one_chain)
 {
 	/* rec's state (count, sums) is never its last output (count, id): without
@@ -1860,6 +1939,8 @@ static Suite *suite(void)
 	tcase_add_test(t, source_killed_after_cutover_daemon_lives_on_target);
 	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
+	tcase_add_test(t, a_link_outage_at_the_start_loses_no_event_either_way);
+	tcase_add_test(t, an_event_too_large_to_hand_over_is_skipped_not_waited_for);
 	tcase_add_test(t, non_last_output_state_keeps_one_chain);
 	suite_add_tcase(s, t);
 	t = tcase_create("garbage");
