@@ -14,8 +14,8 @@
 #
 # demo_migrate.sh SRC BUILD flap: the clean demo's verdict while each round's migrations start
 # with the targets' wire ports down for 1.5 s: the migrations retransmit across the outage and
-# complete; no event is lost (the generator only talks to the sources meanwhile). Fails today:
-# docs/migration.md, "Known limits seen with the demo".
+# complete, the daemons come back across the old node's outage; no event is lost (the generator
+# only talks to the sources meanwhile). docs/migration.md, "Known limits seen with the demo".
 set -euo pipefail
 src=$1
 build=$2
