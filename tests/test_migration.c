@@ -644,25 +644,43 @@ START_TEST(link_down_past_discard_timeout_reverts_to_source)
 }
 END_TEST
 
-/*
- * Migrate `from` -> `to` with their link down when it starts (the demo's
- * flap): the hold grows while the snapshot is retransmitted into the outage
- * (`steps` steps, one event each), then the link returns and the whole hold
- * ships at the commit.
- */
-static void migrate_across_outage(struct net *n, uint64_t o, int from, int to, uint32_t steps)
+/* Start `from` -> `to` with their link down (the demo's flap): the hold grows
+ * while the snapshot is retransmitted into the outage. */
+static void start_in_outage(struct net *n, uint64_t o, int from, int to)
 {
 	struct nm_mig_opts opts = nm_mig_opts_default();
 	struct nm_error e;
 	n->p.link_down[from][to] = n->p.link_down[to][from] = true;
 	ck_assert_msg(nm_mig_start(n->p.nodes[from].mig, o, nid(n, from), nid(n, to), &opts,
 				   n->p.now, &e) == 0, "%s", e.msg);
-	run(n, steps, 1);
+}
+
+/* The link returns: the whole hold ships at the commit; it completes, forwarding ends. */
+static void outage_ends(struct net *n, uint64_t o, int from, int to)
+{
 	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[from].mig, o), NM_MIG_PHASE_TRANSFER);
 	n->p.link_down[from][to] = n->p.link_down[to][from] = false;
 	run_until_idle(n, o, 1);
 	ck_assert(last_ok(n, from, o));
 	run(n, 2000, 0); /* every forwarded event acked, forwarding over */
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[from].mig, n->p.now, NULL, 0), 0);
+}
+
+/* Across an outage of `steps` steps, one event each. */
+static void migrate_across_outage(struct net *n, uint64_t o, int from, int to, uint32_t steps)
+{
+	start_in_outage(n, o, from, to);
+	run(n, steps, 1);
+	outage_ends(n, o, from, to);
+}
+
+/* A faulty_pair without faults but the outages the test makes. */
+static struct net *clean_pair(uint64_t seed, uint64_t *origin)
+{
+	struct net *n = faulty_pair(seed, origin);
+	n->p.loss_pct = 0;
+	n->p.max_delay_ms = 0;
+	return n;
 }
 
 /*
@@ -674,13 +692,10 @@ static void migrate_across_outage(struct net *n, uint64_t o, int from, int to, u
 START_TEST(a_link_outage_at_the_start_loses_no_event_either_way)
 {
 	uint64_t o;
-	struct net *n = faulty_pair(0x7006, &o);
-	n->p.loss_pct = 0;
-	n->p.max_delay_ms = 0;
+	struct net *n = clean_pair(0x7006, &o);
 	migrate_across_outage(n, o, 0, 1, 300);
 	ck_assert_uint_eq(live_count(n, o, NULL), 1);
 	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
-	ck_assert_uint_eq(nm_mig_list(n->p.nodes[0].mig, n->p.now, NULL, 0), 0);
 	check_exactly_once(n, o, true);
 	migrate_across_outage(n, o, 1, 0, 300);
 	ck_assert_uint_eq(n->p.too_long, 0); /* every message fit the transport */
@@ -697,28 +712,21 @@ END_TEST
 START_TEST(an_event_too_large_to_hand_over_is_skipped_not_waited_for)
 {
 	uint64_t o;
-	struct net *n = faulty_pair(0x7007, &o);
-	n->p.loss_pct = 0;
-	n->p.max_delay_ms = 0;
-	n->p.link_down[0][1] = n->p.link_down[1][0] = true;
-	start_0_to_1(n, o);
+	struct net *n = clean_pair(0x7007, &o);
+	start_in_outage(n, o, 0, 1);
 	run(n, 10, 1);
 	static uint8_t big[NM_MIG_MAX_EVENT_PAYLOAD + 100];
 	struct nm_event ev = { .link = { 0xABCDull, 0, 1, 0 }, .payload = big, .len = sizeof(big) };
 	ck_assert_int_eq(nm_runtime_deliver_from(n->p.nodes[0].rt, o, &ev, SENDER_NODE, n->out, NULL),
 			 0); /* held */
 	run(n, 10, 1);
-	n->p.link_down[0][1] = n->p.link_down[1][0] = false;
-	run_until_idle(n, o, 1);
-	ck_assert(last_ok(n, 0, o));
-	run(n, 2000, 0);
+	outage_ends(n, o, 0, 1);
 	struct nm_mig_stats src, dst;
 	nm_mig_stats(n->p.nodes[0].mig, &src);
 	nm_mig_stats(n->p.nodes[1].mig, &dst);
 	ck_assert_uint_eq(src.events_too_large, 1);
 	ck_assert_uint_eq(dst.events_skipped, 1);
 	ck_assert_uint_eq(dst.decode_errors, 0);
-	ck_assert_uint_eq(nm_mig_list(n->p.nodes[0].mig, n->p.now, NULL, 0), 0);
 	end_live_on(n, o, 1);
 }
 END_TEST
