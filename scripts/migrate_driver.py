@@ -14,7 +14,9 @@ migration of it in progress anywhere: a daemon on no node or on two is a placeme
 
 --flap-ms: take each target's netmesh-wire port down, start the round's migrations, and bring
 the ports up MS milliseconds later (nodes are on wire ports 0, 1, ... in --node order): every
-migration is in flight during the outage and must ride it out with retransmissions. (Taking the
+migration is in flight during the outage and must ride it out with retransmissions. No round
+starts later than MS + 5 s before the end (a round across the outage takes up to that long), so
+the last one ends while the generator still listens. (Taking the
 link down after the start raced a 50 ms migration: the outage then hit the generator's events to
 the daemon's new home instead.)
 
@@ -35,6 +37,7 @@ import time
 import nm_telemetry
 
 TELEMETRY_TIMEOUT_S = 30.0
+RTO_MAX_S = 2.0  # the engine's default retransmission cap (rto_max_ms)
 
 
 def hexid(s):
@@ -210,9 +213,18 @@ class Driver:
             print("state: %s drops %s" % (n.name, " ".join(
                 "%s=%s" % (k, v) for k, v in sorted(drops.items()) if v)), flush=True)
 
+    def last_start(self, end):
+        """The latest a round may start: its migrations must end while the generator still sends
+        and listens (it stops at the same duration). Across a flap of F s a round takes up to F s
+        plus two retransmission caps (the one that meets the link back may be lost) plus 1 s."""
+        tail = self.args.period / 2
+        if self.args.flap_ms:
+            tail = max(tail, self.args.flap_ms / 1e3 + 2 * RTO_MAX_S + 1.0)
+        return end - tail
+
     def run(self):
         end = time.monotonic() + self.args.duration
-        while time.monotonic() + self.args.period / 2 < end:
+        while time.monotonic() < self.last_start(end):
             t = time.monotonic()
             started = self.start_round()
             for m in started:
