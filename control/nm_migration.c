@@ -35,10 +35,15 @@
 #define BACKOFF_BASE_MS 500     /* NotReady: min(500 ms << min(n-1, 5), 16 s) */
 #define BACKOFF_MAX_MS 16000
 #define DISCARDED_TEXT "restore discarded before activation"
+#define HOLD_OVERFLOW_TEXT "hold overflow: the held events ran at the source"
+#define MAX_SENDERS (UINT16_MAX / 8) /* one SENDERS TLV */
+#define MIN_MESSAGE 7168u            /* max_msg floor: a 7000-byte chunk or event fits */
 
-/* One migrated event, owned by the engine. */
+/* One migrated event, owned by the engine; or (target, skip > 0) a run of
+ * mseqs the source will never send (no payload). */
 struct mev {
 	uint64_t mseq, sender;
+	uint64_t skip;      /* > 0: mseq .. mseq + skip - 1 never come */
 	struct nm_event ev; /* payload: malloc'd, ev.len bytes */
 };
 
@@ -176,17 +181,36 @@ static int mevq_insert(struct mevq *q, uint64_t mseq, uint64_t sender, const str
 	if (ev->len)
 		memcpy(p, ev->payload, ev->len);
 	memmove(q->v + at + 1, q->v + at, (q->n - at) * sizeof(*q->v));
-	q->v[at] = (struct mev){ mseq, sender, *ev };
+	q->v[at] = (struct mev){ mseq, sender, 0, *ev };
 	q->v[at].ev.payload = p;
 	q->n++;
 	return 0;
 }
 
-/* Drop events with mseq <= through from the front. */
+/* The last mseq an entry covers. */
+static uint64_t mev_last(const struct mev *e)
+{
+	return e->skip > 0 ? e->mseq + e->skip - 1 : e->mseq;
+}
+
+/* Target: mseq .. mseq + n - 1 will never come (the source said so). */
+static int mevq_insert_skip(struct mevq *q, uint64_t mseq, uint64_t n)
+{
+	static const uint8_t none;
+	struct nm_event ev = { .payload = &none, .len = 0 };
+	int rc = mevq_insert(q, mseq, 0, &ev);
+	if (rc == 0)
+		for (size_t i = 0; i < q->n; i++)
+			if (q->v[i].mseq == mseq)
+				q->v[i].skip = n;
+	return rc;
+}
+
+/* Drop entries with mseq <= through from the front. */
 static void mevq_drop_through(struct mevq *q, uint64_t through)
 {
 	size_t k = 0;
-	while (k < q->n && q->v[k].mseq <= through)
+	while (k < q->n && mev_last(&q->v[k]) <= through)
 		free((void *)q->v[k++].ev.payload);
 	if (k == 0)
 		return; /* an empty queue has no array: memmove(NULL, ...) is UB even for 0 bytes */
@@ -468,47 +492,129 @@ static int send_chunks(struct nm_migration *m, struct rec *r, uint64_t now, bool
 	return rc;
 }
 
-/* BufferedEvents for events[from..) of q, in messages of about max_msg bytes. */
+/* The trailer of one BufferedEvents: MSEQ (numbered), SENDERS, SKIP (skip > 0), the id. */
+struct ev_trailer {
+	struct nm_mig_ext ext;
+	struct nm_mig_tlv tlv[2];
+	uint8_t skipb[8], midb[8];
+};
+
+static void ev_trailer_init(struct ev_trailer *t, const struct rec *r, uint64_t mseq,
+			    const uint8_t *senders, uint32_t n, uint64_t skip, bool numbered)
+{
+	*t = (struct ev_trailer){ .ext = { .mseq = mseq, .senders = senders, .nsenders = n } };
+	size_t k = 0;
+	if (skip > 0) {
+		nm_put_le64(t->skipb, skip);
+		t->tlv[k++] = (struct nm_mig_tlv){ NM_MIG_TLV_SKIP, 8, t->skipb };
+	}
+	if (r->mid != 0) {
+		nm_put_le64(t->midb, r->mid);
+		t->tlv[k++] = (struct nm_mig_tlv){ NM_MIG_TLV_MIGRATION_ID, 8, t->midb };
+	}
+	t->ext.extra = t->tlv;
+	t->ext.nextra = k;
+	if (numbered) /* a hand-back carries no MSEQ: it is no migration's stream */
+		nm_mig_ext_set(&t->ext, NM_MIG_TLV_MSEQ);
+	nm_mig_ext_set(&t->ext, NM_MIG_TLV_SENDERS);
+}
+
+/* Body and trailer bytes of a BufferedEvents without events (SKIP aside). */
+static size_t events_overhead(const struct rec *r, bool numbered)
+{
+	struct ev_trailer t;
+	ev_trailer_init(&t, r, 0, NULL, 0, 0, numbered);
+	return NM_MIG_BUFFERED_EVENTS_HDR + nm_mig_ext_size(&t.ext);
+}
+
+/* What one more event adds to a BufferedEvents: its record and its sender. */
+static size_t event_cost(const struct nm_event *ev)
+{
+	return NM_MIG_EVENT_MIN_WIRE + (size_t)ev->len + 8;
+}
+
+/* Can any BufferedEvents carry it (upstream's decoder refuses larger payloads)? */
+static bool event_fits(const struct nm_migration *m, size_t overhead, const struct nm_event *ev)
+{
+	return ev->len <= NM_MIG_MAX_EVENT_PAYLOAD && overhead + event_cost(ev) <= m->max_msg;
+}
+
+/* Events no BufferedEvents can carry among q's entries through `through`. */
+static uint64_t count_too_large(const struct nm_migration *m, const struct rec *r,
+				const struct mevq *q, uint64_t through, bool numbered)
+{
+	size_t overhead = events_overhead(r, numbered);
+	uint64_t n = 0;
+	for (size_t i = 0; i < q->n && q->v[i].mseq <= through; i++)
+		n += !event_fits(m, overhead, &q->v[i].ev);
+	return n;
+}
+
+/*
+ * One BufferedEvents: q->v[from..to) (the caller measured them against
+ * max_msg), the first numbered `first`; or, with skip > 0 and no events,
+ * "mseq first .. first + skip - 1 never come".
+ */
+static void send_batch(struct nm_migration *m, struct rec *r, uint64_t dest, const struct mevq *q,
+		       size_t from, size_t to, uint64_t first, uint64_t skip, bool numbered)
+{
+	const size_t n = to - from;
+	uint8_t *buf = malloc(m->max_msg), *senders = malloc(8 * n + 8);
+	if (buf == NULL || senders == NULL) {
+		free(buf);
+		free(senders);
+		return; /* retransmitted on the next timer */
+	}
+	struct nm_mig_events_builder b;
+	nm_mig_events_begin(&b, buf, m->max_msg, r->origin);
+	for (size_t i = from; i < to; i++) {
+		nm_mig_events_add(&b, &q->v[i].ev);
+		nm_put_le64(senders + 8 * (i - from), q->v[i].sender);
+	}
+	size_t body = nm_mig_events_finish(&b), tl = 0;
+	struct ev_trailer t;
+	ev_trailer_init(&t, r, first, senders, (uint32_t)n, skip, numbered);
+	if (nm_mig_ext_encode(&t.ext, buf + body, m->max_msg - body, &tl) == 0 &&
+	    deliver_out(m, dest, buf, body + tl) == 0)
+		r->bytes_sent += body + tl;
+	free(buf);
+	free(senders);
+}
+
+/*
+ * BufferedEvents for q->v[from..), each message within max_msg bytes, trailer
+ * included: the transport refuses a larger one on every retry, which left a
+ * gap the target waited on forever. In a migration's stream (numbered), mseqs
+ * the source will never send (lost while taking them, or events no
+ * BufferedEvents can carry) go out as explicit skips, so the target's replay
+ * never waits for them either.
+ */
 static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, const struct mevq *q,
 			size_t from, bool numbered)
 {
+	const size_t overhead = events_overhead(r, numbered);
 	while (from < q->n) {
-		size_t cap = NM_MIG_BUFFERED_EVENTS_HDR + NM_MIG_EVENT_MIN_WIRE + q->v[from].ev.len;
-		if (cap < m->max_msg)
-			cap = m->max_msg;
-		size_t max_events = cap / NM_MIG_EVENT_MIN_WIRE + 1;
-		size_t room = cap + 64 + 8 * max_events; /* body, then magic + MSEQ + SENDERS + id */
-		uint8_t *buf = malloc(room), *senders = malloc(8 * max_events);
-		if (buf == NULL || senders == NULL) {
-			free(buf);
-			free(senders);
-			return; /* retransmitted on the next timer */
+		const struct mev *e = &q->v[from];
+		uint64_t prev = r->acked;
+		if (from > 0 && q->v[from - 1].mseq > prev)
+			prev = q->v[from - 1].mseq;
+		if (numbered && e->mseq > prev + 1)
+			send_batch(m, r, dest, q, from, from, prev + 1, e->mseq - prev - 1, true);
+		size_t to = from, used = overhead;
+		bool fits = event_fits(m, overhead, &e->ev);
+		/* Consecutive mseq only (one MSEQ TLV names the first); every one fits or none. */
+		while (to < q->n && event_fits(m, overhead, &q->v[to].ev) == fits &&
+		       (to == from || q->v[to].mseq == q->v[to - 1].mseq + 1) &&
+		       (!fits || (to - from < MAX_SENDERS &&
+				  used + event_cost(&q->v[to].ev) <= m->max_msg))) {
+			used += event_cost(&q->v[to].ev);
+			to++;
 		}
-		struct nm_mig_events_builder b;
-		nm_mig_events_begin(&b, buf, cap, r->origin);
-		size_t i = from;
-		/* Consecutive mseq only: one MSEQ TLV names the first. */
-		while (i < q->n && (i == from || q->v[i].mseq == q->v[i - 1].mseq + 1) &&
-		       nm_mig_events_add(&b, &q->v[i].ev) == 0) {
-			nm_put_le64(senders + 8 * (i - from), q->v[i].sender);
-			i++;
-		}
-		size_t body = nm_mig_events_finish(&b), tl = 0;
-		uint8_t midb[8];
-		nm_put_le64(midb, r->mid);
-		struct nm_mig_tlv tlv = { NM_MIG_TLV_MIGRATION_ID, 8, midb };
-		struct nm_mig_ext ext = { .mseq = q->v[from].mseq, .senders = senders,
-					  .nsenders = (uint32_t)(i - from), .extra = &tlv,
-					  .nextra = r->mid != 0 };
-		if (numbered) /* a hand-back carries no MSEQ: it is no migration's stream */
-			nm_mig_ext_set(&ext, NM_MIG_TLV_MSEQ);
-		nm_mig_ext_set(&ext, NM_MIG_TLV_SENDERS);
-		if (nm_mig_ext_encode(&ext, buf + body, room - body, &tl) == 0 &&
-		    deliver_out(m, dest, buf, body + tl) == 0)
-			r->bytes_sent += body + tl;
-		free(buf);
-		free(senders);
-		from = i;
+		if (fits)
+			send_batch(m, r, dest, q, from, to, e->mseq, 0, numbered);
+		else if (numbered) /* counted once dropped (source_acked) */
+			send_batch(m, r, dest, q, from, from, e->mseq, q->v[to - 1].mseq - e->mseq + 1, true);
+		from = to;
 	}
 }
 
@@ -562,8 +668,7 @@ static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	/* The tap can refuse: its owner called the migration off first (a full hold). */
 	if (m->tap->forward(m->tap->ctx, r->origin, r->target) < 0) {
-		struct nm_mig_reason why = reason_state("the source could not hold the daemon's "
-							"events; they were processed at the source");
+		struct nm_mig_reason why = reason_state(HOLD_OVERFLOW_TEXT);
 		source_fail(m, r, now, &why); /* frees r */
 		return;
 	}
@@ -622,12 +727,15 @@ static void source_activated(struct nm_migration *m, struct rec *r, uint64_t now
 	}
 }
 
-static void source_acked(struct rec *r, uint64_t ack)
+static void source_acked(struct nm_migration *m, struct rec *r, uint64_t ack)
 {
 	if (ack > r->acked)
 		r->acked = ack;
-	if (r->activated)
-		mevq_drop_through(&r->evs, r->acked);
+	if (!r->activated)
+		return;
+	/* Those the target skipped are gone for good now: count them. */
+	m->st.events_too_large += count_too_large(m, r, &r->evs, r->acked, true);
+	mevq_drop_through(&r->evs, r->acked);
 }
 
 static int seal_prereq(struct nm_migration *m, uint64_t origin, uint64_t target,
@@ -740,6 +848,7 @@ static void target_discard(struct nm_migration *m, struct rec *r, uint64_t now)
 	m->tap->release(m->tap->ctx, r->origin);
 	if (back.n > 0) {
 		struct rec tmp = { .origin = r->origin, .mid = 0 };
+		m->st.events_too_large += count_too_large(m, &tmp, &back, UINT64_MAX, false);
 		send_events(m, &tmp, r->source, &back, 0, false);
 	}
 	mevq_free(&back);
@@ -756,6 +865,11 @@ static void target_drain(struct nm_migration *m, struct rec *r)
 	size_t k = 0;
 	while (k < r->pending.n && r->pending.v[k].mseq == r->replayed + 1) {
 		struct mev *e = &r->pending.v[k++];
+		if (e->skip > 0) { /* the source will never send these: go past them */
+			r->replayed = mev_last(e);
+			m->st.events_skipped += e->skip;
+			continue;
+		}
 		if (m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL) == NM_ENOT_FOUND)
 			m->st.events_undeliverable++; /* the daemon left and nothing here forwards it */
 		r->replayed = e->mseq;
@@ -770,7 +884,7 @@ static uint64_t target_contiguous(const struct rec *r)
 {
 	uint64_t c = r->replayed;
 	for (size_t i = 0; i < r->pending.n && r->pending.v[i].mseq == c + 1; i++)
-		c++;
+		c = mev_last(&r->pending.v[i]);
 	return c;
 }
 
@@ -1097,6 +1211,26 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 	return rc;
 }
 
+/* A skip (netmesh): mseq .. mseq + n - 1 will never come; replay goes past them. */
+static void target_skip(struct nm_migration *m, struct rec *r, const struct nm_mig_msg *msg,
+			const struct nm_mig_ext *ext)
+{
+	size_t len = 0;
+	const uint8_t *v = ext_tlv(ext, true, NM_MIG_TLV_SKIP, &len);
+	if (v == NULL || len != 8 || nm_mig_events_count(msg) != 0)
+		return;
+	uint64_t first = ext->mseq, n = nm_get_le64(v);
+	if (first == 0 || n == 0 || n > NM_MIG_MAX_BUFFERED_EVENTS || first > UINT64_MAX - n ||
+	    first + n - 1 <= r->replayed)
+		return; /* nonsense, or already gone past */
+	if (first <= r->replayed) {
+		n -= r->replayed + 1 - first;
+		first = r->replayed + 1;
+	}
+	if (mevq_insert_skip(&r->pending, first, n) == -ENOMEM)
+		m->st.events_lost_nomem++; /* not acked: the source sends it again */
+}
+
 static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 		       const struct nm_mig_ext *ext, bool has_ext, uint64_t mid, uint64_t from,
 		       uint64_t now, struct nm_error *err)
@@ -1129,6 +1263,8 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 	r->last_heard_ms = now;
 	uint64_t first = has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ) ? ext->mseq
 									  : target_contiguous(r) + 1;
+	if (has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_MSEQ))
+		target_skip(m, r, msg, ext);
 	nm_mig_events_iter_init(&it, msg);
 	for (uint32_t i = 0; nm_mig_events_iter_next(&it, &ev); i++) {
 		uint64_t mseq = first + i;
@@ -1184,7 +1320,7 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 		return wrong_peer(m, o, from, r->target, err);
 	r->last_heard_ms = now;
 	if (has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_EVENTS_ACK))
-		source_acked(r, ext->events_ack);
+		source_acked(m, r, ext->events_ack);
 	switch (msg->type) {
 	case NM_MIG_RESTORE_COMPLETE:
 		if (!r->committed)
@@ -1193,7 +1329,7 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 	case NM_MIG_ACTIVATE_ACK:
 		if (r->committed) {
 			source_activated(m, r, now);
-			source_acked(r, r->acked);
+			source_acked(m, r, r->acked);
 		}
 		break;
 	case NM_MIG_FAILED: {
@@ -1424,7 +1560,9 @@ struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg)
 	m->phase_timeout = cfg->phase_timeout_ms ? cfg->phase_timeout_ms : 10000;
 	m->discard_timeout = cfg->discard_timeout_ms ? cfg->discard_timeout_ms : 30000;
 	m->linger = cfg->linger_ms ? cfg->linger_ms : 5000;
-	m->max_msg = cfg->max_message ? cfg->max_message : 8192;
+	m->max_msg = cfg->max_message ? cfg->max_message : NM_MIG_MAX_MESSAGE;
+	if (m->max_msg < MIN_MESSAGE)
+		m->max_msg = MIN_MESSAGE;
 	nm_runtime_set_migration_receiver(m->rt, receiver, m);
 	return m;
 }
@@ -1633,8 +1771,15 @@ void nm_mig_poll(struct nm_migration *m, uint64_t now_ms)
 
 int nm_mig_cancel(struct nm_migration *m, uint64_t origin, uint64_t now_ms, struct nm_error *err)
 {
+	return nm_mig_cancel_for(m, origin, NM_MIG_CANCEL_REQUESTED, now_ms, err);
+}
+
+int nm_mig_cancel_for(struct nm_migration *m, uint64_t origin, enum nm_mig_cancel_cause cause,
+		      uint64_t now_ms, struct nm_error *err)
+{
 	struct rec *r = rec_find(m, origin, REC_SOURCE);
-	struct nm_mig_reason why = reason_state("cancel requested");
+	struct nm_mig_reason why = reason_state(cause == NM_MIG_CANCEL_HOLD_OVERFLOW ? HOLD_OVERFLOW_TEXT
+										     : "cancel requested");
 	if (r == NULL || r->activated) {
 		struct rec *o = rec_find(m, origin, REC_ORCH);
 		if (o == NULL)

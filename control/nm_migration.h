@@ -107,8 +107,15 @@ struct nm_mig_config {
 	uint32_t phase_timeout_ms;     /* before the commit, per phase; 0 -> 10000 */
 	uint32_t discard_timeout_ms;   /* target: silent source before discarding an uncommitted restore; 0 -> 30000 */
 	uint32_t linger_ms;            /* source: idle forwarding before it ends; 0 -> 5000 */
-	uint32_t max_message;          /* BufferedEvents budget, bytes; 0 -> 8192 */
+	/* The largest message the transport carries: a BufferedEvents is built to
+	 * fit, trailer included. 0 -> NM_MIG_MAX_MESSAGE; at least 7168 (a
+	 * 7000-byte chunk must fit anyway). */
+	uint32_t max_message;
 };
+
+/* One 0x0500 message in one 8192-byte Net datagram: 8192 - 68 (NetHeader) - 4
+ * (EventFrame length) - 16 (tag). */
+#define NM_MIG_MAX_MESSAGE 8104u
 
 struct nm_mig_opts {
 	bool transport_identity;     /* seal the keypair to the target (upstream default true) */
@@ -152,8 +159,19 @@ int nm_mig_handle(struct nm_migration *m, const uint8_t *msg, size_t len, uint64
 void nm_mig_poll(struct nm_migration *m, uint64_t now_ms);
 
 /* Abort a migration this node runs, if it is still before the commit
- * (NM_EMIG_WRONG_PHASE after it; NM_EMIG_DAEMON_NOT_FOUND without one). */
+ * (NM_EMIG_WRONG_PHASE after it; NM_EMIG_DAEMON_NOT_FOUND without one).
+ * The history says "cancel requested". */
 int nm_mig_cancel(struct nm_migration *m, uint64_t origin, uint64_t now_ms, struct nm_error *err);
+
+/* Why a migration is called off before the commit: each cause its own reason. */
+enum nm_mig_cancel_cause {
+	NM_MIG_CANCEL_REQUESTED = 0, /* "cancel requested": an operator or a script */
+	NM_MIG_CANCEL_HOLD_OVERFLOW, /* "hold overflow: ...": the tap's hold filled, its owner
+				      * delivered the held events at the source */
+};
+/* nm_mig_cancel with the cause named in the history. */
+int nm_mig_cancel_for(struct nm_migration *m, uint64_t origin, enum nm_mig_cancel_cause why,
+		      uint64_t now_ms, struct nm_error *err);
 
 /* Upstream's simulate_not_ready: inbound restores answer NotReady. */
 void nm_mig_simulate_not_ready(struct nm_migration *m, bool on);
@@ -202,6 +220,11 @@ struct nm_mig_stats {
 	uint64_t events_forwarded, events_replayed, events_duplicate;
 	uint64_t events_lost_nomem; /* an allocation failed while taking held events */
 	uint64_t events_undeliverable; /* a late event for a daemon that left, with no forwarding here */
+	/* Dropped: larger than any BufferedEvents carries (payload > 7000, upstream's
+	 * cap, or past max_message); counted by the source once the target skipped
+	 * them, or by a discarding target handing events back. */
+	uint64_t events_too_large;
+	uint64_t events_skipped; /* target: mseqs the source said will never come (SKIP) */
 	uint64_t moved_sent;
 	/* SnapshotReady chunks sent (retransmissions included), and of them resent. */
 	uint64_t chunks_sent, chunks_resent;
@@ -211,6 +234,10 @@ void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out);
 
 /* netmesh extension: the migration id that ties a message to one attempt (TLV 0x40, u64). */
 #define NM_MIG_TLV_MIGRATION_ID 0x40
+/* netmesh extension: on a BufferedEvents with MSEQ and no events, u64 n: the
+ * mseqs MSEQ .. MSEQ + n - 1 will never be sent (lost, or too large to carry);
+ * the target's replay goes past them instead of waiting. */
+#define NM_MIG_TLV_SKIP 0x42
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include "nm_runtime.h"
 #include "nm_snapshot.h"
 #include "nm_u64map.h"
+#include "nm_wire.h"
 #include "nm_worker.h"
 
 #define TAKE_MAX 64
@@ -305,8 +306,11 @@ static unsigned backlog_drain(struct nm_migdp *md)
 		struct rec *r = md->recs.slots[i].val;
 		while (r != NULL && r->head != NULL) {
 			struct backlog *b = r->head;
-			if (nm_dataplane_inject(md->dp, r->origin, b->session_id, &b->ev) == -ENOBUFS)
+			int rc = nm_dataplane_inject(md->dp, r->origin, b->session_id, &b->ev);
+			if (rc == -ENOBUFS)
 				break;
+			if (rc < 0)
+				md->st.inject_failed++; /* no daemon or stub here any more: never silent */
 			r->head = b->next;
 			if (r->head == NULL)
 				r->tail = NULL;
@@ -444,6 +448,10 @@ int nm_migdp_create(const struct nm_migdp_config *cfg, struct nm_migdp **out,
 		.hold = tap_hold, .inject = tap_inject,
 	};
 	struct nm_mig_config ec = cfg->engine;
+	/* A message must fit one Net datagram: the session manager refuses more. */
+	const uint32_t room = NM_NET_MAX_PACKET - NM_NET_HDR_SIZE - NM_NET_EVENT_HDR - NM_NET_TAG_SIZE;
+	if (ec.max_message == 0 || ec.max_message > room)
+		ec.max_message = room;
 	ec.rt = cfg->rt;
 	ec.tx = &md->tx;
 	ec.tap = &md->tap;
@@ -501,7 +509,8 @@ static void reap_released(struct nm_migdp *md, uint64_t now_ms)
 		    atomic_load(&r->hold.state) != NM_DP_HOLD_RELEASED)
 			continue;
 		md->st.holds_called_off++;
-		if (nm_mig_cancel(md->engine, r->origin, now_ms, NULL) < 0)
+		if (nm_mig_cancel_for(md->engine, r->origin, NM_MIG_CANCEL_HOLD_OVERFLOW, now_ms,
+				      NULL) < 0)
 			tap_release(md, r->origin); /* no record: free the hold ourselves */
 		i = (size_t)-1; /* the map changed: start over */
 	}

@@ -252,6 +252,13 @@ static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *d
 		sm->stats.tx_failures++;
 		return -EHOSTUNREACH;
 	}
+	if (NM_PKT_IP_LEN + NM_PKT_UDP_LEN + len > sm->cfg.dp->port.mtu) {
+		/* Above the MTU (a migration chunk or BufferedEvents): IPv4 fragments. */
+		int rc = nm_dataplane_send_udp(sm->cfg.dp, p->dp_peer, dgram, len);
+		if (rc < 0)
+			sm->stats.tx_failures++;
+		return rc;
+	}
 	return send_dgram_to(sm, &dst, dgram, len);
 }
 

@@ -14,9 +14,16 @@ migration of it in progress anywhere: a daemon on no node or on two is a placeme
 
 --flap-ms: take each target's netmesh-wire port down, start the round's migrations, and bring
 the ports up MS milliseconds later (nodes are on wire ports 0, 1, ... in --node order): every
-migration is in flight during the outage and must ride it out with retransmissions. (Taking the
+migration is in flight during the outage and must ride it out with retransmissions. No round
+starts later than MS + 5 s before the end (a round across the outage takes up to that long), so
+the last one ends while the generator still listens. (Taking the
 link down after the start raced a 50 ms migration: the outage then hit the generator's events to
 the daemon's new home instead.)
+
+Telemetry answers get 30 s: on a loaded machine an appliance's telemetry thread can wait seconds
+for the control thread's lock. A start is sent once (it is not idempotent); reads are retried
+once on a fresh connection. The ports a round took down always come back up, on time, even when
+a start fails (flap-ms after they went down, or as soon as the starts returned).
 
 Prints one line per migration, then `migrations: completed=N failed=N placement_errors=N`.
 Exit status 0 when every migration ended and every placement was right (failures are
@@ -29,6 +36,9 @@ import time
 
 import nm_telemetry
 
+TELEMETRY_TIMEOUT_S = 30.0
+RTO_MAX_S = 2.0  # the engine's default retransmission cap (rto_max_ms)
+
 
 def hexid(s):
     return int(s, 16)
@@ -39,18 +49,18 @@ class Node:
         self.name, self.prefix, self.node_id, self.port = name, prefix, node_id, port
         self.tel = None
 
-    def query(self, cmd):
-        """One command; reconnects once (the appliance may have been busy or restarted)."""
+    def query(self, cmd, retry=True):
+        """One command; a read reconnects once (the appliance may have been busy or restarted)."""
         for attempt in (0, 1):
             try:
                 if self.tel is None:
-                    self.tel = nm_telemetry.Telemetry(self.prefix, timeout=10.0)
+                    self.tel = nm_telemetry.Telemetry(self.prefix, timeout=TELEMETRY_TIMEOUT_S)
                 return self.tel.query(cmd)
             except nm_telemetry.TelemetryError:
                 if self.tel is not None:
                     self.tel.close()
                 self.tel = None
-                if attempt:
+                if attempt or not retry:
                     raise
         return None
 
@@ -131,7 +141,7 @@ class Driver:
         dst = self.target(origin)
         cmd = "/netmesh/migrate,%x,%x%s" % (origin, dst.node_id,
                                             ",unsealed" if self.args.unsealed else "")
-        r = src.query(cmd)
+        r = src.query(cmd, retry=False)  # sent twice, it could start twice
         if "error" in r:
             self.log("%016x %s -> %s refused: %s" % (origin, src.name, dst.name, r["error"]))
             self.failed += 1
@@ -191,22 +201,34 @@ class Driver:
     def start_round(self):
         """Start every daemon's next migration; with --flap-ms, across its target's outage."""
         ports = sorted({self.target(o).port for o in self.where}) if self.args.flap_ms else []
+        t_down = time.monotonic()
         for p in ports:
             self.wire("down %d" % p)
-        started = [m for m in (self.start(o) for o in self.where) if m is not None]
-        if ports:
-            self.log("link down on port(s) %s for %d ms" % (ports, self.args.flap_ms))
-            time.sleep(self.args.flap_ms / 1e3)
-            for p in ports:
-                self.wire("up %d" % p)
+        try:
+            started = [m for m in (self.start(o) for o in self.where) if m is not None]
+        finally:
+            if ports:  # whatever the starts did: flap-ms after it began, or once they returned
+                self.log("link down on port(s) %s for %d ms" % (ports, self.args.flap_ms))
+                time.sleep(max(0.0, t_down + self.args.flap_ms / 1e3 - time.monotonic()))
+                for p in ports:
+                    self.wire("up %d" % p)
         return started
 
     def report(self):
         report(self.nodes)
 
+    def last_start(self, end):
+        """The latest a round may start: its migrations must end while the generator still sends
+        and listens (it stops at the same duration). Across a flap of F s a round takes up to F s
+        plus two retransmission caps (the one that meets the link back may be lost) plus 1 s."""
+        tail = self.args.period / 2
+        if self.args.flap_ms:
+            tail = max(tail, self.args.flap_ms / 1e3 + 2 * RTO_MAX_S + 1.0)
+        return end - tail
+
     def run(self):
         end = time.monotonic() + self.args.duration
-        while time.monotonic() + self.args.period / 2 < end:
+        while time.monotonic() < self.last_start(end):
             t = time.monotonic()
             started = self.start_round()
             for m in started:
@@ -229,7 +251,7 @@ def main():
                    help="seconds a migration or a placement may take (a loaded machine)")
     p.add_argument("--unsealed", action="store_true", help="no identity envelope")
     p.add_argument("--flap-ms", type=int, default=0,
-                   help="take each target's wire port down this long after a round starts")
+                   help="take each round's targets' wire ports down this long, from before its start")
     p.add_argument("--wire-bin", help="netmesh-wire, for --flap-ms")
     p.add_argument("--wire-ctl", help="netmesh-wire's control socket, for --flap-ms")
     args = p.parse_args()

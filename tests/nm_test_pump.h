@@ -3,7 +3,7 @@
  * nm_test_pump.h - up to NM_PUMP_MAX_NODES runtimes in one process, each
  * with a migration engine, joined by a message pump in virtual time with
  * deterministic faults (loss, duplication, reordering delay, dead nodes, cut
- * links). No dataplane, no EAL, no Check: the migration and evacuation
+ * links) and the appliance's message size limit. No dataplane, no EAL, no Check: the migration and evacuation
  * suites and netmesh-bench's migration part share it.
  *
  * nm_pump_step advances the clock by NM_PUMP_STEP_MS, delivers every due
@@ -47,6 +47,10 @@
 #define NM_PUMP_MAX_NODES 3
 #define NM_PUMP_MAX_MSGS 40000
 #define NM_PUMP_STEP_MS 5
+/* The largest 0x0500 message one Net datagram carries (8192 - 68 NetHeader -
+ * 4 frame length - 16 tag), as the appliance's transport: larger ones are
+ * refused with -EMSGSIZE. */
+#define NM_PUMP_MAX_MSG_LEN 8104u
 
 struct nm_pump_msg {
 	int from, to; /* node index; to == -1: the sender */
@@ -87,6 +91,10 @@ struct nm_pump {
 	uint32_t tx_per_step;
 	uint32_t tx_this_step[NM_PUMP_MAX_NODES];
 	uint64_t refused;
+	/* Messages longer than this are refused with -EMSGSIZE (nm_pump_init:
+	 * NM_PUMP_MAX_MSG_LEN; 0: no limit). */
+	size_t max_len;
+	uint64_t too_long;
 	/* An upstream-like node: its engine's chunk acks never leave it. */
 	bool no_chunk_acks[NM_PUMP_MAX_NODES];
 };
@@ -155,6 +163,10 @@ static inline int nm_pump_send(void *ctx, uint64_t dest, const uint8_t *msg, siz
 		return -EHOSTUNREACH; /* no session to that node */
 	if (!self->alive)
 		return 0;
+	if (p->max_len && len > p->max_len) {
+		p->too_long++;
+		return -EMSGSIZE;
+	}
 	if (p->tx_per_step && p->tx_this_step[self->idx] >= p->tx_per_step) {
 		p->refused++;
 		return -ENOBUFS;
@@ -224,6 +236,7 @@ static inline void nm_pump_init(struct nm_pump *p, int n_nodes, uint64_t seed,
 	p->n = n_nodes;
 	p->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
 	p->now = 1000;
+	p->max_len = NM_PUMP_MAX_MSG_LEN;
 	for (int i = 0; i < n_nodes; i++) {
 		struct nm_pump_node *nd = &p->nodes[i];
 		nd->net = p;

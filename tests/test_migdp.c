@@ -7,7 +7,8 @@
  *
  * Workers are not launched: the test thread runs every node's loop and
  * carries frames between the three ring ports by destination MAC (a switch),
- * so it can also lose 0x0500 messages on the way. G is a node too (its
+ * so it can also lose 0x0500 messages on the way, or take a node's link down
+ * (every frame to or from it lost) for a while. G is a node too (its
  * session manager does the handshakes), but the test opens what arrives for
  * G itself: the counter's outputs, and the Moved redirect.
  *
@@ -42,6 +43,7 @@
 #define IP_G RTE_IPV4(127, 0, 0, 2)
 #define IP_B RTE_IPV4(127, 0, 0, 3)
 #define DEADLINE_MS 20000
+#define OUTAGE_AFTER 100
 #define MAX_OUT 4096
 
 struct node {
@@ -74,8 +76,10 @@ struct world {
 	struct node a, b, g;
 	struct sender s;
 	unsigned loss_pct;  /* of 0x0500 frames between A and B */
+	struct node *down;  /* its link is down: every frame to or from it is lost */
 	uint64_t rng;
 	uint64_t mig_lost;  /* 0x0500 frames the wire dropped */
+	uint64_t down_lost; /* frames lost to the link outage */
 	uint64_t wire_full; /* frames a full RX ring refused */
 };
 
@@ -116,11 +120,12 @@ static void node_up(struct node *n, const char *name, uint32_t ip, unsigned lcor
 	nm_dataplane_set_slowpath(n->dp, nm_sessmgr_on_packet, n->sm);
 }
 
-static void with_migration(struct node *n)
+static void with_migration(struct node *n, unsigned hold_events)
 {
 	struct nm_error err;
 	struct nm_migdp_config mc = {
 		.dp = n->dp, .sm = n->sm, .rt = n->rt, .static_sk = n->keys.noise_sk,
+		.hold_events = hold_events,
 		.engine = { .rto_ms = 20, .rto_max_ms = 200, .phase_timeout_ms = 3000 },
 	};
 	ck_assert_int_eq(nm_migdp_create(&mc, &n->md, &err), 0);
@@ -307,6 +312,11 @@ static unsigned carry(struct world *w, struct node *from)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		if (w->down != NULL && (to == w->down || from == w->down)) {
+			w->down_lost++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
 		if (to != &w->g && from != &w->g && w->loss_pct != 0 && is_migration(m) &&
 		    rnd(w) % 100 < w->loss_pct) {
 			w->mig_lost++;
@@ -373,7 +383,7 @@ static void sm_dump(const char *name, const struct node *n)
 	nm_stats_print(stderr, name, &ls);
 }
 
-static void world_up(struct world *w, unsigned loss_pct)
+static void world_up_with(struct world *w, unsigned loss_pct, unsigned hold_events)
 {
 	memset(w, 0, sizeof(*w));
 	gen++;
@@ -383,8 +393,8 @@ static void world_up(struct world *w, unsigned loss_pct)
 	node_up(&w->a, "a", IP_A, 1);
 	node_up(&w->b, "b", IP_B, 2);
 	node_up(&w->g, "g", IP_G, 3);
-	with_migration(&w->a);
-	with_migration(&w->b);
+	with_migration(&w->a, hold_events);
+	with_migration(&w->b, hold_events);
 	know(&w->a, &w->b, true);
 	know(&w->b, &w->a, false);
 	know(&w->g, &w->a, true);
@@ -400,6 +410,11 @@ static void world_up(struct world *w, unsigned loss_pct)
 		      session_to(&w->g, &w->a) != NULL, session_to(&w->g, &w->b) != NULL,
 		      session_to(&w->a, &w->b) != NULL, session_to(&w->b, &w->a) != NULL,
 		      session_to(&w->a, &w->g) != NULL, session_to(&w->b, &w->g) != NULL);
+}
+
+static void world_up(struct world *w, unsigned loss_pct)
+{
+	world_up_with(w, loss_pct, 0);
 }
 
 static void world_down(struct world *w)
@@ -434,9 +449,27 @@ static bool lives_on(struct node *n, uint64_t origin)
 	return nm_runtime_has_daemon(n->rt, origin);
 }
 
-/* Send while migrating from `src` to `dst`; returns when the migration ended either way. */
-static bool migrate_while_sending(struct world *w, struct node *src, struct node *dst,
-				  uint64_t origin, unsigned per_round)
+/* Retransmissions of src's migration of origin so far (0 without one in progress). */
+static uint32_t retries_of(struct node *src, uint64_t origin)
+{
+	struct nm_mig_info cur[8];
+	size_t n = nm_mig_list(nm_migdp_engine(src->md), nm_mono_ms(), cur, 8);
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (cur[i].origin == origin && cur[i].role == NM_MIG_AS_SOURCE)
+			return cur[i].retries;
+	return 0;
+}
+
+/*
+ * Send while migrating from `src` to `dst`; returns when the migration ended
+ * either way. With `down`, that node's link is down from the start until
+ * `outage_events` more events were sent (one per round, then none) and the
+ * source retransmitted: the migration is in flight across the outage. After
+ * it, at most OUTAGE_AFTER more events, whatever the pace of the rounds: the
+ * hold (511 events here) must not fill before the next retransmission.
+ */
+static bool migrate_across(struct world *w, struct node *src, struct node *dst, uint64_t origin,
+			   unsigned per_round, struct node *down, unsigned outage_events)
 {
 	struct nm_error err;
 	struct nm_mig_opts o = nm_mig_opts_default();
@@ -444,23 +477,34 @@ static bool migrate_while_sending(struct world *w, struct node *src, struct node
 	struct nm_mig_info hist[NM_MIG_HISTORY];
 	const size_t before = nm_mig_history(nm_migdp_engine(src->md), hist, NM_MIG_HISTORY);
 	ck_assert_uint_lt(before, NM_MIG_HISTORY);
+	w->down = down;
+	const uint64_t outage_end = w->s.sent + outage_events;
 	int rc = nm_mig_start(nm_migdp_engine(src->md), origin, src->keys.identity.node_id,
 			      dst->keys.identity.node_id, &o, nm_mono_ms(), &err);
 	ck_assert_msg(rc == 0, "start: %s", err.msg);
 	uint64_t end = nm_mono_ms() + DEADLINE_MS;
 	while (nm_mono_ms() < end) {
-		for (unsigned i = 0; i < per_round && w->s.sent + 1 < MAX_OUT; i++)
+		if (w->down != NULL && w->s.sent >= outage_end && retries_of(src, origin) > 0)
+			w->down = NULL; /* the link comes back */
+		/* Across an outage: one event a round, up to outage_events during it and
+		 * OUTAGE_AFTER after it; else per_round. */
+		uint64_t cap = w->down != NULL ? outage_end : outage_end + OUTAGE_AFTER;
+		unsigned k = down == NULL ? per_round : w->s.sent < cap ? 1 : 0;
+		for (unsigned i = 0; i < k && w->s.sent + 1 < MAX_OUT; i++)
 			sender_send(&w->s);
-		pump_once(w);
+		if (pump_once(w) == 0 && k == 0)
+			usleep(100);
 		/* Ended: the source's history has a new entry (newest first). */
 		if (nm_mig_history(nm_migdp_engine(src->md), hist, NM_MIG_HISTORY) > before) {
 			ck_assert_uint_eq(hist[0].origin, origin);
 			ck_assert_uint_eq(hist[0].role, NM_MIG_AS_SOURCE);
 			if (!hist[0].ok)
 				fprintf(stderr, "migration failed: %s\n", hist[0].reason);
+			ck_assert_msg(w->down == NULL, "the migration ended during the outage");
 			return hist[0].ok;
 		}
 	}
+	w->down = NULL;
 	struct nm_mig_info cur[8];
 	struct node *both[2] = { src, dst };
 	for (int k = 0; k < 2; k++) {
@@ -475,6 +519,12 @@ static bool migrate_while_sending(struct world *w, struct node *src, struct node
 				cur[i].role, cur[i].ok, nm_mig_phase_name(cur[i].phase), cur[i].reason);
 	}
 	return false;
+}
+
+static bool migrate_while_sending(struct world *w, struct node *src, struct node *dst,
+				  uint64_t origin, unsigned per_round)
+{
+	return migrate_across(w, src, dst, origin, per_round, NULL, 0);
 }
 
 /* Send `n` events, one pump round each. */
@@ -579,6 +629,81 @@ START_TEST(a_failed_return_releases_the_hold_on_the_second_node)
 }
 END_TEST
 
+static bool a_forwards_nothing(struct world *w)
+{
+	return !nm_migdp_busy(w->a.md);
+}
+
+/*
+ * The demo's flap (docs/migration.md, Known limits): the target's link is
+ * down when the migration starts, so the source's hold grows while it
+ * retransmits into the outage, and the whole hold ships at the commit. Every
+ * held event must run on the target, and the daemon must come back across an
+ * outage of the old node. Before the fix, round 1 "completed" with its held
+ * events stuck behind an mseq gap on B (BufferedEvents over one datagram,
+ * refused on every retry), and the return failed with NotReady.
+ */
+START_TEST(a_link_outage_during_the_migration_keeps_every_event_and_the_way_back)
+{
+	struct world w;
+	world_up(&w, 0);
+	uint64_t o = counter_on_a(&w);
+	send_and_pump(&w, 20);
+	ck_assert(migrate_across(&w, &w.a, &w.b, o, 1, &w.b, 300));
+	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
+	send_and_pump(&w, 50);
+	ck_assert_ptr_eq(w.s.dest, &w.b);
+	/* A's forwarding ends: every event it forwarded was acked (never, behind the gap). */
+	ck_assert(pump_until(&w, a_forwards_nothing));
+	ck_assert(migrate_across(&w, &w.b, &w.a, o, 1, &w.a, 300));
+	ck_assert(lives_on(&w.a, o) && !lives_on(&w.b, o));
+	send_and_pump(&w, 50);
+	check_exactly_once(&w);
+	ck_assert_uint_gt(w.down_lost, 0);
+	struct nm_mig_stats st;
+	nm_mig_stats(nm_migdp_engine(w.a.md), &st);
+	ck_assert_uint_ge(st.events_forwarded, 300);
+	world_down(&w);
+}
+END_TEST
+
+/*
+ * A hold that fills before the commit calls the migration off: the events
+ * run at the source, and the history names the cause (not "cancel requested",
+ * which is an operator's cancel).
+ */
+START_TEST(a_hold_overflow_is_reported_as_such_and_loses_nothing)
+{
+	struct world w;
+	world_up_with(&w, 0, 16);
+	uint64_t o = counter_on_a(&w);
+	send_and_pump(&w, 20);
+	w.down = &w.b; /* the migration cannot commit: the hold fills */
+	struct nm_error err;
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	ck_assert_int_eq(nm_mig_start(nm_migdp_engine(w.a.md), o, w.a.keys.identity.node_id,
+				      w.b.keys.identity.node_id, &opts, nm_mono_ms(), &err), 0);
+	struct nm_mig_info h[1];
+	uint64_t end = nm_mono_ms() + DEADLINE_MS;
+	while (nm_mig_history(nm_migdp_engine(w.a.md), h, 1) == 0 && nm_mono_ms() < end) {
+		if (w.s.sent + 1 < MAX_OUT)
+			sender_send(&w.s);
+		pump_once(&w);
+	}
+	w.down = NULL;
+	ck_assert_uint_eq(nm_mig_history(nm_migdp_engine(w.a.md), h, 1), 1);
+	ck_assert(!h[0].ok);
+	ck_assert_str_eq(h[0].reason, "state failed: hold overflow: the held events ran at the source");
+	struct nm_migdp_stats ds;
+	nm_migdp_stats(w.a.md, &ds);
+	ck_assert_uint_eq(ds.holds_called_off, 1);
+	ck_assert(lives_on(&w.a, o) && !lives_on(&w.b, o));
+	send_and_pump(&w, 20);
+	check_exactly_once(&w);
+	world_down(&w);
+}
+END_TEST
+
 static Suite *migdp_suite(void)
 {
 	Suite *s = suite_create("migdp");
@@ -587,6 +712,8 @@ static Suite *migdp_suite(void)
 	tcase_add_test(tc, a_pinned_counter_migrates_there_and_back_exactly_once);
 	tcase_add_test(tc, migrations_under_migration_message_loss_keep_every_event);
 	tcase_add_test(tc, a_failed_return_releases_the_hold_on_the_second_node);
+	tcase_add_test(tc, a_link_outage_during_the_migration_keeps_every_event_and_the_way_back);
+	tcase_add_test(tc, a_hold_overflow_is_reported_as_such_and_loses_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

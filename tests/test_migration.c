@@ -675,6 +675,93 @@ START_TEST(link_down_past_discard_timeout_reverts_to_source)
 }
 END_TEST
 
+/* Start `from` -> `to` with their link down (the demo's flap): the hold grows
+ * while the snapshot is retransmitted into the outage. */
+static void start_in_outage(struct net *n, uint64_t o, int from, int to)
+{
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	struct nm_error e;
+	n->p.link_down[from][to] = n->p.link_down[to][from] = true;
+	ck_assert_msg(nm_mig_start(n->p.nodes[from].mig, o, nid(n, from), nid(n, to), &opts,
+				   n->p.now, &e) == 0, "%s", e.msg);
+}
+
+/* The link returns: the whole hold ships at the commit; it completes, forwarding ends. */
+static void outage_ends(struct net *n, uint64_t o, int from, int to)
+{
+	ck_assert_int_eq(nm_mig_phase_of(n->p.nodes[from].mig, o), NM_MIG_PHASE_TRANSFER);
+	n->p.link_down[from][to] = n->p.link_down[to][from] = false;
+	run_until_idle(n, o, 1);
+	ck_assert(last_ok(n, from, o));
+	run(n, 2000, 0); /* every forwarded event acked, forwarding over */
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[from].mig, n->p.now, NULL, 0), 0);
+}
+
+/* Across an outage of `steps` steps, one event each. */
+static void migrate_across_outage(struct net *n, uint64_t o, int from, int to, uint32_t steps)
+{
+	start_in_outage(n, o, from, to);
+	run(n, steps, 1);
+	outage_ends(n, o, from, to);
+}
+
+/* A faulty_pair without faults but the outages the test makes. */
+static struct net *clean_pair(uint64_t seed, uint64_t *origin)
+{
+	struct net *n = faulty_pair(seed, origin);
+	n->p.loss_pct = 0;
+	n->p.max_delay_ms = 0;
+	return n;
+}
+
+/*
+ * Round 1 of the flap demo left the daemon's held events behind a gap on the
+ * target (BufferedEvents larger than a datagram, refused on every send) and
+ * the source forwarding forever, so round 2 failed with NotReady. Both ways
+ * across an outage: every event runs once, and the source's forwarding ends.
+ */
+START_TEST(a_link_outage_at_the_start_loses_no_event_either_way)
+{
+	uint64_t o;
+	struct net *n = clean_pair(0x7006, &o);
+	migrate_across_outage(n, o, 0, 1, 300);
+	ck_assert_uint_eq(live_count(n, o, NULL), 1);
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[1].rt, o));
+	check_exactly_once(n, o, true);
+	migrate_across_outage(n, o, 1, 0, 300);
+	ck_assert_uint_eq(n->p.too_long, 0); /* every message fit the transport */
+	end_live_on(n, o, 0);
+}
+END_TEST
+
+/*
+ * An event no BufferedEvents can carry (upstream's decoder refuses payloads
+ * over 7000 bytes) reaches the source during the hold: the source tells the
+ * target to skip its mseq instead of leaving a gap the target would wait on
+ * forever. The events after it replay; the drop is counted on both sides.
+ */
+START_TEST(an_event_too_large_to_hand_over_is_skipped_not_waited_for)
+{
+	uint64_t o;
+	struct net *n = clean_pair(0x7007, &o);
+	start_in_outage(n, o, 0, 1);
+	run(n, 10, 1);
+	static uint8_t big[NM_MIG_MAX_EVENT_PAYLOAD + 100];
+	struct nm_event ev = { .link = { 0xABCDull, 0, 1, 0 }, .payload = big, .len = sizeof(big) };
+	ck_assert_int_eq(nm_runtime_deliver_from(n->p.nodes[0].rt, o, &ev, SENDER_NODE, n->out, NULL),
+			 0); /* held */
+	run(n, 10, 1);
+	outage_ends(n, o, 0, 1);
+	struct nm_mig_stats src, dst;
+	nm_mig_stats(n->p.nodes[0].mig, &src);
+	nm_mig_stats(n->p.nodes[1].mig, &dst);
+	ck_assert_uint_eq(src.events_too_large, 1);
+	ck_assert_uint_eq(dst.events_skipped, 1);
+	ck_assert_uint_eq(dst.decode_errors, 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 START_TEST(non_last_output_state_keeps_one_chain)
 {
 	/* rec's state (count, sums) is never its last output (count, id): without
@@ -1892,6 +1979,8 @@ static Suite *suite(void)
 	tcase_add_test(t, source_forwards_after_an_activation_with_no_held_event);
 	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
+	tcase_add_test(t, a_link_outage_at_the_start_loses_no_event_either_way);
+	tcase_add_test(t, an_event_too_large_to_hand_over_is_skipped_not_waited_for);
 	tcase_add_test(t, non_last_output_state_keeps_one_chain);
 	suite_add_tcase(s, t);
 	t = tcase_create("garbage");
