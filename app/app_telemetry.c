@@ -318,7 +318,8 @@ static const struct u64_field mig_fields[] = {
 	MG(sent),	      MG(send_failed),	    MG(received),	  MG(decode_errors),
 	MG(wrong_peer),	      MG(stale),	    MG(loopback_dropped), MG(events_forwarded),
 	MG(events_replayed), MG(events_duplicate), MG(events_lost_nomem),
-	MG(events_undeliverable), MG(moved_sent), MG(chunks_sent), MG(chunks_resent),
+	MG(events_undeliverable), MG(events_too_large), MG(events_skipped), MG(moved_sent),
+	MG(chunks_sent), MG(chunks_resent),
 	MG(chunk_acks_sent), MG(chunk_acks_received),
 };
 

@@ -88,7 +88,7 @@ check(byname["counter"]["errors"] == 0, "counter errors")
 check(all(v["kind"] == name for name, v in byname.items()), "kinds: %r" % byname)
 mg = load("migrations")
 # dpdk-telemetry.py re-encodes the reply, so a key sent twice would arrive once: check by name.
-check(mg["in_progress"] == 0 and "transport_send_failed" in mg["counters"] and "chunks_sent" in mg["counters"],
+check(mg["in_progress"] == 0 and "transport_send_failed" in mg["counters"] and "chunks_sent" in mg["counters"] and "events_skipped" in mg["counters"],
       "migrations: %r" % mg)
 m = load("meshos")
 check(m["state"] == "active" and m["counters"]["daemons"] == 2 and m["counters"]["ticks"] > 0, "meshos: %r" % m)
