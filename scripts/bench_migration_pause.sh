@@ -33,12 +33,13 @@ usage: scripts/bench.sh migration-pause [options]   (also the last part of scrip
   --warmup SEC          traffic before the first migration (default 2)
   --margin-ms MS        each window also covers events sent MS ms after its end (default 10)
   --no-build            use the binaries in \$BUILD as they are (the test suite does)
+  --no-huge             never hugepages (the test suite), even when enough are free
   --tag NAME            names memif sockets and EAL file prefixes (default: pid-random)
   --keep-logs DIR       copy every process's log, the series and the windows to DIR
 EOF
 }
 
-rate=100000 epp=1 round_trips=5 period=1 warmup=2 margin_ms=10 build=1 tag=$$-$RANDOM keep=''
+rate=100000 epp=1 round_trips=5 period=1 warmup=2 margin_ms=10 build=1 huge=1 tag=$$-$RANDOM keep=''
 while [ $# -gt 0 ]; do
   case $1 in
     --rate) rate=${2:?--rate needs a value}; shift 2 ;;
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=${2:?--warmup needs a value}; shift 2 ;;
     --margin-ms) margin_ms=${2:?--margin-ms needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
+    --no-huge) huge=0; shift ;;
     --tag) tag=${2:?--tag needs a value}; shift 2 ;;
     --keep-logs) keep=${2:?--keep-logs needs a directory}; shift 2 ;;
     --help|-h) usage; exit 0 ;;
@@ -72,7 +74,7 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/netmesh-migpause.XXXXXX")
 sock=/netmesh-migpause-$tag # abstract memif sockets, one per wire port
-prefix=nmmp-$tag            # EAL file prefixes: $prefix-wire, -A, -B, -gen
+# EAL file prefixes: nmmp-wire-$tag, nmmp-A-$tag, nmmp-B-$tag, nmmp-gen-$tag
 declare -A pid=()
 DEADLINE=90 # seconds a start-up condition may take on a loaded machine
 # shellcheck disable=SC2317 # called from the EXIT trap
@@ -80,9 +82,9 @@ cleanup() {
   trap - INT TERM
   local k
   for k in driver gen A B wire; do nm_stop_pid "${pid[$k]:-}" 15; done
-  if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$tmp"/*.log "$tmp"/*.txt "$keep"/ 2>/dev/null || true; fi
+  if [ -n "$keep" ] && mkdir -p "$keep"; then cp "$tmp"/*.log "$tmp"/*.txt "$keep"/ 2>/dev/null || true; fi
   rm -rf "$tmp"
-  nm_eal_rundirs_rm "$prefix-wire" "$prefix-A" "$prefix-B" "$prefix-gen"
+  nm_eal_rundirs_rm "nmmp-wire-$tag" "nmmp-A-$tag" "nmmp-B-$tag" "nmmp-gen-$tag"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -104,13 +106,14 @@ in_log() { grep -q -- "$2" "$tmp/$1.log" 2>/dev/null; }
 # Memory: hugepages for all four processes when they fit, else --no-huge for all (one choice, so
 # runs compare); -m per process below.
 declare -A mb=([wire]=96 [A]=160 [B]=160 [gen]=96)
-mem=$(nm_eal_mem_args $((mb[wire] + mb[A] + mb[B] + mb[gen])))
+mem=--no-huge
+[ "$huge" = 0 ] || mem=$(nm_eal_mem_args $((mb[wire] + mb[A] + mb[B] + mb[gen])))
 mem=${mem%% -m *}
 # Two CPUs: every main lcore (they sleep between duties) and the generator on CPU 0; the
 # appliances' workers and the wire on CPU 1 (B's worker sleeps while it has no daemon).
 if [ "$(nproc)" -ge 2 ]; then cpu_b=1; else cpu_b=0; fi
 quiet=(--no-pci "--log-level=lib.*:error")
-eal() { echo "$mem -m ${mb[$1]} --file-prefix $prefix-$1"; }
+eal() { echo "$mem -m ${mb[$1]} --file-prefix nmmp-$1-$tag"; }
 
 # Identities, the PSK, the echo daemon's seed.
 head -c 32 /dev/urandom > "$tmp/psk"
@@ -122,7 +125,7 @@ for n in A B; do
     --keys "$tmp/keys-$n" --show-identity > "$tmp/$n.id"
   node[$n]=$(nm_field node_id "$tmp/$n.id")
   static[$n]=$(nm_field noise_static_pub "$tmp/$n.id")
-  [ -n "${node[$n]}" ] && [ -n "${static[$n]}" ] || fail "could not read $n's identity"
+  if [ -z "${node[$n]}" ] || [ -z "${static[$n]}" ]; then fail "could not read $n's identity"; fi
 done
 "$gen_bin" --keys "$tmp/keys-gen" --show-identity > "$tmp/gen.id"
 gen_node=$(nm_field node_id "$tmp/gen.id")
@@ -156,7 +159,7 @@ for n in A B; do wait_for "appliance $n" in_log "$n" 'Ctrl-C to stop'; done
 echo_origin=$(sed -n 's/^netmesh: daemon echo origin 0x\([0-9a-f]*\) .*/\1/p' "$tmp/A.log")
 [ -n "$echo_origin" ] || fail "no daemon origin in A's log"
 session_up() {
-  PYTHONPATH=$here python3 - "$prefix-A" "${node[B]}" <<'EOF'
+  PYTHONPATH=$here python3 - "nmmp-A-$tag" "${node[B]}" <<'EOF'
 import sys
 import nm_telemetry
 with nm_telemetry.Telemetry(sys.argv[1]) as t:
@@ -187,7 +190,7 @@ wait_for "the generator's traffic" in_log gen 'gen: t=.* recv_events=[1-9]'
 sleep "$warmup" # the baseline: traffic without a migration (a fixed span of the run, not a wait)
 
 python3 "$here/migrate_driver.py" --duration "$drive" --period "$period" \
-  --node "A=$prefix-A=${node[A]}" --node "B=$prefix-B=${node[B]}" --daemon "$echo_origin" \
+  --node "A=nmmp-A-$tag=${node[A]}" --node "B=nmmp-B-$tag=${node[B]}" --daemon "$echo_origin" \
   --windows "$tmp/windows.txt" > "$tmp/driver.log" 2>&1 &
 pid[driver]=$!
 driver_rc=0
@@ -238,5 +241,6 @@ echo "migration_completed: $(kv completed "$mline") migrations"
 echo "migration_failed: $(kv failed "$mline") migrations"
 echo "migration_lost_events: $(kv lost_events "$summary") events"
 echo "migration_duplicate_events: $(kv duplicate_events "$summary") events"
-[ "$gen_rc" = 0 ] && [ "$driver_rc" = 0 ] ||
+if [ "$gen_rc" != 0 ] || [ "$driver_rc" != 0 ]; then
   fail "generator exit status $gen_rc, driver exit status $driver_rc ($mline)"
+fi
