@@ -252,6 +252,13 @@ static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *d
 		sm->stats.tx_failures++;
 		return -EHOSTUNREACH;
 	}
+	/* Over one frame at the MTU (0x0500 chunks and event batches): as IPv4 fragments. */
+	if (NM_PKT_DATA_OFF + len > (size_t)RTE_ETHER_HDR_LEN + sm->cfg.dp->port.mtu) {
+		int rc = nm_dataplane_send_udp(sm->cfg.dp, p->dp_peer, dgram, len);
+		if (rc < 0)
+			sm->stats.tx_failures++;
+		return rc;
+	}
 	return send_dgram_to(sm, &dst, dgram, len);
 }
 
