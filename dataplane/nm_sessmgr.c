@@ -252,8 +252,8 @@ static int send_dgram(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *d
 		sm->stats.tx_failures++;
 		return -EHOSTUNREACH;
 	}
-	/* Over one frame at the MTU (0x0500 chunks and event batches): as IPv4 fragments. */
-	if (NM_PKT_DATA_OFF + len > (size_t)RTE_ETHER_HDR_LEN + sm->cfg.dp->port.mtu) {
+	if (NM_PKT_IP_LEN + NM_PKT_UDP_LEN + len > sm->cfg.dp->port.mtu) {
+		/* Above the MTU (a migration chunk or BufferedEvents): IPv4 fragments. */
 		int rc = nm_dataplane_send_udp(sm->cfg.dp, p->dp_peer, dgram, len);
 		if (rc < 0)
 			sm->stats.tx_failures++;
