@@ -18,13 +18,13 @@ migration is in flight during the outage and must ride it out with retransmissio
 link down after the start raced a 50 ms migration: the outage then hit the generator's events to
 the daemon's new home instead.)
 
---windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT`, on
-CLOCK_MONOTONIC: from just before the start command to the moment the driver saw the source's
-record end (scripts/bench_migration_pause.sh lines the generator's round trips up with them).
-
 Prints one line per migration, then `migrations: completed=N failed=N placement_errors=N`.
 Exit status 0 when every migration ended and every placement was right (failures are
 reported, the caller judges them), 1 otherwise.
+
+--windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT`, on
+CLOCK_MONOTONIC: from just before the start command to the moment the driver saw the source's
+record end (scripts/bench_migration_pause.sh lines the generator's round trips up with them).
 """
 import argparse
 import subprocess
@@ -116,11 +116,11 @@ class Driver:
         return self.tours[origin][self.step[origin] % len(self.tours[origin])]
 
     def start(self, origin):
+        t_ns = time.monotonic_ns()
         src = self.where[origin]
         dst = self.target(origin)
         cmd = "/netmesh/migrate,%x,%x%s" % (origin, dst.node_id,
                                             ",unsealed" if self.args.unsealed else "")
-        t_ns = time.monotonic_ns()
         r = src.query(cmd)
         if "error" in r:
             self.log("%016x %s -> %s refused: %s" % (origin, src.name, dst.name, r["error"]))
