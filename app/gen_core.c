@@ -417,6 +417,34 @@ static uint64_t hist_value(unsigned i)
 	return (((1ULL << GEN_HIST_SUB_BITS) + sub) << (e - GEN_HIST_SUB_BITS)) + width / 2;
 }
 
+/* The slot of an event sent at `sent` takes its round trip (gen_series_start). */
+static void series_sample(struct gen_series *s, uint64_t sent, uint64_t rtt)
+{
+	if (s->slot_ns == 0)
+		return;
+	const uint64_t i = sent >= s->start_ns ? (sent - s->start_ns) / s->slot_ns : GEN_SERIES_SLOTS;
+	if (i >= GEN_SERIES_SLOTS) {
+		s->outside++;
+		return;
+	}
+	s->placed++;
+	s->samples[i]++;
+	if (rtt > s->max_ns[i])
+		s->max_ns[i] = rtt;
+	if (i >= s->used)
+		s->used = (uint32_t)i + 1;
+}
+
+int gen_series_start(struct gen *g, uint64_t start_ns, uint64_t slot_ns)
+{
+	if (slot_ns == 0)
+		return -EINVAL;
+	memset(&g->series, 0, sizeof(g->series));
+	g->series.start_ns = start_ns;
+	g->series.slot_ns = slot_ns;
+	return 0;
+}
+
 /* Event `no` (in the window) was answered by peer `from` now. */
 static void rtt_sample(struct gen *g, struct gen_dest *t, unsigned from, uint64_t no)
 {
@@ -436,6 +464,7 @@ static void rtt_sample(struct gen *g, struct gen_dest *t, unsigned from, uint64_
 		if (rtt > g->st.rtt_fwd_max_ns)
 			g->st.rtt_fwd_max_ns = rtt;
 	}
+	series_sample(&g->series, sent, rtt);
 }
 
 static void duplicate(struct gen *g, struct gen_dest *t)

@@ -47,6 +47,14 @@
 #define GEN_HIST_SUB_BITS 6
 #define GEN_HIST_BUCKETS ((64 - GEN_HIST_SUB_BITS + 1) << GEN_HIST_SUB_BITS)
 
+/*
+ * RTT by send time (gen_series_start): per slot of slot_ns from start_ns on,
+ * the answered events sent in it and their worst round trip, so a script can
+ * line round trips up with what happened elsewhere on the same
+ * CLOCK_MONOTONIC (a migration's start and end). 2^17 slots: 131 s of 1 ms.
+ */
+#define GEN_SERIES_SLOTS (1u << 17)
+
 /* Handshake timing, the same defaults as the appliance's session manager. */
 #define GEN_HS_ATTEMPTS 4          /* the first try and 3 retries */
 #define GEN_HS_WAIT_MS 1000        /* wait for msg2 after each msg1 */
@@ -178,6 +186,15 @@ struct gen_stats {
 	uint64_t drops[NM_DROP__COUNT];
 };
 
+struct gen_series {
+	uint64_t start_ns, slot_ns; /* slot_ns 0: off */
+	uint32_t used;              /* slots past this one are empty */
+	uint64_t placed;            /* samples in a slot */
+	uint64_t outside;           /* samples of events sent before start_ns or past the last slot */
+	uint32_t samples[GEN_SERIES_SLOTS];
+	uint64_t max_ns[GEN_SERIES_SLOTS];
+};
+
 struct gen {
 	struct gen_config cfg;
 	uint32_t per_packet; /* events per packet after the MTU cap */
@@ -201,6 +218,7 @@ struct gen {
 	uint64_t answered[GEN_WINDOW / 64];    /* bit per event number (mod GEN_WINDOW) */
 	uint64_t sent_ns[GEN_WINDOW];          /* send time per event number */
 	uint8_t sent_peer[GEN_WINDOW];         /* peer per event number */
+	struct gen_series series;
 };
 
 /*
@@ -336,6 +354,14 @@ void gen_rtt_window(struct gen *g);
  * peer, or another destination; -EPROTO: the peer's MAC is not known.
  */
 int gen_reflect_session(struct gen *g, unsigned p, const uint8_t key[32], uint64_t session_id);
+
+/*
+ * Record round trips by send time from now on (after gen_init, which turns
+ * it off): slot i holds the events sent in [start_ns + i * slot_ns, + slot_ns).
+ * Every RTT sample lands in one slot or in series.outside. -EINVAL for a
+ * slot_ns of 0.
+ */
+int gen_series_start(struct gen *g, uint64_t start_ns, uint64_t slot_ns);
 
 /*
  * Retry schedule for ARP and the handshake: send, wait `wait_ms`, back off

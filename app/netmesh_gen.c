@@ -60,6 +60,8 @@ struct gen_opts {
 	uint32_t event_size, events_per_packet, idle_sleep_us;
 	uint32_t session_timeout_ms;
 	unsigned duration, stats_period, warmup;
+	char series_file[256];  /* --rtt-series: round trips by send time, written at the end */
+	uint32_t series_slot_us;
 };
 
 static void usage(const char *prog)
@@ -102,17 +104,23 @@ static void usage(const char *prog)
 	       "                          random key both ways, events to our own chain, each\n"
 	       "                          reflected event an echo. Needs --peer-mac; no --peer-node,\n"
 	       "                          --peer-static, --psk-file, --daemon, --also-peer\n"
+	       "  --rtt-series FILE       at the end, write round trips by send time to FILE: per\n"
+	       "                          slot of --rtt-series-us with answered events, a line\n"
+	       "                          'SLOT_START_NS SLOT_NS SAMPLES MAX_RTT_NS' (CLOCK_MONOTONIC)\n"
+	       "  --rtt-series-us N       the slot, microseconds (default 1000; at most %u slots\n"
+	       "                          in --duration)\n"
 	       "  --show-identity         print node_id, entity_id, noise_static_pub of --keys and exit\n"
 	       "  --help                  this text\n"
 	       "The last line is machine-readable: 'gen: sent_events=N recv_events=N chain_ok=N\n"
 	       "chain_errors=N ...' (README: The traffic generator, for every key). Exit status:\n"
-	       "0 ok, %d bad setup, %d link/ARP/handshake failed, %d a chain error was seen.\n"
+	       "0 ok, %d bad setup (or the series not written), %d link/ARP/handshake failed,\n"
+	       "%d a chain error was seen.\n"
 	       "chain_errors: a link that does not follow; chain_gaps: sequence jumps (missing\n"
 	       "outputs); lost_events: events never answered (one-output daemons) or outputs\n"
 	       "missing in gaps; duplicate_events: answers to an event already answered;\n"
 	       "redirects: Moved that re-pointed a daemon; rtt_*_ns: event round trips.\n",
-	       prog, GEN_MAX_PEERS, IDLE_POLLS, GEN_SESSION_TIMEOUT_MS, EXIT_SETUP, EXIT_HANDSHAKE,
-	       EXIT_CHAIN);
+	       prog, GEN_MAX_PEERS, IDLE_POLLS, GEN_SESSION_TIMEOUT_MS, GEN_SERIES_SLOTS, EXIT_SETUP,
+	       EXIT_HANDSHAKE, EXIT_CHAIN);
 }
 
 /* ------------------------------------------------------------------ options */
@@ -238,6 +246,8 @@ static int opt_addresses(struct gen_opts *o, const char *name, const char *v)
 		return copy_str(o->psk_file, sizeof(o->psk_file), name, v);
 	if (strcmp(name, "daemon") == 0)
 		return opt_daemon(o, v);
+	if (strcmp(name, "rtt-series") == 0)
+		return copy_str(o->series_file, sizeof(o->series_file), name, v);
 	return -ENOENT;
 }
 
@@ -280,6 +290,9 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 	} else if (strcmp(name, "session-timeout-ms") == 0) {
 		if ((rc = opt_uint(name, v, 0, 3600000, &n)) == 0)
 			o->session_timeout_ms = (uint32_t)n;
+	} else if (strcmp(name, "rtt-series-us") == 0) {
+		if ((rc = opt_uint(name, v, 1, 1000000, &n)) == 0)
+			o->series_slot_us = (uint32_t)n;
 	} else {
 		rc = bad(name, v, "unknown option");
 	}
@@ -322,6 +335,9 @@ static int check_required(const struct gen_opts *o)
 		return bad("psk-file", "", "is required");
 	if (o->n_daemons == 0)
 		return bad("daemon", "", "give at least one destination daemon");
+	if (o->series_file[0] != '\0' &&
+	    (uint64_t)o->duration * 1000000 / o->series_slot_us >= GEN_SERIES_SLOTS)
+		return bad("rtt-series-us", "", "too short a slot for --duration (too many slots)");
 	return 0;
 }
 
@@ -341,6 +357,7 @@ static int parse_args(struct gen_opts *o, int argc, char **argv)
 		{ "also-peer", required_argument, NULL, 0 },  { "idle-sleep-us", required_argument, NULL, 0 },
 		{ "session-timeout-ms", required_argument, NULL, 0 },
 		{ "warmup", required_argument, NULL, 0 },
+		{ "rtt-series", required_argument, NULL, 0 }, { "rtt-series-us", required_argument, NULL, 0 },
 		{ "show-identity", no_argument, NULL, 'I' },  { "split-keys", no_argument, NULL, 'S' },
 		{ "reflect", no_argument, NULL, 'R' },        { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -408,6 +425,7 @@ struct ctx {
 	struct conn rehs[GEN_MAX_PEERS];    /* re-handshakes of dead sessions (forever = active) */
 	unsigned n_rehs;                    /* active ones */
 	uint64_t resume_shown[GEN_MAX_DAEMONS]; /* per chain check: the resume_epoch printed */
+	FILE *series; /* --rtt-series, opened before any traffic */
 };
 
 static bool quit(void)
@@ -963,6 +981,28 @@ static void print_summary(const struct ctx *c, double secs)
 	print_session_keys(st);
 }
 
+/* --rtt-series: one line per slot with answered events; false (printed) if it was not written. */
+static bool write_series(struct ctx *c)
+{
+	const struct gen_series *s = &c->g->series;
+	if (c->series == NULL)
+		return true;
+	fprintf(c->series, "# netmesh-gen rtt series: slot_start_ns slot_ns samples max_rtt_ns\n");
+	for (uint32_t i = 0; i < s->used; i++)
+		if (s->samples[i] != 0)
+			fprintf(c->series, "%" PRIu64 " %" PRIu64 " %" PRIu32 " %" PRIu64 "\n",
+				s->start_ns + i * s->slot_ns, s->slot_ns, s->samples[i], s->max_ns[i]);
+	bool ok = !ferror(c->series);
+	ok = fclose(c->series) == 0 && ok;
+	c->series = NULL;
+	printf("gen: rtt series %s slots=%" PRIu32 " slot_us=%" PRIu32 " samples=%" PRIu64
+	       " outside=%" PRIu64 "%s\n", c->o.series_file, s->used, c->o.series_slot_us, s->placed,
+	       s->outside, ok ? "" : " (write failed)");
+	if (!ok)
+		fprintf(stderr, "netmesh-gen: --rtt-series %s: write failed\n", c->o.series_file);
+	return ok;
+}
+
 static int run_traffic(struct ctx *c)
 {
 	struct run r = { .start_ns = nm_mono_ns() };
@@ -972,6 +1012,8 @@ static int run_traffic(struct ctx *c)
 	r.next_stats_ns = r.start_ns + (uint64_t)c->o.stats_period * NS_PER_S;
 	for (unsigned i = 0; i < GEN_MAX_PEERS; i++)
 		c->peer_tx_ns[i] = r.start_ns;
+	if (c->series != NULL)
+		gen_series_start(c->g, r.start_ns, (uint64_t)c->o.series_slot_us * 1000);
 	printf("gen: sending to %u daemon(s) on %u appliance(s), %u event(s) of %u bytes per packet,"
 	       " rate %s\n", c->o.n_daemons, c->g->n_peers, c->g->per_packet, c->g->cfg.event_size,
 	       c->o.rate ? "limited" : "unlimited");
@@ -980,8 +1022,11 @@ static int run_traffic(struct ctx *c)
 	const uint64_t sent_done = nm_mono_ns();
 	drain(c);
 	report_resumes(c);
+	const bool written = write_series(c);
 	print_summary(c, (double)(sent_done - r.start_ns) / NS_PER_S);
-	return c->g->st.chain_errors == 0 ? 0 : EXIT_CHAIN;
+	if (c->g->st.chain_errors != 0)
+		return EXIT_CHAIN;
+	return written ? 0 : EXIT_SETUP;
 }
 
 /* ------------------------------------------------------------------ main */
@@ -997,6 +1042,7 @@ static void opts_defaults(struct gen_opts *o)
 	o->events_per_packet = 1;
 	o->stats_period = 1;
 	o->session_timeout_ms = GEN_SESSION_TIMEOUT_MS;
+	o->series_slot_us = 1000;
 }
 
 /* --help / --show-identity, before (and without) EAL. */
@@ -1014,6 +1060,19 @@ static int run_without_eal(int argc, char **argv, int first)
 	return app_show_identity(o.keys_dir) == 0 ? EXIT_SUCCESS : EXIT_SETUP;
 }
 
+/* --rtt-series: the file exists and is writable before any traffic. */
+static int open_series(struct ctx *c)
+{
+	if (c->o.series_file[0] == '\0')
+		return 0;
+	c->series = fopen(c->o.series_file, "w");
+	if (c->series != NULL)
+		return 0;
+	const int e = errno;
+	fprintf(stderr, "netmesh-gen: --rtt-series %s: %s\n", c->o.series_file, strerror(e));
+	return -e;
+}
+
 static int run(struct ctx *c)
 {
 	struct gen_config gc;
@@ -1022,7 +1081,7 @@ static int run(struct ctx *c)
 	if (rc == 0)
 		rc = gen_setup(c, &gc);
 	sodium_memzero(gc.psk, sizeof(gc.psk)); /* gen_init kept its own copy */
-	if (rc < 0)
+	if (rc < 0 || open_series(c) < 0)
 		return EXIT_SETUP;
 	if (wait_link(c) < 0 || (c->o.reflect ? reflect_up(c) : connect_peers(c)) < 0) {
 		print_summary(c, 0);
@@ -1061,6 +1120,8 @@ int main(int argc, char **argv)
 
 	static struct ctx c;
 	int status = run_command(&c, argc, argv);
+	if (c.series != NULL)
+		fclose(c.series); /* the run ended before the traffic: nothing to write */
 	if (c.g != NULL) {
 		gen_fini(c.g);
 		free(c.g);

@@ -139,8 +139,9 @@ bool nm_sessmgr_peer_static(const struct nm_sessmgr *sm, uint64_t node_id, uint8
 
 /*
  * Seal `body` as one EventFrame of `subprotocol` on the node's session and
- * send it. -ENOENT: no such peer; -ENOTCONN: no session yet; -EMSGSIZE: too
- * large for a packet; else the TX path's error (counted as tx_failures).
+ * send it, as IPv4 fragments when the datagram exceeds the MTU. -ENOENT: no
+ * such peer; -ENOTCONN: no session yet; -EMSGSIZE: too large for a Net
+ * datagram; else the TX path's error (counted as tx_failures).
  */
 int nm_sessmgr_send_message(struct nm_sessmgr *sm, uint64_t node_id, uint16_t subprotocol,
 			    uint64_t stream_id, const uint8_t *body, size_t len);

@@ -5,7 +5,9 @@
 #   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 #   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
-#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state
+#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state,
+#                                then the cutover pause, lost and duplicate events under 100 k events/s between two
+#                                appliances (scripts/bench_migration_pause.sh; its options after "migration")
 #   scripts/bench.sh latency [--help]   event round trips through the appliance vs an io forwarder
 #                                       on a memif pair (scripts/bench_latency.sh)
 # Uses hugepages when enough are free (see scripts/hugepages.sh), else --no-huge.
@@ -33,9 +35,12 @@ case "$part" in
     eal=(-l 1) ;;
 
   migration)
-    # In-process runtimes, no port; each figure's command line is listed below.
+    # In-process runtimes, no port; each figure's command line is listed below. Then the pause.
     eal=() ;;
-  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|latency|migration" >&2; exit 2 ;;
+  migration-pause)
+    shift
+    exec "$(dirname "$0")/bench_migration_pause.sh" "$@" ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|latency|migration|migration-pause" >&2; exit 2 ;;
 esac
 
 nm_build
@@ -53,7 +58,8 @@ if [ "$part" = migration ]; then
     "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \
       --file-prefix="nmbench$$" --log-level='lib.*:error' $cmd
   done
-  exit 0
+  shift
+  exec "$(dirname "$0")/bench_migration_pause.sh" --no-build "$@"
 fi
 # shellcheck disable=SC2086
 exec "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \

@@ -67,6 +67,30 @@ nm_stop_pid() {
   nm_stop_status=$rc
 }
 
+# nm_wait_for SEC CMD...: until CMD succeeds, polling every 0.1 s; 1 after SEC s of polls
+# (counted sleeps, not the wall clock: a loaded machine's stalls do not eat the budget).
+nm_wait_for() {
+  local left=$(($1 * 10))
+  shift
+  until "$@"; do
+    left=$((left - 1))
+    [ "$left" -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+
+# nm_app_identity APP_BIN DIR NAME: NAME's keys in DIR/keys-NAME (made on first use), its
+# --show-identity in DIR/NAME.id; prints "NODE_ID STATIC_PUB", or returns 1.
+nm_app_identity() {
+  local node static
+  "$1" --no-huge -m 64 --no-shconf --no-telemetry -l 0 --no-pci "--log-level=lib.*:error" -- \
+    --keys "$2/keys-$3" --show-identity > "$2/$3.id" || return 1
+  node=$(nm_field node_id "$2/$3.id")
+  static=$(nm_field noise_static_pub "$2/$3.id")
+  [ -n "$node" ] && [ -n "$static" ] || return 1
+  echo "$node $static"
+}
+
 # Remove EAL's runtime dirs of these file prefixes (root's and a user's).
 nm_eal_rundirs_rm() {
   local d p

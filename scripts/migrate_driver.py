@@ -10,7 +10,7 @@ migration of it in progress anywhere: a daemon on no node or on two is a placeme
 
   migrate_driver.py --node NAME=PREFIX=NODEHEX (x N) --daemon ORIGINHEX (x M)
                     [--duration S] [--period S] [--deadline S] [--unsealed]
-                    [--flap-ms MS --wire-bin BIN --wire-ctl PATH]
+                    [--flap-ms MS --wire-bin BIN --wire-ctl PATH] [--windows FILE]
 
 --flap-ms: take each target's netmesh-wire port down, start the round's migrations, and bring
 the ports up MS milliseconds later (nodes are on wire ports 0, 1, ... in --node order): every
@@ -28,6 +28,10 @@ a start fails (flap-ms after they went down, or as soon as the starts returned).
 Prints one line per migration, then `migrations: completed=N failed=N placement_errors=N`.
 Exit status 0 when every migration ended and every placement was right (failures are
 reported, the caller judges them), 1 otherwise.
+
+--windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT`, on
+CLOCK_MONOTONIC: from just before the start command to the moment the driver saw the source's
+record end (scripts/bench_migration_pause.sh lines the generator's round trips up with them).
 """
 import argparse
 import subprocess
@@ -129,6 +133,7 @@ class Driver:
             self.tours[o] = tour
         self.step = {o: 0 for o in origins}
         self.completed = self.failed = self.placement_errors = 0
+        self.windows = open(args.windows, "w") if args.windows else None
 
     def log(self, msg):
         print("migrate: %s" % msg, flush=True)
@@ -137,6 +142,7 @@ class Driver:
         return self.tours[origin][self.step[origin] % len(self.tours[origin])]
 
     def start(self, origin):
+        t_ns = time.monotonic_ns()
         src = self.where[origin]
         dst = self.target(origin)
         cmd = "/netmesh/migrate,%x,%x%s" % (origin, dst.node_id,
@@ -146,14 +152,16 @@ class Driver:
             self.log("%016x %s -> %s refused: %s" % (origin, src.name, dst.name, r["error"]))
             self.failed += 1
             return None
-        return (origin, src, dst, time.monotonic())
+        return (origin, src, dst, time.monotonic(), t_ns)
 
     def finish(self, m):
-        origin, src, dst, t0 = m
+        origin, src, dst, t0, t0_ns = m
         try:
             wait("the migration's end on %s" % src.name,
                  lambda: not in_progress(src.migrations(), origin), self.args.deadline)
+            self.window(origin, src, dst, t0_ns, None)
         except TimeoutError as e:
+            self.window(origin, src, dst, t0_ns, "did_not_end")
             self.log("%016x %s -> %s did not end: %s" % (origin, src.name, dst.name, e))
             self.failed += 1
             self.placement_errors += 1
@@ -172,6 +180,18 @@ class Driver:
                                                     h.get("reason", "no history entry")))
         self.place(origin, dst if ok else src)
         self.step[origin] += 1 if ok else 0
+
+    def window(self, origin, src, dst, t0_ns, result):
+        """--windows: the migration's span; its result from the source's history entry."""
+        if self.windows is None:
+            return
+        t1_ns = time.monotonic_ns()
+        if result is None:
+            h = newest_done(src.migrations(), origin, "source") or {}
+            result = h.get("result", "unknown")
+        self.windows.write("%016x %s %s %d %d %s\n" % (origin, src.name, dst.name, t0_ns, t1_ns,
+                                                        result))
+        self.windows.flush()
 
     def place(self, origin, expect):
         """Exactly one node runs it, and no node has a record of it in progress."""
@@ -254,6 +274,8 @@ def main():
                    help="take each round's targets' wire ports down this long, from before its start")
     p.add_argument("--wire-bin", help="netmesh-wire, for --flap-ms")
     p.add_argument("--wire-ctl", help="netmesh-wire's control socket, for --flap-ms")
+    p.add_argument("--windows", metavar="FILE",
+                   help="write each migration's START_NS END_NS (CLOCK_MONOTONIC) to FILE")
     args = p.parse_args()
     if args.flap_ms and not (args.wire_bin and args.wire_ctl):
         p.error("--flap-ms needs --wire-bin and --wire-ctl")

@@ -93,13 +93,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 fail() { echo "run.sh --migrate: $*" >&2; for f in "$tmp"/*.log; do echo "--- $f" >&2; tail -15 "$f" >&2; done; exit 1; }
-wait_for() { # wait_for WHAT CMD...: counted sleeps, not the wall clock
-  local what=$1 left=$((DEADLINE * 10)); shift
-  until "$@"; do
-    left=$((left - 1))
-    [ $left -gt 0 ] || fail "timed out waiting for $what"
-    sleep 0.1
-  done
+wait_for() { # wait_for WHAT CMD...
+  local what=$1
+  shift
+  nm_wait_for "$DEADLINE" "$@" || fail "timed out waiting for $what"
 }
 in_log() { grep -q -- "$2" "$tmp/$1.log" 2>/dev/null; }
 
@@ -114,11 +111,8 @@ head -c 32 /dev/urandom > "$tmp/counter.seed"
 chmod 600 "$tmp/psk" "$tmp/echo.seed" "$tmp/counter.seed"
 declare -A node=() static=()
 for n in "${names[@]}"; do
-  "$app_bin" --no-huge -m 64 --no-shconf --no-telemetry -l 0 "${quiet[@]}" -- \
-    --keys "$tmp/keys-$n" --show-identity > "$tmp/$n.id"
-  node[$n]=$(field node_id "$tmp/$n.id")
-  static[$n]=$(field noise_static_pub "$tmp/$n.id")
-  [ -n "${node[$n]}" ] && [ -n "${static[$n]}" ] || fail "could not read $n's identity"
+  id=$(nm_app_identity "$app_bin" "$tmp" "$n") || fail "could not read $n's identity"
+  node[$n]=${id% *} static[$n]=${id#* }
 done
 "$gen_bin" --keys "$tmp/keys-gen" --show-identity > "$tmp/gen.id"
 gen_node=$(field node_id "$tmp/gen.id")

@@ -1323,6 +1323,65 @@ START_TEST(test_reflect_session)
 }
 END_TEST
 
+/* One echoed packet of one event, sent at `sent` and answered at `at` (ns). */
+static void echo_at(struct fixture *f, uint64_t sent, uint64_t at)
+{
+	uint8_t reply[GEN_FRAME_MAX];
+	gen_set_now(f->g, sent);
+	ck_assert_int_eq(gen_build_events(f->g, f->frame, sizeof(f->frame), &f->len), 0);
+	size_t rlen = responder_echo(&f->r, &f->r, 0, f->frame, f->len, reply);
+	gen_set_now(f->g, at);
+	ck_assert_int_eq(gen_rx(f->g, reply, rlen, NULL), GEN_RX_CONSUMED);
+}
+
+/*
+ * Round trips by send time: each answered event lands in the slot it was
+ * sent in (not the one it came back in), with the slot's worst round trip;
+ * events sent before the start or past the last slot are counted outside.
+ */
+START_TEST(test_rtt_series_by_send_time)
+{
+	struct fixture f;
+	const uint64_t ms = 1000000, t0 = 5000 * ms;
+	fixture_init(&f);
+	f.cfg.n_daemons = 1;
+	f.cfg.events_per_packet = 1;
+	ck_assert_int_eq(gen_init(f.g, &f.cfg, NULL), 0);
+	establish(&f);
+	ck_assert_int_eq(gen_series_start(f.g, t0, 0), -EINVAL);
+	echo_at(&f, t0 + 1 * ms, t0 + 2 * ms); /* off until started */
+	ck_assert_uint_eq(f.g->series.placed + f.g->series.outside, 0);
+
+	ck_assert_int_eq(gen_series_start(f.g, t0, ms), 0);
+	echo_at(&f, t0 - 1, t0 + 10);                     /* sent before the start */
+	echo_at(&f, t0, t0 + 30000);                      /* slot 0: 30 us */
+	echo_at(&f, t0 + ms - 1, t0 + ms + 20000);        /* slot 0 still, answered in slot 1 */
+	echo_at(&f, t0 + 3 * ms + 5, t0 + 3 * ms + 7000); /* slot 3 */
+	echo_at(&f, t0 + 3 * ms + 9, t0 + 900 * ms);      /* slot 3: a held event, ~897 ms */
+	ck_assert_uint_eq(f.g->series.samples[0], 2);
+	ck_assert_uint_eq(f.g->series.max_ns[0], 30000);
+	ck_assert_uint_eq(f.g->series.samples[1] + f.g->series.samples[2], 0);
+	ck_assert_uint_eq(f.g->series.samples[3], 2);
+	ck_assert_uint_eq(f.g->series.max_ns[3], 900 * ms - 3 * ms - 9);
+	ck_assert_uint_eq(f.g->series.used, 4);
+
+	/* The last slot, then one past it. */
+	const uint64_t last = t0 + (uint64_t)(GEN_SERIES_SLOTS - 1) * ms;
+	echo_at(&f, last, last + 100);
+	echo_at(&f, last + ms, last + ms + 100);
+	ck_assert_uint_eq(f.g->series.samples[GEN_SERIES_SLOTS - 1], 1);
+	ck_assert_uint_eq(f.g->series.used, GEN_SERIES_SLOTS);
+	ck_assert_uint_eq(f.g->series.placed, 5);
+	ck_assert_uint_eq(f.g->series.outside, 2);
+	ck_assert_uint_eq(f.g->st.rtt_samples, 8); /* every sample is somewhere */
+
+	/* A restart forgets the old slots. */
+	ck_assert_int_eq(gen_series_start(f.g, last + 2 * ms, ms), 0);
+	ck_assert_uint_eq(f.g->series.samples[3] + f.g->series.used + f.g->series.placed, 0);
+	fixture_fini(&f);
+}
+END_TEST
+
 /* Random authenticated 0x0500 messages: each one redirect, one ignored Moved or one drop. */
 START_TEST(test_random_messages_accounted)
 {
@@ -1635,6 +1694,7 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_moved_forged_rejected);
 	tcase_add_test(tc, test_duplicates_and_unanswered);
 	tcase_add_test(tc, test_rtt_percentiles);
+	tcase_add_test(tc, test_rtt_series_by_send_time);
 	tcase_add_test(tc, test_drain_waits_for_outstanding);
 	tcase_add_test(tc, test_rtt_window);
 	tcase_add_test(tc, test_reflect_session);

@@ -25,6 +25,7 @@
 #include "nm_handshake.h"
 #include "nm_keys.h"
 #include "nm_mesh.h"
+#include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_runtime.h"
 #include "nm_sessmgr.h"
@@ -918,6 +919,61 @@ START_TEST(crossed_handshakes_agree_on_one_session)
 }
 END_TEST
 
+
+/* What B's migration handler got (a_message_larger_than_the_mtu_goes_as_fragments). */
+static struct {
+	unsigned n;
+	size_t len;
+	uint8_t body[6000];
+} got_msg;
+
+static void on_mig_message(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	(void)peer;
+	got_msg.n++;
+	got_msg.len = len;
+	if (len <= sizeof(got_msg.body))
+		memcpy(got_msg.body, msg, len);
+}
+
+static bool message_arrived(struct node *a, struct node *b)
+{
+	(void)a;
+	nm_dataplane_poll_migration(b->dp);
+	return got_msg.n > 0;
+}
+
+/*
+ * A 0x0500 message larger than one frame at the MTU (a 7000-byte
+ * SnapshotReady chunk, a BufferedEvents batch of up to 8 KB) leaves as IPv4
+ * fragments and arrives whole. It was refused (-EMSGSIZE, tx_failures) as
+ * soon as the datagram did not fit one mbuf, so every migration that held
+ * more than about 20 events lost them.
+ */
+START_TEST(a_message_larger_than_the_mtu_goes_as_fragments)
+{
+	struct node a, b;
+	uint8_t body[5000];
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7 + 1);
+	pair_up(&a, &b, 0x42, 0x42);
+	memset(&got_msg, 0, sizeof(got_msg));
+	nm_dataplane_set_migration(b.dp, on_mig_message, NULL);
+	ck_assert(pump_until(&a, &b, established, NULL, NULL, NULL));
+	ck_assert_int_eq(nm_sessmgr_send_message(a.sm, b.keys.identity.node_id,
+						 NM_SUBPROTOCOL_MIGRATION, NM_SUBPROTOCOL_MIGRATION,
+						 body, sizeof(body)), 0);
+	ck_assert(pump_until(&a, &b, message_arrived, NULL, NULL, NULL));
+	ck_assert_uint_eq(got_msg.n, 1);
+	ck_assert_uint_eq(got_msg.len, sizeof(body));
+	ck_assert_mem_eq(got_msg.body, body, sizeof(body));
+	ck_assert_uint_eq(nm_sessmgr_stats(a.sm)->tx_failures, 0);
+	nm_dataplane_set_migration(b.dp, NULL, NULL);
+	pair_down(&a, &b);
+}
+END_TEST
+
 /*
  * A worker stamps a session's last packet with its own clock reading, which
  * can be later than the one the control thread took at the start of its poll
@@ -961,6 +1017,7 @@ static Suite *sessions_suite(void)
 	tcase_add_test(tc, frames_with_a_partial_udp_checksum_are_accepted);
 	tcase_add_test(tc, crossed_handshakes_agree_on_one_session);
 	tcase_add_test(tc, a_stamp_newer_than_the_control_clock_is_not_silence);
+	tcase_add_test(tc, a_message_larger_than_the_mtu_goes_as_fragments);
 	suite_add_tcase(s, tc);
 	return s;
 }
