@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,10 +35,19 @@
  */
 static struct {
 	pthread_mutex_t lock;
+	atomic_uint waiting; /* callbacks waiting for the lock (app_telemetry_release) */
 	bool live;
 	bool registered;
 	struct app_telemetry_src src;
 } app_tel = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A callback's lock: counted while it waits, so the control thread lets it in. */
+static void tel_lock(void)
+{
+	atomic_fetch_add(&app_tel.waiting, 1);
+	pthread_mutex_lock(&app_tel.lock);
+	atomic_fetch_sub(&app_tel.waiting, 1);
+}
 
 /* rte_tel_data_add_dict_u64 is renamed _uint in 23.11: one place to change. */
 static void put_u64(struct rte_tel_data *d, const char *name, uint64_t v)
@@ -390,7 +401,7 @@ static int tel_migrate(const char *cmd, const char *params, struct rte_tel_data 
 	(void)cmd;
 	uint64_t origin, node;
 	bool sealed;
-	pthread_mutex_lock(&app_tel.lock);
+	tel_lock();
 	int rc = -ENODEV;
 	if (app_tel.live && app_tel.src.md != NULL) {
 		rte_tel_data_start_dict(d);
@@ -423,7 +434,7 @@ typedef int (*cmd_fn)(const struct app_telemetry_src *s, struct rte_tel_data *d)
 
 static int run_cmd(cmd_fn fn, struct rte_tel_data *d)
 {
-	pthread_mutex_lock(&app_tel.lock);
+	tel_lock();
 	int rc = -ENODEV;
 	if (app_tel.live) {
 		rte_tel_data_start_dict(d);
@@ -495,7 +506,14 @@ void app_telemetry_hold(void)
 	pthread_mutex_lock(&app_tel.lock);
 }
 
+/*
+ * A mutex is not fair: a control loop that never sleeps (a migration runs)
+ * takes it back at once, and a waiting callback could wait for seconds. So a
+ * release with a callback waiting yields until it has the lock (bounded).
+ */
 void app_telemetry_release(void)
 {
 	pthread_mutex_unlock(&app_tel.lock);
+	for (unsigned i = 0; i < 1000 && atomic_load(&app_tel.waiting) != 0; i++)
+		sched_yield();
 }
