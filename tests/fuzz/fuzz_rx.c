@@ -31,27 +31,21 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_eth_ring.h>
-#include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
-#include <rte_ring.h>
 #include <sodium.h>
 
 #include "fuzz_common.h"
+#include "fuzz_dp.h"
 #include "nm_aead.h"
-#include "nm_builtin.h"
 #include "nm_dataplane.h"
-#include "nm_eal.h"
 #include "nm_frag.h"
 #include "nm_handshake.h"
-#include "nm_mesh.h"
 #include "nm_migwire.h"
 #include "nm_packet.h"
-#include "nm_runtime.h"
 #include "nm_rx.h"
 
-#define IP_US RTE_IPV4(127, 0, 0, 1)
+#define IP_US FUZZ_DP_IP_US
 #define IP_PEER RTE_IPV4(127, 0, 0, 2)
 #define IP_OTHER RTE_IPV4(127, 0, 0, 3)
 #define PEER_NODE 0x1111222233334444ULL
@@ -71,10 +65,7 @@ struct watch {
 
 static struct {
 	bool ready;
-	struct rte_ring *rxr, *txr;
-	struct nm_mesh *mesh;
-	struct nm_runtime *rt;
-	struct nm_dataplane *dp;
+	struct fuzz_dp f;
 	struct nm_worker *w;
 	uint16_t peer_idx;
 	uint64_t sid;
@@ -88,15 +79,6 @@ static struct {
 	uint8_t big[NM_FRAG_MAX_FRAME];
 } fx;
 
-static void eal(void)
-{
-	char *argv[] = {
-		"fuzz_rx", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
-		"--lcores=0@0,1@0", "--log-level=lib.*:error", "--log-level=netmesh.*:error",
-	};
-	FUZZ_CHECK(nm_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) >= 0);
-}
-
 /* The genuine handshake, the peer initiating: its keys and ours. */
 static void handshake(void)
 {
@@ -106,7 +88,7 @@ static void handshake(void)
 	fuzz_fill(eph_i, 32, 13);
 	fuzz_fill(eph_r, 32, 14);
 	FUZZ_CHECK(crypto_scalarmult_base(pk, sk) == 0);
-	const uint64_t us = nm_mesh_node_id(fx.mesh);
+	const uint64_t us = nm_mesh_node_id(fx.f.mesh);
 	struct nm_hs_config ci = { .initiator = true, .local_node_id = PEER_NODE,
 				   .peer_node_id = us, .psk = psk, .peer_static_pk = pk,
 				   .fixed_ephemeral_sk = eph_i };
@@ -130,55 +112,26 @@ static void handshake(void)
 	nm_aead_init(&fx.our_rx, fx.kr.rx, fx.sid);
 }
 
-static uint64_t spawn(const char *kind, uint8_t seed_byte)
-{
-	uint8_t seed[32] = { seed_byte };
-	struct nm_identity id;
-	FUZZ_CHECK(nm_identity_from_seed(&id, seed) == 0);
-	struct nm_host_config cfg = nm_host_config_default();
-	cfg.lcore = fx.w->lcore;
-	struct nm_daemon_handle h;
-	struct nm_error err;
-	FUZZ_CHECK(nm_runtime_spawn(fx.rt, kind, &id, &cfg, &h, &err) == 0);
-	return h.origin_hash;
-}
-
 static void fixture(void)
 {
 	if (fx.ready)
 		return;
-	eal();
-	fx.rxr = rte_ring_create("fuzz_rx_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	fx.txr = rte_ring_create("fuzz_rx_tx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	FUZZ_CHECK(fx.rxr != NULL && fx.txr != NULL);
-	int port = rte_eth_from_rings("fuzz_rx", &fx.rxr, 1, &fx.txr, 1, 0);
-	FUZZ_CHECK(port >= 0);
-	char name[RTE_ETH_NAME_MAX_LEN];
-	FUZZ_CHECK(rte_eth_dev_get_name_by_port((uint16_t)port, name) == 0);
-	uint8_t node_seed[32];
+	uint8_t node_seed[32], psk[32];
 	fuzz_fill(node_seed, 32, 10);
-	struct nm_mesh_config mc = { .port = name, .node_seed = node_seed };
-	fuzz_fill(mc.psk, sizeof(mc.psk), 11);
+	fuzz_fill(psk, 32, 11);
+	fuzz_dp_init(&fx.f, "fuzz_rx", node_seed, psk);
+	fx.w = fx.f.w;
 	struct nm_error err;
-	FUZZ_CHECK(nm_mesh_create(&mc, &fx.mesh, &err) == 0);
-	fx.rt = nm_runtime_create(nm_mesh_node(fx.mesh));
-	FUZZ_CHECK(fx.rt != NULL && nm_builtin_register_all(fx.rt, NULL) == 0);
-	FUZZ_CHECK(nm_runtime_start(fx.rt, NULL) == 0);
-	const unsigned lcores[1] = { 1 };
-	struct nm_dataplane_config dc = { .mesh = fx.mesh, .rt = fx.rt, .ip = IP_US,
-					  .n_workers = 1, .lcores = lcores, .n_mbufs = 2047 };
-	FUZZ_CHECK(nm_dataplane_create(&dc, &fx.dp, &err) == 0);
-	fx.w = fx.dp->workers[0];
 	const struct rte_ether_addr peer_mac = { { 0x02, 0, 0, 0, 0, 0x02 } };
-	int peer = nm_dataplane_peer_add(fx.dp, IP_PEER, 7777, &peer_mac, &err);
+	int peer = nm_dataplane_peer_add(fx.f.dp, IP_PEER, 7777, &peer_mac, &err);
 	FUZZ_CHECK(peer >= 0);
 	fx.peer_idx = (uint16_t)peer;
 	fx.peer = (struct nm_pkt_endpoint){ peer_mac, IP_PEER, 7777 };
 	fx.other = (struct nm_pkt_endpoint){ { { 0x02, 0, 0, 0, 0, 0x03 } }, IP_OTHER, 7777 };
 	fx.us = fx.w->self;
 	handshake();
-	fx.d[0].origin = spawn("echo", 1);
-	fx.d[1].origin = spawn("counter", 2);
+	fx.d[0].origin = fuzz_dp_spawn(&fx.f, "echo", 1);
+	fx.d[1].origin = fuzz_dp_spawn(&fx.f, "counter", 2);
 	size_t fsz = nm_frag_table_size(64);
 	fx.pfrag = nm_frag_table_init(calloc(1, fsz), 64, 1000000000ULL);
 	FUZZ_CHECK(fx.pfrag != NULL);
@@ -188,11 +141,11 @@ static void fixture(void)
 /* A new session under the same keys: a fresh replay window, TX counters from 0. */
 static void reset_session(void)
 {
-	nm_dataplane_session_del(fx.dp, fx.sid, NULL); /* -ENOENT the first time */
+	nm_dataplane_session_del(fx.f.dp, fx.sid, NULL); /* -ENOENT the first time */
 	struct nm_session_params sp = { .session_id = fx.sid, .peer = fx.peer_idx };
 	memcpy(sp.tx_key, fx.kr.tx, sizeof(sp.tx_key));
 	memcpy(sp.rx_key, fx.kr.rx, sizeof(sp.rx_key));
-	FUZZ_CHECK(nm_dataplane_session_add(fx.dp, &sp, NULL) == 0);
+	FUZZ_CHECK(nm_dataplane_session_add(fx.f.dp, &sp, NULL) == 0);
 }
 
 /* Drops an output or an event may cause: not the frame's own outcome. */
@@ -313,7 +266,7 @@ static void peer_receive(uint8_t *f, size_t len, struct tally *t)
 static void collect_outputs(struct tally *t)
 {
 	struct rte_mbuf *m;
-	while (rte_ring_dequeue(fx.txr, (void **)&m) == 0) {
+	while ((m = fuzz_dp_sent(&fx.f)) != NULL) {
 		FUZZ_CHECK(m->nb_segs == 1 && m->data_len == m->pkt_len);
 		peer_receive(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, t);
 		rte_pktmbuf_free(m);
