@@ -21,7 +21,9 @@
  *    over the input (the reassembler flushed at its end) those add up to the
  *    frames;
  *  - with no NIC help, a packet the worker authenticates opens with the
- *    session's key on its own, and one that does not open is dropped;
+ *    session's key on its own, and one that does not open is dropped; an
+ *    authenticated packet comes from the peer's address, with a counter not
+ *    accepted before;
  *  - with one worker and no slow path nothing is handed on;
  *  - every output opens at the peer, on this session, with a counter above
  *    the previous one, from a daemon of ours, each link following the
@@ -41,6 +43,7 @@
 #include "nm_dataplane.h"
 #include "nm_frag.h"
 #include "nm_handshake.h"
+#include "nm_le.h"
 #include "nm_migwire.h"
 #include "nm_packet.h"
 #include "nm_rx.h"
@@ -198,6 +201,8 @@ struct tally {
 	uint64_t frames, learned, replies, authenticated, merged;
 	uint64_t outputs, tx_drops;
 	uint64_t next_counter; /* outputs' AEAD counters are above the last one */
+	uint64_t ctrs[MAX_FRAMES]; /* counters of the packets the worker authenticated */
+	unsigned n_ctrs;
 };
 
 static struct watch *watch_of(uint64_t origin)
@@ -286,6 +291,27 @@ static bool opens_alone(const uint8_t *frame, size_t len)
 	return n >= 0 || (why != NM_DROP_AUTH && why != NM_DROP_NONE && n == -EPROTO);
 }
 
+/*
+ * The worker authenticated this frame: it came from the session's peer, and
+ * (a whole datagram, not the last fragment of one) with a counter not
+ * accepted before under this session.
+ */
+static void authenticated(struct tally *t, const uint8_t *frame, size_t len, bool reassembled)
+{
+	t->authenticated++;
+	FUZZ_CHECK(len >= NM_PKT_L4_OFF);
+	const uint8_t *sip = frame + NM_PKT_L3_OFF + 12;
+	FUZZ_CHECK(((uint32_t)sip[0] << 24 | (uint32_t)sip[1] << 16 | (uint32_t)sip[2] << 8 | sip[3]) == IP_PEER);
+	if (reassembled)
+		return;
+	FUZZ_CHECK(len >= NM_PKT_DATA_OFF + NM_NET_HDR_SIZE);
+	const uint64_t ctr = nm_get_le64(frame + NM_PKT_DATA_OFF + NM_OFF_COUNTER);
+	for (unsigned i = 0; i < t->n_ctrs; i++)
+		FUZZ_CHECK(t->ctrs[i] != ctr);
+	if (t->n_ctrs < MAX_FRAMES)
+		t->ctrs[t->n_ctrs++] = ctr;
+}
+
 static void one_frame(const uint8_t *data, size_t len, unsigned rx_flags, struct tally *t)
 {
 	uint8_t *f = malloc(len ? len : 1); /* exact size: ASan sees any overread */
@@ -318,7 +344,7 @@ static void one_frame(const uint8_t *data, size_t len, unsigned rx_flags, struct
 		/* Opened in this call: dropped by its one reason, or authenticated. */
 		FUZZ_CHECK(replies == 0 && learned == 0 && d.frame_drops <= 1);
 		if (d.frame_drops == 0)
-			t->authenticated++;
+			authenticated(t, data, len, r.frags != 0);
 		if (rx_flags == 0 && r.frags == 0) {
 			bool alone = opens_alone(data, len);
 			FUZZ_CHECK(alone || d.frame_drops == 1);
