@@ -29,7 +29,7 @@ struct fuzz_dp {
 	struct nm_worker *w;
 };
 
-/* Everything above, once per process; `name` keeps rings and port apart. */
+/* Everything above, once per process (torn down at exit); `name` keeps rings and port apart. */
 void fuzz_dp_init(struct fuzz_dp *f, const char *name, const uint8_t node_seed[32],
 		  const uint8_t psk[32]);
 
