@@ -13,6 +13,7 @@
 #include "nm_builtin.h"
 #include "nm_eal.h"
 #include "nm_identity.h"
+#include "nm_log_rte.h"
 
 static void eal(const char *name)
 {
@@ -21,6 +22,7 @@ static void eal(const char *name)
 		"--lcores=0@0,1@0", "--log-level=lib.*:error", "--log-level=netmesh.*:error",
 	};
 	FUZZ_CHECK(nm_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) >= 0);
+	nm_log_rte_init(); /* so that --log-level above quiets the dataplane's info lines */
 }
 
 /* Torn down at exit, so that LeakSanitizer sees no memory held only by EAL's heap. */
