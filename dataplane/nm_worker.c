@@ -19,6 +19,7 @@
 #include "nm_mesh.h"
 #include "nm_migwire.h"
 #include "nm_packet.h"
+#include "nm_rx.h"
 #include "nm_session.h"
 #include "nm_snapshot.h"
 #include "nm_wire.h"
@@ -464,29 +465,11 @@ static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)
 /* ---------------------------------------------------------------- RX */
 
 /*
- * A data packet for a session we do not have. If we initiated a handshake
- * with its sender, its msg2 may be waiting in the slow-path ring and this is
- * the responder's first data: it queues behind msg2 (order kept) and the
- * session manager hands it back once the session is installed. Bounded per
- * peer (nm_peer_early_take); anything else is session_unknown.
- */
-static void rx_unknown_session(struct nm_worker *w, struct rte_mbuf *m,
-			       const struct nm_pkt_info *pi)
-{
-	if (pi == NULL || w->dp->slowpath_fn == NULL ||
-	    !nm_peer_early_take(&w->dp->peers, pi->src.ip)) {
-		drop_mbuf(w, m, NM_DROP_SESSION_UNKNOWN);
-		return;
-	}
-	m->hash.usr = w->lcore; /* the lcore it reached: its session's RX owner to be */
-	if (rte_ring_mp_enqueue(w->dp->slowpath, m) != 0)
-		drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
-}
-
-/*
  * An authenticated migration (0x0500) packet: the control thread runs the
- * protocol. The mbuf is trimmed to the EventFrames and tagged with the
- * session's peer; returns false when it was not kept (counted).
+ * protocol. It gets an mbuf of the EventFrames alone, tagged with the
+ * session's peer: the packet's own mbuf trimmed, or for a flat frame (m
+ * NULL) a copy in one of big_pool. Returns false when m was not kept
+ * (counted; the caller frees it).
  */
 static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct nm_session *s,
 			 const struct nm_net_hdr *h, const uint8_t *payload)
@@ -496,11 +479,26 @@ static bool to_migration(struct nm_worker *w, struct rte_mbuf *m, const struct n
 		drop(w, NM_DROP_SUBPROTOCOL);
 		return false;
 	}
-	rte_pktmbuf_adj(m, (uint16_t)(payload - rte_pktmbuf_mtod(m, const uint8_t *)));
-	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - h->payload_len));
-	m->hash.usr = s->peer;
-	m->packet_type = h->event_count; /* the control thread reads this many frames */
-	if (rte_ring_mp_enqueue(r, m) != 0) {
+	struct rte_mbuf *c = m;
+	if (m != NULL) {
+		rte_pktmbuf_adj(m, (uint16_t)(payload - rte_pktmbuf_mtod(m, const uint8_t *)));
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - h->payload_len));
+	} else {
+		c = rte_pktmbuf_alloc(w->big_pool);
+		uint8_t *p = c != NULL ? (uint8_t *)rte_pktmbuf_append(c, (uint16_t)h->payload_len)
+				       : NULL;
+		if (p == NULL) {
+			rte_pktmbuf_free(c);
+			drop(w, NM_DROP_NO_MBUF);
+			return false;
+		}
+		memcpy(p, payload, h->payload_len);
+	}
+	c->hash.usr = s->peer;
+	c->packet_type = h->event_count; /* the control thread reads this many frames */
+	if (rte_ring_mp_enqueue(r, c) != 0) {
+		if (c != m)
+			rte_pktmbuf_free(c);
 		drop(w, NM_DROP_MIG_RING_FULL);
 		return false;
 	}
@@ -526,64 +524,7 @@ static void deliver_packet(struct nm_worker *w, struct nm_session *s, const stru
 	dispatch(w, s, h->stream_id, w->evs, n, h->payload_len);
 }
 
-static void rx_open_pending(struct nm_worker *w);
-
-static void rx_net(struct nm_worker *w, struct rte_mbuf *m, uint8_t *d, size_t len,
-		   const struct nm_pkt_info *pi, bool handed)
-{
-	enum nm_drop why = NM_DROP_NONE;
-	enum nm_dgram_class cls = nm_dgram_classify(d, len);
-	if (cls != NM_DGRAM_DIRECT) {
-		drop_mbuf(w, m, nm_dgram_class_drop(cls));
-		return;
-	}
-	struct nm_net_hdr h;
-	if (nm_hdr_parse(&h, d, len, &why) < 0) {
-		drop_mbuf(w, m, why);
-		return;
-	}
-	if (h.flags & NM_FLAG_HANDSHAKE) {
-		struct rte_ring *sp = w->dp->slowpath;
-		if (w->dp->slowpath_fn == NULL)
-			drop_mbuf(w, m, NM_DROP_HANDSHAKE);
-		else if (rte_ring_mp_enqueue(sp, m) != 0)
-			drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
-		return;
-	}
-	struct nm_session *s = nm_u64map_get(&w->sessions, h.session_id);
-	if (s == NULL) {
-		rx_unknown_session(w, m, pi);
-		return;
-	}
-	/* A session belongs to its peer's address: no other source may use it. */
-	if (pi == NULL || pi->src.ip != w->dp->peers.peers[s->peer].ip) {
-		drop_mbuf(w, m, NM_DROP_SESSION_ADDR);
-		return;
-	}
-	uint32_t owner = nm_session_rx_owner(s, w->lcore);
-	if (owner != w->lcore && !handed) {
-		/* Only the owner touches the replay window. */
-		struct nm_worker *o = w->dp->by_lcore[owner];
-		if (o == NULL || rte_ring_mp_enqueue(o->pkt_in, m) != 0)
-			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
-		return;
-	}
-	/* Cheap replay check first; the open waits for the rest of the burst. */
-	if (s->replay_window &&
-	    nm_replay_check(&s->replay, nm_get_le64(d + NM_OFF_COUNTER), &why) < 0) {
-		drop_mbuf(w, m, why);
-		return;
-	}
-	if (w->n_rx_open == NM_BURST)
-		rx_open_pending(w); /* only a caller with more than a burst gets here */
-	struct nm_rx_pending *p = &w->rx_open[w->n_rx_open++];
-	*p = (struct nm_rx_pending){ .m = m, .s = s, .d = d, .len = (uint32_t)len, .h = h,
-				     .has_src = pi != NULL };
-	if (pi != NULL)
-		p->src = pi->src;
-}
-
-/* Its tag verified: commit the counter (only now), then liveness, MAC, events. */
+/* Its tag verified: commit the counter (only now), then liveness, MAC, events. p->m may be NULL. */
 static void rx_opened(struct nm_worker *w, const struct nm_rx_pending *p, uint64_t ctr)
 {
 	enum nm_drop why = NM_DROP_NONE;
@@ -626,42 +567,75 @@ static void rx_open_pending(struct nm_worker *w)
 	w->n_rx_open = 0;
 }
 
-static void rx_arp(struct nm_worker *w, struct rte_mbuf *m, uint8_t *frame,
-		   const struct nm_pkt_info *pi)
+/* nm_rx.h's functions may fill the next open slot: make sure there is one. */
+static inline void rx_room(struct nm_worker *w)
 {
-	enum nm_drop why = NM_DROP_NONE;
-	size_t out_len;
-	struct nm_pkt_endpoint sender;
-	if (nm_pkt_arp_reply_sender(frame, m->data_len, &w->self, &sender, NULL) == 0) {
-		/* The answer to our own request: remember the peer's MAC. */
-		nm_peer_learn(&w->dp->peers, sender.ip, &sender.mac);
-		w->stats.arp_learned++;
-		rte_pktmbuf_free(m);
-		return;
-	}
-	if (nm_pkt_arp_reply(frame, m->data_len, &w->self, &out_len, &why) < 0) {
-		drop_mbuf(w, m, why);
-		return;
-	}
-	nm_peer_learn(&w->dp->peers, pi->src.ip, &pi->src.mac);
-	m->data_len = m->pkt_len = (uint32_t)out_len;
-	m->ol_flags = 0;
-	w->stats.arp_replies++;
-	tx_push(w, m);
+	if (w->n_rx_open == NM_BURST)
+		rx_open_pending(w); /* only a caller with more than a burst gets here */
 }
 
-static void rx_icmp(struct nm_worker *w, struct rte_mbuf *m, uint8_t *frame)
+static enum nm_rx_verdict rx_reassembled(struct nm_worker *w, const uint8_t *frame, size_t len,
+					 struct nm_rx_result *r);
+
+/* The RX path's verdict on the frame in m, which is the worker's from here. */
+static void rx_act(struct nm_worker *w, struct rte_mbuf *m, const struct nm_rx_result *r)
 {
-	enum nm_drop why = NM_DROP_NONE;
-	size_t out_len;
-	if (nm_pkt_icmp_echo_reply(frame, m->data_len, &w->self, w->rx_flags, &out_len, &why) < 0) {
-		drop_mbuf(w, m, why);
+	switch (r->v) {
+	case NM_RX_REPLY:
+		m->data_len = (uint16_t)r->len;
+		m->pkt_len = r->len;
+		m->ol_flags = 0;
+		tx_push(w, m);
+		return;
+	case NM_RX_REASSEMBLED: {
+		struct nm_rx_result rr;
+		rte_pktmbuf_free(m); /* the reassembler has its own copy */
+		rx_reassembled(w, r->frame, r->len, &rr);
 		return;
 	}
-	m->data_len = m->pkt_len = (uint32_t)out_len;
-	m->ol_flags = 0;
-	w->stats.icmp_replies++;
-	tx_push(w, m);
+	case NM_RX_FRAG_AWAY:
+		if (rte_ring_mp_enqueue(w->dp->workers[r->owner]->pkt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		return;
+	case NM_RX_SLOWPATH:
+		if (r->early)
+			m->hash.usr = w->lcore; /* the lcore it reached: its session's RX owner to be */
+		if (rte_ring_mp_enqueue(w->dp->slowpath, m) != 0)
+			drop_mbuf(w, m, NM_DROP_SLOWPATH_FULL);
+		return;
+	case NM_RX_HANDOFF: {
+		struct nm_worker *o = w->dp->by_lcore[r->owner];
+		if (o == NULL || rte_ring_mp_enqueue(o->pkt_in, m) != 0)
+			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
+		return;
+	}
+	case NM_RX_OPEN:
+		w->rx_open[w->n_rx_open++].m = m;
+		return;
+	case NM_RX_DONE:
+	case NM_RX_HELD:
+		break;
+	}
+	rte_pktmbuf_free(m);
+}
+
+/* A reassembled datagram, in an mbuf of its own: the packet path as for any frame. */
+static enum nm_rx_verdict rx_reassembled(struct nm_worker *w, const uint8_t *frame, size_t len,
+					 struct nm_rx_result *r)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->big_pool);
+	uint8_t *d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len) : NULL;
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		drop(w, NM_DROP_NO_MBUF);
+		r->v = NM_RX_DONE;
+		return r->v;
+	}
+	memcpy(d, frame, len);
+	rx_room(w);
+	nm_rx_reassembled(w, d, (uint32_t)len, r);
+	rx_act(w, m, r);
+	return r->v;
 }
 
 static unsigned rx_flags_of(const struct nm_worker *w, const struct rte_mbuf *m)
@@ -676,95 +650,46 @@ static unsigned rx_flags_of(const struct nm_worker *w, const struct rte_mbuf *m)
 	return f;
 }
 
-/* A reassembled datagram, in an mbuf of its own: the packet path as for any frame. */
-static void rx_reassembled(struct nm_worker *w, const uint8_t *frame, size_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->big_pool);
-	uint8_t *d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len) : NULL;
-	if (d == NULL) {
-		rte_pktmbuf_free(m);
-		drop(w, NM_DROP_NO_MBUF);
-		return;
-	}
-	memcpy(d, frame, len);
-	w->stats.frag_reassembled++;
-	struct nm_pkt_info pi;
-	enum nm_drop why = NM_DROP_NONE;
-	/* Software checksums: the NIC saw only fragments. */
-	if (nm_pkt_parse(d, len, &w->self, 0, &pi, &why) < 0 || pi.kind != NM_PKT_UDP) {
-		drop_mbuf(w, m, why != NM_DROP_NONE ? why : NM_DROP_IP_PROTO);
-		return;
-	}
-	rx_net(w, m, d + pi.data_off, pi.data_len, &pi, false);
-}
-
-/*
- * An IPv4 fragment: reassembled by the worker its (src, dst, id) hash to,
- * whatever queue RSS chose (only the first fragment has the UDP ports).
- */
-static void rx_fragment(struct nm_worker *w, struct rte_mbuf *m, bool handed)
-{
-	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-	unsigned owner = nm_frag_owner(frame, m->data_len, w->dp->n_workers);
-	if (!handed && owner != w->index) {
-		if (rte_ring_mp_enqueue(w->dp->workers[owner]->pkt_in, m) != 0)
-			drop_mbuf(w, m, NM_DROP_HANDOFF_FULL);
-		return;
-	}
-	struct nm_frag_result r;
-	enum nm_frag_status st = nm_frag_add(w->frag, frame, m->data_len, nm_mono_ns(), &r);
-	rte_pktmbuf_free(m);
-	if (st == NM_FRAG_DROPPED)
-		w->stats.drops[r.why] += r.dropped;
-	else if (st == NM_FRAG_DONE)
-		rx_reassembled(w, r.frame, r.len);
-}
-
 static void rx_one(struct nm_worker *w, struct rte_mbuf *m)
 {
-	w->stats.rx_packets++;
-	w->stats.rx_bytes += m->pkt_len;
 	if (m->nb_segs != 1) {
+		w->stats.rx_packets++;
+		w->stats.rx_bytes += m->pkt_len;
 		drop_mbuf(w, m, NM_DROP_RX_MULTISEG);
 		return;
 	}
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	struct nm_pkt_info pi;
-	enum nm_drop why = NM_DROP_NONE;
-	if (nm_pkt_parse(frame, m->data_len, &w->self, rx_flags_of(w, m), &pi, &why) < 0) {
-		if (why == NM_DROP_IP_FRAGMENT)
-			rx_fragment(w, m, false);
-		else
-			drop_mbuf(w, m, why);
-		return;
-	}
-	switch (pi.kind) {
-	case NM_PKT_ARP:
-		rx_arp(w, m, frame, &pi);
-		break;
-	case NM_PKT_ICMP:
-		rx_icmp(w, m, frame);
-		break;
-	default:
-		rx_net(w, m, frame + pi.data_off, pi.data_len, &pi, false);
-		break;
-	}
+	struct nm_rx_result r;
+	rx_room(w);
+	nm_rx_frame(w, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, rx_flags_of(w, m), &r);
+	rx_act(w, m, &r);
 }
 
 /* A packet another lcore handed us because we own its session, or a fragment we reassemble. */
 static void serve_handoff_packet(struct nm_worker *w, struct rte_mbuf *m)
 {
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	struct nm_pkt_info pi;
-	enum nm_drop why = NM_DROP_NONE;
-	/* Parsed once already; redo it only to find the datagram (cheap, no checksums). */
-	if (nm_pkt_parse(frame, m->data_len, &w->self,
-			 NM_PKT_RX_IP_CKSUM_GOOD | NM_PKT_RX_L4_CKSUM_GOOD, &pi, &why) < 0 &&
-	    why == NM_DROP_IP_FRAGMENT) {
-		rx_fragment(w, m, true);
-		return;
+	struct nm_rx_result r;
+	rx_room(w);
+	nm_rx_handed(w, rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &r);
+	rx_act(w, m, &r);
+}
+
+enum nm_rx_verdict nm_worker_rx_frame(struct nm_worker *w, uint8_t *frame, uint32_t len,
+				      unsigned rx_flags, struct nm_rx_result *r)
+{
+	w->now_ns = nm_wall_ns();
+	w->mono_ns = nm_mono_ns();
+	rx_room(w);
+	enum nm_rx_verdict v = nm_rx_frame(w, frame, len, rx_flags, r);
+	if (v == NM_RX_OPEN) {
+		w->rx_open[w->n_rx_open++].m = NULL; /* the caller keeps the frame */
+	} else if (v == NM_RX_REASSEMBLED) {
+		const unsigned frags = r->frags;
+		v = rx_reassembled(w, r->frame, r->len, r);
+		r->frags = frags;
 	}
-	rx_net(w, m, frame + pi.data_off, pi.data_len, &pi, true);
+	rx_open_pending(w);
+	flush_outputs(w);
+	return v;
 }
 
 /* ---------------------------------------------------------------- loop */

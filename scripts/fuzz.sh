@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the libFuzzer targets of tests/fuzz/ (docs/fuzzing.md).
-#   scripts/fuzz.sh [TARGET|all] [SECONDS]     default: all, 60 s per target
+#   scripts/fuzz.sh [TARGET|all] [SECONDS] [RUNS]   default: all, 60 s per target
+# RUNS stops a target after that many executions (a long run: 10000000) if
+# SECONDS have not passed first.
 # Builds build-fuzz/ (clang, -Dfuzz=true, ASan+UBSan) when needed, writes each
 # target's seeds (made by its own fuzz_seeds(), from the project's encoders),
 # fuzzes with the corpus kept in build-fuzz/corpus/TARGET, and prints per target
@@ -13,8 +15,11 @@ BUILD=${FUZZ_BUILD:-build-fuzz}
 which=${1:-all}
 secs=${2:-60}
 
-case "$which" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+runs=${3:-}
+
+case "$which" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "fuzz.sh: SECONDS must be a positive integer" >&2; exit 2; }
+[[ -z "$runs" || ( "$runs" =~ ^[0-9]+$ && "$runs" -gt 0 ) ]] || { echo "fuzz.sh: RUNS must be a positive integer" >&2; exit 2; }
 
 # The one list of targets is tests/fuzz/meson.build.
 mapfile -t all < <(sed -n "s/^ *\['\([a-z0-9_]*\)',.*/\1/p" tests/fuzz/meson.build)
@@ -51,7 +56,7 @@ for t in "${targets[@]}"; do
   NM_FUZZ_SEEDS=$seeds "$bin" >/dev/null
   before=$(found "$t")
   rc=0
-  "$bin" -max_total_time="$secs" -timeout=25 -print_final_stats=1 \
+  "$bin" -max_total_time="$secs" ${runs:+-runs="$runs"} -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$BUILD/artifacts/$t-" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
   after=$(found "$t")
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
