@@ -119,6 +119,30 @@ int nm_chain_append(struct nm_chain *c, const void *payload, size_t len, uint64_
 	return 0;
 }
 
+int nm_chain_append_framed(struct nm_chain *c, uint8_t *frame, uint32_t len, uint64_t horizon,
+			   struct nm_causal_link *out)
+{
+	if (!c || !out || !frame || len > UINT32_MAX - NM_CAUSAL_LINK_SIZE)
+		return -EINVAL;
+	if (c->head.sequence == UINT64_MAX)
+		return -EOVERFLOW;
+
+	struct nm_causal_link n = {
+		.origin_hash = c->head.origin_hash,
+		.horizon_encoded = horizon,
+		.sequence = c->head.sequence + 1,
+		.parent_hash = c->next_parent,
+	};
+	uint8_t *rec = frame + NM_CAUSAL_FRAME_HDR;
+	nm_put_le32(frame, NM_CAUSAL_LINK_SIZE + len);
+	nm_link_to_bytes(&n, rec);
+	/* The link bytes and the payload are contiguous here: one pass, as nm_parent_hash. */
+	c->next_parent = XXH3_64bits(rec, NM_CAUSAL_LINK_SIZE + (size_t)len);
+	c->head = n;
+	*out = n;
+	return 0;
+}
+
 static enum nm_chain_verdict verdict(struct nm_chain_error *e, enum nm_chain_verdict v,
 				     uint64_t expected, uint64_t got)
 {
