@@ -582,6 +582,20 @@ START_TEST(resource_exhaustion_is_counted)
 	expect_drop(&f, probe, NM_DROP_NO_MBUF);
 	rte_pktmbuf_free_bulk(hoard, n_free);
 
+	/* No mbuf for an output (framed in place): the daemon does not run, its chain stays. */
+	struct nm_daemon_stats st0, st1;
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st0, NULL), 0);
+	probe = peer_packet(&f, a.origin_hash, "y", 1);
+	unsigned n_left = rte_mempool_avail_count(pool);
+	struct rte_mbuf **hoard2 = calloc(n_left, sizeof(*hoard2));
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(pool, hoard2, n_left), 0);
+	expect_drop(&f, probe, NM_DROP_NO_MBUF);
+	rte_pktmbuf_free_bulk(hoard2, n_left);
+	free(hoard2);
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st1, NULL), 0);
+	ck_assert_uint_eq(st1.events_processed, st0.events_processed);
+	ck_assert_uint_eq(st1.events_emitted, st0.events_emitted);
+
 	/* TX queue full: the ring PMD's TX ring takes no more. */
 	struct rte_mbuf *filler[1024];
 	unsigned cap = rte_ring_free_count(tx_rings[0]);
@@ -613,7 +627,11 @@ START_TEST(resource_exhaustion_is_counted)
 	ck_assert_int_eq(nm_dataplane_session_add(f.dp, &sp, NULL), 0);
 	ck_assert_int_eq(nm_dataplane_route_outputs(f.dp, a.origin_hash, SESSION + 7, 0xABC, NULL), 0);
 	ck_assert_int_eq(nm_dataplane_session_del(f.dp, SESSION + 7, NULL), 0);
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st0, NULL), 0);
 	expect_drop(&f, peer_packet(&f, a.origin_hash, "x", 1), NM_DROP_NO_ROUTE);
+	/* Its outputs could not leave: it did not run, so its chain has no gap. */
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st1, NULL), 0);
+	ck_assert_uint_eq(st1.events_processed, st0.events_processed);
 	free(hoard);
 	fx_down(&f);
 }
