@@ -572,8 +572,9 @@ START_TEST(resource_exhaustion_is_counted)
 	struct rte_mempool *pool = f.dp->port.pool;
 
 	/*
-	 * No mbuf for a hand-off: take every other mbuf first. (A reply can always
-	 * reuse the request's mbuf, freed before outputs are built.)
+	 * No mbuf for a hand-off: take every other mbuf first. (Replies need an
+	 * mbuf too, since outputs are framed in place while the request's is held:
+	 * below.)
 	 */
 	struct rte_mbuf *probe = peer_packet(&f, b.origin_hash, "x", 1);
 	unsigned n_free = rte_mempool_avail_count(pool);
