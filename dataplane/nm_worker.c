@@ -250,11 +250,13 @@ struct out_mark {
 	uint32_t n_opkt;
 	uint32_t used;
 	uint32_t events;
+	const struct rte_mbuf *m;
 };
 
 static void out_mark(const struct nm_worker *w, struct out_mark *mk)
 {
-	*mk = (struct out_mark){ w->n_opkt, w->out.used, w->opkt[w->n_opkt].events };
+	const struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	*mk = (struct out_mark){ w->n_opkt, w->out.used, p->events, p->m };
 }
 
 /* The call failed: its outputs go, packets opened for them too; the packet before is open again. */
@@ -262,7 +264,7 @@ static void out_rollback(struct nm_worker *w, const struct out_mark *mk)
 {
 	const uint32_t end = w->n_opkt + (w->out_open ? 1 : 0);
 	const uint32_t keep = mk->used != 0 ? mk->n_opkt + 1 : mk->n_opkt;
-	if (w->out_open && end == mk->n_opkt + 1) {
+	if (w->out_open && end == mk->n_opkt + 1 && w->opkt[mk->n_opkt].m == mk->m) {
 		w->out.used = mk->used; /* no refill: the same packet, as it was */
 		return;
 	}
