@@ -17,6 +17,7 @@
 #include <rte_telemetry.h>
 
 #include "app_common.h"
+#include "nm_aead.h"
 #include "nm_dataplane.h"
 #include "nm_drop.h"
 #include "nm_mesh.h"
@@ -136,6 +137,11 @@ static int cmd_stats(const struct app_telemetry_src *s, struct rte_tel_data *d)
 	const struct nm_dataplane *dp = s->dp;
 	put_hex(d, "node_id", nm_mesh_node_id(s->mesh));
 	put_u64(d, "workers", dp->n_workers);
+	/* The packet path's AEAD, as the start line and the periodic stats name it. */
+	char aead[96];
+	snprintf(aead, sizeof(aead), "%s (%s)", nm_aead_backend_name(), nm_aead_arch_name());
+	rte_tel_data_add_dict_string(d, "aead", aead);
+	rte_tel_data_add_dict_string(d, "aead_backend", nm_aead_backend_name());
 	/* Both pools; DPDK 22.11's /mempool/info has no use count. Soak and leak checks read it. */
 	put_u64(d, "mbufs_in_use", nm_port_mbufs_in_use(&dp->port));
 	struct nm_lcore_stats sum;

@@ -207,6 +207,8 @@ static int app_spawn_daemons(struct app *a)
 static void print_stats(struct app *a)
 {
 	app_cmds_print_counters(&a->cmds, stdout);
+	/* Beside the totals: the cipher their throughput depends on. */
+	printf("aead:    %s (%s)\n", nm_aead_backend_name(), nm_aead_arch_name());
 	app_cmds_print_peers(&a->cmds, stdout);
 	if (a->sm != NULL)
 		nm_sessmgr_stats_print(stdout, a->sm);

@@ -98,22 +98,48 @@ void nm_chain_from_head(struct nm_chain *c, const struct nm_causal_link *head,
 	c->next_parent = nm_parent_hash(head, head_payload, len);
 }
 
-int nm_chain_append(struct nm_chain *c, const void *payload, size_t len, uint64_t horizon,
-		    struct nm_causal_link *out)
+/* The link after c's head: what both appends write (-EOVERFLOW at the last sequence). */
+static int chain_next(const struct nm_chain *c, uint64_t horizon, struct nm_causal_link *n)
 {
-	if (!c || !out || (!payload && len > 0))
-		return -EINVAL;
 	if (c->head.sequence == UINT64_MAX)
 		return -EOVERFLOW;
-
-	struct nm_causal_link n = {
+	*n = (struct nm_causal_link){
 		.origin_hash = c->head.origin_hash,
 		.horizon_encoded = horizon,
 		.sequence = c->head.sequence + 1,
 		.parent_hash = c->next_parent,
 	};
+	return 0;
+}
+
+int nm_chain_append(struct nm_chain *c, const void *payload, size_t len, uint64_t horizon,
+		    struct nm_causal_link *out)
+{
+	if (!c || !out || (!payload && len > 0))
+		return -EINVAL;
+	struct nm_causal_link n;
+	if (chain_next(c, horizon, &n) < 0)
+		return -EOVERFLOW;
 	/* Hash now, while the payload is in hand; the chain never keeps it. */
 	c->next_parent = nm_parent_hash(&n, payload, len);
+	c->head = n;
+	*out = n;
+	return 0;
+}
+
+int nm_chain_append_framed(struct nm_chain *c, uint8_t *frame, uint32_t len, uint64_t horizon,
+			   struct nm_causal_link *out)
+{
+	if (!c || !out || !frame || len > UINT32_MAX - NM_CAUSAL_LINK_SIZE)
+		return -EINVAL;
+	struct nm_causal_link n;
+	if (chain_next(c, horizon, &n) < 0)
+		return -EOVERFLOW;
+	uint8_t *rec = frame + NM_CAUSAL_FRAME_HDR;
+	nm_put_le32(frame, NM_CAUSAL_LINK_SIZE + len);
+	nm_link_to_bytes(&n, rec);
+	/* The link bytes and the payload are contiguous here: one pass, as nm_parent_hash. */
+	c->next_parent = XXH3_64bits(rec, NM_CAUSAL_LINK_SIZE + (size_t)len);
 	c->head = n;
 	*out = n;
 	return 0;

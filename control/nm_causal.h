@@ -29,6 +29,8 @@ extern "C" {
 #define NM_SUBPROTOCOL_CAUSAL 0x0400
 #define NM_SUBPROTOCOL_SNAPSHOT 0x0401
 #define NM_CAUSAL_FRAME_HDR 4 /* LE32 total_len = 32 + payload_len */
+/* What precedes a payload in its 0x0400 frame: the length word and the link. */
+#define NM_CAUSAL_FRAME_ROOM (NM_CAUSAL_FRAME_HDR + NM_CAUSAL_LINK_SIZE)
 
 struct nm_causal_link {
 	uint64_t origin_hash;
@@ -85,6 +87,15 @@ void nm_chain_from_head(struct nm_chain *c, const struct nm_causal_link *head,
 /* Append one payload; writes the new link to *out. -EOVERFLOW leaves c unchanged. */
 int nm_chain_append(struct nm_chain *c, const void *payload, size_t len, uint64_t horizon,
 		    struct nm_causal_link *out);
+
+/*
+ * nm_chain_append for a payload already in its 0x0400 frame: `frame` holds
+ * NM_CAUSAL_FRAME_ROOM bytes of room, then the len payload bytes. Writes the
+ * frame's length word and the new link into the room and hashes link and
+ * payload where they lie (no copy). -EOVERFLOW leaves c and frame unchanged.
+ */
+int nm_chain_append_framed(struct nm_chain *c, uint8_t *frame, uint32_t len, uint64_t horizon,
+			   struct nm_causal_link *out);
 
 enum nm_chain_verdict {
 	NM_CHAIN_OK = 0,

@@ -53,6 +53,9 @@ void nm_outputs_init(struct nm_outputs *o, struct nm_event *ev, uint32_t max_eve
 	o->arena = arena;
 	o->cap = arena ? arena_bytes : 0;
 	o->max_len = 0;
+	o->framed = false;
+	o->refill = NULL;
+	o->refill_ctx = NULL;
 	nm_outputs_reset(o);
 }
 
@@ -83,6 +86,11 @@ void nm_outputs_free(struct nm_outputs *o)
 	free(o);
 }
 
+static bool fits(const struct nm_outputs *o, uint32_t need)
+{
+	return o->used <= o->cap && need <= o->cap - o->used;
+}
+
 /* Claim an event slot and len arena bytes; NULL (overflow set) if either is full. */
 static struct nm_event *claim(struct nm_outputs *o, uint32_t len)
 {
@@ -93,16 +101,20 @@ static struct nm_event *claim(struct nm_outputs *o, uint32_t len)
 		o->too_large = len;
 		return NULL;
 	}
-	if (o->n >= o->max || o->used > o->cap || len > o->cap - o->used) {
+	const uint32_t room = o->framed ? NM_CAUSAL_FRAME_ROOM : 0;
+	if (o->n >= o->max || len > UINT32_MAX - room ||
+	    (!fits(o, room + len) &&
+	     (o->refill == NULL || o->refill(o->refill_ctx, o, room + len) < 0 ||
+	      !fits(o, room + len)))) {
 		o->overflow = true;
 		return NULL;
 	}
 	struct nm_event *ev = &o->ev[o->n++];
 	memset(&ev->link, 0, sizeof(ev->link)); /* the host fills the link */
-	ev->payload = o->arena ? o->arena + o->used : empty;
+	ev->payload = o->arena ? o->arena + o->used + room : empty;
 	ev->len = len;
 	ev->received_at = 0;
-	o->used += len;
+	o->used += room + len;
 	return ev;
 }
 

@@ -148,6 +148,21 @@ struct nm_outputs {
 	 */
 	uint32_t max_len;
 	uint32_t too_large; /* length of an output refused by max_len (overflow set), else 0 */
+	/*
+	 * In-place framing (the dataplane). When set, each output takes
+	 * NM_CAUSAL_FRAME_ROOM arena bytes before its payload, which the host
+	 * fills with the 0x0400 frame's length word and the link: the arena is
+	 * then the packet itself and nothing is copied to frame it.
+	 */
+	bool framed;
+	/*
+	 * Optional: called when the arena cannot take `need` more bytes (room
+	 * included). It may give a new arena (arena, cap, used; earlier outputs
+	 * stay where they are) and return 0; negative: the emit fails (overflow).
+	 * The owner undoes its own arenas when the host fails the call.
+	 */
+	int (*refill)(void *ctx, struct nm_outputs *o, uint32_t need);
+	void *refill_ctx;
 };
 
 /* Use caller-provided memory (no allocation: per-lcore buffers). */

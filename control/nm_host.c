@@ -179,7 +179,13 @@ int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outp
 	const uint64_t horizon = h->horizon.encoded;
 	for (uint32_t i = n0; i < out->n; i++) {
 		struct nm_event *e = &out->ev[i];
-		if (nm_chain_append(&h->chain, e->payload, e->len, horizon, &e->link) < 0) {
+		/* Framed: the link goes into the room before the payload, hashed where it lies. */
+		int arc = out->framed ? nm_chain_append_framed(&h->chain,
+							       (uint8_t *)(uintptr_t)e->payload -
+								       NM_CAUSAL_FRAME_ROOM,
+							       e->len, horizon, &e->link)
+				      : nm_chain_append(&h->chain, e->payload, e->len, horizon, &e->link);
+		if (arc < 0) {
 			/* Appended outputs stay in the chain but are not returned (upstream). */
 			out->n = n0;
 			out->used = used0;

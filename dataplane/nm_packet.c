@@ -26,8 +26,14 @@ int nm_packet_frame(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 	*used = st.events_written + st.events_skipped;
 	if (st.events_written == 0)
 		return -EMSGSIZE;
+	nm_packet_header(frame, t, st.bytes_written, st.events_written, dlen);
+	return 0;
+}
 
-	struct nm_net_hdr h = {
+void nm_packet_header(uint8_t *frame, const struct nm_packet_tx *t, size_t payload_len,
+		      uint32_t events, size_t *dlen)
+{
+	const struct nm_net_hdr h = {
 		.magic = NM_MAGIC_NET,
 		.version = NM_NET_VERSION,
 		.subprotocol_id = NM_SUBPROTOCOL_CAUSAL,
@@ -35,12 +41,11 @@ int nm_packet_frame(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 		.stream_id = t->stream_id,
 		.sequence = t->sequence,
 		.origin_hash = t->origin_hash,
-		.payload_len = (uint16_t)st.bytes_written,
-		.event_count = (uint16_t)st.events_written,
+		.payload_len = (uint16_t)payload_len,
+		.event_count = (uint16_t)events,
 	};
-	nm_hdr_encode(&h, dgram);
-	*dlen = NM_NET_HDR_SIZE + st.bytes_written + NM_NET_TAG_SIZE;
-	return 0;
+	nm_hdr_encode(&h, frame + NM_PKT_DATA_OFF);
+	*dlen = NM_NET_HDR_SIZE + payload_len + NM_NET_TAG_SIZE;
 }
 
 int nm_packet_finish(uint8_t *frame, size_t cap, const struct nm_packet_tx *t, size_t dlen,

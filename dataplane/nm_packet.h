@@ -63,6 +63,14 @@ int nm_packet_frame(uint8_t *frame, size_t cap, const struct nm_packet_tx *t,
 int nm_packet_finish(uint8_t *frame, size_t cap, const struct nm_packet_tx *t, size_t dlen,
 		     size_t *len);
 
+/*
+ * The NetHeader of a packet whose EventFrames (payload_len bytes, events of
+ * them) the caller already wrote in place at frame + NM_PKT_DATA_OFF +
+ * NM_NET_HDR_SIZE (the worker frames outputs there); *dlen as nm_packet_frame.
+ */
+void nm_packet_header(uint8_t *frame, const struct nm_packet_tx *t, size_t payload_len,
+		      uint32_t events, size_t *dlen);
+
 /* A heartbeat is a NetHeader and the tag over an empty payload: 84 bytes. */
 #define NM_HEARTBEAT_LEN (NM_NET_HDR_SIZE + NM_NET_TAG_SIZE)
 

@@ -42,6 +42,7 @@ static inline void drop_mbuf(struct nm_worker *w, struct rte_mbuf *m, enum nm_dr
 /* ---------------------------------------------------------------- TX */
 
 static void tx_seal_pending(struct nm_worker *w);
+static void flush_outputs(struct nm_worker *w);
 
 static void tx_flush(struct nm_worker *w)
 {
@@ -136,40 +137,6 @@ static bool peer_endpoint(struct nm_worker *w, const struct nm_session *s,
 	return nm_peer_endpoint(&w->dp->peers.peers[s->peer], dst);
 }
 
-/*
- * The next event alone does not fit a packet at the MTU: it (and what follows,
- * up to the Net maximum) goes in one datagram sent as IPv4 fragments, sealed
- * here on its own (rare: the burst seal is for packets at the MTU). Returns
- * events used.
- */
-static uint32_t tx_fragmented(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
-			      struct nm_packet_tx *t)
-{
-	t->counter = nm_session_next_tx(g->session);
-	t->budget = NM_NET_MAX_PAYLOAD;
-	t->tx_flags = 0; /* a NIC cannot compute a UDP checksum over fragments */
-	t->ip_id = nm_dataplane_frag_id(w->dp);
-	uint32_t used;
-	size_t len;
-	if (nm_packet_build(w->big, sizeof(w->big), t, &w->out.ev[i], g->first + g->n - i, &used,
-			    &len) < 0) {
-		/* Above the Net maximum: nm_outputs.max_len refuses these before the chain moves. */
-		drop(w, NM_DROP_TX_TOO_LARGE);
-		return used > 0 ? used : 1;
-	}
-	struct rte_mbuf *frags[NM_FRAG_MAX_FRAGS];
-	int n = nm_frag_mbufs(w->big, len, w->mtu, w->tx_flags, w->pool, frags, NM_FRAG_MAX_FRAGS);
-	if (n < 0) {
-		w->stats.drops[n == -ENOBUFS ? NM_DROP_NO_MBUF : NM_DROP_TX_TOO_LARGE] += used;
-		return used;
-	}
-	g->src->tx_seq++;
-	w->stats.frag_sent++;
-	for (int k = 0; k < n; k++)
-		tx_push(w, frags[k]);
-	return used;
-}
-
 /* A framed packet joins tx[]; the flush seals it with the others. */
 static void tx_push_unsealed(struct nm_worker *w, struct rte_mbuf *m,
 			     const struct nm_packet_tx *t, size_t dlen)
@@ -183,93 +150,257 @@ static void tx_push_unsealed(struct nm_worker *w, struct rte_mbuf *m,
 	w->tx[w->n_tx++] = m;
 }
 
-/* Frame one packet of events out[i..] for group g (sealed at the flush); returns events used. */
-static uint32_t tx_packet(struct nm_worker *w, const struct nm_out_group *g, uint32_t i,
-			  const struct nm_pkt_endpoint *dst)
+/* ---------------------------------------------------------------- outputs framed in place */
+
+static uint8_t *pkt_frames(struct rte_mbuf *m)
 {
-	const uint32_t left = g->first + g->n - i;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
-	if (m == NULL) {
-		w->stats.drops[NM_DROP_NO_MBUF] += left;
-		return left;
+	return rte_pktmbuf_mtod(m, uint8_t *) + NM_PKT_DATA_OFF + NM_NET_HDR_SIZE;
+}
+
+/* EventFrame bytes an mbuf of this tailroom takes, at most `budget` (nm_packet_frame's bound). */
+static uint32_t pkt_cap(const struct rte_mbuf *m, size_t budget)
+{
+	const size_t fixed = NM_PKT_DATA_OFF + NM_NET_HDR_SIZE + NM_NET_TAG_SIZE;
+	const size_t room = rte_pktmbuf_tailroom(m);
+	size_t cap = room > fixed ? room - fixed : 0;
+	if (cap > budget)
+		cap = budget;
+	return (uint32_t)(cap < NM_NET_MAX_PAYLOAD ? cap : NM_NET_MAX_PAYLOAD);
+}
+
+/* The outputs' arena becomes p's frames (after `used` bytes already there). */
+static void out_arena_at(struct nm_worker *w, const struct nm_out_pkt *p, uint32_t used)
+{
+	w->out.arena = p->frames;
+	w->out.cap = p->cap;
+	w->out.used = used;
+	w->out_open = true;
+	w->out_n0 = w->out.n;
+}
+
+/*
+ * Open opkt[n_opkt] for outputs of `need` bytes: a packet at the MTU, or, when
+ * one output alone is larger, an nm_big_p mbuf for a datagram up to the Net
+ * maximum (fragmented at the flush). false: no mbuf.
+ */
+static bool out_open(struct nm_worker *w, uint32_t need, const struct nm_out_pkt *group)
+{
+	const bool big = need > w->out_budget;
+	struct rte_mbuf *m = NULL;
+	if (big) {
+		m = rte_pktmbuf_alloc(w->big_pool);
+	} else if (w->spare != NULL) {
+		m = w->spare;
+		w->spare = NULL;
+	} else {
+		m = rte_pktmbuf_alloc(w->pool);
+	}
+	if (m == NULL)
+		return false;
+	struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	*p = *group;
+	p->m = m;
+	p->frames = pkt_frames(m);
+	p->cap = pkt_cap(m, big ? NM_NET_MAX_PAYLOAD : w->out_budget);
+	p->bytes = 0;
+	p->events = 0;
+	p->big = big;
+	out_arena_at(w, p, 0);
+	return true;
+}
+
+/* The open packet is complete: it waits for the flush (an empty one's mbuf is kept or freed). */
+static void out_close(struct nm_worker *w)
+{
+	if (!w->out_open)
+		return;
+	struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	p->bytes = w->out.used;
+	p->events += w->out.n - w->out_n0;
+	w->out_open = false;
+	w->out.arena = NULL;
+	w->out.cap = 0;
+	w->out.used = 0;
+	if (p->events != 0) {
+		w->n_opkt++;
+	} else if (!p->big && w->spare == NULL) {
+		w->spare = p->m;
+	} else {
+		rte_pktmbuf_free(p->m);
+	}
+}
+
+/* nm_outputs.refill: the open packet is full, the call's next output goes in a new one. */
+static int out_refill(void *ctx, struct nm_outputs *o, uint32_t need)
+{
+	struct nm_worker *w = ctx;
+	(void)o;
+	if (!w->out_open || w->n_opkt + 2 > NM_OUT_PKTS)
+		return -ENOSPC; /* more than a call may emit between flushes: it fails */
+	const struct nm_out_pkt group = w->opkt[w->n_opkt];
+	out_close(w);
+	if (!out_open(w, need, &group)) {
+		w->out_nombuf = true;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* Where the open packet was before a process() call, to undo the call's outputs. */
+struct out_mark {
+	uint32_t n_opkt;
+	uint32_t used;
+	uint32_t events;
+	const struct rte_mbuf *m;
+};
+
+static void out_mark(const struct nm_worker *w, struct out_mark *mk)
+{
+	const struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	*mk = (struct out_mark){ w->n_opkt, w->out.used, p->events, p->m };
+}
+
+/* The call failed: its outputs go, packets opened for them too; the packet before is open again. */
+static void out_rollback(struct nm_worker *w, const struct out_mark *mk)
+{
+	const uint32_t end = w->n_opkt + (w->out_open ? 1 : 0);
+	const uint32_t keep = mk->used != 0 ? mk->n_opkt + 1 : mk->n_opkt;
+	if (w->out_open && end == mk->n_opkt + 1 && w->opkt[mk->n_opkt].m == mk->m) {
+		w->out.used = mk->used; /* no refill: the same packet, as it was */
+		return;
+	}
+	for (uint32_t k = keep; k < end; k++)
+		rte_pktmbuf_free(w->opkt[k].m);
+	w->n_opkt = mk->n_opkt;
+	w->out_open = false;
+	w->out.arena = NULL;
+	w->out.cap = 0;
+	w->out.used = 0;
+	if (keep > mk->n_opkt) {
+		struct nm_out_pkt *p = &w->opkt[mk->n_opkt];
+		p->events = mk->events;
+		out_arena_at(w, p, mk->used);
+	}
+}
+
+/*
+ * Before a call of d (outputs to dest, stream): the open packet is theirs, or
+ * a new one is. false (counted): no route or no mbuf, and the daemon does not
+ * run, so its chain never moves for outputs that could not leave.
+ */
+static bool out_target(struct nm_worker *w, struct nm_session *dest, uint64_t stream,
+		       struct nm_dp_daemon *d)
+{
+	struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	if (w->out_open && p->session == dest && p->stream == stream && p->src == d)
+		return true;
+	struct nm_pkt_endpoint dst;
+	if (!peer_endpoint(w, dest, &dst)) {
+		drop(w, NM_DROP_NO_ROUTE);
+		return false;
+	}
+	const struct nm_out_pkt group = { .session = dest, .stream = stream, .src = d };
+	if (w->out_open && w->out.used == 0 && !p->big) {
+		p->session = dest; /* empty: it changes hands */
+		p->stream = stream;
+		p->src = d;
+		return true;
+	}
+	out_close(w);
+	if (w->n_opkt >= NM_OUT_PKTS - 1)
+		flush_outputs(w); /* the callers flush long before this */
+	if (!out_open(w, 0, &group)) {
+		drop(w, NM_DROP_NO_MBUF);
+		return false;
+	}
+	return true;
+}
+
+/* A complete datagram above the MTU: sealed on its own, sent as IPv4 fragments (rare). */
+static void tx_big(struct nm_worker *w, const struct nm_out_pkt *p, struct nm_packet_tx *t)
+{
+	t->counter = nm_session_next_tx(p->session);
+	t->tx_flags = 0; /* a NIC cannot compute a UDP checksum over fragments */
+	t->ip_id = nm_dataplane_frag_id(w->dp);
+	uint8_t *frame = rte_pktmbuf_mtod(p->m, uint8_t *);
+	const size_t cap = rte_pktmbuf_tailroom(p->m);
+	size_t dlen, len;
+	nm_packet_header(frame, t, p->bytes, p->events, &dlen);
+	if (nm_aead_seal(t->key, frame + NM_PKT_DATA_OFF, cap - NM_PKT_DATA_OFF, t->counter) < 0 ||
+	    nm_packet_finish(frame, cap, t, dlen, &len) < 0) {
+		w->stats.drops[NM_DROP_TX_TOO_LARGE] += p->events; /* out_open sized it: not reached */
+		rte_pktmbuf_free(p->m);
+		return;
+	}
+	struct rte_mbuf *frags[NM_FRAG_MAX_FRAGS];
+	int n = nm_frag_mbufs(frame, len, w->mtu, w->tx_flags, w->pool, frags, NM_FRAG_MAX_FRAGS);
+	rte_pktmbuf_free(p->m);
+	if (n < 0) {
+		w->stats.drops[n == -ENOBUFS ? NM_DROP_NO_MBUF : NM_DROP_TX_TOO_LARGE] += p->events;
+		return;
+	}
+	p->src->tx_seq++;
+	w->stats.frag_sent++;
+	for (int k = 0; k < n; k++)
+		tx_push(w, frags[k]);
+}
+
+/* A complete output packet: its counter and NetHeader now, in flush order; sealed with the burst. */
+static void tx_out_pkt(struct nm_worker *w, const struct nm_out_pkt *p)
+{
+	struct nm_pkt_endpoint dst;
+	if (!peer_endpoint(w, p->session, &dst)) {
+		w->stats.drops[NM_DROP_NO_ROUTE] += p->events;
+		rte_pktmbuf_free(p->m);
+		return;
 	}
 	struct nm_packet_tx t = {
 		.src = &w->self,
-		.dst = dst,
+		.dst = &dst,
 		.ip_id = w->ip_id,
 		.tx_flags = w->tx_flags,
-		.key = &g->session->tx,
-		.session_id = g->session->session_id,
-		.stream_id = g->stream,
-		.sequence = g->src->tx_seq,
+		.key = &p->session->tx,
+		.session_id = p->session->session_id,
+		.stream_id = p->stream,
+		.sequence = p->src->tx_seq,
 		.origin_hash = w->node_origin,
-		.budget = nm_packet_budget(w->mtu),
 	};
-	uint32_t used;
-	size_t dlen;
-	int rc = nm_packet_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m), &t,
-				 &w->out.ev[i], left, &used, &dlen);
-	if (rc == -EMSGSIZE && used == 0) {
-		rte_pktmbuf_free(m);
-		return tx_fragmented(w, g, i, &t);
-	}
-	if (rc < 0) {
-		/* The next event alone is larger than a packet: count it, move on. */
-		rte_pktmbuf_free(m);
-		drop(w, NM_DROP_TX_TOO_LARGE);
-		return used > 0 ? used : 1;
-	}
-	/* The counter only for a packet that will be sealed and sent. */
-	t.counter = nm_session_next_tx(g->session);
-	w->ip_id++;
-	g->src->tx_seq++;
-	tx_push_unsealed(w, m, &t, dlen);
-	return used;
-}
-
-static void tx_group(struct nm_worker *w, const struct nm_out_group *g)
-{
-	struct nm_pkt_endpoint dst;
-	if (!peer_endpoint(w, g->session, &dst)) {
-		w->stats.drops[NM_DROP_NO_ROUTE] += g->n;
+	if (p->big) {
+		tx_big(w, p, &t);
 		return;
 	}
-	for (uint32_t i = g->first; i < g->first + g->n;)
-		i += tx_packet(w, g, i, &dst);
+	size_t dlen;
+	nm_packet_header(rte_pktmbuf_mtod(p->m, uint8_t *), &t, p->bytes, p->events, &dlen);
+	t.counter = nm_session_next_tx(p->session);
+	w->ip_id++;
+	p->src->tx_seq++;
+	tx_push_unsealed(w, p->m, &t, dlen);
 }
 
-/* Turn this burst's outputs into packets, then send. */
+/* Send this burst's output packets, in the order they were filled. */
 static void flush_outputs(struct nm_worker *w)
 {
-	for (uint32_t k = 0; k < w->n_groups; k++)
-		tx_group(w, &w->groups[k]);
-	w->n_groups = 0;
+	out_close(w);
+	for (uint32_t k = 0; k < w->n_opkt; k++)
+		tx_out_pkt(w, &w->opkt[k]);
+	w->n_opkt = 0;
 	nm_outputs_reset(&w->out);
+	/* An idle worker holds no mbuf: every one is back in the pool between bursts. */
+	rte_pktmbuf_free(w->spare);
+	w->spare = NULL;
 	tx_flush(w);
-}
-
-static void add_group(struct nm_worker *w, uint32_t first, uint32_t n, struct nm_session *s,
-		      uint64_t stream, struct nm_dp_daemon *src)
-{
-	struct nm_out_group *last = w->n_groups ? &w->groups[w->n_groups - 1] : NULL;
-	if (last != NULL && last->session == s && last->stream == stream && last->src == src &&
-	    last->first + last->n == first) {
-		last->n += n;
-		return;
-	}
-	w->groups[w->n_groups++] = (struct nm_out_group){ first, n, s, stream, src };
 }
 
 /* ---------------------------------------------------------------- events */
 
 /*
- * Keep room for outputs: flush when n more events of `bytes` would pass half
- * the slots or half the arena (the other half is slack for daemons that emit
- * more than they take in).
+ * Flush once NM_OUT_FLUSH output packets are complete (counting those an input
+ * of `bytes` may make), before the next input rather than in its middle: the
+ * packets left are room for any one call.
  */
-static void ensure_room(struct nm_worker *w, uint32_t n, uint32_t bytes)
+static void ensure_room(struct nm_worker *w, uint32_t bytes)
 {
-	if (w->out.n + n > NM_OUT_EVENTS / 2 || w->out.used + bytes > NM_OUT_ARENA / 2)
+	if (w->n_opkt + bytes / w->out_budget >= NM_OUT_FLUSH)
 		flush_outputs(w);
 }
 
@@ -368,31 +499,38 @@ static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm
 		drop(w, NM_DROP_DAEMON_UNKNOWN);
 		return;
 	}
-	ensure_room(w, 0, 0);
-	const uint32_t n0 = w->out.n, used0 = w->out.used;
-	if (nm_host_deliver(d->host, ev, &w->out, w->now_ns, &w->err) < 0) {
-		w->stats.events_failed++;
-		return;
-	}
-	w->stats.events_delivered++;
-	uint32_t n = w->out.n - n0;
-	if (n == 0)
-		return;
-	w->stats.events_emitted += n;
+	ensure_room(w, 0);
 	struct nm_session *dest = s;
 	uint64_t stream = d->origin;
 	if (d->route_session != 0) {
 		dest = nm_u64map_get(&w->sessions, d->route_session);
 		stream = d->route_stream;
 		if (dest == NULL) {
-			/* The routed session is gone: the outputs cannot leave. */
-			w->stats.drops[NM_DROP_NO_ROUTE] += n;
-			w->out.n = n0;
-			w->out.used = used0;
+			/* The routed session is gone: its outputs could not leave, so it does not run. */
+			drop(w, NM_DROP_NO_ROUTE);
 			return;
 		}
 	}
-	add_group(w, n0, n, dest, stream, d);
+	if (!out_target(w, dest, stream, d))
+		return;
+	struct out_mark mk;
+	out_mark(w, &mk);
+	w->out.n = 0; /* event slots are per call: the outputs themselves are in the packets */
+	w->out_n0 = 0;
+	w->out_nombuf = false;
+	if (nm_host_deliver(d->host, ev, &w->out, w->now_ns, &w->err) < 0) {
+		out_rollback(w, &mk);
+		/* The chain did not move; an output with no mbuf to go in is the drop's reason. */
+		if (w->out_nombuf)
+			drop(w, NM_DROP_NO_MBUF);
+		else
+			w->stats.events_failed++;
+		return;
+	}
+	w->opkt[w->n_opkt].events += w->out.n - w->out_n0; /* the open one: out_target made it */
+	w->out_n0 = w->out.n;
+	w->stats.events_delivered++;
+	w->stats.events_emitted += w->out.n;
 }
 
 static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_session *s,
@@ -425,12 +563,8 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 			handoff_event(w, d->lcore, s, daemon, &evs[i]);
 		return;
 	}
-	/*
-	 * Daemons mostly emit about what they take in: flush before a packet whose
-	 * outputs would cross the mark rather than in its middle, so full input
-	 * packets make full output packets, not one runt per flush.
-	 */
-	ensure_room(w, n, bytes);
+	/* Flush before a packet rather than in its middle: full inputs make full outputs. */
+	ensure_room(w, bytes);
 	for (uint32_t i = 0; i < n; i++)
 		deliver_local(w, d, s, &evs[i], 0);
 }
@@ -879,9 +1013,15 @@ int nm_worker_init(struct nm_worker *w, struct nm_dataplane *dp, unsigned index,
 	/* This lcore's own AEAD state (an IMB_MGR for ipsec-mb), made here, never on the path. */
 	if ((w->aead = nm_aead_batch_new()) == NULL)
 		return -ENOMEM;
-	nm_outputs_init(&w->out, w->out_ev, NM_OUT_EVENTS, w->out_arena, NM_OUT_ARENA);
+	/* No arena of its own: outputs are framed in the packets they leave in (out_open). */
+	nm_outputs_init(&w->out, w->out_ev, NM_OUT_EVENTS, NULL, 0);
+	w->out.framed = true;
+	w->out.refill = out_refill;
+	w->out.refill_ctx = w;
 	/* An output no datagram can carry fails its process() call: the chain never skips it. */
 	w->out.max_len = NM_PACKET_MAX_EVENT;
+	size_t budget = nm_packet_budget(w->mtu);
+	w->out_budget = (uint32_t)(budget < NM_NET_MAX_PAYLOAD ? budget : NM_NET_MAX_PAYLOAD);
 	w->big_pool = dp->port.big_pool;
 	size_t fsz = nm_frag_table_size(dp->frag_entries);
 	void *fmem = fsz != 0 ? rte_zmalloc_socket("nm_frag", fsz, RTE_CACHE_LINE_SIZE,
@@ -921,6 +1061,12 @@ void nm_worker_fini(struct nm_worker *w)
 	for (uint16_t i = 0; i < w->n_tx; i++)
 		rte_pktmbuf_free(w->tx[i]);
 	w->n_tx = 0;
+	for (uint32_t k = 0; k < w->n_opkt + (w->out_open ? 1 : 0); k++)
+		rte_pktmbuf_free(w->opkt[k].m);
+	w->n_opkt = 0;
+	w->out_open = false;
+	rte_pktmbuf_free(w->spare);
+	w->spare = NULL;
 	w->n_tx_seal = 0;
 	nm_aead_batch_free(w->aead);
 	w->aead = NULL;

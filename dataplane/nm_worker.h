@@ -27,8 +27,10 @@
 #include "nm_wire.h"
 
 #define NM_BURST 32
-#define NM_OUT_EVENTS 1024
-#define NM_OUT_ARENA (64 * 1024)
+#define NM_OUT_EVENTS 1024 /* outputs one process() call may emit */
+#define NM_OUT_PKTS 128    /* output packets a worker holds between flushes */
+#define NM_OUT_FLUSH 32    /* flush before an input once this many are complete: the rest is
+			    * room for one call's outputs (96 packets at the MTU) */
 #define NM_HANDOFF_RING 4096
 #define NM_IDLE_POLLS 256 /* empty loops before an idle worker sleeps */
 
@@ -142,10 +144,18 @@ struct nm_dp_route {
 	uint64_t stream;
 };
 
-/* A run of consecutive outputs going to one place. */
-struct nm_out_group {
-	uint32_t first;
-	uint32_t n;
+/*
+ * An output packet: consecutive outputs of one daemon to one place, framed in
+ * place in its mbuf (after room for Ethernet/IPv4/UDP and the NetHeader); the
+ * flush gives it its counter and NetHeader, seals it and sends it.
+ */
+struct nm_out_pkt {
+	struct rte_mbuf *m;
+	uint8_t *frames;           /* its EventFrames: the outputs' arena while it is open */
+	uint32_t cap;              /* EventFrame bytes it can take */
+	uint32_t bytes;            /* EventFrame bytes framed (the open one: in out.used) */
+	uint32_t events;
+	bool big;                  /* an nm_big_p mbuf: one datagram above the MTU, sent as fragments */
 	struct nm_session *session;
 	uint64_t stream;           /* stream_id on the wire */
 	struct nm_dp_daemon *src;  /* the emitting daemon */
@@ -174,10 +184,18 @@ struct nm_worker {
 	_Atomic bool stop;
 	uint32_t idle_sleep_us; /* see nm_dataplane_config */
 
-	/* Outputs of this burst, then the packets they make. */
+	/*
+	 * Outputs of this burst, framed where they are sent: opkt[0..n_opkt) are
+	 * complete, opkt[n_opkt] is open (out_open) and out's arena is its frames.
+	 */
 	struct nm_outputs out;
-	struct nm_out_group groups[NM_OUT_EVENTS];
-	uint32_t n_groups;
+	struct nm_out_pkt opkt[NM_OUT_PKTS];
+	uint32_t n_opkt;
+	bool out_open;
+	bool out_nombuf;       /* this call's refill found no mbuf */
+	uint32_t out_n0;       /* out.n when the open packet took this call's first output */
+	uint32_t out_budget;   /* EventFrame bytes of a packet at the MTU */
+	struct rte_mbuf *spare; /* an empty packet's mbuf, kept until the flush */
 	struct rte_mbuf *tx[NM_BURST];
 	uint16_t n_tx;
 	/* Burst crypto: this lcore's AEAD state and what waits for it. */
@@ -199,8 +217,6 @@ struct nm_worker {
 	struct rte_mempool *big_pool;
 
 	struct nm_event out_ev[NM_OUT_EVENTS];
-	uint8_t out_arena[NM_OUT_ARENA];
-	uint8_t big[NM_FRAG_MAX_FRAME]; /* a datagram above the MTU, before it is fragmented */
 };
 
 /* Prepare a worker (tables, rings, channel). Negative errno. */

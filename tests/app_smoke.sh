@@ -99,6 +99,10 @@ grep -q "netmesh: stopping" "$tmp/out" || fail "no graceful stop: $(tail -5 "$tm
 grep -q "daemon echo origin" "$tmp/out" || fail "echo daemon not spawned"
 grep -q "daemon counter origin" "$tmp/out" || fail "counter daemon not spawned"
 grep -q "^meshos: active, daemons 2," "$tmp/out" || fail "no MeshOS state line"
+# The periodic stats name the AEAD in use, as the start line does.
+aead=$(sed -n 's/^netmesh: aead \(.*\)$/\1/p' "$tmp/out" | head -1)
+[ -n "$aead" ] || fail "no aead start line: $(head -5 "$tmp/out")"
+grep -qxF "aead:    $aead" "$tmp/out" || fail "stats lack 'aead:    $aead': $(grep -m3 '^aead' "$tmp/out")"
 ! grep -q "second signal" "$tmp/out" || fail "more than one signal reached it"
 [ "$rc" = 0 ] || fail "exit status $rc after SIGINT: $(tail -5 "$tmp/out")"
 

@@ -69,6 +69,11 @@ check(s["total"]["events_delivered"] > 0, "no events delivered")
 check(s["port_0"]["name"] == "net_memif0" and s["port_0"]["ipackets"] > 0, "port: %r" % s.get("port_0"))
 check(s["lcore_1"]["rx_packets"] > 0, "worker lcore 1: %r" % s.get("lcore_1"))
 check(s["workers"] == 1 and s["node_id"].startswith("0x"), "workers/node_id")
+import re
+started = re.search(r"netmesh: aead (.*)$", open(d + "/run.out").read(), re.M)
+check(started and s["aead"] == started.group(1), "aead %r, start line %r" % (s.get("aead"), started and started.group(0)))
+check(s["aead_backend"] in ("sodium", "ipsec-mb", "openssl") and s["aead"].startswith(s["aead_backend"] + " ("),
+      "aead_backend %r" % s.get("aead_backend"))
 dr = load("drops")
 check("session_unknown" in dr and "ip_cksum" in dr and dr["total"] == sum(v for k, v in dr.items() if k != "total"),
       "drops by reason: %r" % dr)

@@ -1437,6 +1437,84 @@ END_TEST
 
 /* ---------------------------------------------------------------- main */
 
+/* Framed: the link and length word go into the room before each payload, as nm_causal_write puts them. */
+START_TEST(test_chain_append_framed_matches_copying)
+{
+	static const uint32_t lens[] = { 0, 1, 64, 224, 225, 1000 };
+	struct nm_chain a, b;
+	nm_chain_init(&a, 0x1122334455667788ULL);
+	nm_chain_init(&b, 0x1122334455667788ULL);
+	static uint8_t payload[1000], framed[NM_CAUSAL_FRAME_ROOM + 1000], copied[sizeof(framed)];
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7 + 3);
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		const uint32_t len = lens[k];
+		struct nm_event ev = { .payload = payload, .len = len };
+		ck_assert_int_eq(nm_chain_append(&a, payload, len, 0x99 + k, &ev.link), 0);
+		struct nm_frame_stats st;
+		nm_causal_write(copied, sizeof(copied), &ev, 1, &st);
+		ck_assert_uint_eq(st.bytes_written, NM_CAUSAL_FRAME_ROOM + len);
+		memset(framed, 0xEE, NM_CAUSAL_FRAME_ROOM);
+		memcpy(framed + NM_CAUSAL_FRAME_ROOM, payload, len);
+		struct nm_causal_link l;
+		ck_assert_int_eq(nm_chain_append_framed(&b, framed, len, 0x99 + k, &l), 0);
+		ck_assert_mem_eq(&l, &ev.link, sizeof(l));
+		ck_assert_mem_eq(framed, copied, st.bytes_written);
+		ck_assert_uint_eq(b.next_parent, a.next_parent);
+	}
+	b.head.sequence = UINT64_MAX;
+	memset(framed, 0xEE, NM_CAUSAL_FRAME_ROOM);
+	struct nm_causal_link l;
+	ck_assert_int_eq(nm_chain_append_framed(&b, framed, 1, 0, &l), -EOVERFLOW);
+	ck_assert_uint_eq(framed[0], 0xEE); /* untouched */
+	ck_assert_int_eq(nm_chain_append_framed(NULL, framed, 1, 0, &l), -EINVAL);
+}
+END_TEST
+
+struct refill_ctx {
+	uint8_t bufs[2][64];
+	int calls;
+	int fail_at;
+};
+
+static int test_refill(void *ctx, struct nm_outputs *o, uint32_t need)
+{
+	struct refill_ctx *r = ctx;
+	if (++r->calls == r->fail_at || r->calls > 2 || need > sizeof(r->bufs[0]))
+		return -ENOBUFS;
+	o->arena = r->bufs[r->calls - 1];
+	o->cap = sizeof(r->bufs[0]);
+	o->used = 0;
+	return 0;
+}
+
+/* Framed outputs leave room for frame header and link; a full arena asks for another. */
+START_TEST(test_outputs_framed_refill)
+{
+	struct nm_event ev[4];
+	struct refill_ctx r = { .fail_at = 0 };
+	struct nm_outputs o;
+	nm_outputs_init(&o, ev, 4, NULL, 0);
+	ck_assert(!o.framed && o.refill == NULL);
+	o.framed = true;
+	o.refill = test_refill;
+	o.refill_ctx = &r;
+	ck_assert_int_eq(nm_emit(&o, "abcdefghij", 10), 0); /* no arena yet: the first refill */
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_ptr_eq(o.ev[0].payload, r.bufs[0] + NM_CAUSAL_FRAME_ROOM);
+	ck_assert_uint_eq(o.used, NM_CAUSAL_FRAME_ROOM + 10);
+	ck_assert_int_eq(nm_emit(&o, "k", 1), 0); /* 46 + 37 > 64: the second arena */
+	ck_assert_int_eq(r.calls, 2);
+	ck_assert_ptr_eq(o.ev[1].payload, r.bufs[1] + NM_CAUSAL_FRAME_ROOM);
+	ck_assert_mem_eq(o.ev[0].payload, "abcdefghij", 10); /* earlier outputs stay put */
+	static const uint8_t more[28];
+	ck_assert_int_eq(nm_emit(&o, more, sizeof(more)), -ENOSPC); /* 37 + 64 > 64, refill refused */
+	ck_assert(o.overflow);
+	ck_assert_int_eq(r.calls, 3);
+	ck_assert_uint_eq(o.n, 2);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -1460,6 +1538,7 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, test_parent_hash_stream_vs_oneshot, 0,
 			    (int)(sizeof(hash_sizes) / sizeof(hash_sizes[0])));
 	tcase_add_test(tc, test_chain_first_append);
+	tcase_add_test(tc, test_chain_append_framed_matches_copying);
 	tcase_add_test(tc, test_chain_validate_100);
 	tcase_add_test(tc, test_chain_validate_errors);
 	tcase_add_test(tc, test_chain_overflow);
@@ -1504,6 +1583,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_outputs_event_slots);
 	tcase_add_test(tc, test_outputs_arena);
 	tcase_add_test(tc, test_outputs_reserve_and_init);
+	tcase_add_test(tc, test_outputs_framed_refill);
 	tcase_add_test(tc, test_bytes_append);
 	suite_add_tcase(s, tc);
 

@@ -290,6 +290,88 @@ START_TEST(counter_outputs_batch_and_chain_across_packets)
 }
 END_TEST
 
+/*
+ * A daemon whose outputs span packets: three of 1000 bytes per event (one
+ * packet each at MTU 1500), and for an event "fail" a fourth above the largest
+ * datagram, which fails the call after two packets were opened for it.
+ */
+static int spill_process(struct nm_daemon *d, const struct nm_event *ev, struct nm_outputs *out,
+			 struct nm_error *err)
+{
+	(void)d, (void)err;
+	for (uint8_t k = 0; k < 3; k++) {
+		uint8_t *p = nm_emit_reserve(out, 1000);
+		if (p != NULL) {
+			memset(p, ev->payload[0], 1000);
+			p[0] = k;
+		}
+	}
+	if (ev->len == 4 && memcmp(ev->payload, "fail", 4) == 0)
+		nm_emit_reserve(out, NM_PACKET_MAX_EVENT + 1);
+	return 0;
+}
+
+static void spill_destroy(struct nm_daemon *d)
+{
+	free(d);
+}
+
+static const struct nm_daemon_ops spill_ops = {
+	.name = "spill", .process = spill_process, .destroy = spill_destroy,
+};
+
+static struct nm_daemon *spill_new(void *ctx)
+{
+	(void)ctx;
+	struct nm_daemon *d = calloc(1, sizeof(*d));
+	if (d != NULL)
+		d->ops = &spill_ops;
+	return d;
+}
+
+/* A call that fails after its outputs filled packets leaves nothing: no packet, no chain gap. */
+START_TEST(a_failed_call_undoes_the_packets_it_filled)
+{
+	struct fixture f;
+	fx_up(&f);
+	ck_assert_int_eq(nm_runtime_register_factory(f.rt, "spill", spill_new, NULL, NULL), 0);
+	struct nm_daemon_handle d = spawn_on(&f, "spill", 13, LCORE_A);
+	inject(0, peer_packet(&f, d.origin_hash, "ok", 1));
+	inject(0, peer_packet(&f, d.origin_hash, "fail", 1));
+	inject(0, peer_packet(&f, d.origin_hash, "ok", 1));
+	struct nm_causal_link prev = nm_link_genesis(d.origin_hash, 0);
+	static uint8_t prev_payload[1000];
+	uint32_t prev_len = 0, seen = 0;
+	while (seen < 6) {
+		struct rte_mbuf *m = await_tx(0);
+		ck_assert_msg(m != NULL, "only %u of 6 outputs arrived", seen);
+		struct nm_net_hdr h;
+		struct nm_event evs[4];
+		int n = open_reply(&f, m, &h, evs, 4);
+		ck_assert_int_eq(n, 1); /* 1036 frame bytes: one per packet */
+		ck_assert_int_eq(nm_chain_validate(&prev, prev_payload, prev_len, &evs[0].link, NULL),
+				 NM_CHAIN_OK);
+		ck_assert_uint_eq(evs[0].len, 1000);
+		ck_assert_uint_eq(evs[0].payload[0], seen % 3);
+		ck_assert_uint_eq(evs[0].payload[999], 'o'); /* never the failed call's */
+		prev = evs[0].link;
+		prev_len = evs[0].len;
+		memcpy(prev_payload, evs[0].payload, prev_len);
+		seen++;
+		rte_pktmbuf_free(m);
+	}
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_failed, 1);
+	ck_assert_uint_eq(s.events_emitted, 6);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	struct rte_mbuf *extra = await_tx(0); /* nothing else left */
+	rte_pktmbuf_free(extra);
+	ck_assert_ptr_null(extra);
+	fx_down(&f);
+}
+END_TEST
+
 START_TEST(event_for_daemon_on_other_lcore_is_handed_off)
 {
 	struct fixture f;
@@ -572,8 +654,9 @@ START_TEST(resource_exhaustion_is_counted)
 	struct rte_mempool *pool = f.dp->port.pool;
 
 	/*
-	 * No mbuf for a hand-off: take every other mbuf first. (A reply can always
-	 * reuse the request's mbuf, freed before outputs are built.)
+	 * No mbuf for a hand-off: take every other mbuf first. (Replies need an
+	 * mbuf too, since outputs are framed in place while the request's is held:
+	 * below.)
 	 */
 	struct rte_mbuf *probe = peer_packet(&f, b.origin_hash, "x", 1);
 	unsigned n_free = rte_mempool_avail_count(pool);
@@ -581,6 +664,20 @@ START_TEST(resource_exhaustion_is_counted)
 	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(pool, hoard, n_free), 0);
 	expect_drop(&f, probe, NM_DROP_NO_MBUF);
 	rte_pktmbuf_free_bulk(hoard, n_free);
+
+	/* No mbuf for an output (framed in place): the daemon does not run, its chain stays. */
+	struct nm_daemon_stats st0, st1;
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st0, NULL), 0);
+	probe = peer_packet(&f, a.origin_hash, "y", 1);
+	unsigned n_left = rte_mempool_avail_count(pool);
+	struct rte_mbuf **hoard2 = calloc(n_left, sizeof(*hoard2));
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(pool, hoard2, n_left), 0);
+	expect_drop(&f, probe, NM_DROP_NO_MBUF);
+	rte_pktmbuf_free_bulk(hoard2, n_left);
+	free(hoard2);
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st1, NULL), 0);
+	ck_assert_uint_eq(st1.events_processed, st0.events_processed);
+	ck_assert_uint_eq(st1.events_emitted, st0.events_emitted);
 
 	/* TX queue full: the ring PMD's TX ring takes no more. */
 	struct rte_mbuf *filler[1024];
@@ -613,7 +710,11 @@ START_TEST(resource_exhaustion_is_counted)
 	ck_assert_int_eq(nm_dataplane_session_add(f.dp, &sp, NULL), 0);
 	ck_assert_int_eq(nm_dataplane_route_outputs(f.dp, a.origin_hash, SESSION + 7, 0xABC, NULL), 0);
 	ck_assert_int_eq(nm_dataplane_session_del(f.dp, SESSION + 7, NULL), 0);
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st0, NULL), 0);
 	expect_drop(&f, peer_packet(&f, a.origin_hash, "x", 1), NM_DROP_NO_ROUTE);
+	/* Its outputs could not leave: it did not run, so its chain has no gap. */
+	ck_assert_int_eq(nm_daemon_handle_stats(&a, &st1, NULL), 0);
+	ck_assert_uint_eq(st1.events_processed, st0.events_processed);
 	free(hoard);
 	fx_down(&f);
 }
@@ -1226,6 +1327,7 @@ static Suite *dataplane_suite(void)
 	TCase *tc = tcase_create("path");
 	tcase_add_test(tc, echo_event_comes_back_chained);
 	tcase_add_test(tc, counter_outputs_batch_and_chain_across_packets);
+	tcase_add_test(tc, a_failed_call_undoes_the_packets_it_filled);
 	tcase_add_test(tc, event_for_daemon_on_other_lcore_is_handed_off);
 	tcase_add_test(tc, runtime_api_reaches_pinned_daemons);
 	suite_add_tcase(s, tc);
