@@ -149,17 +149,23 @@ fi
 [ "$(val chain_errors "$r2")" = 0 ] || fail "run 2: $r2"
 
 # Run 3: SIGKILL while events flow and periodic snapshots are written.
-start_app 3
-start_gen 3 6
-wait_traffic 3 6
-kill -KILL "$app_pid"
-wait "$app_pid" 2>/dev/null || true
-app_pid=''
-gen_rc=0
-wait "$gen_pid" 2>/dev/null || gen_rc=$?
-gen_pid=''
-r3=$(grep '^gen: daemon ' "$tmp/gen3.log" | tail -1) ||
-  { echo "netmesh-gen exit status $gen_rc"; cat "$tmp/gen3.log"; fail "run 3: no daemon summary"; }
+# netmesh-gen polls its memif port only while the link is up, but DPDK 22.11's memif client
+# can still crash when its server vanishes mid-burst (the rings unmapped under the poll): then
+# run 3 goes again (it restores from the same file; the checks below hold for either).
+for attempt in 1 2 3; do
+  start_app 3
+  start_gen 3 6
+  wait_traffic 3 6
+  kill -KILL "$app_pid"
+  wait "$app_pid" 2>/dev/null || true
+  app_pid=''
+  gen_rc=0
+  wait "$gen_pid" 2>/dev/null || gen_rc=$?
+  gen_pid=''
+  r3=$(grep '^gen: daemon ' "$tmp/gen3.log" | tail -1) && break
+  echo "run 3, attempt $attempt: netmesh-gen exit status $gen_rc, no summary"
+  [ "$gen_rc" -ge 128 ] && [ "$attempt" -lt 3 ] || { cat "$tmp/gen3.log"; fail "run 3: no daemon summary"; }
+done
 
 # Run 4: the file the kill left is readable and holds run 3's progress (at most one
 # interval behind what run 3 answered).
