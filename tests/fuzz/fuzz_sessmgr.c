@@ -367,7 +367,8 @@ static void rec(struct seed *s, uint8_t op, const uint8_t *b, size_t len)
 	s->b[s->n++] = op;
 	s->b[s->n++] = (uint8_t)len;
 	s->b[s->n++] = (uint8_t)(len >> 8);
-	memcpy(s->b + s->n, b, len);
+	if (len != 0) /* memcpy's source may not be NULL, even for 0 bytes */
+		memcpy(s->b + s->n, b, len);
 	s->n += len;
 }
 
