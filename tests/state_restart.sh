@@ -8,6 +8,18 @@
 # client leaves can crash in DPDK 22.11's rx burst (its disconnect frees the rings under
 # the polling worker), which is not what this test is about.
 set -euo pipefail
+# DPDK 22.11's memif PMD can crash a side that polls while its peer leaves (the disconnect
+# unmaps the rings under the burst; more likely under ASan). A run whose generator died that way
+# (exit status 3 below) is not this test's verdict: the whole test goes again, up to 3 times.
+if [ -z "${NM_SR_INNER:-}" ]; then
+  for attempt in 1 2 3; do
+    rc=0
+    NM_SR_INNER=1 "$0" "$@" || rc=$?
+    [ "$rc" = 3 ] || exit "$rc"
+    echo "state restart: attempt $attempt: netmesh-gen crashed in the memif PMD; again"
+  done
+  exit 1
+fi
 build=$2
 app_bin=$build/app/netmesh
 gen_bin=$build/app/netmesh-gen
@@ -88,10 +100,17 @@ wait_traffic() { # $1 run number, $2 duration: until the generator has had repli
   done
   fail "run $1: no traffic"
 }
+gen_crashed() { # $1 exit status, $2 run: killed by a signal, or ASan's report of a SEGV in memif
+  [ "$1" -ge 128 ] || grep -q 'SEGV.*memif\|librte_net_memif' "$tmp/gen$2.log"
+}
 wait_gen() { # $1 run number: its per-daemon summary line into $line
   local rc=0
   wait "$gen_pid" || rc=$?
   gen_pid=''
+  if [ "$rc" != 0 ] && gen_crashed "$rc" "$1"; then
+    tail -20 "$tmp/gen$1.log"
+    exit 3
+  fi
   [ "$rc" = 0 ] || fail "run $1: netmesh-gen exit status $rc"
   line=$(grep '^gen: daemon ' "$tmp/gen$1.log" | tail -1) || fail "run $1: no daemon summary"
 }
@@ -164,7 +183,12 @@ for attempt in 1 2 3; do
   gen_pid=''
   r3=$(grep '^gen: daemon ' "$tmp/gen3.log" | tail -1) && break
   echo "run 3, attempt $attempt: netmesh-gen exit status $gen_rc, no summary"
-  [ "$gen_rc" -ge 128 ] && [ "$attempt" -lt 3 ] || { cat "$tmp/gen3.log"; fail "run 3: no daemon summary"; }
+  if [ "$gen_rc" != 0 ] && gen_crashed "$gen_rc" 3; then
+    [ "$attempt" -lt 3 ] || exit 3
+    continue
+  fi
+  cat "$tmp/gen3.log"
+  fail "run 3: no daemon summary"
 done
 
 # Run 4: the file the kill left is readable and holds run 3's progress (at most one
