@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/prctl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,8 @@ static int app_migration_init(struct app *a)
 		acc[i] = (struct nm_migdp_accept){ a->cfg.accepts[i].kind, a->cfg.accepts[i].lcore };
 	struct nm_migdp_config mc = { .dp = a->dp, .sm = a->sm, .rt = a->rt,
 				      .static_sk = a->keys.noise_sk, .accept = acc,
-				      .n_accept = a->cfg.n_accepts };
+				      .n_accept = a->cfg.n_accepts,
+				      .engine = { .clock_ns = nm_mono_ns } }; /* per-phase stamps */
 	struct nm_error err = { 0 };
 	return nm_migdp_create(&mc, &a->md, &err) < 0 ? fail("migration", &err) : 0;
 }
@@ -216,11 +218,28 @@ static void print_stats(struct app *a)
 	fflush(stdout);
 }
 
+/*
+ * How long the control thread naps when a loop found nothing to do. With no
+ * migration in flight 1 ms (sessions, telemetry and the console are happy
+ * with that). While one runs every hand-off of the migration (a 0x0500
+ * message, a worker's reply) waits for this thread, so it naps only
+ * CTL_NAP_MIGRATING_US: never spinning, since on a machine with fewer CPUs
+ * than busy threads a spinning control thread takes the CPU the other side
+ * of the hand-off needs (both appliances' control threads spun during a
+ * migration: the cutover pause was 30 ms; docs/BENCHMARKS.md).
+ */
+#define CTL_NAP_IDLE_US 1000u
+#define CTL_NAP_MIGRATING_US 20u
+/* Timer slack of the control thread: a 20 us nap must not become the default 70. */
+#define CTL_TIMER_SLACK_NS 5000ul
+
 static void control_loop(struct app *a)
 {
 	/* At the prompt counters are shown on demand (show stats), as in testpmd. */
 	const uint64_t period_ms = a->cfg.interactive ? 0 : (uint64_t)a->cfg.stats_period * 1000;
 	uint64_t next_stats = nm_mono_ms() + period_ms;
+	if (prctl(PR_SET_TIMERSLACK, CTL_TIMER_SLACK_NS, 0, 0, 0) != 0) /* this thread only */
+		nm_log(NM_LT_APP, NM_LV_WARNING, "control thread timer slack: %s", strerror(errno));
 	while (!atomic_load(&app_force_quit)) {
 		/* Session and migration state change here; telemetry reads them under this. */
 		app_telemetry_hold();
@@ -233,9 +252,9 @@ static void control_loop(struct app *a)
 		app_telemetry_release();
 		nm_meshos_poll(a->mos, nm_mono_ms());
 		app_state_tick(&a->state, nm_mono_ns());
-		/* A migration's pause is the control thread's latency: no sleep while one runs. */
-		if (!busy && work == 0)
-			app_sleep_ms(1);
+		/* Only a loop that found nothing naps; a busy one goes round at once. */
+		if (work == 0)
+			nm_sleep_us(busy ? CTL_NAP_MIGRATING_US : CTL_NAP_IDLE_US);
 		if (period_ms != 0 && nm_mono_ms() >= next_stats) {
 			next_stats += period_ms;
 			print_stats(a);

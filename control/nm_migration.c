@@ -10,6 +10,7 @@
 #include "nm_migration.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1643,6 +1644,37 @@ void nm_mig_free(struct nm_migration *m)
 	nm_mig_reasm_free(m->reasm);
 	sodium_memzero(m->sk, sizeof(m->sk));
 	free(m);
+}
+
+#define TIME_FIELD(f) { #f, offsetof(struct nm_mig_times, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} time_fields[] = {
+	TIME_FIELD(snap_req),	 TIME_FIELD(snap_taken),    TIME_FIELD(snap_sent),
+	TIME_FIELD(restored_rx), TIME_FIELD(commit),	    TIME_FIELD(activate_sent),
+	TIME_FIELD(events_sent), TIME_FIELD(activated_rx),  TIME_FIELD(fwd_end),
+	TIME_FIELD(snap_rx),	 TIME_FIELD(reassembled),   TIME_FIELD(opened),
+	TIME_FIELD(restored),	 TIME_FIELD(restored_sent), TIME_FIELD(activate_rx),
+	TIME_FIELD(first_replay), TIME_FIELD(last_replay),
+};
+#define NM_MIG_TIMES_N (sizeof(time_fields) / sizeof(time_fields[0]))
+_Static_assert(sizeof(struct nm_mig_times) == NM_MIG_TIMES_N * sizeof(uint64_t),
+	       "every stamp of struct nm_mig_times is listed");
+
+bool nm_mig_time_next(const struct nm_mig_times *t, unsigned *i, const char **name, uint64_t *ns)
+{
+	while (*i < NM_MIG_TIMES_N) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)t + time_fields[*i].off, sizeof(v));
+		if (v != 0) {
+			*name = time_fields[(*i)++].name;
+			*ns = v;
+			return true;
+		}
+		(*i)++;
+	}
+	return false;
 }
 
 uint64_t nm_mig_local_node(const struct nm_migration *m)

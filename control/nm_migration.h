@@ -217,6 +217,14 @@ struct nm_mig_times {
 	uint64_t last_replay;   /* the latest one (forwarded events included) */
 };
 
+/*
+ * The stamps this node reached, for whoever lists them (telemetry, the
+ * console): start with *i = 0; each call gives the next set one (its field
+ * name, "snap_req", ..., in the struct's order, and its ns) and false after
+ * the last.
+ */
+bool nm_mig_time_next(const struct nm_mig_times *t, unsigned *i, const char **name, uint64_t *ns);
+
 struct nm_mig_info {
 	uint64_t origin;
 	uint64_t mid;      /* the attempt's migration id */

@@ -691,6 +691,15 @@ START_TEST(every_phase_is_stamped_in_order_on_both_nodes)
 	ck_assert_uint_eq(s.t.snap_rx | s.t.restored | s.t.first_replay, 0);
 	ck_assert_uint_eq(t.t.snap_req | t.t.commit | t.t.fwd_end, 0);
 	ck_assert_uint_ge(t.events, s.held_at_commit); /* the entry follows the replays */
+	/* What operators see: the source's nine stamps in order, then nothing. */
+	const char *name;
+	uint64_t ns;
+	unsigned k = 0, seen = 0;
+	while (nm_mig_time_next(&s.t, &k, &name, &ns))
+		ck_assert_uint_eq(ns, src[seen++]);
+	ck_assert_uint_eq(seen, 9);
+	k = 0;
+	ck_assert(nm_mig_time_next(&t.t, &k, &name, &ns) && strcmp(name, "snap_rx") == 0);
 	end_live_on(n, o, 1);
 }
 END_TEST
