@@ -17,6 +17,10 @@
 # round trip minus what a round trip takes anyway. So
 #   migration_cutover_pause_max_ns = the worst round trip of the events sent in any window
 #                                    (extended by --margin-ms) - the run's median round trip.
+# Beside it, the direct figure: migration_hold_max_ns, per migration the hold the appliances
+# stamped themselves (migrate_driver.py: from the source's snapshot request, where the hold begins
+# at the earliest, to the target handing the first held event to its worker; both appliances read
+# this host's CLOCK_MONOTONIC), the max over the run; migration_hold_measured says of how many.
 # The worst round trip outside the windows is printed beside it: what the machine's scheduling
 # alone does to an event. Lost and duplicate events are the generator's final line's.
 # Prints `name: value unit` lines; progress and the EAL choice go to stderr. Exit 0 when the run
@@ -209,7 +213,8 @@ kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 # Each window against the series: the worst round trip of the events sent in it (a slot that
 # overlaps the window counts), then the worst of those outside every window.
 awk -v margin=$((margin_ms * 1000000)) -v p50="$(kv rtt_p50_ns "$summary")" '
-  FNR == NR { ws[++nw] = $4; we[nw] = $5 + margin; what[nw] = $2 " -> " $3 " " $6; next }
+  FNR == NR { ws[++nw] = $4; we[nw] = $5 + margin; what[nw] = $2 " -> " $3 " " $6
+              hold[nw] = $7; next }
   /^#/ { next }
   {
     s = $1; e = $1 + $2; inside = 0
@@ -219,14 +224,18 @@ awk -v margin=$((margin_ms * 1000000)) -v p50="$(kv rtt_p50_ns "$summary")" '
   }
   END {
     for (i = 1; i <= nw; i++) {
-      printf "# migration %d %s: window %.1f ms, worst round trip %.3f ms\n", i, what[i],
-        (we[i] - ws[i]) / 1e6, wmax[i] / 1e6 > "/dev/stderr"
+      printf "# migration %d %s: window %.1f ms, worst round trip %.3f ms, hold %s\n", i, what[i],
+        (we[i] - ws[i]) / 1e6, wmax[i] / 1e6,
+        (hold[i] ~ /^[0-9]+$/ ? sprintf("%.3f ms", hold[i] / 1e6) : "unknown") > "/dev/stderr"
       if (wmax[i] > max) max = wmax[i]
+      if (hold[i] ~ /^[0-9]+$/) { nh++; if (hold[i] + 0 > hmax) hmax = hold[i] + 0 }
     }
     printf "migration_rtt_p50_ns: %.0f ns\n", p50
     printf "migration_rtt_max_outside_ns: %.0f ns\n", omax
     printf "migration_rtt_max_in_windows_ns: %.0f ns\n", max
     printf "migration_cutover_pause_max_ns: %.0f ns\n", (max > p50 ? max - p50 : 0)
+    printf "migration_hold_max_ns: %.0f ns\n", hmax
+    printf "migration_hold_measured: %d migrations\n", nh
   }' "$tmp/windows.txt" "$tmp/series.txt"
 awk -v s="$(kv sent_events "$summary")" -v t="$(kv seconds "$summary")" -v r="$(kv recv_events "$summary")" \
   'BEGIN { printf "migration_offered_events_per_s: %.0f events/s\n", (t > 0 ? s / t : 0)

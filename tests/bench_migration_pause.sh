@@ -29,6 +29,12 @@ cat "$tmp/out"
 for k in rtt_p50 rtt_max_outside rtt_max_in_windows cutover_pause_max; do
   grep -Eq "^migration_${k}_ns: [0-9]+ ns$" "$tmp/out" || fail "no migration_${k}_ns line"
 done
+grep -Eq '^migration_hold_max_ns: [0-9]+ ns$' "$tmp/out" || fail "no migration_hold_max_ns line"
+grep -Eq '^migration_hold_measured: [0-9]+ migrations$' "$tmp/out" || fail "no migration_hold_measured line"
+# Both nodes' phases, per migration (at 500 events/s a migration may hold no event: no hold then).
+[ "$(grep -Ec '^# migrate: [0-9a-f]+ phases: A: snap_req=0 snap_taken=[0-9]+ .*activated_rx=[0-9]+.*; B: snap_rx=[0-9]+ .*activate_rx=[0-9]+' "$tmp/out")" -ge 1 ] ||
+  fail "no phases of A -> B"
+grep -Eq '^# migration 1 A -> B completed: window .*, hold ([0-9.]+ ms|unknown)$' "$tmp/out" || fail "no hold per migration"
 grep -Eq '^migration_offered_events_per_s: [1-9][0-9]* events/s$' "$tmp/out" || fail "no offered rate"
 grep -Eq '^migration_completed: [12] migrations$' "$tmp/out" || fail "no migration completed"
 grep -Eq '^# migration 1 A -> B completed: window' "$tmp/out" || fail "A -> B did not complete"
