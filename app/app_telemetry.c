@@ -530,7 +530,7 @@ void app_telemetry_hold(void)
 }
 
 /*
- * A mutex is not fair: a control loop that never sleeps (a migration runs)
+ * A mutex is not fair: a control loop that barely sleeps (a migration runs)
  * takes it back at once, and a waiting callback could wait for seconds. So a
  * release with a callback waiting yields until it has the lock (bounded).
  */

@@ -31,7 +31,7 @@ reported, the caller judges them), 1 otherwise.
 
 --windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT HOLD_NS`, on
 CLOCK_MONOTONIC: from just before the start command to the moment the driver saw the source's
-record end (scripts/bench_migration_pause.sh lines the generator's round trips up with them), and
+record end (read every 5 ms while it runs) (scripts/bench_migration_pause.sh lines the generator's round trips up with them), and
 the migration's hold (below; `-` when unknown).
 
 After each migration it prints the phases both nodes stamped (`phases:` lines, us after the
@@ -50,6 +50,10 @@ import nm_telemetry
 
 TELEMETRY_TIMEOUT_S = 30.0
 RTO_MAX_S = 2.0  # the engine's default retransmission cap (rto_max_ms)
+# How often the source's record is read while a migration runs. It was the 50 ms of every other
+# wait: every migration then "completed in 52-60 ms" (a 4 ms migration plus one poll period), and
+# its window (--windows) was as long.
+END_POLL_S = 0.005
 
 
 def hexid(s):
@@ -128,7 +132,7 @@ def phases_line(stamps, names, base):
     return " ".join("%s=%d" % (n, (stamps[n] - base) // 1000) for n in names if n in stamps)
 
 
-def wait(what, cond, deadline):
+def wait(what, cond, deadline, poll=0.05):
     end = time.monotonic() + deadline
     while True:
         r = cond()
@@ -136,7 +140,7 @@ def wait(what, cond, deadline):
             return r
         if time.monotonic() > end:
             raise TimeoutError(what)
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 def report(nodes):
@@ -194,8 +198,10 @@ class Driver:
     def finish(self, m):
         origin, src, dst, t0, t0_ns = m
         try:
+            # Polled every END_POLL_S: the window (--windows) ends that soon after the record.
             wait("the migration's end on %s" % src.name,
-                 lambda: not in_progress(src.migrations(), origin), self.args.deadline)
+                 lambda: not in_progress(src.migrations(), origin), self.args.deadline,
+                 END_POLL_S)
             self.window(origin, src, dst, t0_ns, None)
         except TimeoutError as e:
             self.window(origin, src, dst, t0_ns, "did_not_end")
@@ -212,7 +218,7 @@ class Driver:
             own = ("; %.1f ms on the source from snapshot to ActivateAck" %
                    ((st["activated_rx"] - st["snap_req"]) / 1e6)
                    if "activated_rx" in st and "snap_req" in st else "")
-            # The driver's own span includes its 50 ms poll of the source's record.
+            # The driver's own span includes up to END_POLL_S of its poll and the telemetry reads.
             self.log("%016x %s -> %s completed in %.0f ms (bytes_sent=%s retries=%s events=%s%s)" %
                      (origin, src.name, dst.name, ms, h.get("bytes_sent"), h.get("retries"),
                       h.get("events"), own))
