@@ -36,6 +36,7 @@ usage: scripts/bench.sh migration-pause [options]   (also the last part of scrip
   --period SEC          seconds between migrations (default 1)
   --warmup SEC          traffic before the first migration (default 2)
   --margin-ms MS        each window also covers events sent MS ms after its end (default 10)
+  --idle-sleep-us N     the appliances' idle workers sleep N us (default 200; 0: they busy-poll)
   --no-build            use the binaries in \$BUILD as they are (the test suite does)
   --no-huge             never hugepages (the test suite), even when enough are free
   --tag NAME            names memif sockets and EAL file prefixes (default: pid-random)
@@ -44,6 +45,7 @@ EOF
 }
 
 rate=100000 epp=1 round_trips=5 period=1 warmup=2 margin_ms=10 build=1 huge=1 tag=$$-$RANDOM keep=''
+idle_us=200
 while [ $# -gt 0 ]; do
   case $1 in
     --rate) rate=${2:?--rate needs a value}; shift 2 ;;
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
     --period) period=${2:?--period needs a value}; shift 2 ;;
     --warmup) warmup=${2:?--warmup needs a value}; shift 2 ;;
     --margin-ms) margin_ms=${2:?--margin-ms needs a value}; shift 2 ;;
+    --idle-sleep-us) idle_us=${2:?--idle-sleep-us needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-huge) huge=0; shift ;;
     --tag) tag=${2:?--tag needs a value}; shift 2 ;;
@@ -64,6 +67,7 @@ for n in "$rate" "$epp" "$round_trips" "$period" "$warmup"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench migration-pause: '$n' is not a positive number" >&2; exit 2; }
 done
 [[ $margin_ms =~ ^[0-9]+$ ]] || { echo "bench migration-pause: --margin-ms '$margin_ms' is not a number" >&2; exit 2; }
+[[ $idle_us =~ ^[0-9]+$ ]] || { echo "bench migration-pause: --idle-sleep-us '$idle_us' is not a number" >&2; exit 2; }
 [[ $tag =~ ^[A-Za-z0-9_-]+$ ]] || { echo "bench migration-pause: --tag: letters, digits, - and _ only" >&2; exit 2; }
 [ $((rate % epp)) = 0 ] || { echo "bench migration-pause: --rate must be a multiple of --events-per-packet" >&2; exit 2; }
 
@@ -148,7 +152,7 @@ start_app() { # start_app NAME PORT OTHER CONNECT [options]
     "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
     --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" --peer "127.0.0.2,node=$gen_node" \
     --peer "${ips[1 - i]},node=${node[$o]},static=${static[$o]}$conn" --accept echo:1 \
-    --idle-sleep-us 200 --stats-period 0 --mbufs 32767 "$@" > "$tmp/$n.log" 2>&1 &
+    --idle-sleep-us "$idle_us" --stats-period 0 --mbufs 32767 "$@" > "$tmp/$n.log" 2>&1 &
   pid[$n]=$!
 }
 start_app A 0 B ,connect --daemon "echo:$tmp/echo.seed:1"
@@ -199,6 +203,10 @@ wait "${pid[gen]}" || gen_rc=$?
 pid[gen]=''
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 grep '^migrate: ' "$tmp/driver.log" | sed 's/^/# /' >&2 || true
+# Where a lost event went: each appliance's drops and migration counters (the driver's state
+# lines) and the wire's per-port counters (tx_dropped: a full memif ring towards that port).
+grep '^state: ' "$tmp/driver.log" | sed 's/^/# /' >&2 || true
+"$wire_bin" --control "$tmp/wire.ctl" --cmd stats 2>/dev/null | sed 's/^/# wire: /' >&2 || true
 
 summary=$(grep '^gen: sent_events=' "$tmp/gen.log" | tail -1 || true)
 mline=$(grep '^migrations: ' "$tmp/driver.log" | tail -1 || true)

@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; tail -60 "$tmp/out" 2>/dev/null || true; exit 1; }
 source "$(dirname "$0")/demo_lib.sh"
 bench=$src/scripts/bench_migration_pause.sh
 
-for bad in "--rate 0" "--rate x" "--round-trips" "--rate 1000 --events-per-packet 3" "--bogus"; do
+for bad in "--rate 0" "--rate x" "--round-trips" "--rate 1000 --events-per-packet 3" "--idle-sleep-us x" "--bogus"; do
   rc=0
   # shellcheck disable=SC2086 # word splitting is the point
   "$bench" $bad --no-build > "$tmp/out" 2>&1 || rc=$?
