@@ -230,16 +230,19 @@ static void print_stats(struct app *a)
  */
 #define CTL_NAP_IDLE_US 1000u
 #define CTL_NAP_MIGRATING_US 20u
-/* Timer slack of the control thread: a 20 us nap must not become the default 70. */
-#define CTL_TIMER_SLACK_NS 5000ul
+/*
+ * Timer slack of every thread of the appliance (set before EAL creates its
+ * threads, which inherit it): a 20 us nap of the control thread, a 20 us wait
+ * for a worker's reply (nm_ctl) and an idle worker's --idle-sleep-us must not
+ * each gain the kernel's default 50 us.
+ */
+#define APP_TIMER_SLACK_NS 5000ul
 
 static void control_loop(struct app *a)
 {
 	/* At the prompt counters are shown on demand (show stats), as in testpmd. */
 	const uint64_t period_ms = a->cfg.interactive ? 0 : (uint64_t)a->cfg.stats_period * 1000;
 	uint64_t next_stats = nm_mono_ms() + period_ms;
-	if (prctl(PR_SET_TIMERSLACK, CTL_TIMER_SLACK_NS, 0, 0, 0) != 0) /* this thread only */
-		nm_log(NM_LT_APP, NM_LV_WARNING, "control thread timer slack: %s", strerror(errno));
 	while (!atomic_load(&app_force_quit)) {
 		/* Session and migration state change here; telemetry reads them under this. */
 		app_telemetry_hold();
@@ -366,6 +369,8 @@ int main(int argc, char **argv)
 	int status = app_configure(&a.cfg, argc - first + 1, argv + first - 1, eal_argc, argv);
 	if (status >= 0)
 		return status;
+	if (prctl(PR_SET_TIMERSLACK, APP_TIMER_SLACK_NS, 0, 0, 0) != 0)
+		fprintf(stderr, "netmesh: timer slack: %s (naps last 50 us longer)\n", strerror(errno));
 	int used = rte_eal_init(eal_argc, argv);
 	if (used < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
