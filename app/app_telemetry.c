@@ -361,7 +361,9 @@ static const struct u64_field migdp_fields[] = {
 	MD(no_session),	 MD(accepted),	     MD(holds_called_off),
 };
 
-/* Finished migrations shown with their phases: all 32 would not fit telemetry's 16 KiB answer. */
+/* Records shown with their phases (in progress, then the newest finished ones): phases for
+ * all of them (an evacuation runs dozens) would not fit telemetry's 16 KiB answer. */
+#define TEL_PHASES_NOW 4
 #define TEL_PHASES_DONE 8
 
 static int cmd_migrations(const struct app_telemetry_src *s, struct rte_tel_data *d)
@@ -378,7 +380,7 @@ static int cmd_migrations(const struct app_telemetry_src *s, struct rte_tel_data
 	for (size_t i = 0; i < n && i < NM_MIG_HISTORY; i++) {
 		snprintf(key, sizeof(key), "now_%016" PRIx64 "_%c", list[i].origin,
 			 "?sto"[list[i].role & 3]);
-		put_migration(d, key, &list[i], false, true);
+		put_migration(d, key, &list[i], false, i < TEL_PHASES_NOW);
 	}
 	n = nm_mig_history(m, list, NM_MIG_HISTORY);
 	for (size_t i = 0; i < n; i++, k++) {
