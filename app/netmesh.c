@@ -9,11 +9,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <sys/prctl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
