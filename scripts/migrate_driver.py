@@ -54,6 +54,7 @@ RTO_MAX_S = 2.0  # the engine's default retransmission cap (rto_max_ms)
 # wait: every migration then "completed in 52-60 ms" (a 4 ms migration plus one poll period), and
 # its window (--windows) was as long.
 END_POLL_S = 0.005
+PHASES_WAIT_S = 5.0  # how long the target's replay stamp is waited for after a migration
 
 
 def hexid(s):
@@ -249,7 +250,9 @@ class Driver:
                 return e
             return None
         try:
-            t = stamps_ns(wait("the target's replay", target_entry, self.args.deadline))
+            # Bounded: phases are a report, never a reason to hold the tour up.
+            t = stamps_ns(wait("the target's replay", target_entry, min(PHASES_WAIT_S,
+                                                                        self.args.deadline)))
         except TimeoutError:
             t = {}
         base = s["snap_req"]
