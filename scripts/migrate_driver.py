@@ -31,7 +31,7 @@ reported, the caller judges them), 1 otherwise.
 
 --windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT HOLD_NS`, on
 CLOCK_MONOTONIC: from just before the start command to the moment the driver saw the source's
-record end (read every 5 ms while it runs) (scripts/bench_migration_pause.sh lines the generator's round trips up with them), and
+record end (read every 5 ms for its first 200 ms, then every 50 ms) (scripts/bench_migration_pause.sh lines the generator's round trips up with them), and
 the migration's hold (below; `-` when unknown).
 
 After each migration it prints the phases both nodes stamped (`phases:` lines, us after the
@@ -54,6 +54,7 @@ RTO_MAX_S = 2.0  # the engine's default retransmission cap (rto_max_ms)
 # wait: every migration then "completed in 52-60 ms" (a 4 ms migration plus one poll period), and
 # its window (--windows) was as long.
 END_POLL_S = 0.005
+END_FAST_S = 0.2
 PHASES_WAIT_S = 5.0  # how long the target's replay stamp is waited for after a migration
 
 
@@ -133,15 +134,18 @@ def phases_line(stamps, names, base):
     return " ".join("%s=%d" % (n, (stamps[n] - base) // 1000) for n in names if n in stamps)
 
 
-def wait(what, cond, deadline, poll=0.05):
-    end = time.monotonic() + deadline
+def wait(what, cond, deadline, fast_s=0.0):
+    """Poll cond every 50 ms; every END_POLL_S for the first fast_s seconds."""
+    start = time.monotonic()
+    end = start + deadline
     while True:
         r = cond()
         if r:
             return r
-        if time.monotonic() > end:
+        now = time.monotonic()
+        if now > end:
             raise TimeoutError(what)
-        time.sleep(poll)
+        time.sleep(END_POLL_S if now - start < fast_s else 0.05)
 
 
 def report(nodes):
@@ -199,10 +203,12 @@ class Driver:
     def finish(self, m):
         origin, src, dst, t0, t0_ns = m
         try:
-            # Polled every END_POLL_S: the window (--windows) ends that soon after the record.
+            # Polled every END_POLL_S at first: the window (--windows) ends that soon after the
+            # record. A migration still running after END_FAST_S (an outage) is read every 50 ms:
+            # each read takes the appliance's telemetry lock, which its control thread needs.
             wait("the migration's end on %s" % src.name,
                  lambda: not in_progress(src.migrations(), origin), self.args.deadline,
-                 END_POLL_S)
+                 END_FAST_S)
             self.window(origin, src, dst, t0_ns, None)
         except TimeoutError as e:
             self.window(origin, src, dst, t0_ns, "did_not_end")
