@@ -773,6 +773,18 @@ static void print_migration(FILE *out, const struct nm_mig_info *i, bool done)
 	if (done)
 		fprintf(out, i->ok ? ", completed" : ", failed: %s", i->reason);
 	fputc('\n', out);
+	/* Each phase this node reached, in us after the first one (docs/migration.md). */
+	const char *name;
+	uint64_t ns, t0 = 0;
+	for (unsigned k = 0; nm_mig_time_next(&i->t, &k, &name, &ns);) {
+		if (t0 == 0)
+			fputs("  phases (us):", out);
+		fprintf(out, " %s=%" PRIu64, name, t0 == 0 ? 0 : (ns - t0) / 1000);
+		if (t0 == 0)
+			t0 = ns;
+	}
+	if (t0 != 0)
+		fputc('\n', out);
 }
 
 static int cmd_show_migrations(struct app_cmds *c, unsigned argc, char **argv, FILE *out,

@@ -307,7 +307,7 @@ static const char *role_name(uint8_t role)
 }
 
 static void put_migration(struct rte_tel_data *d, const char *key, const struct nm_mig_info *i,
-			  bool done)
+			  bool done, bool phases)
 {
 	struct rte_tel_data *c = sub_dict();
 	if (c == NULL)
@@ -322,6 +322,20 @@ static void put_migration(struct rte_tel_data *d, const char *key, const struct 
 	put_u64(c, "bytes_sent", i->bytes_sent);
 	put_u64(c, "retries", i->retries);
 	put_u64(c, "events", i->events);
+	/* Added keys: the attempt (both nodes' entries share it), what the commit shipped at once
+	 * and when each phase happened here (docs/migration.md "Where the time goes"). */
+	put_hex(c, "mid", i->mid);
+	if (i->role == NM_MIG_AS_SOURCE)
+		put_u64(c, "held_at_commit", i->held_at_commit);
+	const char *name;
+	uint64_t ns, t0 = 0;
+	char tk[40];
+	for (unsigned k = 0; phases && nm_mig_time_next(&i->t, &k, &name, &ns);) {
+		if (t0 == 0)
+			put_u64(c, "t0_ns", t0 = ns); /* CLOCK_MONOTONIC; each phase in us after it */
+		snprintf(tk, sizeof(tk), "t_%s_us", name);
+		put_u64(c, tk, (ns - t0) / 1000);
+	}
 	if (done) {
 		rte_tel_data_add_dict_string(c, "result", i->ok ? "completed" : "failed");
 		if (!i->ok)
@@ -347,6 +361,11 @@ static const struct u64_field migdp_fields[] = {
 	MD(no_session),	 MD(accepted),	     MD(holds_called_off),
 };
 
+/* Records shown with their phases (in progress, then the newest finished ones): phases for
+ * all of them (an evacuation runs dozens) would not fit telemetry's 16 KiB answer. */
+#define TEL_PHASES_NOW 4
+#define TEL_PHASES_DONE 8
+
 static int cmd_migrations(const struct app_telemetry_src *s, struct rte_tel_data *d)
 {
 	if (s->md == NULL) {
@@ -361,12 +380,12 @@ static int cmd_migrations(const struct app_telemetry_src *s, struct rte_tel_data
 	for (size_t i = 0; i < n && i < NM_MIG_HISTORY; i++) {
 		snprintf(key, sizeof(key), "now_%016" PRIx64 "_%c", list[i].origin,
 			 "?sto"[list[i].role & 3]);
-		put_migration(d, key, &list[i], false);
+		put_migration(d, key, &list[i], false, i < TEL_PHASES_NOW);
 	}
 	n = nm_mig_history(m, list, NM_MIG_HISTORY);
 	for (size_t i = 0; i < n; i++, k++) {
 		snprintf(key, sizeof(key), "done_%zu", k); /* newest first */
-		put_migration(d, key, &list[i], true);
+		put_migration(d, key, &list[i], true, i < TEL_PHASES_DONE);
 		*(list[i].ok ? &ok : &failed) += 1;
 	}
 	put_u64(d, "history_completed", ok);
@@ -513,7 +532,7 @@ void app_telemetry_hold(void)
 }
 
 /*
- * A mutex is not fair: a control loop that never sleeps (a migration runs)
+ * A mutex is not fair: a control loop that barely sleeps (a migration runs)
  * takes it back at once, and a waiting callback could wait for seconds. So a
  * release with a callback waiting yields until it has the lock (bounded).
  */

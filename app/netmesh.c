@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -127,7 +128,8 @@ static int app_migration_init(struct app *a)
 		acc[i] = (struct nm_migdp_accept){ a->cfg.accepts[i].kind, a->cfg.accepts[i].lcore };
 	struct nm_migdp_config mc = { .dp = a->dp, .sm = a->sm, .rt = a->rt,
 				      .static_sk = a->keys.noise_sk, .accept = acc,
-				      .n_accept = a->cfg.n_accepts };
+				      .n_accept = a->cfg.n_accepts,
+				      .engine = { .clock_ns = nm_mono_ns } }; /* per-phase stamps */
 	struct nm_error err = { 0 };
 	return nm_migdp_create(&mc, &a->md, &err) < 0 ? fail("migration", &err) : 0;
 }
@@ -216,6 +218,26 @@ static void print_stats(struct app *a)
 	fflush(stdout);
 }
 
+/*
+ * How long the control thread naps when a loop found nothing to do. With no
+ * migration in flight 1 ms (sessions, telemetry and the console are happy
+ * with that). While one runs every hand-off of the migration (a 0x0500
+ * message, a worker's reply) waits for this thread, so it naps only
+ * CTL_NAP_MIGRATING_US: never spinning, since on a machine with fewer CPUs
+ * than busy threads a spinning control thread takes the CPU the other side
+ * of the hand-off needs (both appliances' control threads spun during a
+ * migration: the cutover pause was 30 ms; docs/BENCHMARKS.md).
+ */
+#define CTL_NAP_IDLE_US 1000u
+#define CTL_NAP_MIGRATING_US 20u
+/*
+ * Timer slack of every thread of the appliance (set before EAL creates its
+ * threads, which inherit it): a 20 us nap of the control thread, a 20 us wait
+ * for a worker's reply (nm_ctl) and an idle worker's --idle-sleep-us must not
+ * each gain the kernel's default 50 us.
+ */
+#define APP_TIMER_SLACK_NS 5000ul
+
 static void control_loop(struct app *a)
 {
 	/* At the prompt counters are shown on demand (show stats), as in testpmd. */
@@ -233,9 +255,9 @@ static void control_loop(struct app *a)
 		app_telemetry_release();
 		nm_meshos_poll(a->mos, nm_mono_ms());
 		app_state_tick(&a->state, nm_mono_ns());
-		/* A migration's pause is the control thread's latency: no sleep while one runs. */
-		if (!busy && work == 0)
-			app_sleep_ms(1);
+		/* Only a loop that found nothing naps; a busy one goes round at once. */
+		if (work == 0)
+			nm_sleep_us(busy ? CTL_NAP_MIGRATING_US : CTL_NAP_IDLE_US);
 		if (period_ms != 0 && nm_mono_ms() >= next_stats) {
 			next_stats += period_ms;
 			print_stats(a);
@@ -347,6 +369,8 @@ int main(int argc, char **argv)
 	int status = app_configure(&a.cfg, argc - first + 1, argv + first - 1, eal_argc, argv);
 	if (status >= 0)
 		return status;
+	if (prctl(PR_SET_TIMERSLACK, APP_TIMER_SLACK_NS, 0, 0, 0) != 0)
+		fprintf(stderr, "netmesh: timer slack: %s (naps last 50 us longer)\n", strerror(errno));
 	int used = rte_eal_init(eal_argc, argv);
 	if (used < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));

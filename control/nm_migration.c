@@ -10,6 +10,7 @@
 #include "nm_migration.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,8 @@ struct rec {
 	bool active, discarded;
 	bool old;                 /* superseded by a newer attempt; kept to ack and answer its source */
 	struct chunks ch;         /* source, until the commit */
+	struct nm_mig_times t;    /* when each phase happened here */
+	uint64_t held_at_commit;
 };
 
 /* Target: one snapshot being received (what the acks report). */
@@ -106,6 +109,7 @@ struct rx {
 	uint64_t origin, mid, from, seq;
 	uint32_t total, contig, count, next; /* next: the index expected in order */
 	uint64_t serial, last_ms;
+	uint64_t first_ns; /* the first chunk's arrival (nm_mig_times.snap_rx) */
 	uint8_t *bits;
 };
 
@@ -129,6 +133,7 @@ struct nm_migration {
 	bool has_sk;
 	uint64_t local;
 	uint32_t rto, rto_max, phase_timeout, discard_timeout, linger, max_msg;
+	uint64_t (*clock_ns)(void);
 	bool not_ready;
 	struct rec recs[MAX_RECS];
 	struct nm_mig_info hist[NM_MIG_HISTORY];
@@ -142,6 +147,19 @@ struct nm_migration {
 };
 
 /* ------------------------------------------------------------ small helpers */
+
+/* A phase stamp: the configured clock, else the entry point's now_ms. */
+static uint64_t stamp(const struct nm_migration *m, uint64_t now_ms)
+{
+	return m->clock_ns != NULL ? m->clock_ns() : now_ms * 1000000ull;
+}
+
+/* Set a stamp once: the first time a phase is reached counts. */
+static void stamp_once(const struct nm_migration *m, uint64_t *at, uint64_t now_ms)
+{
+	if (*at == 0)
+		*at = stamp(m, now_ms);
+}
 
 static uint64_t now_mid(void)
 {
@@ -306,6 +324,7 @@ static void info_of(const struct rec *r, uint64_t now, struct nm_mig_info *out)
 		.phase = (uint8_t)r->phase, .committed = r->committed || r->active,
 		.elapsed_ms = now - r->started_ms, .bytes_sent = r->bytes_sent,
 		.retries = r->retries, .events = r->events, .attempts = r->attempts,
+		.held_at_commit = r->held_at_commit, .t = r->t,
 	};
 }
 
@@ -324,6 +343,21 @@ static void history_add(struct nm_migration *m, const struct rec *r, uint64_t no
 	m->hist_next = (m->hist_next + 1) % NM_MIG_HISTORY;
 	if (m->hist_n < NM_MIG_HISTORY)
 		m->hist_n++;
+}
+
+/* Phases reached after the record went into the history (replays, the end of
+ * forwarding): its history entry follows them. */
+static void history_update(struct nm_migration *m, const struct rec *r)
+{
+	uint8_t role = r->kind == REC_SOURCE ? NM_MIG_AS_SOURCE : NM_MIG_AS_TARGET;
+	for (size_t i = 0; i < m->hist_n; i++) {
+		struct nm_mig_info *h = &m->hist[(m->hist_next + NM_MIG_HISTORY - 1 - i) % NM_MIG_HISTORY];
+		if (h->mid == r->mid && h->origin == r->origin && h->role == role) {
+			h->t = r->t;
+			h->events = r->events;
+			return;
+		}
+	}
 }
 
 static struct nm_mig_reason reason_state(const char *msg)
@@ -428,6 +462,8 @@ static int send_chunk(struct nm_migration *m, struct rec *r, uint32_t i, uint64_
 		r->ch.sent_at[i] = now + 1;
 		if (i >= r->ch.hi)
 			r->ch.hi = i + 1;
+		if (r->ch.hi == r->ch.n)
+			stamp_once(m, &r->t.snap_sent, now);
 	}
 	return rc;
 }
@@ -649,6 +685,7 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 	if (!r->committed || first_new == r->evs.n)
 		return;
 	send_events(m, r, r->target, &r->evs, first_new, true);
+	stamp_once(m, &r->t.events_sent, now);
 	for (size_t i = first_new; i < r->evs.n; i++) {
 		uint64_t s = r->evs.v[i].sender;
 		m->st.events_forwarded++;
@@ -672,13 +709,16 @@ static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 		source_fail(m, r, now, &why); /* frees r */
 		return;
 	}
+	r->t.commit = stamp(m, now);
 	r->committed = true;
 	chunks_free(r);
 	r->phase = NM_MIG_PHASE_REPLAY;
 	r->rto_ms = m->rto;
 	r->next_tx_ms = now + r->rto_ms;
 	send_simple(m, r->target, NM_MIG_ACTIVATE_TARGET, r->origin, r->mid, r);
+	r->t.activate_sent = stamp(m, now);
 	source_collect(m, r, now);
+	r->held_at_commit = r->evs.n;
 }
 
 /* The target proved it never activated: the daemon comes back here, with every event. */
@@ -709,6 +749,7 @@ static void source_activated(struct nm_migration *m, struct rec *r, uint64_t now
 		return;
 	r->activated = true;
 	r->phase = NM_MIG_PHASE_COMPLETE;
+	r->t.activated_rx = stamp(m, now);
 	r->last_event_ms = now; /* linger_ms of forwarding from here, even if no event was held */
 	nm_snapshot_free(r->snap); /* no revert after the target's ack */
 	r->snap = NULL;
@@ -777,7 +818,9 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 		return nm_mig_err_state_failed(err, "too many migrations in progress (%d)", MAX_RECS);
 	}
 	bool stateless = false;
+	r->t.snap_req = stamp(m, now);
 	rc = m->tap->snapshot_hold(m->tap->ctx, origin, &r->snap, &stateless, err);
+	r->t.snap_taken = stamp(m, now);
 	if (rc == NM_ENOT_FOUND) {
 		rc = nm_mig_err_daemon_not_found(err, origin);
 	} else if (rc < 0 && !nm_error_is_migration(rc)) {
@@ -860,8 +903,9 @@ static void target_discard(struct nm_migration *m, struct rec *r, uint64_t now)
 }
 
 /* Replay pending events in mseq order, from replayed + 1. */
-static void target_drain(struct nm_migration *m, struct rec *r)
+static void target_drain(struct nm_migration *m, struct rec *r, uint64_t now)
 {
+	const uint64_t before = r->events;
 	size_t k = 0;
 	while (k < r->pending.n && r->pending.v[k].mseq == r->replayed + 1) {
 		struct mev *e = &r->pending.v[k++];
@@ -872,11 +916,17 @@ static void target_drain(struct nm_migration *m, struct rec *r)
 		}
 		if (m->tap->inject(m->tap->ctx, r->origin, &e->ev, e->sender, NULL) == NM_ENOT_FOUND)
 			m->st.events_undeliverable++; /* the daemon left and nothing here forwards it */
+		stamp_once(m, &r->t.first_replay, now);
 		r->replayed = e->mseq;
 		r->events++;
 		m->st.events_replayed++;
 	}
 	mevq_drop_through(&r->pending, r->replayed);
+	if (r->events != before) {
+		r->t.last_replay = stamp(m, now);
+		if (r->active)
+			history_update(m, r);
+	}
 }
 
 /* Every event through this mseq is here (replayed or pending). */
@@ -891,7 +941,8 @@ static uint64_t target_contiguous(const struct rec *r)
 static void target_activate(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	if (!r->active) {
-		target_drain(m, r);
+		r->t.activate_rx = stamp(m, now);
+		target_drain(m, r, now);
 		m->tap->release(m->tap->ctx, r->origin); /* direct arrivals, in order, after the migrated ones */
 		r->active = true;
 		r->phase = NM_MIG_PHASE_COMPLETE;
@@ -914,7 +965,7 @@ static void target_reply_restored(struct nm_migration *m, struct rec *r, uint64_
 /* A whole snapshot arrived: check, open the identity, restore held. */
 static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from, uint64_t mid,
 			  const uint8_t *bytes, size_t len, const struct nm_mig_ext *ext,
-			  uint64_t now)
+			  struct nm_mig_times t, uint64_t now)
 {
 	struct nm_snapshot *snap = NULL;
 	struct nm_error e;
@@ -958,7 +1009,9 @@ static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from
 	}
 	if (fwd != NULL)
 		rec_free(fwd); /* forwarding is over: the hold is ours now */
+	t.opened = stamp(m, now);
 	int rc = nm_runtime_migration_restore(m->rt, origin, snap, opened ? &kp : NULL, &e);
+	t.restored = stamp(m, now);
 	nm_identity_wipe(&kp);
 	if (rc < 0) {
 		m->tap->release(m->tap->ctx, origin);
@@ -978,7 +1031,9 @@ static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from
 	r->target = m->local;
 	r->orch = from;
 	r->phase = NM_MIG_PHASE_RESTORE;
+	r->t = t;
 	target_reply_restored(m, r, snap->through_seq);
+	r->t.restored_sent = stamp(m, now);
 	nm_snapshot_free(snap);
 	return 0;
 fail:
@@ -1094,6 +1149,7 @@ static void rx_note(struct nm_migration *m, const struct nm_mig_msg *msg, uint64
 			return; /* no room: no acks, the source falls back to sending everything */
 		*x = (struct rx){ .origin = msg->daemon_origin, .mid = mid, .from = from,
 				  .seq = c->seq_through, .total = c->total_chunks,
+				  .first_ns = stamp(m, now),
 				  .bits = calloc((c->total_chunks + 7) / 8, 1) };
 		if (x->bits == NULL)
 			return;
@@ -1204,9 +1260,12 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 		rx_note(m, msg, mid, from, now);
 		return 0;
 	}
+	struct nm_mig_times t = { .reassembled = stamp(m, now) };
+	const struct rx *x = rx_find(m, o);
+	t.snap_rx = x != NULL && x->mid == mid && x->first_ns != 0 ? x->first_ns : t.reassembled;
 	nm_mig_reasm_forget(m->reasm, o);
 	rx_drop(m, o);
-	rc = target_restore(m, o, from, mid, a.bytes, a.len, ext, now);
+	rc = target_restore(m, o, from, mid, a.bytes, a.len, ext, t, now);
 	nm_mig_assembled_free(&a);
 	return rc;
 }
@@ -1276,7 +1335,7 @@ static int on_buffered(struct nm_migration *m, const struct nm_mig_msg *msg,
 			m->st.events_lost_nomem++; /* not acked: the source sends it again */
 	}
 	if (r->active)
-		target_drain(m, r);
+		target_drain(m, r, now);
 	struct nm_mig_msg rep = { .type = NM_MIG_REPLAY_COMPLETE, .daemon_origin = o,
 				  .replay_complete.replayed_seq = r->replayed };
 	struct nm_mig_ext rx = { .events_ack = target_contiguous(r) };
@@ -1330,8 +1389,10 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 	}
 	switch (msg->type) {
 	case NM_MIG_RESTORE_COMPLETE:
-		if (!r->committed)
+		if (!r->committed) {
+			r->t.restored_rx = stamp(m, now);
 			source_commit(m, r, now);
+		}
 		break;
 	case NM_MIG_ACTIVATE_ACK:
 		if (r->committed) {
@@ -1568,6 +1629,7 @@ struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg)
 	m->discard_timeout = cfg->discard_timeout_ms ? cfg->discard_timeout_ms : 30000;
 	m->linger = cfg->linger_ms ? cfg->linger_ms : 5000;
 	m->max_msg = cfg->max_message ? cfg->max_message : NM_MIG_MAX_MESSAGE;
+	m->clock_ns = cfg->clock_ns;
 	if (m->max_msg < MIN_MESSAGE)
 		m->max_msg = MIN_MESSAGE;
 	nm_runtime_set_migration_receiver(m->rt, receiver, m);
@@ -1589,6 +1651,37 @@ void nm_mig_free(struct nm_migration *m)
 	nm_mig_reasm_free(m->reasm);
 	sodium_memzero(m->sk, sizeof(m->sk));
 	free(m);
+}
+
+#define TIME_FIELD(f) { #f, offsetof(struct nm_mig_times, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} time_fields[] = {
+	TIME_FIELD(snap_req),	 TIME_FIELD(snap_taken),    TIME_FIELD(snap_sent),
+	TIME_FIELD(restored_rx), TIME_FIELD(commit),	    TIME_FIELD(activate_sent),
+	TIME_FIELD(events_sent), TIME_FIELD(activated_rx),  TIME_FIELD(fwd_end),
+	TIME_FIELD(snap_rx),	 TIME_FIELD(reassembled),   TIME_FIELD(opened),
+	TIME_FIELD(restored),	 TIME_FIELD(restored_sent), TIME_FIELD(activate_rx),
+	TIME_FIELD(first_replay), TIME_FIELD(last_replay),
+};
+#define NM_MIG_TIMES_N (sizeof(time_fields) / sizeof(time_fields[0]))
+_Static_assert(sizeof(struct nm_mig_times) == NM_MIG_TIMES_N * sizeof(uint64_t),
+	       "every stamp of struct nm_mig_times is listed");
+
+bool nm_mig_time_next(const struct nm_mig_times *t, unsigned *i, const char **name, uint64_t *ns)
+{
+	while (*i < NM_MIG_TIMES_N) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)t + time_fields[*i].off, sizeof(v));
+		if (v != 0) {
+			*name = time_fields[(*i)++].name;
+			*ns = v;
+			return true;
+		}
+		(*i)++;
+	}
+	return false;
 }
 
 uint64_t nm_mig_local_node(const struct nm_migration *m)
@@ -1727,8 +1820,11 @@ static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 	}
 	if (r->activated && r->evs.n == 0 && now - r->last_event_ms >= m->linger &&
 	    !target_recently_heard(m, r->origin, now) &&
-	    m->tap->unforward(m->tap->ctx, r->origin) == 0)
-		rec_free(r); /* forwarding is over */
+	    m->tap->unforward(m->tap->ctx, r->origin) == 0) {
+		r->t.fwd_end = stamp(m, now); /* forwarding is over */
+		history_update(m, r);
+		rec_free(r);
+	}
 }
 
 static void poll_target(struct nm_migration *m, struct rec *r, uint64_t now)

@@ -111,6 +111,9 @@ struct nm_mig_config {
 	 * fit, trailer included. 0 -> NM_MIG_MAX_MESSAGE; at least 7168 (a
 	 * 7000-byte chunk must fit anyway). */
 	uint32_t max_message;
+	/* The clock of the per-phase stamps (struct nm_mig_times), CLOCK_MONOTONIC
+	 * ns on the appliance. NULL: now_ms of the entry point, in ns (tests). */
+	uint64_t (*clock_ns)(void);
 };
 
 /* One 0x0500 message in one 8192-byte Net datagram: 8192 - 68 (NetHeader) - 4
@@ -184,6 +187,44 @@ enum nm_mig_role_local {
 	NM_MIG_AS_ORCHESTRATOR = 3, /* of a remote source */
 };
 
+/*
+ * When each phase of one migration happened on this node, in the engine's
+ * clock (nm_mig_config.clock_ns: CLOCK_MONOTONIC ns on the appliance); 0: not
+ * reached (or not this node's role). Stamps are taken on the control thread:
+ * a worker's step (snapshot, restore) is stamped when its reply is seen.
+ * Between hosts only differences of one node's own stamps are meaningful;
+ * appliances on one host share the clock (the pause benchmark joins both).
+ */
+struct nm_mig_times {
+	/* source */
+	uint64_t snap_req;      /* snapshot + hold requested from the daemon's owner */
+	uint64_t snap_taken;    /* ... its reply: the hold runs since (at most) snap_req */
+	uint64_t snap_sent;     /* every SnapshotReady chunk sent once */
+	uint64_t restored_rx;   /* RestoreComplete received */
+	uint64_t commit;        /* the daemon left this node (tap.forward) */
+	uint64_t activate_sent; /* ActivateTarget sent */
+	uint64_t events_sent;   /* the first BufferedEvents of the held events sent */
+	uint64_t activated_rx;  /* ActivateAck received */
+	uint64_t fwd_end;       /* forwarding ended (linger over, everything acked) */
+	/* target */
+	uint64_t snap_rx;       /* the first SnapshotReady chunk received */
+	uint64_t reassembled;   /* the last chunk: the snapshot is whole */
+	uint64_t opened;        /* decoded, identity envelope opened */
+	uint64_t restored;      /* restored (held) on its worker: the owner's reply seen */
+	uint64_t restored_sent; /* RestoreComplete sent */
+	uint64_t activate_rx;   /* ActivateTarget received: active */
+	uint64_t first_replay;  /* the first migrated event handed to the daemon's owner */
+	uint64_t last_replay;   /* the latest one (forwarded events included) */
+};
+
+/*
+ * The stamps this node reached, for whoever lists them (telemetry, the
+ * console): start with *i = 0; each call gives the next set one (its field
+ * name, "snap_req", ..., in the struct's order, and its ns) and false after
+ * the last.
+ */
+bool nm_mig_time_next(const struct nm_mig_times *t, unsigned *i, const char **name, uint64_t *ns);
+
 struct nm_mig_info {
 	uint64_t origin;
 	uint64_t mid;      /* the attempt's migration id */
@@ -197,6 +238,8 @@ struct nm_mig_info {
 	uint64_t bytes_sent;
 	uint32_t retries;  /* retransmissions and NotReady attempts */
 	uint64_t events;   /* events handed over (source) or replayed (target) */
+	uint64_t held_at_commit; /* source: events held when it committed (shipped at once) */
+	struct nm_mig_times t;
 	uint16_t fail_code; /* history, failed: enum nm_mig_fail_code */
 	uint8_t attempts;   /* NotReady attempts */
 	char reason[128];  /* history, failed: why (upstream's Display text) */

@@ -17,6 +17,10 @@
 # round trip minus what a round trip takes anyway. So
 #   migration_cutover_pause_max_ns = the worst round trip of the events sent in any window
 #                                    (extended by --margin-ms) - the run's median round trip.
+# Beside it, the direct figure: migration_hold_max_ns, per migration the hold the appliances
+# stamped themselves (migrate_driver.py: from the source's snapshot request, where the hold begins
+# at the earliest, to the target handing the first held event to its worker; both appliances read
+# this host's CLOCK_MONOTONIC), the max over the run; migration_hold_measured says of how many.
 # The worst round trip outside the windows is printed beside it: what the machine's scheduling
 # alone does to an event. Lost and duplicate events are the generator's final line's.
 # Prints `name: value unit` lines; progress and the EAL choice go to stderr. Exit 0 when the run
@@ -32,6 +36,7 @@ usage: scripts/bench.sh migration-pause [options]   (also the last part of scrip
   --period SEC          seconds between migrations (default 1)
   --warmup SEC          traffic before the first migration (default 2)
   --margin-ms MS        each window also covers events sent MS ms after its end (default 10)
+  --idle-sleep-us N     the appliances' idle workers sleep N us (default 200; 0: they busy-poll)
   --no-build            use the binaries in \$BUILD as they are (the test suite does)
   --no-huge             never hugepages (the test suite), even when enough are free
   --tag NAME            names memif sockets and EAL file prefixes (default: pid-random)
@@ -40,6 +45,7 @@ EOF
 }
 
 rate=100000 epp=1 round_trips=5 period=1 warmup=2 margin_ms=10 build=1 huge=1 tag=$$-$RANDOM keep=''
+idle_us=200
 while [ $# -gt 0 ]; do
   case $1 in
     --rate) rate=${2:?--rate needs a value}; shift 2 ;;
@@ -48,6 +54,7 @@ while [ $# -gt 0 ]; do
     --period) period=${2:?--period needs a value}; shift 2 ;;
     --warmup) warmup=${2:?--warmup needs a value}; shift 2 ;;
     --margin-ms) margin_ms=${2:?--margin-ms needs a value}; shift 2 ;;
+    --idle-sleep-us) idle_us=${2:?--idle-sleep-us needs a value}; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-huge) huge=0; shift ;;
     --tag) tag=${2:?--tag needs a value}; shift 2 ;;
@@ -60,6 +67,7 @@ for n in "$rate" "$epp" "$round_trips" "$period" "$warmup"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench migration-pause: '$n' is not a positive number" >&2; exit 2; }
 done
 [[ $margin_ms =~ ^[0-9]+$ ]] || { echo "bench migration-pause: --margin-ms '$margin_ms' is not a number" >&2; exit 2; }
+[[ $idle_us =~ ^[0-9]+$ ]] || { echo "bench migration-pause: --idle-sleep-us '$idle_us' is not a number" >&2; exit 2; }
 [[ $tag =~ ^[A-Za-z0-9_-]+$ ]] || { echo "bench migration-pause: --tag: letters, digits, - and _ only" >&2; exit 2; }
 [ $((rate % epp)) = 0 ] || { echo "bench migration-pause: --rate must be a multiple of --events-per-packet" >&2; exit 2; }
 
@@ -144,7 +152,7 @@ start_app() { # start_app NAME PORT OTHER CONNECT [options]
     "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
     --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" --peer "127.0.0.2,node=$gen_node" \
     --peer "${ips[1 - i]},node=${node[$o]},static=${static[$o]}$conn" --accept echo:1 \
-    --idle-sleep-us 200 --stats-period 0 --mbufs 32767 "$@" > "$tmp/$n.log" 2>&1 &
+    --idle-sleep-us "$idle_us" --stats-period 0 --mbufs 32767 "$@" > "$tmp/$n.log" 2>&1 &
   pid[$n]=$!
 }
 start_app A 0 B ,connect --daemon "echo:$tmp/echo.seed:1"
@@ -195,6 +203,10 @@ wait "${pid[gen]}" || gen_rc=$?
 pid[gen]=''
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 grep '^migrate: ' "$tmp/driver.log" | sed 's/^/# /' >&2 || true
+# Where a lost event went: each appliance's drops and migration counters (the driver's state
+# lines) and the wire's per-port counters (tx_dropped: a full memif ring towards that port).
+grep '^state: ' "$tmp/driver.log" | sed 's/^/# /' >&2 || true
+"$wire_bin" --control "$tmp/wire.ctl" --cmd stats 2>/dev/null | sed 's/^/# wire: /' >&2 || true
 
 summary=$(grep '^gen: sent_events=' "$tmp/gen.log" | tail -1 || true)
 mline=$(grep '^migrations: ' "$tmp/driver.log" | tail -1 || true)
@@ -209,7 +221,8 @@ kv() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 # Each window against the series: the worst round trip of the events sent in it (a slot that
 # overlaps the window counts), then the worst of those outside every window.
 awk -v margin=$((margin_ms * 1000000)) -v p50="$(kv rtt_p50_ns "$summary")" '
-  FNR == NR { ws[++nw] = $4; we[nw] = $5 + margin; what[nw] = $2 " -> " $3 " " $6; next }
+  FNR == NR { ws[++nw] = $4; we[nw] = $5 + margin; what[nw] = $2 " -> " $3 " " $6
+              hold[nw] = $7; next }
   /^#/ { next }
   {
     s = $1; e = $1 + $2; inside = 0
@@ -219,14 +232,18 @@ awk -v margin=$((margin_ms * 1000000)) -v p50="$(kv rtt_p50_ns "$summary")" '
   }
   END {
     for (i = 1; i <= nw; i++) {
-      printf "# migration %d %s: window %.1f ms, worst round trip %.3f ms\n", i, what[i],
-        (we[i] - ws[i]) / 1e6, wmax[i] / 1e6 > "/dev/stderr"
+      printf "# migration %d %s: window %.1f ms, worst round trip %.3f ms, hold %s\n", i, what[i],
+        (we[i] - ws[i]) / 1e6, wmax[i] / 1e6,
+        (hold[i] ~ /^[0-9]+$/ ? sprintf("%.3f ms", hold[i] / 1e6) : "unknown") > "/dev/stderr"
       if (wmax[i] > max) max = wmax[i]
+      if (hold[i] ~ /^[0-9]+$/) { nh++; if (hold[i] + 0 > hmax) hmax = hold[i] + 0 }
     }
     printf "migration_rtt_p50_ns: %.0f ns\n", p50
     printf "migration_rtt_max_outside_ns: %.0f ns\n", omax
     printf "migration_rtt_max_in_windows_ns: %.0f ns\n", max
     printf "migration_cutover_pause_max_ns: %.0f ns\n", (max > p50 ? max - p50 : 0)
+    printf "migration_hold_max_ns: %.0f ns\n", hmax
+    printf "migration_hold_measured: %d migrations\n", nh
   }' "$tmp/windows.txt" "$tmp/series.txt"
 awk -v s="$(kv sent_events "$summary")" -v t="$(kv seconds "$summary")" -v r="$(kv recv_events "$summary")" \
   'BEGIN { printf "migration_offered_events_per_s: %.0f events/s\n", (t > 0 ? s / t : 0)

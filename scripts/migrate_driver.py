@@ -29,9 +29,17 @@ Prints one line per migration, then `migrations: completed=N failed=N placement_
 Exit status 0 when every migration ended and every placement was right (failures are
 reported, the caller judges them), 1 otherwise.
 
---windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT`, on
+--windows FILE: one line per migration, `ORIGIN SRC DST START_NS END_NS RESULT HOLD_NS`, on
 CLOCK_MONOTONIC: from just before the start command to the moment the driver saw the source's
-record end (scripts/bench_migration_pause.sh lines the generator's round trips up with them).
+record end (read every 5 ms for its first 200 ms, then every 50 ms) (scripts/bench_migration_pause.sh lines the generator's round trips up with them), and
+the migration's hold (below; `-` when unknown).
+
+After each migration it prints the phases both nodes stamped (`phases:` lines, us after the
+source's snapshot request; docs/migration.md "Where the time goes") and the hold: from the
+source's snapshot request (the hold starts there at the earliest) to the target handing the first
+held event to its worker, `hold_us`. The two nodes' stamps are compared, which is meaningful
+because the appliances share the host's CLOCK_MONOTONIC; across hosts only each node's own
+differences are.
 """
 import argparse
 import subprocess
@@ -42,6 +50,12 @@ import nm_telemetry
 
 TELEMETRY_TIMEOUT_S = 30.0
 RTO_MAX_S = 2.0  # the engine's default retransmission cap (rto_max_ms)
+# How often the source's record is read while a migration runs. It was the 50 ms of every other
+# wait: every migration then "completed in 52-60 ms" (a 4 ms migration plus one poll period), and
+# its window (--windows) was as long.
+END_POLL_S = 0.005
+END_FAST_S = 0.2
+PHASES_WAIT_S = 5.0  # how long the target's replay stamp is waited for after a migration
 
 
 def hexid(s):
@@ -92,15 +106,46 @@ def newest_done(mig, origin, role):
     return None
 
 
-def wait(what, cond, deadline):
-    end = time.monotonic() + deadline
+SOURCE_PHASES = ("snap_req", "snap_taken", "snap_sent", "restored_rx", "commit", "activate_sent",
+                 "events_sent", "activated_rx", "fwd_end")
+TARGET_PHASES = ("snap_rx", "reassembled", "opened", "restored", "restored_sent", "activate_rx",
+                 "first_replay", "last_replay")
+
+
+def entry_of(mig, mid, role):
+    """The history entry of attempt `mid` in `role`, or None."""
+    for k, v in mig.items():
+        if k.startswith("done_") and isinstance(v, dict) and v.get("mid") == mid and \
+                v.get("role") == role:
+            return v
+    return None
+
+
+def stamps_ns(entry):
+    """An entry's phases as absolute CLOCK_MONOTONIC ns (t0_ns + t_NAME_us)."""
+    if entry is None or "t0_ns" not in entry:
+        return {}
+    t0 = int(entry["t0_ns"])
+    return dict((k[2:-3], t0 + int(v) * 1000) for k, v in entry.items()
+                if k.startswith("t_") and k.endswith("_us"))
+
+
+def phases_line(stamps, names, base):
+    return " ".join("%s=%d" % (n, (stamps[n] - base) // 1000) for n in names if n in stamps)
+
+
+def wait(what, cond, deadline, fast_s=0.0):
+    """Poll cond every 50 ms; every END_POLL_S for the first fast_s seconds."""
+    start = time.monotonic()
+    end = start + deadline
     while True:
         r = cond()
         if r:
             return r
-        if time.monotonic() > end:
+        now = time.monotonic()
+        if now > end:
             raise TimeoutError(what)
-        time.sleep(0.05)
+        time.sleep(END_POLL_S if now - start < fast_s else 0.05)
 
 
 def report(nodes):
@@ -134,6 +179,7 @@ class Driver:
         self.step = {o: 0 for o in origins}
         self.completed = self.failed = self.placement_errors = 0
         self.windows = open(args.windows, "w") if args.windows else None
+        self.pending_window, self.hold_ns = None, None
 
     def log(self, msg):
         print("migrate: %s" % msg, flush=True)
@@ -157,8 +203,12 @@ class Driver:
     def finish(self, m):
         origin, src, dst, t0, t0_ns = m
         try:
+            # Polled every END_POLL_S at first: the window (--windows) ends that soon after the
+            # record. A migration still running after END_FAST_S (an outage) is read every 50 ms:
+            # each read takes the appliance's telemetry lock, which its control thread needs.
             wait("the migration's end on %s" % src.name,
-                 lambda: not in_progress(src.migrations(), origin), self.args.deadline)
+                 lambda: not in_progress(src.migrations(), origin), self.args.deadline,
+                 END_FAST_S)
             self.window(origin, src, dst, t0_ns, None)
         except TimeoutError as e:
             self.window(origin, src, dst, t0_ns, "did_not_end")
@@ -171,27 +221,71 @@ class Driver:
         ms = (time.monotonic() - t0) * 1e3
         if ok:
             self.completed += 1
-            self.log("%016x %s -> %s completed in %.0f ms (bytes_sent=%s retries=%s events=%s)" %
+            st = stamps_ns(h)
+            own = ("; %.1f ms on the source from snapshot to ActivateAck" %
+                   ((st["activated_rx"] - st["snap_req"]) / 1e6)
+                   if "activated_rx" in st and "snap_req" in st else "")
+            # The driver's own span includes up to END_POLL_S of its poll and the telemetry reads.
+            self.log("%016x %s -> %s completed in %.0f ms (bytes_sent=%s retries=%s events=%s%s)" %
                      (origin, src.name, dst.name, ms, h.get("bytes_sent"), h.get("retries"),
-                      h.get("events")))
+                      h.get("events"), own))
         else:
             self.failed += 1
             self.log("%016x %s -> %s failed: %s" % (origin, src.name, dst.name,
                                                     h.get("reason", "no history entry")))
         self.place(origin, dst if ok else src)
         self.step[origin] += 1 if ok else 0
+        if ok:
+            self.phases(origin, src, dst, h)
+        if self.pending_window is not None:
+            self.windows.write(self.pending_window + " %s\n" % (self.hold_ns or "-"))
+            self.windows.flush()
+            self.pending_window = None
+
+    def phases(self, origin, src, dst, h):
+        """Both nodes' phase stamps of this attempt, and its hold (the first held event's wait)."""
+        self.hold_ns = None
+        s = stamps_ns(h)
+        if "snap_req" not in s:
+            return
+        def target_entry():
+            e = entry_of(dst.migrations(), h.get("mid"), "target")
+            # The replay follows ActivateAck: give it time when the commit shipped events.
+            if e is not None and (int(h.get("held_at_commit", 0)) == 0 or
+                                  "first_replay" in stamps_ns(e)):
+                return e
+            return None
+        try:
+            # Bounded: phases are a report, never a reason to hold the tour up.
+            t = stamps_ns(wait("the target's replay", target_entry, min(PHASES_WAIT_S,
+                                                                        self.args.deadline)))
+        except TimeoutError:
+            t = {}
+        base = s["snap_req"]
+        self.log("%016x phases: %s: %s; %s: %s (us after the snapshot request)" %
+                 (origin, src.name, phases_line(s, SOURCE_PHASES, base), dst.name,
+                  phases_line(t, TARGET_PHASES, base)))
+        if "first_replay" in t and int(h.get("held_at_commit", 0)) > 0:
+            self.hold_ns = t["first_replay"] - base
+            self.log("%016x hold_us=%d held_at_commit=%s" % (origin, self.hold_ns // 1000,
+                                                             h.get("held_at_commit")))
 
     def window(self, origin, src, dst, t0_ns, result):
-        """--windows: the migration's span; its result from the source's history entry."""
+        """--windows: the migration's span; its result from the source's history entry. The
+        line is completed with the hold once the phases are known (finish)."""
         if self.windows is None:
             return
         t1_ns = time.monotonic_ns()
+        self.hold_ns = None
         if result is None:
             h = newest_done(src.migrations(), origin, "source") or {}
             result = h.get("result", "unknown")
-        self.windows.write("%016x %s %s %d %d %s\n" % (origin, src.name, dst.name, t0_ns, t1_ns,
-                                                        result))
-        self.windows.flush()
+        self.pending_window = "%016x %s %s %d %d %s" % (origin, src.name, dst.name, t0_ns, t1_ns,
+                                                        result)
+        if result == "did_not_end":
+            self.windows.write(self.pending_window + " -\n")
+            self.windows.flush()
+            self.pending_window = None
 
     def place(self, origin, expect):
         """Exactly one node runs it, and no node has a record of it in progress."""

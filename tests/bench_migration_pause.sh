@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; tail -60 "$tmp/out" 2>/dev/null || true; exit 1; }
 source "$(dirname "$0")/demo_lib.sh"
 bench=$src/scripts/bench_migration_pause.sh
 
-for bad in "--rate 0" "--rate x" "--round-trips" "--rate 1000 --events-per-packet 3" "--bogus"; do
+for bad in "--rate 0" "--rate x" "--round-trips" "--rate 1000 --events-per-packet 3" "--idle-sleep-us x" "--bogus"; do
   rc=0
   # shellcheck disable=SC2086 # word splitting is the point
   "$bench" $bad --no-build > "$tmp/out" 2>&1 || rc=$?
@@ -29,6 +29,12 @@ cat "$tmp/out"
 for k in rtt_p50 rtt_max_outside rtt_max_in_windows cutover_pause_max; do
   grep -Eq "^migration_${k}_ns: [0-9]+ ns$" "$tmp/out" || fail "no migration_${k}_ns line"
 done
+grep -Eq '^migration_hold_max_ns: [0-9]+ ns$' "$tmp/out" || fail "no migration_hold_max_ns line"
+grep -Eq '^migration_hold_measured: [0-9]+ migrations$' "$tmp/out" || fail "no migration_hold_measured line"
+# Both nodes' phases, per migration (at 500 events/s a migration may hold no event: no hold then).
+[ "$(grep -Ec '^# migrate: [0-9a-f]+ phases: A: snap_req=0 snap_taken=[0-9]+ .*activated_rx=[0-9]+.*; B: snap_rx=[0-9]+ .*activate_rx=[0-9]+' "$tmp/out")" -ge 1 ] ||
+  fail "no phases of A -> B"
+grep -Eq '^# migration 1 A -> B completed: window .*, hold ([0-9.]+ ms|unknown)$' "$tmp/out" || fail "no hold per migration"
 grep -Eq '^migration_offered_events_per_s: [1-9][0-9]* events/s$' "$tmp/out" || fail "no offered rate"
 grep -Eq '^migration_completed: [12] migrations$' "$tmp/out" || fail "no migration completed"
 grep -Eq '^# migration 1 A -> B completed: window' "$tmp/out" || fail "A -> B did not complete"

@@ -630,6 +630,80 @@ START_TEST(source_forwards_after_an_activation_with_no_held_event)
 }
 END_TEST
 
+/* This node's history entry of attempt `mid` in `role` (0: the newest in that role). */
+static struct nm_mig_info entry_of(struct net *n, int i, uint8_t role, uint64_t mid)
+{
+	struct nm_mig_info h[NM_MIG_HISTORY];
+	size_t k = nm_mig_history(n->p.nodes[i].mig, h, NM_MIG_HISTORY);
+	for (size_t j = 0; j < k && j < NM_MIG_HISTORY; j++)
+		if (h[j].role == role && (mid == 0 || h[j].mid == mid))
+			return h[j];
+	ck_abort_msg("node %d has no history entry in role %u", i, role);
+	return h[0];
+}
+
+/* Each stamp set and none earlier than the one before it. */
+static void ck_ordered(const uint64_t *t, size_t n, const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_msg(t[i] != 0, "%s: stamp %zu not set", what, i);
+		ck_assert_msg(i == 0 || t[i] >= t[i - 1], "%s: stamp %zu before stamp %zu", what, i, i - 1);
+	}
+}
+
+/*
+ * The per-phase stamps (docs/migration.md "Where the time goes"): every phase of a migration
+ * under traffic is stamped on the node that ran it, in order, and the history entries follow
+ * the phases reached after them (the target's replays, the end of the source's forwarding).
+ * One clock for both nodes here, so the target's steps also fall between the source's.
+ */
+START_TEST(every_phase_is_stamped_in_order_on_both_nodes)
+{
+	struct net *n = net_new(2, 0x7010);
+	n->log = calloc(1, sizeof(*n->log));
+	n->p.max_delay_ms = 5;
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	const uint64_t o = id.origin_hash;
+	run(n, 20, 2);
+	start_0_to_1(n, o);
+	run_until_idle(n, o, 2); /* events arrive at the source while it holds */
+	run(n, 2000, 0);         /* past linger_ms: forwarding ends */
+	struct nm_mig_info s = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
+	struct nm_mig_info t = entry_of(n, 1, NM_MIG_AS_TARGET, s.mid);
+	ck_assert(s.ok && t.ok);
+	ck_assert_uint_gt(s.held_at_commit, 0);
+	const uint64_t src[] = { s.t.snap_req, s.t.snap_taken, s.t.snap_sent, s.t.restored_rx,
+				 s.t.commit, s.t.activate_sent, s.t.events_sent, s.t.activated_rx,
+				 s.t.fwd_end };
+	const uint64_t dst[] = { t.t.snap_rx, t.t.reassembled, t.t.opened, t.t.restored,
+				 t.t.restored_sent, t.t.activate_rx, t.t.first_replay, t.t.last_replay };
+	ck_ordered(src, sizeof(src) / sizeof(src[0]), "source");
+	ck_ordered(dst, sizeof(dst) / sizeof(dst[0]), "target");
+	/* Across the wire, on the one clock of this test. */
+	ck_assert_uint_ge(t.t.snap_rx, s.t.snap_sent);
+	ck_assert_uint_ge(s.t.restored_rx, t.t.restored_sent);
+	ck_assert_uint_ge(t.t.activate_rx, s.t.activate_sent);
+	ck_assert_uint_ge(s.t.activated_rx, t.t.activate_rx);
+	ck_assert_uint_ge(t.t.first_replay, s.t.events_sent);
+	/* Each role's stamps only. */
+	ck_assert_uint_eq(s.t.snap_rx | s.t.restored | s.t.first_replay, 0);
+	ck_assert_uint_eq(t.t.snap_req | t.t.commit | t.t.fwd_end, 0);
+	ck_assert_uint_ge(t.events, s.held_at_commit); /* the entry follows the replays */
+	/* What operators see: the source's nine stamps in order, then nothing. */
+	const char *name;
+	uint64_t ns;
+	unsigned k = 0, seen = 0;
+	while (nm_mig_time_next(&s.t, &k, &name, &ns))
+		ck_assert_uint_eq(ns, src[seen++]);
+	ck_assert_uint_eq(seen, 9);
+	k = 0;
+	ck_assert(nm_mig_time_next(&t.t, &k, &name, &ns) && strcmp(name, "snap_rx") == 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 /* Cut both directions right after the commit (ActivateTarget in flight). */
 static void cut_after_commit(struct net *n, uint64_t o)
 {
@@ -2024,6 +2098,7 @@ static Suite *suite(void)
 	tcase_add_test(t, target_killed_mid_transfer_daemon_stays_on_source);
 	tcase_add_test(t, source_killed_after_cutover_daemon_lives_on_target);
 	tcase_add_test(t, source_forwards_after_an_activation_with_no_held_event);
+	tcase_add_test(t, every_phase_is_stamped_in_order_on_both_nodes);
 	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
 	tcase_add_test(t, a_link_outage_at_the_start_loses_no_event_either_way);
