@@ -181,6 +181,10 @@ def cds1(path):
     (n,) = struct.unpack_from("<I", b, 85)
     return b[37:77], b[89:89 + n]
 
+# The source's running totals shown per run: chunks sent and resent, refused sends.
+COUNTERS = ("chunks_sent", "chunks_resent", "chunk_acks_received", "send_failed",
+            "transport_send_failed")
+
 def has(prefix, origin):
     with nm_telemetry.Telemetry(prefix, timeout=30) as t:
         return "daemon_%016x" % origin in t.query("/netmesh/daemons")
@@ -222,7 +226,21 @@ elif op == "migrate":  # SRC_PREFIX ORIGIN TARGET: prints wall_ns engine_ms byte
     last = newest_done(m, origin, "source")
     if last is None or last.get("result") != "completed":
         sys.exit("migrate: %s" % json.dumps(last))
-    print(t1 - t0, last.get("elapsed_ms", 0), last.get("bytes_sent", 0), last.get("retries", 0))
+    c = m.get("counters", {})
+    print(t1 - t0, last.get("elapsed_ms", 0), last.get("bytes_sent", 0), last.get("retries", 0),
+          " ".join("%s=%s" % (k, c.get(k, "?")) for k in COUNTERS))
+elif op == "drops":  # PREFIX: the node's non-zero drop counters, and its engine's receive side
+    with nm_telemetry.Telemetry(args[0], timeout=30) as t:
+        d, m = t.query("/netmesh/drops"), t.query("/netmesh/migrations")
+    def flat(v, pre=""):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                yield from flat(x, pre + k + ".")
+        elif isinstance(v, int) and v:
+            yield pre[:-1], v
+    c = m.get("counters", {})
+    print(" ".join("%s=%s" % kv for kv in flat(d)) or "none",
+          "chunk_acks_sent=%s decode_errors=%s" % (c.get("chunk_acks_sent"), c.get("decode_errors")))
 else:
     sys.exit("helper: unknown step " + op)
 EOF
@@ -290,11 +308,12 @@ for i in "${!kinds[@]}"; do
     if [ "$at" = A ]; then to=B; else to=A; fi
     helper snapshot "$tmp/$at.sock" "$o" "$tmp/before.cds1" || fail "$k: snapshot on $at"
     res=$(helper migrate "nmmt-$at-$tag" "$o" "${node[$to]}") || fail "$k: migration $r $at -> $to"
-    read -r wall engine bytes retries <<<"$res"
+    read -r wall engine bytes retries counters <<<"$res"
     echo "# $name ($k) run $r $at -> $to: $wall ns wall, engine $engine ms, $bytes bytes sent," \
-      "$retries retries" >&2
+      "$retries retries; $at's totals: $counters" >&2
     echo "$wall" >> "$tmp/wall"
     echo "$engine" >> "$tmp/engine"
+    echo "# $to's drops (totals): $(helper drops "nmmt-$to-$tag")" >&2
     helper placed "nmmt-$to-$tag" "nmmt-$at-$tag" "$o" || fail "$k: run $r"
     helper snapshot "$tmp/$to.sock" "$o" "$tmp/after.cds1" || fail "$k: snapshot on $to"
     helper same "$tmp/before.cds1" "$tmp/after.cds1" || fail "$k: run $r $at -> $to"

@@ -1260,6 +1260,53 @@ START_TEST(outputs_above_the_mtu_leave_as_fragments_and_chain)
 }
 END_TEST
 
+/*
+ * A port that takes nothing: the control thread's frames (a migration chunk's
+ * fragments) wait in their ring until it takes them again, none is dropped at
+ * the port (a lost fragment costs the whole chunk a reassembly timeout and a
+ * resend: docs/migration.md, Large states).
+ */
+START_TEST(control_frames_wait_while_the_port_is_full)
+{
+	struct fixture f;
+	fx_up(&f);
+	static uint8_t dgram[7100], out[NM_FRAG_MAX_FRAME];
+	for (size_t i = 0; i < sizeof(dgram); i++)
+		dgram[i] = (uint8_t)(i * 7);
+	struct rte_mbuf *fill[1023];
+	const unsigned n_fill = rte_ring_free_count(tx_rings[0]);
+	ck_assert_uint_le(n_fill, 1023);
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(f.dp->port.pool, fill, n_fill), 0);
+	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)fill, n_fill, NULL), n_fill);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, sizeof(dgram)), 0);
+	/* Two requests through worker 0's control ring: it has looped past the frames since. */
+	struct nm_daemon_handle h = spawn_on(&f, "echo", 0x7F, LCORE_A);
+	struct nm_daemon_stats ds;
+	ck_assert_int_eq(nm_daemon_handle_stats(&h, &ds, NULL), 0);
+	ck_assert_int_eq(nm_daemon_handle_stats(&h, &ds, NULL), 0);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_FULL], 0);
+	for (unsigned i = 0; i < n_fill; i++) {
+		struct rte_mbuf *m;
+		ck_assert_int_eq(rte_ring_dequeue(tx_rings[0], (void **)&m), 0);
+		rte_pktmbuf_free(m);
+	}
+	struct nm_frag_table *t = test_table();
+	for (int i = 0; i < 10; i++) {
+		unsigned frames = 0;
+		ck_assert_uint_eq(await_datagram(0, t, 1500, out, &frames), NM_PKT_DATA_OFF + sizeof(dgram));
+		ck_assert_uint_eq(frames, 5);
+		ck_assert_mem_eq(out + NM_PKT_DATA_OFF, dgram, sizeof(dgram));
+	}
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_FULL], 0);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
 START_TEST(control_thread_sends_datagrams_above_the_mtu)
 {
 	struct fixture f;
@@ -1349,6 +1396,7 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
+	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);
 	tcase_add_test(frag, missing_fragment_times_out_on_the_worker);
 	suite_add_tcase(s, frag);
 	return s;
