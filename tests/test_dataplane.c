@@ -1261,6 +1261,56 @@ START_TEST(outputs_above_the_mtu_leave_as_fragments_and_chain)
 END_TEST
 
 /*
+ * Migration chunks (7100-byte 0x0500 messages, IPv4 fragments) queue for a
+ * control thread that is busy elsewhere (a restore, the scheduler): 300 of
+ * them, more than one chunk window of five nodes, wait without a drop. Each
+ * waits in a reassembled-datagram mbuf; a pool of 255 dropped the rest as
+ * no_mbuf and the source resent them after its backed-off RTO.
+ */
+START_TEST(migration_chunks_wait_for_a_busy_control_thread)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	struct mig_seen seen = { 0 };
+	nm_dataplane_set_migration(f.dp, mig_record, &seen);
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_start(f.dp, &err), 0);
+	static uint8_t body[7100], frame[NM_FRAG_MAX_FRAME];
+	const unsigned n_msgs = 300;
+	for (unsigned k = 0; k < n_msgs; k++) {
+		memset(body, (int)k, sizeof(body));
+		body[0] = 1; /* SnapshotReady, as far as the dataplane cares */
+		int n = nm_packet_message(frame + NM_PKT_DATA_OFF, sizeof(frame) - NM_PKT_DATA_OFF,
+					  &f.peer_tx, f.peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
+					  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, sizeof(body));
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(nm_pkt_build_udp(frame, sizeof(frame), &f.peer, &f.us,
+						  (uint16_t)(100 + k), (size_t)n, 0), 0);
+		inject_fragments(&f, frame, NM_PKT_DATA_OFF + (size_t)n, 1500, 1);
+		for (int w = 0; w < 5000 && rte_ring_count(rx_rings[0]) > 512; w++)
+			usleep(1000); /* the RX ring holds 1023 frames */
+	}
+	struct nm_lcore_stats s;
+	for (int w = 0; w < 10000; w++) { /* every message queued, or dropped */
+		nm_dataplane_stats(f.dp, &s);
+		if (s.mig_messages + s.drops[NM_DROP_NO_MBUF] >= n_msgs)
+			break;
+		usleep(1000);
+	}
+	ck_assert_uint_eq(s.drops[NM_DROP_NO_MBUF], 0);
+	ck_assert_uint_eq(s.mig_messages, n_msgs);
+	for (int i = 0; i < 10000 && seen.n < n_msgs; i++)
+		if (nm_dataplane_poll_migration(f.dp) == 0)
+			usleep(1000);
+	ck_assert_uint_eq(seen.n, n_msgs);
+	ck_assert_uint_eq(seen.len, sizeof(seen.msg) < sizeof(body) ? sizeof(seen.msg) : sizeof(body));
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+}
+END_TEST
+
+/*
  * A port that takes nothing: the control thread's frames (a migration chunk's
  * fragments) wait in their ring until it takes them again, none is dropped at
  * the port (a lost fragment costs the whole chunk a reassembly timeout and a
@@ -1397,6 +1447,7 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
 	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);
+	tcase_add_test(frag, migration_chunks_wait_for_a_busy_control_thread);
 	tcase_add_test(frag, missing_fragment_times_out_on_the_worker);
 	suite_add_tcase(s, frag);
 	return s;
