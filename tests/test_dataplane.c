@@ -792,19 +792,25 @@ static void mig_record(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
 	memcpy(ms->msg, msg, ms->len);
 }
 
-/* A sealed 0x0500 message from the peer, framed like any Net packet. */
+/* A sealed 0x0500 message from the peer in `frame` (cap bytes), framed like any Net packet. */
+static size_t peer_message_frame(struct fixture *f, const uint8_t *body, size_t len, uint16_t ip_id,
+				 uint8_t *frame, size_t cap)
+{
+	int n = nm_packet_message(frame + NM_PKT_DATA_OFF, cap - NM_PKT_DATA_OFF, &f->peer_tx,
+				  f->peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
+				  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, len);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, cap, &f->peer, &f->us, ip_id, (size_t)n, 0), 0);
+	return NM_PKT_DATA_OFF + (size_t)n;
+}
+
+/* The same in one mbuf. */
 static struct rte_mbuf *peer_message(struct fixture *f, const uint8_t *body, size_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(f->dp->port.pool);
 	ck_assert_ptr_nonnull(m);
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	int n = nm_packet_message(frame + NM_PKT_DATA_OFF, rte_pktmbuf_tailroom(m) - NM_PKT_DATA_OFF,
-				  &f->peer_tx, f->peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
-				  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, len);
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_eq(nm_pkt_build_udp(frame, rte_pktmbuf_tailroom(m), &f->peer, &f->us, 7,
-					  (size_t)n, 0), 0);
-	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + (size_t)n);
+	m->data_len = (uint16_t)peer_message_frame(f, body, len, 7, rte_pktmbuf_mtod(m, uint8_t *),
+						   rte_pktmbuf_tailroom(m));
 	m->pkt_len = m->data_len;
 	return m;
 }
@@ -1280,13 +1286,9 @@ START_TEST(migration_chunks_wait_for_a_busy_control_thread)
 	for (unsigned k = 0; k < n_msgs; k++) {
 		memset(body, (int)k, sizeof(body));
 		body[0] = 1; /* SnapshotReady, as far as the dataplane cares */
-		int n = nm_packet_message(frame + NM_PKT_DATA_OFF, sizeof(frame) - NM_PKT_DATA_OFF,
-					  &f.peer_tx, f.peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
-					  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, sizeof(body));
-		ck_assert_int_gt(n, 0);
-		ck_assert_int_eq(nm_pkt_build_udp(frame, sizeof(frame), &f.peer, &f.us,
-						  (uint16_t)(100 + k), (size_t)n, 0), 0);
-		inject_fragments(&f, frame, NM_PKT_DATA_OFF + (size_t)n, 1500, 1);
+		size_t len = peer_message_frame(&f, body, sizeof(body), (uint16_t)(100 + k), frame,
+						sizeof(frame));
+		inject_fragments(&f, frame, len, 1500, 1);
 		for (int w = 0; w < 5000 && rte_ring_count(rx_rings[0]) > 512; w++)
 			usleep(1000); /* the RX ring holds 1023 frames */
 	}
