@@ -181,7 +181,8 @@ static int blob_process(struct nm_daemon *d, const struct nm_event *ev, struct n
 	const uint64_t k = b->count + 1, words = (b->len - NM_BLOB_HEADER) / 8;
 	if (words > 0) {
 		uint8_t first[8] = { 0 };
-		memcpy(first, ev->payload, ev->len < 8 ? ev->len : 8);
+		if (ev->len > 0) /* an empty event may have no payload pointer at all */
+			memcpy(first, ev->payload, ev->len < 8 ? ev->len : 8);
 		const uint64_t j = (k * 0x9E3779B1u) % words;
 		const uint64_t old = nm_get_le64(b->body + j * 8);
 		const uint64_t neu = old ^ splitmix64(k ^ nm_get_le64(first));

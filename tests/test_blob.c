@@ -175,6 +175,19 @@ START_TEST(restore_continues_and_refuses_a_wrong_size_or_a_corrupt_body)
 }
 END_TEST
 
+START_TEST(an_empty_event_without_a_payload_counts)
+{
+	struct rig r;
+	rig_init(&r, "blob-64");
+	struct nm_daemon_handle h;
+	ck_assert_int_eq(nm_runtime_spawn(r.rt, "blob-64", &r.id, NULL, &h, &err), 0);
+	struct nm_event ev = { .link = { 1, 0, 1, 0 }, .payload = NULL, .len = 0 };
+	ck_assert_int_eq(nm_runtime_deliver(r.rt, r.id.origin_hash, &ev, r.out, &err), 0);
+	ck_assert_uint_eq(nm_get_le64(r.out->ev[0].payload), 1);
+	rig_fini(&r);
+}
+END_TEST
+
 START_TEST(a_state_below_one_word_still_counts)
 {
 	struct rig r;
@@ -237,6 +250,7 @@ static Suite *blob_suite(void)
 	tcase_add_test(tc, events_change_the_state_and_answer_its_digest);
 	tcase_add_test(tc, restore_continues_and_refuses_a_wrong_size_or_a_corrupt_body);
 	tcase_add_test(tc, a_state_below_one_word_still_counts);
+	tcase_add_test(tc, an_empty_event_without_a_payload_counts);
 	tcase_add_test(tc, the_largest_state_migrates_sealed_and_answers_on_the_target);
 	suite_add_tcase(s, tc);
 	return s;
