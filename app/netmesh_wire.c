@@ -3,7 +3,8 @@
  * netmesh_wire.c - the wire emulator: netmesh-wire [EAL args] -- --control PATH [options]
  *
  * Bridges every ethdev EAL gives it (memif servers, af_packet, ...) as an L2
- * learning switch and injects faults per port and direction, changed at run
+ * learning switch and injects faults per port and direction, and per pair of
+ * ports (the frames from one port to another), changed at run
  * time through a UNIX socket (`netmesh-wire --control PATH --cmd "loss 1 5"`).
  * One thread on the main lcore; the switch, faults and commands are
  * app/wire_emu.h, this file moves mbufs, keeps time and serves the socket.
@@ -36,7 +37,7 @@
 #define HISTORY 64      /* frames remembered per port for capture */
 #define FRAME_MAX 2048  /* history keeps frames up to this size */
 #define CONTROL_EVERY_NS 1000000ULL
-#define REPLY_MAX 8192
+#define REPLY_MAX 16384 /* 16 line counters, up to 56 pairs */
 
 struct saved {
 	uint16_t len;
@@ -92,19 +93,46 @@ static struct rte_mbuf *from_bytes(struct wire *w, const struct saved *s)
 	return m;
 }
 
-/* Offer m to a line; a duplicate follows it. The line owns m afterwards (or freed it). */
-static void offer(struct wire *w, unsigned port, enum we_dir dir, struct rte_mbuf *m, uint64_t now)
+/*
+ * Offer m to a line; a duplicate follows it. The line owns m afterwards (or
+ * freed it). A drop is also counted against the pair from -> to (to < 0: an
+ * IN line's frame without a known destination, not counted per pair).
+ */
+static void offer(struct wire *w, unsigned port, enum we_dir dir, struct rte_mbuf *m, uint64_t now,
+		  unsigned from, int to)
 {
 	enum we_verdict v = we_offer(&w->emu, port, dir, m, now);
+	if (v == WE_DROP) {
+		if (to >= 0)
+			we_pair_line_drop(&w->emu, from, (unsigned)to);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (v == WE_PASS_DUP) {
+		struct rte_mbuf *c = copy_of(w, m);
+		if (c != NULL && !we_line_put(&w->emu, port, dir, c, now)) {
+			if (to >= 0)
+				we_pair_line_drop(&w->emu, from, (unsigned)to);
+			rte_pktmbuf_free(c);
+		}
+	}
+}
+
+/* Through the pair in_port -> out (its duplicate too), then out's OUT line. */
+static void offer_out(struct wire *w, unsigned in_port, unsigned out, struct rte_mbuf *m,
+		      uint64_t now)
+{
+	enum we_verdict v = we_pair_offer(&w->emu, in_port, out);
 	if (v == WE_DROP) {
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (v == WE_PASS_DUP) {
 		struct rte_mbuf *c = copy_of(w, m);
-		if (c != NULL && !we_line_put(&w->emu, port, dir, c, now))
-			rte_pktmbuf_free(c);
+		if (c != NULL)
+			offer(w, out, WE_OUT, c, now, in_port, (int)out);
 	}
+	offer(w, out, WE_OUT, m, now, in_port, (int)out);
 }
 
 static void remember(struct port_io *io, const struct rte_mbuf *m)
@@ -126,12 +154,12 @@ static void forward(struct wire *w, unsigned in_port, struct rte_mbuf *m, uint64
 	for (unsigned i = 0; i + 1 < n; i++) {
 		struct rte_mbuf *c = copy_of(w, m);
 		if (c != NULL)
-			offer(w, out[i], WE_OUT, c, now);
+			offer_out(w, in_port, out[i], c, now);
 	}
 	if (n == 0)
 		rte_pktmbuf_free(m);
 	else
-		offer(w, out[n - 1], WE_OUT, m, now);
+		offer_out(w, in_port, out[n - 1], m, now);
 }
 
 /*
@@ -172,7 +200,9 @@ static unsigned step(struct wire *w)
 		w->io[p].rx += n;
 		for (uint16_t i = 0; i < n; i++) {
 			remember(&w->io[p], ms[i]);
-			offer(w, p, WE_IN, ms[i], now);
+			int to = we_lookup(&w->emu, rte_pktmbuf_mtod(ms[i], const uint8_t *),
+					   ms[i]->data_len);
+			offer(w, p, WE_IN, ms[i], now, p, to);
 		}
 		moved += n;
 	}
@@ -352,7 +382,7 @@ static void usage(const char *prog)
 	       "       %s --control PATH --cmd \"COMMAND\"\n"
 	       "Bridges every EAL port (e.g. --vdev=net_memif0,role=server,socket=S0 --vdev=\n"
 	       "net_memif1,role=server,socket=S1) as an L2 learning switch, with faults per port\n"
-	       "and direction set at run time through the UNIX socket PATH.\n"
+	       "and direction, or per pair of ports, set at run time through the UNIX socket PATH.\n"
 	       "  --control PATH        the command socket (required)\n"
 	       "  --seed N              seed of every fault decision (default 1: runs repeat)\n"
 	       "  --stats-period SEC    print the counters every SEC seconds (0: only at exit; default 0)\n"

@@ -136,14 +136,63 @@ unsigned we_in_flight(const struct we_emu *e, unsigned port, enum we_dir dir)
 	return l->n + l->n_held;
 }
 
+/* ---- pairs ---- */
+
+static struct we_pair *pair_of(struct we_emu *e, unsigned from, unsigned to)
+{
+	return from < e->n_ports && to < e->n_ports ? &e->pairs[from][to] : NULL;
+}
+
+enum we_verdict we_pair_offer(struct we_emu *e, unsigned from, unsigned to)
+{
+	struct we_pair *pr = pair_of(e, from, to);
+	if (pr == NULL)
+		return WE_DROP;
+	pr->frames++;
+	if (pr->down) {
+		pr->down_drops++;
+		return WE_DROP;
+	}
+	if (chance(e, pr->loss_ppm)) {
+		pr->lost++;
+		return WE_DROP;
+	}
+	if (chance(e, pr->dup_ppm)) {
+		pr->duplicated++;
+		return WE_PASS_DUP;
+	}
+	return WE_PASS;
+}
+
+void we_pair_line_drop(struct we_emu *e, unsigned from, unsigned to)
+{
+	struct we_pair *pr = pair_of(e, from, to);
+	if (pr != NULL)
+		pr->line_drops++;
+}
+
+uint64_t we_pair_drops(const struct we_emu *e, unsigned from, unsigned to)
+{
+	if (from >= e->n_ports || to >= e->n_ports)
+		return 0;
+	const struct we_pair *pr = &e->pairs[from][to];
+	return pr->lost + pr->down_drops + pr->line_drops;
+}
+
 /* ---- the switch ---- */
 
-static struct we_mac *mac_find(struct we_emu *e, const uint8_t *addr)
+static int mac_index(const struct we_emu *e, const uint8_t *addr)
 {
 	for (unsigned i = 0; i < WE_MAC_TABLE; i++)
 		if (e->macs[i].used && memcmp(e->macs[i].addr, addr, 6) == 0)
-			return &e->macs[i];
-	return NULL;
+			return (int)i;
+	return -1;
+}
+
+static struct we_mac *mac_find(struct we_emu *e, const uint8_t *addr)
+{
+	int i = mac_index(e, addr);
+	return i >= 0 ? &e->macs[i] : NULL;
 }
 
 static void mac_learn(struct we_emu *e, const uint8_t *addr, unsigned port)
@@ -157,6 +206,12 @@ static void mac_learn(struct we_emu *e, const uint8_t *addr, unsigned port)
 		m->used = true;
 	}
 	m->port = (uint8_t)port; /* a host that moved is found where it is now */
+}
+
+int we_lookup(const struct we_emu *e, const uint8_t *frame, size_t len)
+{
+	int i = len >= 14 && !(frame[0] & 1) ? mac_index(e, frame) : -1;
+	return i >= 0 ? e->macs[i].port : -1;
 }
 
 unsigned we_switch(struct we_emu *e, unsigned in_port, const uint8_t *frame, size_t len,
@@ -186,7 +241,9 @@ unsigned we_switch(struct we_emu *e, unsigned in_port, const uint8_t *frame, siz
 
 const char *we_help(void)
 {
-	return "commands (PORT: a number or 'all'; DIR: in, out or both, default both):\n"
+	return "commands (PORT: a number or 'all'; DIR: in, out or both, default both;\n"
+	       "          PORT may be a pair FROM>TO or FROM<>TO (both ways) for loss, dup, down, up\n"
+	       "          and clear: frames the switch sends between those ports only, no DIR):\n"
 	       "  loss PORT PCT [DIR]             drop PCT % of frames (decimals allowed)\n"
 	       "  dup PORT PCT [DIR]              send PCT % of frames twice\n"
 	       "  reorder PORT PCT K US [DIR]     hold PCT % back until K later frames or US us passed\n"
@@ -228,17 +285,40 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int parse_port(const struct we_emu *e, const char *s, struct we_cmd *c)
+/* One port or 'all' -> an inclusive range. */
+static int parse_one_port(const struct we_emu *e, const char *s, unsigned *lo, unsigned *hi)
 {
 	uint64_t p;
 	if (s != NULL && strcmp(s, "all") == 0) {
-		c->port_lo = 0;
-		c->port_hi = e->n_ports - 1;
+		*lo = 0;
+		*hi = e->n_ports - 1;
 		return 0;
 	}
 	if (parse_u64(s, e->n_ports - 1, &p) < 0)
 		return -EINVAL;
-	c->port_lo = c->port_hi = (unsigned)p;
+	*lo = *hi = (unsigned)p;
+	return 0;
+}
+
+/* PORT, or a pair FROM>TO / FROM<>TO (each a port or 'all'). */
+static int parse_port(const struct we_emu *e, const char *s, struct we_cmd *c)
+{
+	const char *arrow = s != NULL ? strchr(s, '>') : NULL;
+	if (arrow == NULL)
+		return parse_one_port(e, s, &c->port_lo, &c->port_hi);
+	char from[16];
+	size_t n = (size_t)(arrow - s);
+	c->pair = true;
+	c->both_ways = n > 0 && s[n - 1] == '<';
+	if (c->both_ways)
+		n--;
+	if (n >= sizeof(from))
+		return -EINVAL;
+	memcpy(from, s, n);
+	from[n] = '\0';
+	if (parse_one_port(e, from, &c->port_lo, &c->port_hi) < 0 ||
+	    parse_one_port(e, arrow + 1, &c->to_lo, &c->to_hi) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -294,6 +374,24 @@ static int parse_fault(struct we_cmd *c, char **tok, unsigned n, char *err, size
 	return 0;
 }
 
+/* A pair's fault: loss and dup take a percentage; no DIR (the arrow is the direction). */
+static int parse_pair_fault(struct we_cmd *c, char **tok, unsigned n, char *err, size_t cap)
+{
+	static const char *const ok[] = { "loss", "dup", "down", "up", "clear" };
+	bool known = false;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		known = known || strcmp(c->what, ok[i]) == 0;
+	if (!known)
+		return fail(err, cap, "a pair takes loss, dup, down, up or clear", c->what);
+	unsigned need = strcmp(c->what, "loss") == 0 || strcmp(c->what, "dup") == 0;
+	if (need && (n < 1 || parse_pct(tok[0], &c->ppm) < 0))
+		return fail(err, cap, "expected a percentage 0..100", n ? tok[0] : NULL);
+	if (n > need)
+		return fail(err, cap, "too many arguments (a pair has no DIR)", tok[need]);
+	c->op = WE_OP_SET;
+	return 0;
+}
+
 int we_parse(const struct we_emu *e, const char *line, struct we_cmd *cmd, char *err, size_t cap)
 {
 	char buf[256], *tok[MAX_TOK], *save = NULL;
@@ -315,7 +413,10 @@ int we_parse(const struct we_emu *e, const char *line, struct we_cmd *cmd, char 
 	if (snprintf(cmd->what, sizeof(cmd->what), "%s", tok[0]) >= (int)sizeof(cmd->what))
 		return fail(err, cap, "unknown command (try help)", tok[0]);
 	if (n < 2 || parse_port(e, tok[1], cmd) < 0)
-		return fail(err, cap, "PORT: expected 'all' or a port number", n > 1 ? tok[1] : NULL);
+		return fail(err, cap, "PORT: expected 'all', a port number, FROM>TO or FROM<>TO",
+			    n > 1 ? tok[1] : NULL);
+	if (cmd->pair)
+		return parse_pair_fault(cmd, tok + 2, n - 2, err, cap);
 	if (strcmp(tok[0], "capture") == 0 || strcmp(tok[0], "replay") == 0) {
 		uint64_t v = 0;
 		bool cap_cmd = tok[0][0] == 'c';
@@ -359,10 +460,40 @@ static void apply_line(struct we_fault *f, const struct we_cmd *c)
 	}
 }
 
+static void apply_pair(struct we_pair *pr, const struct we_cmd *c)
+{
+	if (strcmp(c->what, "loss") == 0)
+		pr->loss_ppm = c->ppm;
+	else if (strcmp(c->what, "dup") == 0)
+		pr->dup_ppm = c->ppm;
+	else if (strcmp(c->what, "clear") == 0) {
+		pr->loss_ppm = 0;
+		pr->dup_ppm = 0;
+		pr->down = false;
+	} else
+		pr->down = strcmp(c->what, "down") == 0;
+}
+
+static void apply_pairs(struct we_emu *e, const struct we_cmd *c)
+{
+	for (unsigned f = c->port_lo; f <= c->port_hi && f < e->n_ports; f++)
+		for (unsigned t = c->to_lo; t <= c->to_hi && t < e->n_ports; t++) {
+			if (f == t)
+				continue; /* the switch never sends a frame back where it came from */
+			apply_pair(&e->pairs[f][t], c);
+			if (c->both_ways)
+				apply_pair(&e->pairs[t][f], c);
+		}
+}
+
 void we_apply(struct we_emu *e, const struct we_cmd *c)
 {
 	if (c->op != WE_OP_SET)
 		return;
+	if (c->pair) {
+		apply_pairs(e, c);
+		return;
+	}
 	for (unsigned p = c->port_lo; p <= c->port_hi && p < e->n_ports; p++)
 		for (int d = 0; d < 2; d++)
 			if (c->dir[d])
@@ -382,6 +513,21 @@ size_t we_format_stats(const struct we_emu *e, char *out, size_t cap)
 					 p, d == WE_IN ? "in" : "out", l->c.frames, l->c.passed, l->c.lost,
 					 l->c.down, l->c.duplicated, l->c.reordered, l->c.overflow,
 					 l->n + l->n_held, l->f.down ? "down" : "up");
+			n += w > 0 ? (size_t)w : 0;
+		}
+	for (unsigned f = 0; f < e->n_ports; f++)
+		for (unsigned t = 0; t < e->n_ports && n < cap; t++) {
+			const struct we_pair *pr = &e->pairs[f][t];
+			if (pr->frames == 0 && pr->line_drops == 0 && pr->loss_ppm == 0 &&
+			    pr->dup_ppm == 0 && !pr->down)
+				continue;
+			int w = snprintf(out + n, cap - n,
+					 "pair %u>%u: frames=%" PRIu64 " lost=%" PRIu64 " down=%" PRIu64
+					 " duplicated=%" PRIu64 " line_drops=%" PRIu64 " drops=%" PRIu64
+					 " loss_ppm=%u dup_ppm=%u link=%s\n",
+					 f, t, pr->frames, pr->lost, pr->down_drops, pr->duplicated,
+					 pr->line_drops, we_pair_drops(e, f, t), pr->loss_ppm, pr->dup_ppm,
+					 pr->down ? "down" : "up");
 			n += w > 0 ? (size_t)w : 0;
 		}
 	if (n < cap) {

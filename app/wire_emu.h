@@ -9,11 +9,14 @@
  * frees what comes out.
  *
  * A frame arriving on port p goes through p's IN line, then the switch (learn
- * the source MAC, forward to the destination's port or flood), then the OUT
- * line of each port it goes to. Each line applies its faults in order: link
- * down, loss, duplication (never of a lost frame), then holds the frame for
- * its delay, or longer when chosen for reordering. docs/wire-emulator.md
- * describes the commands.
+ * the source MAC, forward to the destination's port or flood), then the pair
+ * (p, q) of each port q it goes to, then q's OUT line. Each line applies its
+ * faults in order: link down, loss, duplication (never of a lost frame), then
+ * holds the frame for its delay, or longer when chosen for reordering. A pair
+ * has link down, loss and duplication only (no queue of its own): it puts
+ * faults on the traffic between two nodes and not on a third node's. Drops
+ * are also counted per pair, whichever fault made them, so a test can tell
+ * whose frames were lost. docs/wire-emulator.md describes the commands.
  */
 #ifndef WIRE_EMU_H
 #define WIRE_EMU_H
@@ -65,6 +68,17 @@ struct we_line {
 	unsigned n_held;
 };
 
+/* Faults and counters of the frames the switch sends from one port to another. */
+struct we_pair {
+	uint32_t loss_ppm, dup_ppm;
+	bool down;
+	uint64_t frames;     /* switched from -> to (a pair duplicate not counted again) */
+	uint64_t lost;       /* dropped by the pair's loss */
+	uint64_t down_drops; /* dropped while the pair was down */
+	uint64_t duplicated; /* extra copies the pair made */
+	uint64_t line_drops; /* dropped by a line on the way (we_pair_line_drop) */
+};
+
 struct we_mac {
 	uint8_t addr[6];
 	uint8_t port;
@@ -75,6 +89,7 @@ struct we_emu {
 	unsigned n_ports;
 	uint64_t rng;
 	struct we_line lines[WE_MAX_PORTS][2];
+	struct we_pair pairs[WE_MAX_PORTS][WE_MAX_PORTS]; /* [from][to] */
 	struct we_mac macs[WE_MAC_TABLE];
 	unsigned mac_next;
 	uint64_t flooded; /* frames sent to every other port */
@@ -115,6 +130,26 @@ unsigned we_in_flight(const struct we_emu *e, unsigned port, enum we_dir dir);
 unsigned we_switch(struct we_emu *e, unsigned in_port, const uint8_t *frame, size_t len,
 		   unsigned *out_ports);
 
+/*
+ * The pair's faults for a frame the switch sends from `from` to `to`, before
+ * `to`'s OUT line: WE_DROP (counted; the caller frees it), WE_PASS, or
+ * WE_PASS_DUP (the caller offers a copy to the OUT line as well).
+ */
+enum we_verdict we_pair_offer(struct we_emu *e, unsigned from, unsigned to);
+
+/*
+ * Count a line's drop against the pair it travelled: an OUT line's against
+ * (the port it came in on, the line's port), an IN line's against (the line's
+ * port, we_lookup's answer) when that is a port.
+ */
+void we_pair_line_drop(struct we_emu *e, unsigned from, unsigned to);
+
+/* The port a unicast frame's destination was learnt on, or -1 (group or unknown); learns nothing. */
+int we_lookup(const struct we_emu *e, const uint8_t *frame, size_t len);
+
+/* Every drop counted against the pair from -> to (pair faults and lines). */
+uint64_t we_pair_drops(const struct we_emu *e, unsigned from, unsigned to);
+
 /* Commands: one line of text in, the reply text out (see the docs). */
 enum we_op {
 	WE_OP_SET = 1, /* a fault change: applied by we_apply */
@@ -126,7 +161,10 @@ enum we_op {
 
 struct we_cmd {
 	enum we_op op;
-	unsigned port_lo, port_hi; /* inclusive */
+	unsigned port_lo, port_hi; /* inclusive; a pair's FROM */
+	bool pair;                 /* PORT was FROM>TO or FROM<>TO: the pairs' faults, not the lines' */
+	bool both_ways;            /* FROM<>TO: TO -> FROM as well */
+	unsigned to_lo, to_hi;     /* a pair's TO, inclusive */
 	bool dir[2];               /* which lines: WE_IN, WE_OUT */
 	char what[16];             /* the fault: loss, dup, reorder, delay, down, up, clear */
 	uint32_t ppm;
@@ -141,7 +179,10 @@ int we_parse(const struct we_emu *e, const char *line, struct we_cmd *cmd, char 
 /* Apply a WE_OP_SET command. */
 void we_apply(struct we_emu *e, const struct we_cmd *cmd);
 
-/* Counters, one line per port and direction, then the switch's; returns the length written. */
+/*
+ * Counters, one line per port and direction, then one per pair that carried a
+ * frame or has a fault, then the switch's; returns the length written.
+ */
 size_t we_format_stats(const struct we_emu *e, char *out, size_t cap);
 
 /* The command summary for "help". */

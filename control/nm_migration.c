@@ -1319,8 +1319,15 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 	if (from != r->target)
 		return wrong_peer(m, o, from, r->target, err);
 	r->last_heard_ms = now;
-	if (has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_EVENTS_ACK))
+	if (has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_EVENTS_ACK)) {
+		if (r->committed && ext->events_ack > r->acked) {
+			/* Progress: the timer starts over, as for chunk acks. Left at its
+			 * backoff, every later loss in the stream cost rto_max. */
+			r->rto_ms = m->rto;
+			r->next_tx_ms = now + m->rto;
+		}
 		source_acked(m, r, ext->events_ack);
+	}
 	switch (msg->type) {
 	case NM_MIG_RESTORE_COMPLETE:
 		if (!r->committed)

@@ -762,6 +762,53 @@ START_TEST(an_event_too_large_to_hand_over_is_skipped_not_waited_for)
 }
 END_TEST
 
+/* Events the daemon on node i has processed (its rec state). */
+static uint64_t processed_on(struct net *n, int i, uint64_t o)
+{
+	uint64_t c, sum, sq;
+	rec_state(n, i, o, &c, &sum, &sq);
+	return c;
+}
+
+/*
+ * Under loss the demo's migrations with a large hold took seconds: after the
+ * commit every retransmission doubled the timer up to rto_max (2 s) and an
+ * ack that showed progress did not restart it, so each later loss in the
+ * stream cost rto_max, and the tail replayed after the generator had stopped
+ * listening. Progress now restarts the timer: a forwarded event lost right
+ * after a long outage is resent within a base timeout or two, not rto_max.
+ */
+START_TEST(progress_after_the_commit_restarts_the_retransmission_timer)
+{
+	uint64_t o;
+	struct net *n = clean_pair(0x7008, &o);
+	start_0_to_1(n, o);
+	cut_after_commit(n, o);
+	run(n, 1200, 1); /* 6 s: the source backs off to rto_max, its events unacked */
+	n->p.link_down[0][1] = n->p.link_down[1][0] = false;
+	for (int g = 0; g < 2000 && !last_ok(n, 0, o); g++)
+		run(n, 1, 0);
+	ck_assert(last_ok(n, 0, o)); /* ActivateAck: every event so far acked */
+	ck_assert_uint_eq(processed_on(n, 1, o), n->next_id);
+	/* A stale sender's event, forwarded into a one-step cut: lost once. */
+	uint64_t dropped = n->p.dropped;
+	n->loc = 0;
+	n->p.link_down[0][1] = true;
+	run(n, 1, 1);
+	n->p.link_down[0][1] = false;
+	ck_assert_uint_gt(n->p.dropped, dropped);
+	uint32_t steps = 0;
+	while (processed_on(n, 1, o) < n->next_id && steps < 2000) {
+		run(n, 1, 0);
+		steps++;
+	}
+	ck_assert_uint_eq(processed_on(n, 1, o), n->next_id);
+	ck_assert_uint_lt(steps * NM_PUMP_STEP_MS, 600); /* rto 200, then 400; not 2000 */
+	run(n, 2000, 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 START_TEST(non_last_output_state_keeps_one_chain)
 {
 	/* rec's state (count, sums) is never its last output (count, id): without
@@ -1982,6 +2029,7 @@ static Suite *suite(void)
 	tcase_add_test(t, a_link_outage_at_the_start_loses_no_event_either_way);
 	tcase_add_test(t, an_event_too_large_to_hand_over_is_skipped_not_waited_for);
 	tcase_add_test(t, non_last_output_state_keeps_one_chain);
+	tcase_add_test(t, progress_after_the_commit_restarts_the_retransmission_timer);
 	suite_add_tcase(s, t);
 	t = tcase_create("garbage");
 	tcase_set_timeout(t, 120);

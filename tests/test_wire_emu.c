@@ -217,6 +217,66 @@ static void bad(const char *line, const char *why)
 	ck_assert_msg(strstr(err, why) != NULL, "%s: '%s' lacks '%s'", line, err, why);
 }
 
+START_TEST(pair_faults_hit_only_their_pair)
+{
+	ck_assert_int_eq(we_init(&emu, 4, 5), 0);
+	cmd("loss 0<>1 100");
+	cmd("down 2>0");
+	ck_assert_int_eq(we_pair_offer(&emu, 0, 1), WE_DROP);
+	ck_assert_int_eq(we_pair_offer(&emu, 1, 0), WE_DROP);
+	ck_assert_int_eq(we_pair_offer(&emu, 2, 0), WE_DROP);
+	ck_assert_int_eq(we_pair_offer(&emu, 0, 2), WE_PASS); /* one way only */
+	static const unsigned untouched[][2] = { /* port 3 (a generator's) and 1 <-> 2 */
+		{ 3, 0 }, { 0, 3 }, { 3, 1 }, { 1, 3 }, { 3, 2 }, { 2, 3 }, { 1, 2 }, { 2, 1 },
+	};
+	for (unsigned i = 0; i < sizeof(untouched) / sizeof(untouched[0]); i++)
+		ck_assert_int_eq(we_pair_offer(&emu, untouched[i][0], untouched[i][1]), WE_PASS);
+	ck_assert_uint_eq(emu.pairs[0][1].lost, 1);
+	ck_assert_uint_eq(emu.pairs[2][0].down_drops, 1);
+	ck_assert_uint_eq(we_pair_drops(&emu, 1, 0), 1);
+	ck_assert_uint_eq(we_pair_drops(&emu, 3, 0), 0);
+	/* The lines saw none of it: a pair is not a port's setting. */
+	for (unsigned p = 0; p < 4; p++)
+		ck_assert_uint_eq(emu.lines[p][WE_IN].f.loss_ppm + emu.lines[p][WE_OUT].f.loss_ppm, 0);
+	cmd("clear all<>all");
+	ck_assert_int_eq(we_pair_offer(&emu, 0, 1), WE_PASS);
+	ck_assert_int_eq(we_pair_offer(&emu, 2, 0), WE_PASS);
+	ck_assert_uint_eq(emu.pairs[0][1].lost, 1); /* counters stay */
+	cmd("loss 1>2 5");
+	unsigned lost = 0;
+	for (unsigned i = 0; i < 20000; i++)
+		lost += we_pair_offer(&emu, 1, 2) == WE_DROP;
+	ck_assert_uint_gt(lost, 800);
+	ck_assert_uint_lt(lost, 1200);
+	cmd("dup all>3 100");
+	ck_assert_int_eq(we_pair_offer(&emu, 0, 3), WE_PASS_DUP);
+	ck_assert_uint_eq(emu.pairs[0][3].duplicated, 1);
+	ck_assert_int_eq(we_pair_offer(&emu, 3, 0), WE_PASS);
+}
+END_TEST
+
+START_TEST(line_drops_are_counted_against_their_pair)
+{
+	ck_assert_int_eq(we_init(&emu, 3, 1), 0);
+	unsigned out[WE_MAX_PORTS];
+	struct frame f = mk(0xa, 0xb);
+	ck_assert_int_eq(we_lookup(&emu, f.b, sizeof(f.b)), -1); /* unknown yet */
+	we_switch(&emu, 0, f.b, sizeof(f.b), out);              /* B learnt on port 0 */
+	f = mk(0xb, 0xc);
+	ck_assert_int_eq(we_lookup(&emu, f.b, sizeof(f.b)), 0);
+	ck_assert_uint_eq(emu.flooded, 1);                       /* lookup learnt nothing */
+	ck_assert_int_eq(we_lookup(&emu, f.b, 13), -1);
+	f = mk(0xff, 0xc);
+	ck_assert_int_eq(we_lookup(&emu, f.b, sizeof(f.b)), -1); /* broadcast */
+	we_pair_line_drop(&emu, 2, 0);
+	we_pair_line_drop(&emu, 2, 9); /* no such port: ignored */
+	ck_assert_uint_eq(emu.pairs[2][0].line_drops, 1);
+	ck_assert_uint_eq(we_pair_drops(&emu, 2, 0), 1);
+	ck_assert_uint_eq(we_pair_drops(&emu, 9, 0), 0);
+	ck_assert_int_eq(we_pair_offer(&emu, 9, 0), WE_DROP);
+}
+END_TEST
+
 START_TEST(commands_parse_and_refuse_clearly)
 {
 	ck_assert_int_eq(we_init(&emu, 2, 1), 0);
@@ -250,6 +310,24 @@ START_TEST(commands_parse_and_refuse_clearly)
 	bad("capture all 4", "one port");
 	bad("capture 0 65", "usage: capture");
 	bad("stats now", "too many");
+	ck_assert_int_eq(we_parse(&emu, "loss 0<>1 5", &c, err, sizeof(err)), 0);
+	ck_assert(c.pair && c.both_ways);
+	ck_assert_uint_eq(c.port_lo, 0);
+	ck_assert_uint_eq(c.to_lo, 1);
+	ck_assert_uint_eq(c.ppm, 50000);
+	ck_assert_int_eq(we_parse(&emu, "down all>0", &c, err, sizeof(err)), 0);
+	ck_assert(c.pair && !c.both_ways);
+	ck_assert_uint_eq(c.port_hi, 1);
+	ck_assert_uint_eq(c.to_hi, 0);
+	bad("loss 0>1 5 in", "no DIR");
+	bad("delay 0>1 100", "a pair takes");
+	bad("capture 0>1 4", "a pair takes");
+	bad("loss 0>2 5", "PORT");
+	bad("loss 0<> 5", "PORT");
+	bad("loss >1 5", "PORT");
+	bad("loss 0>>1 5", "PORT");
+	bad("loss 0>1", "percentage");
+	bad("up 0>1 now", "no DIR");
 }
 END_TEST
 
@@ -264,6 +342,13 @@ START_TEST(stats_show_every_counter)
 	ck_assert_ptr_nonnull(strstr(out, "port 1 out: frames=1 passed=0 lost=1 down=0"));
 	ck_assert_ptr_nonnull(strstr(out, "port 0 in: frames=0"));
 	ck_assert_ptr_nonnull(strstr(out, "switch: flooded=0"));
+	ck_assert_ptr_null(strstr(out, "pair ")); /* no pair carried a frame or has a fault */
+	cmd("loss 0>1 2.5");
+	ck_assert_int_ne(we_pair_offer(&emu, 1, 0), WE_DROP);
+	we_format_stats(&emu, out, sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, "pair 0>1: frames=0 lost=0 down=0 duplicated=0 "
+					  "line_drops=0 drops=0 loss_ppm=25000 dup_ppm=0 link=up\n"));
+	ck_assert_ptr_nonnull(strstr(out, "pair 1>0: frames=1 lost=0"));
 	ck_assert_uint_lt(we_format_stats(&emu, out, 10), 10); /* truncates, never overruns */
 }
 END_TEST
@@ -280,6 +365,8 @@ int main(void)
 	tcase_add_test(tc, reorder_by_time_and_delay_release_on_time);
 	tcase_add_test(tc, a_full_line_drops_and_counts);
 	tcase_add_test(tc, every_frame_is_accounted_for);
+	tcase_add_test(tc, pair_faults_hit_only_their_pair);
+	tcase_add_test(tc, line_drops_are_counted_against_their_pair);
 	tcase_add_test(tc, commands_parse_and_refuse_clearly);
 	tcase_add_test(tc, stats_show_every_counter);
 	suite_add_tcase(s, tc);
