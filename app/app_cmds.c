@@ -13,6 +13,7 @@
 
 #include "app_common.h"
 #include "app_state.h"
+#include "nm_builtin.h"
 #include "nm_config.h"
 #include "nm_dataplane.h"
 #include "nm_meshos.h"
@@ -532,6 +533,7 @@ static int cmd_daemon_spawn(struct app_cmds *c, unsigned argc, char **argv, FILE
 	struct nm_daemon_handle h;
 	bool restored = false;
 	if (need(c->env.rt, "runtime", err) < 0 || parse_lcore(argv[2], &hc.lcore, err) < 0 ||
+	    nm_builtin_register_kind(c->env.rt, argv[0], err) < 0 ||
 	    load_identity(argv[1], &id, err) < 0)
 		return err->code;
 	int rc = c->env.state != NULL
@@ -653,6 +655,7 @@ static int cmd_daemon_restore(struct app_cmds *c, unsigned argc, char **argv, FI
 	struct nm_daemon_handle h;
 	struct nm_snapshot *s = NULL;
 	if (need(c->env.rt, "runtime", err) < 0 || parse_lcore(argv[3], &hc.lcore, err) < 0 ||
+	    nm_builtin_register_kind(c->env.rt, argv[0], err) < 0 ||
 	    load_identity(argv[1], &id, err) < 0)
 		return err->code;
 	int rc = decode_snapshot(argv[2], argv[0], id.origin_hash, &s, err);

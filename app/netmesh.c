@@ -115,7 +115,16 @@ static int app_runtime_init(struct app *a)
 	a->rt = nm_runtime_create(nm_mesh_node(a->mesh));
 	if (a->rt == NULL)
 		return -ENOMEM;
-	if (nm_builtin_register_all(a->rt, &err) < 0 || nm_runtime_start(a->rt, &err) < 0)
+	if (nm_builtin_register_all(a->rt, &err) < 0)
+		return fail("runtime", &err);
+	/* Parameterised kinds (blob-SIZE) exist once a --daemon or an --accept names them. */
+	for (unsigned i = 0; i < a->cfg.n_daemons; i++)
+		if (nm_builtin_register_kind(a->rt, a->cfg.daemons[i].kind, &err) < 0)
+			return fail(a->cfg.daemons[i].where, &err);
+	for (unsigned i = 0; i < a->cfg.n_accepts; i++)
+		if (nm_builtin_register_kind(a->rt, a->cfg.accepts[i].kind, &err) < 0)
+			return fail("--accept", &err);
+	if (nm_runtime_start(a->rt, &err) < 0)
 		return fail("runtime", &err);
 	return 0;
 }

@@ -22,7 +22,7 @@ static void config_defaults(struct nm_port_config *c)
 	if (c->n_mbufs == 0)
 		c->n_mbufs = 8191;
 	if (c->n_big_mbufs == 0)
-		c->n_big_mbufs = 255;
+		c->n_big_mbufs = 1023; /* chunks queued for a busy control thread (nm_migdp) */
 	if (c->rx_desc == 0)
 		c->rx_desc = 1024;
 	if (c->tx_desc == 0)

@@ -22,7 +22,7 @@ struct nm_port_config {
 	uint16_t n_queues;  /* RX = TX queues = workers */
 	uint16_t mtu;       /* IP MTU; default 1500 */
 	uint32_t n_mbufs;   /* pool size; default 8191 */
-	uint32_t n_big_mbufs; /* reassembled-datagram pool size; default 255 */
+	uint32_t n_big_mbufs; /* reassembled-datagram pool size; default 1023 */
 	uint16_t rx_desc;   /* default 1024 */
 	uint16_t tx_desc;   /* default 1024 */
 };

@@ -8,6 +8,8 @@
 
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_ring_peek.h>
 
 #include "nm_aead.h"
 #include "nm_causal.h"
@@ -838,10 +840,30 @@ static unsigned drain_ring(struct nm_worker *w, struct rte_ring *r,
 	return n;
 }
 
-/* A frame built by the control thread (handshake, heartbeat): just send it. */
-static void serve_control_tx(struct nm_worker *w, struct rte_mbuf *m)
+/*
+ * Frames built by the control thread (handshakes, heartbeats, 0x0500 messages
+ * and their IPv4 fragments) leave only as fast as the port takes them: what it
+ * refuses stays in the ring (peek, then finish with what was sent). A full
+ * port thus fills the ring, and the control thread's next send is refused
+ * (counted tx_full; the migration engine resumes its chunks at the next poll)
+ * instead of fragments of messages it believed sent being dropped here, which
+ * cost a whole chunk, a reassembly timeout at the target and a resend.
+ */
+static unsigned drain_control_tx(struct nm_worker *w)
 {
-	tx_push(w, m);
+	struct rte_mbuf *ms[NM_BURST];
+	unsigned n = rte_ring_dequeue_burst_start(w->tx_in, (void **)ms, NM_BURST, NULL);
+	uint16_t sent = 0;
+	if (n > 0) {
+		tx_flush(w); /* this burst's own outputs first, in order */
+		sent = rte_eth_tx_burst(w->port_id, (uint16_t)w->index, ms, (uint16_t)n);
+		for (uint16_t i = 0; i < sent; i++) {
+			w->stats.tx_packets++;
+			w->stats.tx_bytes += ms[i]->pkt_len;
+		}
+	}
+	rte_ring_dequeue_finish(w->tx_in, sent);
+	return n;
 }
 
 /* What other lcores handed us, then this burst's outputs. */
@@ -850,7 +872,7 @@ static unsigned serve_handoffs(struct nm_worker *w)
 	unsigned n = drain_ring(w, w->pkt_in, serve_handoff_packet);
 	rx_open_pending(w);
 	n += drain_ring(w, w->evt_in, serve_handoff_event);
-	n += drain_ring(w, w->tx_in, serve_control_tx);
+	n += drain_control_tx(w);
 	flush_outputs(w);
 	return n;
 }

@@ -5,7 +5,8 @@
 #   scripts/bench.sh meshos      MeshOS fan-out and routing (a worker on lcore 1)
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 #   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
-#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state,
+#   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state
+#                                in process (*_inproc_*), the same between two appliances (scripts/bench_migration_total.sh),
 #                                then the cutover pause, lost and duplicate events under 100 k events/s between two
 #                                appliances (scripts/bench_migration_pause.sh; its options after "migration")
 #   scripts/bench.sh latency [--help]   event round trips through the appliance vs an io forwarder
@@ -40,7 +41,10 @@ case "$part" in
   migration-pause)
     shift
     exec "$(dirname "$0")/bench_migration_pause.sh" "$@" ;;
-  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|latency|migration|migration-pause" >&2; exit 2 ;;
+  migration-total)
+    shift
+    exec "$(dirname "$0")/bench_migration_total.sh" "$@" ;;
+  *) echo "usage: $0 runtime|sessions|meshos|dataplane|aead|latency|migration|migration-pause|migration-total" >&2; exit 2 ;;
 esac
 
 nm_build
@@ -58,6 +62,8 @@ if [ "$part" = migration ]; then
     "$NM_BUILD/app/netmesh-bench" $mem --no-pci --no-shconf --no-telemetry \
       --file-prefix="nmbench$$" --log-level='lib.*:error' $cmd
   done
+  # 1 MiB and 64 MiB between two appliances (its defaults), then the pause.
+  "$(dirname "$0")/bench_migration_total.sh" --no-build
   shift
   exec "$(dirname "$0")/bench_migration_pause.sh" --no-build "$@"
 fi

@@ -792,19 +792,25 @@ static void mig_record(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
 	memcpy(ms->msg, msg, ms->len);
 }
 
-/* A sealed 0x0500 message from the peer, framed like any Net packet. */
+/* A sealed 0x0500 message from the peer in `frame` (cap bytes), framed like any Net packet. */
+static size_t peer_message_frame(struct fixture *f, const uint8_t *body, size_t len, uint16_t ip_id,
+				 uint8_t *frame, size_t cap)
+{
+	int n = nm_packet_message(frame + NM_PKT_DATA_OFF, cap - NM_PKT_DATA_OFF, &f->peer_tx,
+				  f->peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
+				  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, len);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(nm_pkt_build_udp(frame, cap, &f->peer, &f->us, ip_id, (size_t)n, 0), 0);
+	return NM_PKT_DATA_OFF + (size_t)n;
+}
+
+/* The same in one mbuf. */
 static struct rte_mbuf *peer_message(struct fixture *f, const uint8_t *body, size_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(f->dp->port.pool);
 	ck_assert_ptr_nonnull(m);
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	int n = nm_packet_message(frame + NM_PKT_DATA_OFF, rte_pktmbuf_tailroom(m) - NM_PKT_DATA_OFF,
-				  &f->peer_tx, f->peer_counter++, SESSION, NM_SUBPROTOCOL_MIGRATION,
-				  NM_SUBPROTOCOL_MIGRATION, 1, 0xFEED, body, len);
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_eq(nm_pkt_build_udp(frame, rte_pktmbuf_tailroom(m), &f->peer, &f->us, 7,
-					  (size_t)n, 0), 0);
-	m->data_len = (uint16_t)(NM_PKT_DATA_OFF + (size_t)n);
+	m->data_len = (uint16_t)peer_message_frame(f, body, len, 7, rte_pktmbuf_mtod(m, uint8_t *),
+						   rte_pktmbuf_tailroom(m));
 	m->pkt_len = m->data_len;
 	return m;
 }
@@ -1260,6 +1266,99 @@ START_TEST(outputs_above_the_mtu_leave_as_fragments_and_chain)
 }
 END_TEST
 
+/*
+ * Migration chunks (7100-byte 0x0500 messages, IPv4 fragments) queue for a
+ * control thread that is busy elsewhere (a restore, the scheduler): 300 of
+ * them, more than one chunk window of five nodes, wait without a drop. Each
+ * waits in a reassembled-datagram mbuf; a pool of 255 dropped the rest as
+ * no_mbuf and the source resent them after its backed-off RTO.
+ */
+START_TEST(migration_chunks_wait_for_a_busy_control_thread)
+{
+	struct fixture f;
+	fx_setup(&f, false, 2047);
+	struct mig_seen seen = { 0 };
+	nm_dataplane_set_migration(f.dp, mig_record, &seen);
+	struct nm_error err;
+	ck_assert_int_eq(nm_dataplane_start(f.dp, &err), 0);
+	static uint8_t body[7100], frame[NM_FRAG_MAX_FRAME];
+	const unsigned n_msgs = 300;
+	for (unsigned k = 0; k < n_msgs; k++) {
+		memset(body, (int)k, sizeof(body));
+		body[0] = 1; /* SnapshotReady, as far as the dataplane cares */
+		size_t len = peer_message_frame(&f, body, sizeof(body), (uint16_t)(100 + k), frame,
+						sizeof(frame));
+		inject_fragments(&f, frame, len, 1500, 1);
+		for (int w = 0; w < 5000 && rte_ring_count(rx_rings[0]) > 512; w++)
+			usleep(1000); /* the RX ring holds 1023 frames */
+	}
+	struct nm_lcore_stats s;
+	for (int w = 0; w < 10000; w++) { /* every message queued, or dropped */
+		nm_dataplane_stats(f.dp, &s);
+		if (s.mig_messages + s.drops[NM_DROP_NO_MBUF] >= n_msgs)
+			break;
+		usleep(1000);
+	}
+	ck_assert_uint_eq(s.drops[NM_DROP_NO_MBUF], 0);
+	ck_assert_uint_eq(s.mig_messages, n_msgs);
+	for (int i = 0; i < 10000 && seen.n < n_msgs; i++)
+		if (nm_dataplane_poll_migration(f.dp) == 0)
+			usleep(1000);
+	ck_assert_uint_eq(seen.n, n_msgs);
+	ck_assert_uint_eq(seen.len, sizeof(seen.msg) < sizeof(body) ? sizeof(seen.msg) : sizeof(body));
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	fx_down(&f);
+}
+END_TEST
+
+/*
+ * A port that takes nothing: the control thread's frames (a migration chunk's
+ * fragments) wait in their ring until it takes them again, none is dropped at
+ * the port (a lost fragment costs the whole chunk a reassembly timeout and a
+ * resend: docs/migration.md, Large states).
+ */
+START_TEST(control_frames_wait_while_the_port_is_full)
+{
+	struct fixture f;
+	fx_up(&f);
+	static uint8_t dgram[7100], out[NM_FRAG_MAX_FRAME];
+	for (size_t i = 0; i < sizeof(dgram); i++)
+		dgram[i] = (uint8_t)(i * 7);
+	struct rte_mbuf *fill[1023];
+	const unsigned n_fill = rte_ring_free_count(tx_rings[0]);
+	ck_assert_uint_le(n_fill, 1023);
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(f.dp->port.pool, fill, n_fill), 0);
+	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)fill, n_fill, NULL), n_fill);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, sizeof(dgram)), 0);
+	/* Two requests through worker 0's control ring: it has looped past the frames since. */
+	struct nm_daemon_handle h = spawn_on(&f, "echo", 0x7F, LCORE_A);
+	struct nm_daemon_stats ds;
+	ck_assert_int_eq(nm_daemon_handle_stats(&h, &ds, NULL), 0);
+	ck_assert_int_eq(nm_daemon_handle_stats(&h, &ds, NULL), 0);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_FULL], 0);
+	for (unsigned i = 0; i < n_fill; i++) {
+		struct rte_mbuf *m;
+		ck_assert_int_eq(rte_ring_dequeue(tx_rings[0], (void **)&m), 0);
+		rte_pktmbuf_free(m);
+	}
+	struct nm_frag_table *t = test_table();
+	for (int i = 0; i < 10; i++) {
+		unsigned frames = 0;
+		ck_assert_uint_eq(await_datagram(0, t, 1500, out, &frames), NM_PKT_DATA_OFF + sizeof(dgram));
+		ck_assert_uint_eq(frames, 5);
+		ck_assert_mem_eq(out + NM_PKT_DATA_OFF, dgram, sizeof(dgram));
+	}
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_FULL], 0);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
 START_TEST(control_thread_sends_datagrams_above_the_mtu)
 {
 	struct fixture f;
@@ -1349,6 +1448,8 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
+	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);
+	tcase_add_test(frag, migration_chunks_wait_for_a_busy_control_thread);
 	tcase_add_test(frag, missing_fragment_times_out_on_the_worker);
 	suite_add_tcase(s, frag);
 	return s;
