@@ -25,16 +25,20 @@ void nm_link_to_bytes(const struct nm_causal_link *l, uint8_t out[NM_CAUSAL_LINK
 	nm_put_le64(out + 24, l->parent_hash);
 }
 
-int nm_link_from_bytes(struct nm_causal_link *l, const void *buf, size_t len)
+/* The 32 link bytes at p, unchecked (callers check the bounds). */
+static inline void link_decode(struct nm_causal_link *l, const uint8_t *p)
 {
-	const uint8_t *p = buf;
-
-	if (!l || !buf || len < NM_CAUSAL_LINK_SIZE)
-		return -EINVAL;
 	l->origin_hash = nm_get_le64(p + 0);
 	l->horizon_encoded = nm_get_le64(p + 8);
 	l->sequence = nm_get_le64(p + 16);
 	l->parent_hash = nm_get_le64(p + 24);
+}
+
+int nm_link_from_bytes(struct nm_causal_link *l, const void *buf, size_t len)
+{
+	if (!l || !buf || len < NM_CAUSAL_LINK_SIZE)
+		return -EINVAL;
+	link_decode(l, buf);
 	return 0;
 }
 
@@ -241,33 +245,30 @@ int nm_causal_write(uint8_t *buf, size_t cap, const struct nm_event *evs, uint32
 uint32_t nm_causal_read(const uint8_t *buf, size_t len, uint32_t count, struct nm_event *out,
 			uint32_t max, uint64_t now_ns, size_t *consumed)
 {
-	size_t off = 0;
 	uint32_t n = 0;
 
 	if (consumed)
 		*consumed = 0;
-	if ((!buf && len > 0) || !out)
+	if ((!buf && len > 0) || !out || len == 0)
 		return 0;
 
-	uint32_t limit = count < max ? count : max;
-	while (n < limit) {
-		size_t left = len - off;
-		if (left < NM_CAUSAL_FRAME_HDR)
+	/* Per frame only what the frame needs: its bounds against what is left, its fields. */
+	const uint8_t *p = buf;
+	const uint8_t *const end = buf + len;
+	const uint32_t limit = count < max ? count : max;
+	while (n < limit && (size_t)(end - p) >= NM_CAUSAL_FRAME_HDR) {
+		const uint32_t total = nm_get_le32(p);
+		if (total < NM_CAUSAL_LINK_SIZE || total > (size_t)(end - p) - NM_CAUSAL_FRAME_HDR)
 			break;
-		uint32_t total = nm_get_le32(buf + off);
-		if (total < NM_CAUSAL_LINK_SIZE || total > left - NM_CAUSAL_FRAME_HDR)
-			break;
-
-		struct nm_event *ev = &out[n];
-		const uint8_t *rec = buf + off + NM_CAUSAL_FRAME_HDR;
-		nm_link_from_bytes(&ev->link, rec, NM_CAUSAL_LINK_SIZE);
+		const uint8_t *rec = p + NM_CAUSAL_FRAME_HDR;
+		struct nm_event *ev = &out[n++];
+		link_decode(&ev->link, rec);
 		ev->payload = rec + NM_CAUSAL_LINK_SIZE;
 		ev->len = total - NM_CAUSAL_LINK_SIZE;
 		ev->received_at = now_ns;
-		off += NM_CAUSAL_FRAME_HDR + (size_t)total;
-		n++;
+		p = rec + total;
 	}
 	if (consumed)
-		*consumed = off;
+		*consumed = (size_t)(p - buf);
 	return n;
 }

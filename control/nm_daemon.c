@@ -118,7 +118,7 @@ static struct nm_event *claim(struct nm_outputs *o, uint32_t len)
 	return ev;
 }
 
-int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len)
+int nm_emit_slow(struct nm_outputs *o, const void *payload, uint32_t len)
 {
 	if (!o || (!payload && len > 0))
 		return -EINVAL;

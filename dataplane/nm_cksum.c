@@ -4,6 +4,20 @@
 
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* A 64-bit one's-complement sum folded to 16 bits. */
+static inline uint16_t fold(uint64_t sum)
+{
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 /*
  * 32-bit words into a 64-bit sum: a word is hi * 2^16 + lo and 2^16 = 1 in
  * one's-complement arithmetic, so this is the sum of the 16-bit words; no
@@ -31,11 +45,7 @@ static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf
 		memcpy(&last, p + i, 1);
 		sum += last;
 	}
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	return (uint16_t)sum;
+	return fold(sum);
 }
 
 #if defined(__x86_64__)
@@ -46,9 +56,34 @@ static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf
  */
 typedef uint16_t nm_cksum_fn(const void *buf, size_t len);
 
+/* Four 32-bit words of p, widened to 64-bit lanes: one vpmovzxdq from memory. */
+__attribute__((target("avx2"))) static inline __m256i words4(const uint8_t *p)
+{
+	return _mm256_cvtepu32_epi64(_mm_loadu_si128((const __m128i *)(const void *)p));
+}
+
+/*
+ * Hand-written: cksum_body's sum with 32-bit words widened straight from
+ * memory into 64-bit lanes, two instructions per 16 bytes, where the
+ * compiler's own vectorisation of that loop (split 32-byte loads, then the
+ * widening) took about twice as many. The tail (< 64 bytes, still
+ * word-aligned in the datagram) goes through cksum_body.
+ */
 __attribute__((target("avx2"))) static uint16_t cksum_avx2(const void *buf, size_t len)
 {
-	return cksum_body(buf, len);
+	const uint8_t *p = buf;
+	__m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
+	for (; len >= 64; len -= 64, p += 64) {
+		a = _mm256_add_epi64(a, words4(p));
+		b = _mm256_add_epi64(b, words4(p + 16));
+		a = _mm256_add_epi64(a, words4(p + 32));
+		b = _mm256_add_epi64(b, words4(p + 48));
+	}
+	a = _mm256_add_epi64(a, b);
+	__m128i h = _mm_add_epi64(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+	uint64_t sum = (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+	/* Each lane is below 2^32 * blocks: no carry is lost below 64 GiB, as in cksum_body. */
+	return fold(sum + cksum_body(p, len));
 }
 
 static uint16_t cksum_base(const void *buf, size_t len)

@@ -285,17 +285,11 @@ static void out_rollback(struct nm_worker *w, const struct out_mark *mk)
 	}
 }
 
-/*
- * Before a call of d (outputs to dest, stream): the open packet is theirs, or
- * a new one is. false (counted): no route or no mbuf, and the daemon does not
- * run, so its chain never moves for outputs that could not leave.
- */
-static bool out_target(struct nm_worker *w, struct nm_session *dest, uint64_t stream,
-		       struct nm_dp_daemon *d)
+/* out_target when the open packet is not d's (or none is): a packet for them. */
+static bool out_target_new(struct nm_worker *w, struct nm_session *dest, uint64_t stream,
+			   struct nm_dp_daemon *d)
 {
 	struct nm_out_pkt *p = &w->opkt[w->n_opkt];
-	if (w->out_open && p->session == dest && p->stream == stream && p->src == d)
-		return true;
 	struct nm_pkt_endpoint dst;
 	if (!peer_endpoint(w, dest, &dst)) {
 		drop(w, NM_DROP_NO_ROUTE);
@@ -316,6 +310,20 @@ static bool out_target(struct nm_worker *w, struct nm_session *dest, uint64_t st
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Before a call of d (outputs to dest, stream): the open packet is theirs, or
+ * a new one is. false (counted): no route or no mbuf, and the daemon does not
+ * run, so its chain never moves for outputs that could not leave.
+ */
+static inline bool out_target(struct nm_worker *w, struct nm_session *dest, uint64_t stream,
+			      struct nm_dp_daemon *d)
+{
+	const struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	if (w->out_open && p->session == dest && p->stream == stream && p->src == d)
+		return true;
+	return out_target_new(w, dest, stream, d);
 }
 
 /* A complete datagram above the MTU: sealed on its own, sent as IPv4 fragments (rare). */
@@ -490,31 +498,9 @@ static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_se
 	drop(w, why);
 }
 
-static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
-			  const struct nm_event *ev, uint32_t flags)
+/* One process() call of d, its output packet open: outputs kept and counted, or undone. */
+static inline void run_call(struct nm_worker *w, struct nm_dp_daemon *d, const struct nm_event *ev)
 {
-	if (d->hold != NULL && !(d->hold->target && (flags & NM_DP_EV_INJECTED))) {
-		hold_event(w, d, s, ev);
-		return;
-	}
-	if (d->host == NULL) { /* a target's stub: only its hold takes events */
-		drop(w, NM_DROP_DAEMON_UNKNOWN);
-		return;
-	}
-	ensure_room(w, 0);
-	struct nm_session *dest = s;
-	uint64_t stream = d->origin;
-	if (d->route_session != 0) {
-		dest = nm_u64map_get(&w->sessions, d->route_session);
-		stream = d->route_stream;
-		if (dest == NULL) {
-			/* The routed session is gone: its outputs could not leave, so it does not run. */
-			drop(w, NM_DROP_NO_ROUTE);
-			return;
-		}
-	}
-	if (!out_target(w, dest, stream, d))
-		return;
 	struct out_mark mk;
 	out_mark(w, &mk);
 	w->out.n = 0; /* event slots are per call: the outputs themselves are in the packets */
@@ -533,6 +519,41 @@ static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm
 	w->out_n0 = w->out.n;
 	w->stats.events_delivered++;
 	w->stats.events_emitted += w->out.n;
+}
+
+/* Before each call: a flush once NM_OUT_FLUSH packets are complete (room for any one call). */
+static inline void call_room(struct nm_worker *w)
+{
+	if (w->n_opkt >= NM_OUT_FLUSH)
+		flush_outputs(w);
+}
+
+static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
+			  const struct nm_event *ev, uint32_t flags)
+{
+	if (d->hold != NULL && !(d->hold->target && (flags & NM_DP_EV_INJECTED))) {
+		hold_event(w, d, s, ev);
+		return;
+	}
+	if (d->host == NULL) { /* a target's stub: only its hold takes events */
+		drop(w, NM_DROP_DAEMON_UNKNOWN);
+		return;
+	}
+	call_room(w);
+	struct nm_session *dest = s;
+	uint64_t stream = d->origin;
+	if (d->route_session != 0) {
+		dest = nm_u64map_get(&w->sessions, d->route_session);
+		stream = d->route_stream;
+		if (dest == NULL) {
+			/* The routed session is gone: its outputs could not leave, so it does not run. */
+			drop(w, NM_DROP_NO_ROUTE);
+			return;
+		}
+	}
+	if (!out_target(w, dest, stream, d))
+		return;
+	run_call(w, d, ev);
 }
 
 static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_session *s,
@@ -567,8 +588,21 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	}
 	/* Flush before a packet rather than in its middle: full inputs make full outputs. */
 	ensure_room(w, bytes);
-	for (uint32_t i = 0; i < n; i++)
-		deliver_local(w, d, s, &evs[i], 0);
+	if (d->hold != NULL || d->host == NULL || d->route_session != 0) {
+		for (uint32_t i = 0; i < n; i++)
+			deliver_local(w, d, s, &evs[i], 0);
+		return;
+	}
+	/*
+	 * The common case, checked once per packet: no hold (only a control
+	 * message, between bursts, sets one), a host, replies on s. Per event
+	 * only the open packet is checked (a failed call may have closed it).
+	 */
+	for (uint32_t i = 0; i < n; i++) {
+		call_room(w);
+		if (out_target(w, s, d->origin, d))
+			run_call(w, d, &evs[i]);
+	}
 }
 
 static void serve_handoff_event(struct nm_worker *w, struct rte_mbuf *m)

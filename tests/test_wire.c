@@ -1223,6 +1223,37 @@ START_TEST(test_cksum_matches_dpdk)
 }
 END_TEST
 
+/* RFC 1071 by the book, 16-bit words in memory order into 64 bits (rte_raw_cksum's 32-bit sum
+ * wraps past about 128 KiB of 0xff bytes). */
+static uint16_t ref_cksum(const uint8_t *p, size_t len)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint16_t)(p[i] | p[i + 1] << 8);
+	if (len & 1)
+		sum += p[len - 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Buffers of megabytes (the AVX2 sum's 64-bit lanes): all-ones words and pseudo-random bytes. */
+START_TEST(test_cksum_long_buffers)
+{
+	const size_t n = (3u << 20) + 8;
+	uint8_t *buf = malloc(n);
+	ck_assert_ptr_nonnull(buf);
+	memset(buf, 0xff, n);
+	for (size_t off = 0; off < 2; off++)
+		ck_assert_uint_eq(nm_cksum_raw(buf + off, n - 8 + off), ref_cksum(buf + off, n - 8 + off));
+	fill_pseudo_random(buf, n);
+	ck_assert_uint_eq(nm_cksum_raw(buf + 1, n - 3), ref_cksum(buf + 1, n - 3));
+	ck_assert_uint_eq(nm_cksum_raw(buf, (1u << 20) + 64), ref_cksum(buf, (1u << 20) + 64));
+	ck_assert_uint_eq(ref_cksum(buf + 3, 65535), rte_raw_cksum(buf + 3, 65535)); /* the reference */
+	free(buf);
+}
+END_TEST
+
 /* Built UDP checksums are DPDK's and verify with DPDK, for datagrams of every size class. */
 START_TEST(test_udp_cksum_matches_dpdk)
 {
@@ -1298,6 +1329,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_arp_reply_sender);
 	tcase_add_test(tc, test_icmp_echo_reply_vector);
 	tcase_add_test(tc, test_cksum_matches_dpdk);
+	tcase_add_test(tc, test_cksum_long_buffers);
 	tcase_add_test(tc, test_udp_cksum_matches_dpdk);
 	suite_add_tcase(s, tc);
 
