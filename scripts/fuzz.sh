@@ -7,7 +7,12 @@
 # target's seeds (made by its own fuzz_seeds(), from the project's encoders),
 # fuzzes with the corpus kept in build-fuzz/corpus/TARGET, and prints per target
 #   fuzz_TARGET_execs: N execs
+#   fuzz_TARGET_seconds: N s (wall clock of the libFuzzer run)
+#   fuzz_TARGET_rate: N execs/s
+#   fuzz_TARGET_corpus: N files (build-fuzz/corpus/TARGET after the run)
+#   fuzz_TARGET_load: A -> B (1-minute load average before and after)
 #   fuzz_TARGET_crashes: N crashes
+# For a long run on a shared machine: chrt --idle 0 nice -n 19 scripts/fuzz.sh ...
 # Crash inputs go to build-fuzz/artifacts/. Exit status 1 when any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +22,7 @@ secs=${2:-60}
 
 runs=${3:-}
 
-case "$which" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "$which" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "fuzz.sh: SECONDS must be a positive integer" >&2; exit 2; }
 [[ -z "$runs" || ( "$runs" =~ ^[0-9]+$ && "$runs" -gt 0 ) ]] || { echo "fuzz.sh: RUNS must be a positive integer" >&2; exit 2; }
 
@@ -56,13 +61,20 @@ for t in "${targets[@]}"; do
   NM_FUZZ_SEEDS=$seeds "$bin" >/dev/null
   before=$(found "$t")
   rc=0
+  load0=$(cut -d' ' -f1 /proc/loadavg) t0=$(date +%s)
   "$bin" -max_total_time="$secs" ${runs:+-runs="$runs"} -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$BUILD/artifacts/$t-" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
+  t1=$(date +%s) load1=$(cut -d' ' -f1 /proc/loadavg)
   after=$(found "$t")
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
   crashes=$((after - before))
   if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi  # died without an artifact
   echo "fuzz_${t}_execs: ${execs:-0} execs"
+  secs_run=$((t1 > t0 ? t1 - t0 : 1))
+  echo "fuzz_${t}_seconds: $secs_run s"
+  echo "fuzz_${t}_rate: $(( ${execs:-0} / secs_run )) execs/s"
+  echo "fuzz_${t}_corpus: $(find "$corpus" -type f | wc -l) files"
+  echo "fuzz_${t}_load: $load0 -> $load1"
   echo "fuzz_${t}_crashes: $crashes crashes"
   if [ "$crashes" -ne 0 ]; then
     failed=1
