@@ -13,10 +13,13 @@
  * Input byte 0: bit 0, a session is live first (the peer's genuine msg1
  * number 3); bit 1, then we initiate (our msg1 is answered by the peer,
  * which makes the genuine msg2). Then up to 12 records [op][LE16 len][bytes]:
- *   op % 4 == 0  bytes are a datagram from the peer's address;
+ *   op % 5 == 0  bytes are a datagram from the peer's address;
  *           1    the peer's genuine msg1 number bytes[0] % 4, XOR bytes[1..];
  *           2    the genuine msg2 for our handshake (or msg1 number 0), XOR bytes;
- *           3    bytes are a datagram from an address that is no peer.
+ *           3    bytes are a datagram from an address that is no peer;
+ *           4    the peer's initiator number bytes[0] % 4 sends a heartbeat under
+ *                the session the manager answered its msg1 with (when that is
+ *                installed), to the worker, and the control thread polls.
  * A message is genuine when its Noise bytes are one of those, unchanged.
  * Properties, per record:
  *  - a packet that is not genuine installs nothing, sends nothing, and the
@@ -33,7 +36,14 @@
  *    replay, unknown peer, malformed, early data, completed, crossed),
  *    except data parked behind our handshake, which is counted when the
  *    manager goes;
+ *  - a heartbeat under a candidate session (the manager answered a msg1
+ *    while one was live) authenticates at the worker and makes it live at
+ *    the next poll, the previous one rotated out; under the live one it
+ *    changes nothing; a newer candidate replaces an older one (removed);
  *  - at the end no session of the input is left installed.
+ *
+ * Timers (retries, timeouts, heartbeats, expiry) are an hour here, so a poll
+ * only promotes candidates: the target runs on the real clock.
  *
  * Speed: the manager runs every handshake with a fixed ephemeral
  * (nm_sessmgr_config.fixed_ephemeral_sk), so what it sends is the same in
@@ -53,7 +63,9 @@
 #include "fuzz_dp.h"
 #include "nm_handshake.h"
 #include "nm_keys.h"
+#include "nm_packet.h"
 #include "nm_pkt.h"
+#include "nm_rx.h"
 #include "nm_sessmgr.h"
 #include "nm_wire.h"
 
@@ -63,6 +75,7 @@
 #define N_MSG1 4
 #define MAX_RECORDS 12
 #define MAX_SIDS (N_MSG1 + 2)
+#define HOUR_MS 3600000u /* every timer of the manager: none fires in an input */
 
 static struct {
 	bool ready;
@@ -82,6 +95,7 @@ static struct {
 	bool have_answer[N_MSG1];
 	uint8_t answer[N_MSG1][NM_HS_MSG_LEN];
 	uint64_t answer_sid[N_MSG1];
+	struct nm_aead answer_tx[N_MSG1]; /* initiator k's sending key on that session */
 } fx;
 
 /* What one input has seen. */
@@ -94,6 +108,8 @@ struct run {
 	uint64_t sids[MAX_SIDS];   /* every session id the input made */
 	unsigned n_sids;
 	unsigned parked;           /* data behind our handshake, counted when it ends */
+	uint64_t cand;             /* the peer's candidate session, 0: none */
+	uint64_t hb_counter;       /* the peer's heartbeats (op 4) */
 };
 
 static void fixture(void)
@@ -260,6 +276,7 @@ static void check_answer(struct run *r, int k, const uint8_t m2[NM_HS_MSG_LEN])
 		FUZZ_CHECK(nm_hs_finish(&i, &key) == 0);
 		memcpy(fx.answer[k], m2, NM_HS_MSG_LEN);
 		fx.answer_sid[k] = key.session_id;
+		nm_aead_init(&fx.answer_tx[k], key.tx, key.session_id);
 		fx.have_answer[k] = true;
 		nm_session_keys_wipe(&key);
 	}
@@ -267,15 +284,61 @@ static void check_answer(struct run *r, int k, const uint8_t m2[NM_HS_MSG_LEN])
 	note_sid(r, fx.answer_sid[k]);
 }
 
+static uint64_t worker_drops(void)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < NM_DROP__COUNT; i++)
+		n += fx.f.w->stats.drops[i];
+	return n;
+}
+
+/* Op 4: initiator k's heartbeat under its session, to the worker; then the control thread polls. */
+static void confirm(struct run *r, unsigned k)
+{
+	const uint64_t sid = fx.answer_sid[k];
+	if (!fx.have_answer[k] || !installed(sid))
+		return; /* no such session in this input: nothing to send under */
+	const uint64_t live0 = live(r);
+	const struct nm_sessmgr_stats before = *nm_sessmgr_stats(r->sm);
+	static uint8_t f[NM_PKT_DATA_OFF + NM_HEARTBEAT_LEN];
+	FUZZ_CHECK(nm_packet_heartbeat(f + NM_PKT_DATA_OFF, &fx.answer_tx[k], sid, PEER_NODE,
+				       r->hb_counter++) == 0);
+	FUZZ_CHECK(nm_pkt_build_udp(f, sizeof(f), &fx.peer, &fx.us, 1, NM_HEARTBEAT_LEN, 0) == 0);
+	struct nm_rx_result res = { 0 };
+	const uint64_t drops = worker_drops();
+	FUZZ_CHECK(nm_worker_rx_frame(fx.f.w, f, sizeof(f), 0, &res) == NM_RX_OPEN);
+	FUZZ_CHECK(worker_drops() == drops); /* authenticated */
+	nm_sessmgr_poll(r->sm);
+	uint8_t m[NM_HS_MSG_LEN];
+	FUZZ_CHECK(sent(m) == 0);
+	const struct nm_sessmgr_stats *after = nm_sessmgr_stats(r->sm);
+	const uint64_t live1 = live(r);
+	FUZZ_CHECK(outcomes(after) == outcomes(&before));
+	if (sid == r->cand) {
+		/* Confirmed: live now, the previous session rotated out. */
+		FUZZ_CHECK(live1 == sid && installed(sid) && !installed(live0));
+		FUZZ_CHECK(after->sessions_rotated == before.sessions_rotated + 1);
+		r->cand = 0;
+	} else {
+		FUZZ_CHECK(live1 == live0 && installed(live0));
+		FUZZ_CHECK(after->sessions_rotated == before.sessions_rotated);
+	}
+}
+
 static void record(struct run *r, uint8_t op, const uint8_t *b, size_t len)
 {
 	static uint8_t d[2048];
 	size_t n = len < sizeof(d) ? len : sizeof(d);
-	const struct nm_pkt_endpoint *src = op % 4 == 3 ? &fx.other : &fx.peer;
-	if (op % 4 == 1 || op % 4 == 2) {
+	op %= 5;
+	if (op == 4) {
+		confirm(r, len > 0 ? b[0] % N_MSG1 : 0);
+		return;
+	}
+	const struct nm_pkt_endpoint *src = op == 3 ? &fx.other : &fx.peer;
+	if (op == 1 || op == 2) {
 		/* A genuine packet, XORed with the rest of the record (all zero: unchanged). */
-		const uint8_t *base = op % 4 == 2 && r->pending ? r->pkt2 : fx.pkt1[0];
-		if (op % 4 == 1) {
+		const uint8_t *base = op == 2 && r->pending ? r->pkt2 : fx.pkt1[0];
+		if (op == 1) {
 			base = fx.pkt1[len > 0 ? b[0] % N_MSG1 : 0];
 			b += len > 0, len -= len > 0;
 		}
@@ -342,6 +405,12 @@ static void record(struct run *r, uint8_t op, const uint8_t *b, size_t len)
 	check_answer(r, g, m2);
 	/* msg1 proves only the PSK: it never replaces a live session. */
 	FUZZ_CHECK(live0 == 0 ? installed(live1) && live1 != 0 : live1 == live0);
+	if (live0 != 0) {
+		/* A candidate, replacing the older one. */
+		const uint64_t sid = fx.answer_sid[g];
+		FUZZ_CHECK(r->cand == 0 || r->cand == sid || !installed(r->cand));
+		r->cand = sid;
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -351,7 +420,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fixture();
 	struct run r = { 0 };
 	struct nm_sessmgr_config c = { .dp = fx.f.dp, .keys = &fx.keys, .psk = fx.psk,
-				       .fixed_ephemeral_sk = fx.sm_eph };
+				       .fixed_ephemeral_sk = fx.sm_eph, .heartbeat_ms = HOUR_MS,
+				       .session_timeout_ms = HOUR_MS, .handshake_timeout_ms = HOUR_MS,
+				       .attempt_wait_ms = HOUR_MS };
 	struct nm_error err;
 	FUZZ_CHECK(nm_sessmgr_create(&c, &r.sm, &err) == 0);
 	struct nm_sm_peer_config pc = { .ip = IP_PEER, .port = 7777, .mac = &fx.peer.mac,
@@ -427,6 +498,22 @@ void fuzz_seeds(void)
 	rec(&s, 1, k2, 1);
 	rec(&s, 1, flip, sizeof(flip));
 	rec(&s, 3, fx.pkt1[0], NM_HS_PKT_LEN);
+	fuzz_seed(s.b, s.n);
+
+	/* A live session; a candidate confirmed by its heartbeat (live now); two more
+	 * candidates, the second replacing the first; heartbeats under the live one, under
+	 * the replaced one (gone: nothing sent), and under the last candidate. */
+	const uint8_t k3[1] = { 3 };
+	s.b[0] = 1;
+	s.n = 1;
+	rec(&s, 1, k1, 1);
+	rec(&s, 4, k1, 1);
+	rec(&s, 1, k2, 1);
+	rec(&s, 1, k0, 1);
+	rec(&s, 4, k1, 1);
+	rec(&s, 4, k2, 1);
+	rec(&s, 4, k0, 1);
+	rec(&s, 4, k3, 1);
 	fuzz_seed(s.b, s.n);
 
 	/* We initiate with a live session: msg2 rotates it; a replayed msg2 after. */
