@@ -342,7 +342,7 @@ static int start_attempt(struct nm_sessmgr *sm, struct sm_peer *p, uint64_t now)
 	struct nm_hs_config hc = {
 		.initiator = true, .local_node_id = sm->cfg.keys->identity.node_id,
 		.peer_node_id = p->node_id, .psk = sm->psk, .peer_static_pk = p->static_pub,
-		.use_split = sm->cfg.use_split,
+		.use_split = sm->cfg.use_split, .fixed_ephemeral_sk = sm->cfg.fixed_ephemeral_sk,
 	};
 	uint8_t msg[NM_HS_MSG_LEN];
 	size_t len;
@@ -417,7 +417,7 @@ static void respond(struct nm_sessmgr *sm, struct sm_peer *p, const uint8_t *msg
 	struct nm_hs_config hc = {
 		.initiator = false, .local_node_id = sm->cfg.keys->identity.node_id,
 		.peer_node_id = p->node_id, .psk = sm->psk, .static_sk = sm->cfg.keys->noise_sk,
-		.use_split = sm->cfg.use_split,
+		.use_split = sm->cfg.use_split, .fixed_ephemeral_sk = sm->cfg.fixed_ephemeral_sk,
 	};
 	struct nm_hs hs;
 	struct nm_session_keys k;

@@ -50,6 +50,9 @@ struct nm_sessmgr_config {
 	uint32_t retries;           /* default 3 */
 	uint32_t backoff_ms;        /* default 100 (x attempt) */
 	uint32_t attempt_wait_ms;   /* wait for msg2 per attempt; default 1000 */
+	/* Tests and fuzzing only: the ephemeral secret of every handshake we run, so what we
+	 * send is deterministic and a test can precompute the other side; NULL: random. */
+	const uint8_t *fixed_ephemeral_sk;
 };
 
 struct nm_sm_peer_config {

@@ -11,8 +11,18 @@
  * the state never goes back; only the appliance's genuine msg2 establishes
  * the session, and to its session id; a reply fits the frame; every event
  * checked gets exactly one verdict (chain ok, gap or error), and the
- * per-daemon counters add up to the totals.
+ * per-daemon counters add up to the totals, the RTT histogram and series to
+ * the samples.
+ *
+ * The established start has sent SENT_PACKETS event packets (two per
+ * daemon), so replies answer real events: echoes by their answered bit, RTT
+ * samples, the series by send time. struct gen is about 10 MB (the per-event
+ * window), so each input resets only what gen_rx can change (gen_restore):
+ * copying all of it ran the target at 30 inputs/s. Every RESTORE_VERIFY-th
+ * input the whole struct is compared with its start, so a reset that missed
+ * something is a crash, not a silent carry-over between inputs.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_ip.h>
@@ -28,6 +38,11 @@
 #define APP_NODE 0x99990000aaaabbbbULL
 #define DAEMON_A 0xd00000000000000aULL
 #define DAEMON_B 0xd00000000000000bULL
+#define SENT_PACKETS 4     /* built by the established start: 12 events, 6 per daemon */
+#define SENT_AT 1000000    /* their send time, ns; replies arrive at REPLY_AT */
+#define REPLY_AT 1250000
+#define SLOT_NS 1000       /* series slots: the 12 events are in slot 0 */
+#define RESTORE_VERIFY 512 /* inputs between two full checks of gen_restore */
 
 static const struct nm_pkt_endpoint GEN_EP = {
 	.mac = { { 0x02, 0, 0, 0, 0, 0x02 } }, .ip = RTE_IPV4(127, 0, 0, 2), .port = 7777,
@@ -116,13 +131,56 @@ static void fixture(void)
 	appliance_answer(msg1);
 	fx.start[2] = new_gen(true);
 	*fx.start[2] = *fx.start[1];
-	uint8_t *f = malloc(fx.msg2_len);
+	uint8_t *f = malloc(GEN_FRAME_MAX);
 	FUZZ_CHECK(f != NULL);
 	memcpy(f, fx.msg2_frame, fx.msg2_len);
 	FUZZ_CHECK(gen_rx(fx.start[2], f, fx.msg2_len, NULL) == GEN_RX_ESTABLISHED);
+	/* Events out, so that replies have something to answer. */
+	FUZZ_CHECK(gen_series_start(fx.start[2], SENT_AT, SLOT_NS) == 0);
+	gen_set_now(fx.start[2], SENT_AT);
+	for (int i = 0; i < SENT_PACKETS; i++) {
+		size_t len;
+		FUZZ_CHECK(gen_build_events(fx.start[2], f, GEN_FRAME_MAX, &len) == 0);
+	}
+	gen_set_now(fx.start[2], REPLY_AT);
 	free(f);
 	fx.g = new_gen(false);
 	fx.ready = true;
+}
+
+static void copy_part(struct gen *g, const struct gen *from, size_t off, size_t len)
+{
+	memcpy((uint8_t *)g + off, (const uint8_t *)from + off, len);
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * g (from any start, after any input) becomes `from` again, copying only what
+ * either could have changed: everything but the checks and the per-event
+ * window, the checks in use, the RTT histogram, the window's slots below
+ * event_no (gen_rx sets answered bits of sent events only) and the series
+ * slots in use. The verification in LLVMFuzzerTestOneInput keeps this honest.
+ */
+static void gen_restore(struct gen *g, const struct gen *from)
+{
+	const uint64_t events = max_u64(g->event_no, from->event_no);
+	const uint64_t slots = events < GEN_WINDOW ? events : GEN_WINDOW;
+	const uint32_t used = (uint32_t)max_u64(g->series.used, from->series.used);
+	const unsigned checks = (unsigned)max_u64(g->n_checks, from->n_checks);
+	copy_part(g, from, 0, offsetof(struct gen, checks));
+	copy_part(g, from, offsetof(struct gen, checks),
+		  (checks < GEN_MAX_DAEMONS ? checks : GEN_MAX_DAEMONS) * sizeof(g->checks[0]));
+	copy_part(g, from, offsetof(struct gen, evs), offsetof(struct gen, answered) - offsetof(struct gen, evs));
+	copy_part(g, from, offsetof(struct gen, answered), (slots + 63) / 64 * sizeof(g->answered[0]));
+	copy_part(g, from, offsetof(struct gen, sent_ns), slots * sizeof(g->sent_ns[0]));
+	copy_part(g, from, offsetof(struct gen, sent_peer), slots * sizeof(g->sent_peer[0]));
+	copy_part(g, from, offsetof(struct gen, series), offsetof(struct gen_series, samples));
+	copy_part(g, from, offsetof(struct gen, series.samples), used * sizeof(g->series.samples[0]));
+	copy_part(g, from, offsetof(struct gen, series.max_ns), used * sizeof(g->series.max_ns[0]));
 }
 
 static uint64_t traces(const struct gen_stats *s)
@@ -188,15 +246,29 @@ static void check_totals(const struct gen *g)
 	FUZZ_CHECK(ev == s->rx_events && ok == s->chain_ok && gaps == s->chain_gaps &&
 		   errors == s->chain_errors && lost == s->gap_lost);
 	FUZZ_CHECK(s->chain_gaps <= s->gap_lost);
+	uint64_t dups = 0, hist = 0;
+	for (unsigned d = 0; d < g->cfg.n_daemons; d++)
+		dups += g->dest[d].duplicates;
+	for (unsigned i = 0; i < GEN_HIST_BUCKETS; i++)
+		hist += g->rtt_hist[i];
+	FUZZ_CHECK(dups == s->duplicate_events && hist == s->rtt_samples);
+	FUZZ_CHECK(s->rtt_fwd_samples <= s->rtt_samples);
+	/* Every sample lands in a slot or outside (the series started before any). */
+	if (g->series.slot_ns != 0)
+		FUZZ_CHECK(g->series.placed + g->series.outside == s->rtt_samples);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
+	static unsigned inputs;
 	fixture();
 	struct gen *g = fx.g;
-	*g = *fx.start[data[0] % 3];
+	const struct gen *start = fx.start[data[0] % 3];
+	gen_restore(g, start);
+	if (inputs++ % RESTORE_VERIFY == 0)
+		FUZZ_CHECK(memcmp(g, start, sizeof(*g)) == 0);
 	struct fuzz_in in = { data + 1, size - 1 };
 	while (in.left >= 2) {
 		size_t len = fuzz_u16(&in);
@@ -227,14 +299,24 @@ static void seed_frame(const uint8_t *f, size_t len)
 	seed_len += 2 + len;
 }
 
-/* Daemon k's outputs n0..n0+n (or a forged link when `forge`), as the appliance sends them. */
-static void seed_outputs(struct nm_chain *c, uint64_t daemon, uint32_t n, uint64_t counter,
-			 uint64_t seq, bool forge)
+/*
+ * Daemon k's outputs n0..n0+n (or a forged link when `forge`), as the
+ * appliance sends them; with `echo`, output i is the generator's event
+ * echo[i], byte for byte (its number, then the generator's fixed tail).
+ */
+static void seed_outputs_of(struct nm_chain *c, uint64_t daemon, uint32_t n, uint64_t counter,
+			    uint64_t seq, bool forge, const uint64_t *echo)
 {
 	static uint8_t pay[4][64];
 	struct nm_event evs[4];
+	FUZZ_CHECK(n <= 4 && fx.cfg.event_size == sizeof(pay[0]));
 	for (uint32_t i = 0; i < n; i++) {
-		fuzz_fill(pay[i], sizeof(pay[i]), counter * 4 + i);
+		if (echo != NULL) {
+			nm_put_le64(pay[i], echo[i]);
+			memcpy(pay[i] + 8, fx.start[2]->tail, sizeof(pay[i]) - 8);
+		} else {
+			fuzz_fill(pay[i], sizeof(pay[i]), counter * 4 + i);
+		}
 		evs[i].payload = pay[i];
 		evs[i].len = sizeof(pay[i]);
 		FUZZ_CHECK(nm_chain_append(c, pay[i], sizeof(pay[i]), 0, &evs[i].link) == 0);
@@ -251,6 +333,12 @@ static void seed_outputs(struct nm_chain *c, uint64_t daemon, uint32_t n, uint64
 	size_t len;
 	FUZZ_CHECK(nm_packet_build(f, sizeof(f), &t, evs, n, &used, &len) == 0 && used == n);
 	seed_frame(f, len);
+}
+
+static void seed_outputs(struct nm_chain *c, uint64_t daemon, uint32_t n, uint64_t counter,
+			 uint64_t seq, bool forge)
+{
+	seed_outputs_of(c, daemon, n, counter, seq, forge, NULL);
 }
 
 void fuzz_seeds(void)
@@ -294,6 +382,17 @@ void fuzz_seeds(void)
 	FUZZ_CHECK(nm_chain_append(&a, "lost", 4, 0, &skipped) == 0);
 	seed_outputs(&a, DAEMON_A, 2, 3, 1, false); /* after a gap */
 	seed_outputs(&a, DAEMON_A, 2, 4, 2, true);  /* a broken link */
+	fuzz_seed(seed_buf, seed_len);
+
+	/* Established: echoes of events A was sent (0 and 6, then 0 again: a duplicate), of
+	 * one never sent (100, so not an echo), and B's outputs answering its events in order. */
+	static const uint64_t echoes[] = { 0, 6, 0, 100 };
+	nm_chain_init(&a, DAEMON_A);
+	nm_chain_init(&b, DAEMON_B);
+	seed_start(2);
+	seed_outputs_of(&a, DAEMON_A, 4, 0, 0, false, echoes);
+	seed_outputs(&b, DAEMON_B, 4, 1, 0, false);
+	seed_outputs(&b, DAEMON_B, 4, 2, 1, false);
 	fuzz_seed(seed_buf, seed_len);
 
 	/* An ICMP echo request to the generator. */

@@ -13,10 +13,13 @@
  * Input byte 0: bit 0, a session is live first (the peer's genuine msg1
  * number 3); bit 1, then we initiate (our msg1 is answered by the peer,
  * which makes the genuine msg2). Then up to 12 records [op][LE16 len][bytes]:
- *   op % 4 == 0  bytes are a datagram from the peer's address;
+ *   op % 5 == 0  bytes are a datagram from the peer's address;
  *           1    the peer's genuine msg1 number bytes[0] % 4, XOR bytes[1..];
  *           2    the genuine msg2 for our handshake (or msg1 number 0), XOR bytes;
- *           3    bytes are a datagram from an address that is no peer.
+ *           3    bytes are a datagram from an address that is no peer;
+ *           4    the peer's initiator number bytes[0] % 4 sends a heartbeat under
+ *                the session the manager answered its msg1 with (when that is
+ *                installed), to the worker, and the control thread polls.
  * A message is genuine when its Noise bytes are one of those, unchanged.
  * Properties, per record:
  *  - a packet that is not genuine installs nothing, sends nothing, and the
@@ -33,7 +36,22 @@
  *    replay, unknown peer, malformed, early data, completed, crossed),
  *    except data parked behind our handshake, which is counted when the
  *    manager goes;
+ *  - a heartbeat under a candidate session (the manager answered a msg1
+ *    while one was live) authenticates at the worker and makes it live at
+ *    the next poll, the previous one rotated out; under the live one it
+ *    changes nothing; a newer candidate replaces an older one (removed);
  *  - at the end no session of the input is left installed.
+ *
+ * Timers (retries, timeouts, heartbeats, expiry) are an hour here, so a poll
+ * only promotes candidates: the target runs on the real clock.
+ *
+ * Speed: the manager runs every handshake with a fixed ephemeral
+ * (nm_sessmgr_config.fixed_ephemeral_sk), so what it sends is the same in
+ * every input, and the peer's side of it is computed once: its responder's
+ * answer to our msg1, and what each of its initiators derives from the
+ * manager's msg2 (cached by the exact msg1 and msg2 bytes; other bytes are
+ * computed afresh). The manager's own side, every X25519 of it, runs for
+ * real in every input.
  */
 #include <errno.h>
 #include <string.h>
@@ -45,7 +63,9 @@
 #include "fuzz_dp.h"
 #include "nm_handshake.h"
 #include "nm_keys.h"
+#include "nm_packet.h"
 #include "nm_pkt.h"
+#include "nm_rx.h"
 #include "nm_sessmgr.h"
 #include "nm_wire.h"
 
@@ -55,6 +75,7 @@
 #define N_MSG1 4
 #define MAX_RECORDS 12
 #define MAX_SIDS (N_MSG1 + 2)
+#define HOUR_MS 3600000u /* every timer of the manager: none fires in an input */
 
 static struct {
 	bool ready;
@@ -65,6 +86,16 @@ static struct {
 	struct nm_hs_config ci[N_MSG1], cr;
 	struct nm_hs after_msg1[N_MSG1]; /* the peer's initiators once msg1 is out */
 	uint8_t msg1[N_MSG1][NM_HS_MSG_LEN], pkt1[N_MSG1][NM_HS_PKT_LEN];
+	uint8_t sm_eph[32]; /* the manager's ephemeral, every handshake */
+	/* The peer's side, cached: its answer to our msg1 ... */
+	bool have_ours;
+	uint8_t our_msg1[NM_HS_MSG_LEN], our_msg2[NM_HS_MSG_LEN], our_pkt2[NM_HS_PKT_LEN];
+	uint64_t our_sid;
+	/* ... and the session initiator k derives from the manager's msg2 to msg1 k. */
+	bool have_answer[N_MSG1];
+	uint8_t answer[N_MSG1][NM_HS_MSG_LEN];
+	uint64_t answer_sid[N_MSG1];
+	struct nm_aead answer_tx[N_MSG1]; /* initiator k's sending key on that session */
 } fx;
 
 /* What one input has seen. */
@@ -77,6 +108,8 @@ struct run {
 	uint64_t sids[MAX_SIDS];   /* every session id the input made */
 	unsigned n_sids;
 	unsigned parked;           /* data behind our handshake, counted when it ends */
+	uint64_t cand;             /* the peer's candidate session, 0: none */
+	uint64_t hb_counter;       /* the peer's heartbeats (op 4) */
 };
 
 static void fixture(void)
@@ -94,6 +127,7 @@ static void fixture(void)
 	FUZZ_CHECK(crypto_scalarmult_base(fx.peer_pk, fx.peer_sk) == 0);
 	for (int k = 0; k <= N_MSG1; k++)
 		fuzz_fill(fx.eph[k], 32, 30 + (uint64_t)k);
+	fuzz_fill(fx.sm_eph, 32, 40);
 	const uint64_t us = fx.keys.identity.node_id;
 	fx.us = fx.f.w->self;
 	fx.peer = (struct nm_pkt_endpoint){ { { 0x02, 0, 0, 0, 0, 0x02 } }, IP_PEER, 7777 };
@@ -188,16 +222,23 @@ static void initiate(struct run *r)
 	uint8_t m1[NM_HS_MSG_LEN];
 	FUZZ_CHECK(nm_sessmgr_connect(r->sm, 0, &err) == 0);
 	FUZZ_CHECK(sent(m1) == 1);
-	struct nm_hs resp;
-	struct nm_session_keys k;
-	size_t n;
-	FUZZ_CHECK(nm_hs_init(&resp, &fx.cr) == 0);
-	FUZZ_CHECK(nm_hs_read(&resp, m1, sizeof(m1), NULL, 0, NULL) == 0);
-	FUZZ_CHECK(nm_hs_write(&resp, NULL, 0, r->msg2, sizeof(r->msg2), &n) == 0);
-	FUZZ_CHECK(nm_hs_pkt_encode(r->msg2, n, r->pkt2, sizeof(r->pkt2), &n) == 0);
-	FUZZ_CHECK(nm_hs_finish(&resp, &k) == 0);
-	r->msg2_sid = k.session_id;
-	nm_session_keys_wipe(&k);
+	if (!fx.have_ours || memcmp(m1, fx.our_msg1, sizeof(m1)) != 0) {
+		struct nm_hs resp;
+		struct nm_session_keys k;
+		size_t n;
+		FUZZ_CHECK(nm_hs_init(&resp, &fx.cr) == 0);
+		FUZZ_CHECK(nm_hs_read(&resp, m1, sizeof(m1), NULL, 0, NULL) == 0);
+		FUZZ_CHECK(nm_hs_write(&resp, NULL, 0, fx.our_msg2, sizeof(fx.our_msg2), &n) == 0);
+		FUZZ_CHECK(nm_hs_pkt_encode(fx.our_msg2, n, fx.our_pkt2, sizeof(fx.our_pkt2), &n) == 0);
+		FUZZ_CHECK(nm_hs_finish(&resp, &k) == 0);
+		memcpy(fx.our_msg1, m1, sizeof(m1));
+		fx.our_sid = k.session_id;
+		fx.have_ours = true;
+		nm_session_keys_wipe(&k);
+	}
+	memcpy(r->msg2, fx.our_msg2, sizeof(r->msg2));
+	memcpy(r->pkt2, fx.our_pkt2, sizeof(r->pkt2));
+	r->msg2_sid = fx.our_sid;
 	r->pending = true;
 }
 
@@ -228,24 +269,76 @@ static uint64_t outcomes(const struct nm_sessmgr_stats *s)
 /* The peer's initiator k accepts the manager's msg2, to the session it installed. */
 static void check_answer(struct run *r, int k, const uint8_t m2[NM_HS_MSG_LEN])
 {
-	struct nm_hs i = fx.after_msg1[k];
-	struct nm_session_keys key;
-	FUZZ_CHECK(nm_hs_read(&i, m2, NM_HS_MSG_LEN, NULL, 0, NULL) == 0);
-	FUZZ_CHECK(nm_hs_finish(&i, &key) == 0);
-	FUZZ_CHECK(installed(key.session_id));
-	note_sid(r, key.session_id);
-	nm_session_keys_wipe(&key);
+	if (!fx.have_answer[k] || memcmp(m2, fx.answer[k], NM_HS_MSG_LEN) != 0) {
+		struct nm_hs i = fx.after_msg1[k];
+		struct nm_session_keys key;
+		FUZZ_CHECK(nm_hs_read(&i, m2, NM_HS_MSG_LEN, NULL, 0, NULL) == 0);
+		FUZZ_CHECK(nm_hs_finish(&i, &key) == 0);
+		memcpy(fx.answer[k], m2, NM_HS_MSG_LEN);
+		fx.answer_sid[k] = key.session_id;
+		nm_aead_init(&fx.answer_tx[k], key.tx, key.session_id);
+		fx.have_answer[k] = true;
+		nm_session_keys_wipe(&key);
+	}
+	FUZZ_CHECK(installed(fx.answer_sid[k]));
+	note_sid(r, fx.answer_sid[k]);
+}
+
+static uint64_t worker_drops(void)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < NM_DROP__COUNT; i++)
+		n += fx.f.w->stats.drops[i];
+	return n;
+}
+
+/* Op 4: initiator k's heartbeat under its session, to the worker; then the control thread polls. */
+static void confirm(struct run *r, unsigned k)
+{
+	const uint64_t sid = fx.answer_sid[k];
+	if (!fx.have_answer[k] || !installed(sid))
+		return; /* no such session in this input: nothing to send under */
+	const uint64_t live0 = live(r);
+	const struct nm_sessmgr_stats before = *nm_sessmgr_stats(r->sm);
+	static uint8_t f[NM_PKT_DATA_OFF + NM_HEARTBEAT_LEN];
+	FUZZ_CHECK(nm_packet_heartbeat(f + NM_PKT_DATA_OFF, &fx.answer_tx[k], sid, PEER_NODE,
+				       r->hb_counter++) == 0);
+	FUZZ_CHECK(nm_pkt_build_udp(f, sizeof(f), &fx.peer, &fx.us, 1, NM_HEARTBEAT_LEN, 0) == 0);
+	struct nm_rx_result res = { 0 };
+	const uint64_t drops = worker_drops();
+	FUZZ_CHECK(nm_worker_rx_frame(fx.f.w, f, sizeof(f), 0, &res) == NM_RX_OPEN);
+	FUZZ_CHECK(worker_drops() == drops); /* authenticated */
+	nm_sessmgr_poll(r->sm);
+	uint8_t m[NM_HS_MSG_LEN];
+	FUZZ_CHECK(sent(m) == 0);
+	const struct nm_sessmgr_stats *after = nm_sessmgr_stats(r->sm);
+	const uint64_t live1 = live(r);
+	FUZZ_CHECK(outcomes(after) == outcomes(&before));
+	if (sid == r->cand) {
+		/* Confirmed: live now, the previous session rotated out. */
+		FUZZ_CHECK(live1 == sid && installed(sid) && !installed(live0));
+		FUZZ_CHECK(after->sessions_rotated == before.sessions_rotated + 1);
+		r->cand = 0;
+	} else {
+		FUZZ_CHECK(live1 == live0 && installed(live0));
+		FUZZ_CHECK(after->sessions_rotated == before.sessions_rotated);
+	}
 }
 
 static void record(struct run *r, uint8_t op, const uint8_t *b, size_t len)
 {
 	static uint8_t d[2048];
 	size_t n = len < sizeof(d) ? len : sizeof(d);
-	const struct nm_pkt_endpoint *src = op % 4 == 3 ? &fx.other : &fx.peer;
-	if (op % 4 == 1 || op % 4 == 2) {
+	op %= 5;
+	if (op == 4) {
+		confirm(r, len > 0 ? b[0] % N_MSG1 : 0);
+		return;
+	}
+	const struct nm_pkt_endpoint *src = op == 3 ? &fx.other : &fx.peer;
+	if (op == 1 || op == 2) {
 		/* A genuine packet, XORed with the rest of the record (all zero: unchanged). */
-		const uint8_t *base = op % 4 == 2 && r->pending ? r->pkt2 : fx.pkt1[0];
-		if (op % 4 == 1) {
+		const uint8_t *base = op == 2 && r->pending ? r->pkt2 : fx.pkt1[0];
+		if (op == 1) {
 			base = fx.pkt1[len > 0 ? b[0] % N_MSG1 : 0];
 			b += len > 0, len -= len > 0;
 		}
@@ -312,6 +405,12 @@ static void record(struct run *r, uint8_t op, const uint8_t *b, size_t len)
 	check_answer(r, g, m2);
 	/* msg1 proves only the PSK: it never replaces a live session. */
 	FUZZ_CHECK(live0 == 0 ? installed(live1) && live1 != 0 : live1 == live0);
+	if (live0 != 0) {
+		/* A candidate, replacing the older one. */
+		const uint64_t sid = fx.answer_sid[g];
+		FUZZ_CHECK(r->cand == 0 || r->cand == sid || !installed(r->cand));
+		r->cand = sid;
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -320,7 +419,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fixture();
 	struct run r = { 0 };
-	struct nm_sessmgr_config c = { .dp = fx.f.dp, .keys = &fx.keys, .psk = fx.psk };
+	struct nm_sessmgr_config c = { .dp = fx.f.dp, .keys = &fx.keys, .psk = fx.psk,
+				       .fixed_ephemeral_sk = fx.sm_eph, .heartbeat_ms = HOUR_MS,
+				       .session_timeout_ms = HOUR_MS, .handshake_timeout_ms = HOUR_MS,
+				       .attempt_wait_ms = HOUR_MS };
 	struct nm_error err;
 	FUZZ_CHECK(nm_sessmgr_create(&c, &r.sm, &err) == 0);
 	struct nm_sm_peer_config pc = { .ip = IP_PEER, .port = 7777, .mac = &fx.peer.mac,
@@ -396,6 +498,22 @@ void fuzz_seeds(void)
 	rec(&s, 1, k2, 1);
 	rec(&s, 1, flip, sizeof(flip));
 	rec(&s, 3, fx.pkt1[0], NM_HS_PKT_LEN);
+	fuzz_seed(s.b, s.n);
+
+	/* A live session; a candidate confirmed by its heartbeat (live now); two more
+	 * candidates, the second replacing the first; heartbeats under the live one, under
+	 * the replaced one (gone: nothing sent), and under the last candidate. */
+	const uint8_t k3[1] = { 3 };
+	s.b[0] = 1;
+	s.n = 1;
+	rec(&s, 1, k1, 1);
+	rec(&s, 4, k1, 1);
+	rec(&s, 1, k2, 1);
+	rec(&s, 1, k0, 1);
+	rec(&s, 4, k1, 1);
+	rec(&s, 4, k2, 1);
+	rec(&s, 4, k0, 1);
+	rec(&s, 4, k3, 1);
 	fuzz_seed(s.b, s.n);
 
 	/* We initiate with a live session: msg2 rotates it; a replayed msg2 after. */
