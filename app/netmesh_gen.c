@@ -59,6 +59,7 @@ struct gen_opts {
 	uint64_t rate, count;
 	uint32_t event_size, events_per_packet, idle_sleep_us;
 	uint32_t session_timeout_ms;
+	uint32_t drain_quiet_ms; /* the end's drain gives up after this long without a reply */
 	unsigned duration, stats_period, warmup;
 	char series_file[256];  /* --rtt-series: round trips by send time, written at the end */
 	uint32_t series_slot_us;
@@ -96,6 +97,8 @@ static void usage(const char *prog)
 	       "  --session-timeout-ms N  a session that heard nothing authenticated for N ms is\n"
 	       "                          dead: handshake again, in rounds, until one succeeds\n"
 	       "                          (default %u: three of the appliance's heartbeats; 0: never)\n"
+	       "  --drain-quiet-ms N      after sending, collect replies until all are in or none came\n"
+	       "                          for N ms (default %u; at most %u ms, or 2 N if longer)\n"
 	       "  --warmup SEC            round trips only of events sent after the first SEC\n"
 	       "                          seconds (rtt_*: the measured window; default 0: all)\n"
 	       "  --reflect               the io baseline: the peer is a plain forwarder that sends\n"
@@ -119,7 +122,8 @@ static void usage(const char *prog)
 	       "outputs); lost_events: events never answered (one-output daemons) or outputs\n"
 	       "missing in gaps; duplicate_events: answers to an event already answered;\n"
 	       "redirects: Moved that re-pointed a daemon; rtt_*_ns: event round trips.\n",
-	       prog, GEN_MAX_PEERS, IDLE_POLLS, GEN_SESSION_TIMEOUT_MS, GEN_SERIES_SLOTS, EXIT_SETUP,
+	       prog, GEN_MAX_PEERS, IDLE_POLLS, GEN_SESSION_TIMEOUT_MS, GEN_DRAIN_QUIET_MS, GEN_DRAIN_MAX_MS,
+	       GEN_SERIES_SLOTS, EXIT_SETUP,
 	       EXIT_HANDSHAKE, EXIT_CHAIN);
 }
 
@@ -290,6 +294,9 @@ static int apply_option(struct gen_opts *o, const char *name, const char *v)
 	} else if (strcmp(name, "session-timeout-ms") == 0) {
 		if ((rc = opt_uint(name, v, 0, 3600000, &n)) == 0)
 			o->session_timeout_ms = (uint32_t)n;
+	} else if (strcmp(name, "drain-quiet-ms") == 0) {
+		if ((rc = opt_uint(name, v, 1, 600000, &n)) == 0)
+			o->drain_quiet_ms = (uint32_t)n;
 	} else if (strcmp(name, "rtt-series-us") == 0) {
 		if ((rc = opt_uint(name, v, 1, 1000000, &n)) == 0)
 			o->series_slot_us = (uint32_t)n;
@@ -356,6 +363,7 @@ static int parse_args(struct gen_opts *o, int argc, char **argv)
 		{ "count", required_argument, NULL, 0 },      { "stats-period", required_argument, NULL, 0 },
 		{ "also-peer", required_argument, NULL, 0 },  { "idle-sleep-us", required_argument, NULL, 0 },
 		{ "session-timeout-ms", required_argument, NULL, 0 },
+		{ "drain-quiet-ms", required_argument, NULL, 0 },
 		{ "warmup", required_argument, NULL, 0 },
 		{ "rtt-series", required_argument, NULL, 0 }, { "rtt-series-us", required_argument, NULL, 0 },
 		{ "show-identity", no_argument, NULL, 'I' },  { "split-keys", no_argument, NULL, 'S' },
@@ -888,6 +896,8 @@ static void send_loop(struct ctx *c, struct run *r)
 static void drain(struct ctx *c)
 {
 	const uint64_t start = nm_mono_ns();
+	const uint64_t quiet_ms = c->o.drain_quiet_ms;
+	const uint64_t max_ms = quiet_ms * 2 > GEN_DRAIN_MAX_MS ? quiet_ms * 2 : GEN_DRAIN_MAX_MS;
 	uint64_t last_rx = start, events = c->g->st.rx_events;
 	for (;;) {
 		uint64_t now = nm_mono_ns();
@@ -897,8 +907,8 @@ static void drain(struct ctx *c)
 			events = c->g->st.rx_events;
 			last_rx = now;
 		}
-		if (gen_drain_done(c->g, now - last_rx, now - start, GEN_DRAIN_MAX_MS * NS_PER_MS,
-				   GEN_DRAIN_QUIET_MS * NS_PER_MS))
+		if (gen_drain_done(c->g, now - last_rx, now - start, max_ms * NS_PER_MS,
+				   quiet_ms * NS_PER_MS))
 			break;
 		if (n == 0)
 			rte_delay_us_sleep(100);
@@ -1054,6 +1064,7 @@ static void opts_defaults(struct gen_opts *o)
 	o->events_per_packet = 1;
 	o->stats_period = 1;
 	o->session_timeout_ms = GEN_SESSION_TIMEOUT_MS;
+	o->drain_quiet_ms = GEN_DRAIN_QUIET_MS;
 	o->series_slot_us = 1000;
 }
 

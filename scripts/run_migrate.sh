@@ -196,7 +196,11 @@ if [ "$loss_all" != 0 ]; then
   echo "# netmesh-wire: $loss_all % loss both ways on the appliances' ports, the generator's path too" >&2
 fi
 
-# The generator: the daemons on A; B and C for redirects.
+# The generator: the daemons on A; B and C for redirects. Under loss a migration can take
+# seconds (retransmission backoff), and the events it held replay only when it commits: the
+# generator keeps listening for 15 s without a reply instead of 3, so that late is not lost.
+drain_quiet_ms=3000
+[ "$loss" = 0 ] && [ "$loss_all" = 0 ] || drain_quiet_ms=15000
 "$gen_bin" --no-huge -m 128 "${quiet[@]}" --no-telemetry --file-prefix "$prefix-gen" --lcores 0@0 \
   "--vdev=net_memif0,role=client,socket=$sock-3" -- \
   --ip 127.0.0.2 --peer-ip "${ips[0]}" --keys "$tmp/keys-gen" --psk-file "$tmp/psk" \
@@ -204,7 +208,7 @@ fi
   --also-peer "${ips[1]},node=${node[B]},static=${static[B]}" \
   --also-peer "${ips[2]},node=${node[C]},static=${static[C]}" \
   --daemon "$echo_origin" --daemon "$counter_origin" --rate "$rate" --duration "$duration" \
-  --idle-sleep-us 100 > "$tmp/gen.log" 2>&1 &
+  --idle-sleep-us 100 --drain-quiet-ms "$drain_quiet_ms" > "$tmp/gen.log" 2>&1 &
 pid[gen]=$!
 wait_for "the generator's traffic" in_log gen 'gen: t=.* recv_events=[1-9]'
 
