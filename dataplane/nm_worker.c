@@ -900,6 +900,16 @@ static unsigned drain_control_tx(struct nm_worker *w)
 	return n;
 }
 
+/* At stop: the control thread's frames the port never took, counted as refused by it. */
+static void drop_control_tx(struct nm_worker *w)
+{
+	struct rte_mbuf *m;
+	while (rte_ring_dequeue(w->tx_in, (void **)&m) == 0) {
+		w->stats.drops[NM_DROP_TX_FULL]++;
+		rte_pktmbuf_free(m);
+	}
+}
+
 /* What other lcores handed us, then this burst's outputs. */
 static unsigned serve_handoffs(struct nm_worker *w)
 {
@@ -938,9 +948,16 @@ int nm_worker_main(void *arg)
 		if (w->idle_sleep_us != 0 && idle >= NM_IDLE_POLLS)
 			nm_sleep_us(w->idle_sleep_us); /* nothing in flight: not on the packet path */
 	}
-	/* No more RX (a port may never run dry): finish what was handed to us. */
-	while (serve_handoffs(w) != 0)
+	/*
+	 * No more RX (a port may never run dry): finish what was handed to us. A
+	 * port that refuses the control thread's frames (full, or its peer gone)
+	 * must not keep the lcore here: drain_control_tx would report them for
+	 * ever. What it still refuses after NM_STOP_DRAIN_NS is dropped, counted.
+	 */
+	const uint64_t give_up = nm_mono_ns() + NM_STOP_DRAIN_NS;
+	while (serve_handoffs(w) != 0 && nm_mono_ns() < give_up)
 		;
+	drop_control_tx(w);
 	nm_ctl_serve(&w->ctl, nm_worker_handle, w, UINT32_MAX);
 	nm_ctl_set_running(&w->ctl, false);
 	nm_ctl_serve(&w->ctl, nm_worker_handle, w, UINT32_MAX);

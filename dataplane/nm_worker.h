@@ -32,6 +32,7 @@
 #define NM_OUT_FLUSH 32    /* flush before an input once this many are complete: the rest is
 			    * room for one call's outputs (96 packets at the MTU) */
 #define NM_HANDOFF_RING 4096
+#define NM_STOP_DRAIN_NS (100ull * 1000 * 1000) /* at stop, how long a refusing port is retried */
 #define NM_IDLE_POLLS 256 /* empty loops before an idle worker sleeps */
 
 struct nm_aead;

@@ -130,10 +130,9 @@ static void drain_tx(void)
 			rte_pktmbuf_free(m);
 }
 
-static void fx_down(struct fixture *f)
+/* After the runtime's shutdown and the workers' stop: no mbuf held, all freed. */
+static void fx_release(struct fixture *f)
 {
-	ck_assert_int_eq(nm_runtime_shutdown(f->rt, NULL), 0);
-	nm_dataplane_stop(f->dp);
 	drain_tx();
 	fx_mtu = 0;
 	fx_frag_timeout_ms = 0;
@@ -143,6 +142,13 @@ static void fx_down(struct fixture *f)
 	nm_runtime_destroy(f->rt);
 	nm_mesh_destroy(f->mesh);
 	free_port_rings();
+}
+
+static void fx_down(struct fixture *f)
+{
+	ck_assert_int_eq(nm_runtime_shutdown(f->rt, NULL), 0);
+	nm_dataplane_stop(f->dp);
+	fx_release(f);
 }
 
 static struct nm_daemon_handle spawn_on(struct fixture *f, const char *kind, uint8_t seed_byte,
@@ -1359,6 +1365,33 @@ START_TEST(control_frames_wait_while_the_port_is_full)
 }
 END_TEST
 
+/*
+ * The same port refusing everything when the worker stops: the stop returns
+ * (it used to retry the refused frames for ever) and every frame it could not
+ * send is a counted tx_full drop, no mbuf left behind.
+ */
+START_TEST(stop_returns_while_the_port_refuses_control_frames)
+{
+	struct fixture f;
+	fx_up(&f);
+	static uint8_t dgram[7100];
+	memset(dgram, 0x5A, sizeof(dgram));
+	struct rte_mbuf *fill[1023];
+	const unsigned n_fill = rte_ring_free_count(tx_rings[0]);
+	ck_assert_uint_le(n_fill, 1023);
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(f.dp->port.pool, fill, n_fill), 0);
+	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)fill, n_fill, NULL), n_fill);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, sizeof(dgram)), 0);
+	ck_assert_int_eq(nm_runtime_shutdown(f.rt, NULL), 0);
+	nm_dataplane_stop(f.dp);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.drops[NM_DROP_TX_FULL], 4 * 5); /* 5 fragments a datagram at MTU 1500 */
+	fx_release(&f);
+}
+END_TEST
+
 START_TEST(control_thread_sends_datagrams_above_the_mtu)
 {
 	struct fixture f;
@@ -1449,6 +1482,7 @@ static Suite *dataplane_suite(void)
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
 	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);
+	tcase_add_test(frag, stop_returns_while_the_port_refuses_control_frames);
 	tcase_add_test(frag, migration_chunks_wait_for_a_busy_control_thread);
 	tcase_add_test(frag, missing_fragment_times_out_on_the_worker);
 	suite_add_tcase(s, frag);
