@@ -1318,6 +1318,17 @@ START_TEST(migration_chunks_wait_for_a_busy_control_thread)
 }
 END_TEST
 
+/* Fill port 0's TX ring with the pool's own mbufs: the port takes nothing more. */
+static unsigned fill_port_tx(struct fixture *f)
+{
+	struct rte_mbuf *fill[1023];
+	const unsigned n_fill = rte_ring_free_count(tx_rings[0]);
+	ck_assert_uint_le(n_fill, 1023);
+	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(f->dp->port.pool, fill, n_fill), 0);
+	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)fill, n_fill, NULL), n_fill);
+	return n_fill;
+}
+
 /*
  * A port that takes nothing: the control thread's frames (a migration chunk's
  * fragments) wait in their ring until it takes them again, none is dropped at
@@ -1331,11 +1342,7 @@ START_TEST(control_frames_wait_while_the_port_is_full)
 	static uint8_t dgram[7100], out[NM_FRAG_MAX_FRAME];
 	for (size_t i = 0; i < sizeof(dgram); i++)
 		dgram[i] = (uint8_t)(i * 7);
-	struct rte_mbuf *fill[1023];
-	const unsigned n_fill = rte_ring_free_count(tx_rings[0]);
-	ck_assert_uint_le(n_fill, 1023);
-	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(f.dp->port.pool, fill, n_fill), 0);
-	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)fill, n_fill, NULL), n_fill);
+	const unsigned n_fill = fill_port_tx(&f);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, sizeof(dgram)), 0);
 	/* Two requests through worker 0's control ring: it has looped past the frames since. */
@@ -1376,11 +1383,7 @@ START_TEST(stop_returns_while_the_port_refuses_control_frames)
 	fx_up(&f);
 	static uint8_t dgram[7100];
 	memset(dgram, 0x5A, sizeof(dgram));
-	struct rte_mbuf *fill[1023];
-	const unsigned n_fill = rte_ring_free_count(tx_rings[0]);
-	ck_assert_uint_le(n_fill, 1023);
-	ck_assert_int_eq(rte_pktmbuf_alloc_bulk(f.dp->port.pool, fill, n_fill), 0);
-	ck_assert_uint_eq(rte_ring_enqueue_bulk(tx_rings[0], (void **)fill, n_fill, NULL), n_fill);
+	fill_port_tx(&f);
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(nm_dataplane_send_udp(f.dp, 0, dgram, sizeof(dgram)), 0);
 	ck_assert_int_eq(nm_runtime_shutdown(f.rt, NULL), 0);
