@@ -125,20 +125,12 @@ head -c 32 /dev/urandom > "$tmp/psk"
 head -c 32 /dev/urandom > "$tmp/echo.seed"
 chmod 600 "$tmp/psk" "$tmp/echo.seed"
 declare -A node=() static=()
-for n in A B; do
-  id=$(nm_app_identity "$app_bin" "$tmp" "$n") || fail "could not read $n's identity"
-  node[$n]=${id% *} static[$n]=${id#* }
-done
-"$gen_bin" --keys "$tmp/keys-gen" --show-identity > "$tmp/gen.id"
-gen_node=$(nm_field node_id "$tmp/gen.id")
-[ -n "$gen_node" ] || fail "could not read the generator's identity"
+gen_node=""
+nm_mig_identities "$tmp" "$app_bin" "$gen_bin" A B || fail "identities"
 
 # shellcheck disable=SC2046 # eal's words are separate arguments
-"$wire_bin" $(eal wire) "${quiet[@]}" --no-telemetry --lcores "0@$cpu_b" \
-  "--vdev=net_memif0,role=server,socket=$sock-0" "--vdev=net_memif1,role=server,socket=$sock-1" \
-  "--vdev=net_memif2,role=server,socket=$sock-2" -- --control "$tmp/wire.ctl" --stats-period 0 \
-  > "$tmp/wire.log" 2>&1 &
-pid[wire]=$!
+nm_mig_wire "$wire_bin" "$tmp" "$sock" "0@$cpu_b" $(eal wire) "${quiet[@]}"
+pid[wire]=$NM_WIRE_PID
 wait_for "the wire's control socket" "$wire_bin" --control "$tmp/wire.ctl" --cmd stats &> /dev/null
 
 # A and B know each other's statics (sealed identity transport); A initiates their session.

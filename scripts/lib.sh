@@ -91,6 +91,37 @@ nm_app_identity() {
   echo "$node $static"
 }
 
+# Two appliances and a generator for the migration benchmarks (bench_migration_pause.sh,
+# bench_migration_total.sh). nm_mig_identities DIR APP_BIN GEN_BIN NAME...: each NAME's node id
+# and static into the caller's associative arrays node[] and static[], the generator's into
+# gen_node; returns 1 naming what it could not read.
+# shellcheck disable=SC2034,SC2004 # node, static (associative) and gen_node are the caller's
+nm_mig_identities() {
+  local dir=$1 app=$2 gen=$3 n id
+  shift 3
+  for n in "$@"; do
+    id=$(nm_app_identity "$app" "$dir" "$n") || { echo "could not read $n's identity" >&2; return 1; }
+    node[$n]=${id% *} static[$n]=${id#* }
+  done
+  "$gen" --keys "$dir/keys-gen" --show-identity > "$dir/gen.id" || return 1
+  gen_node=$(nm_field node_id "$dir/gen.id")
+  [ -n "$gen_node" ] || { echo "could not read the generator's identity" >&2; return 1; }
+}
+#
+# nm_mig_wire WIRE_BIN DIR SOCK LCORES EAL_ARG...: netmesh-wire in the background with memif
+# server ports 0..2 on SOCK-0..2 and its control socket DIR/wire.ctl, logging to DIR/wire.log;
+# its pid in NM_WIRE_PID (the caller waits for the control socket).
+# shellcheck disable=SC2034 # NM_WIRE_PID is the caller's
+nm_mig_wire() {
+  local wire=$1 dir=$2 sock=$3 lcores=$4
+  shift 4
+  "$wire" "$@" --no-telemetry --lcores "$lcores" \
+    "--vdev=net_memif0,role=server,socket=$sock-0" "--vdev=net_memif1,role=server,socket=$sock-1" \
+    "--vdev=net_memif2,role=server,socket=$sock-2" -- --control "$dir/wire.ctl" --stats-period 0 \
+    > "$dir/wire.log" 2>&1 &
+  NM_WIRE_PID=$!
+}
+
 # Remove EAL's runtime dirs of these file prefixes (root's and a user's).
 nm_eal_rundirs_rm() {
   local d p
