@@ -86,7 +86,8 @@ static int exec_attach(struct nm_dataplane *dp, struct nm_exec_req *req)
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *stub = nm_u64map_get(&dp->stubs, d->origin);
 	pthread_mutex_unlock(&dp->lock);
-	if (stub != NULL && stub->stub_live)
+	/* A live stub, or a target's waiting for this attach (nm_dataplane_mig_stub_at_attach). */
+	if (stub != NULL && (stub->stub_live || stub->hold->target))
 		return attach_over_stub(dp, d, stub);
 	int rc = all_workers(dp, NM_CTL_ROUTE_ADD, NM_CTL_ROUTE_DEL, d->origin, d);
 	if (rc == 0) {
@@ -640,6 +641,25 @@ int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct n
 		worker_call(dp->workers[i], NM_CTL_ROUTE_REPLACE, origin, stub);
 	rte_free(old);
 	return 0;
+}
+
+int nm_dataplane_mig_stub_at_attach(struct nm_dataplane *dp, uint64_t origin,
+				    struct nm_dp_hold *hold, struct nm_error *err)
+{
+	if (daemon_of(dp, origin) != NULL)
+		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " runs here",
+				    origin);
+	struct nm_dp_daemon *stub = stub_new(origin, dp->workers[0]->lcore, hold);
+	if (stub == NULL)
+		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	pthread_mutex_lock(&dp->lock);
+	int rc = nm_u64map_insert(&dp->stubs, origin, stub); /* -EEXIST: a stub is there */
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(stub);
+		return nm_error_set(err, rc, "daemon 0x%" PRIx64 ": stub exists", origin);
+	}
+	return 0; /* not on the workers (stub_live false): the attach puts host and hold there */
 }
 
 int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin)
