@@ -23,6 +23,7 @@
 static int worker_call(struct nm_worker *w, uint32_t op, uint64_t key, void *arg)
 {
 	int rc = 0;
+	atomic_fetch_add_explicit(&w->dp->ctl_requests, 1, memory_order_relaxed);
 	int sent = nm_ctl_call(&w->ctl, op, key, arg, &rc);
 	if (sent == -ESRCH) {
 		struct nm_ctl_msg m = { .op = op, .key = key, .arg = arg };

@@ -87,6 +87,9 @@ struct nm_dataplane {
 	uint64_t frag_timeout_ns;
 	_Atomic uint32_t frag_ip_id; /* IPv4 ids of fragmented datagrams, from every sender */
 	bool launched;
+	/* Requests sent to a worker (or run in its place while stopped): each one a
+	 * round trip to it, what a migration's hand-offs are counted in. */
+	_Atomic uint64_t ctl_requests;
 	/*
 	 * Non-zero while a migration involves this node (nm_migdp sets it): each
 	 * of its hand-offs waits on a worker (a control request, a 0x0500 packet
