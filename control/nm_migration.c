@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,11 +631,11 @@ static void send_batch(struct nm_migration *m, struct rec *r, uint64_t dest, con
  * BufferedEvents can carry) go out as explicit skips, so the target's replay
  * never waits for them either.
  */
-static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, const struct mevq *q,
-			size_t from, bool numbered)
+static size_t send_events_upto(struct nm_migration *m, struct rec *r, uint64_t dest,
+			       const struct mevq *q, size_t from, bool numbered, unsigned max_msgs)
 {
 	const size_t overhead = events_overhead(r, numbered);
-	while (from < q->n) {
+	for (unsigned msgs = 0; from < q->n && msgs < max_msgs; msgs++) {
 		const struct mev *e = &q->v[from];
 		uint64_t prev = r->acked;
 		if (from > 0 && q->v[from - 1].mseq > prev)
@@ -657,6 +658,14 @@ static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, co
 			send_batch(m, r, dest, q, from, from, e->mseq, q->v[to - 1].mseq - e->mseq + 1, true);
 		from = to;
 	}
+	return from;
+}
+
+/* Every one of q->v[from..). */
+static void send_events(struct nm_migration *m, struct rec *r, uint64_t dest, const struct mevq *q,
+			size_t from, bool numbered)
+{
+	send_events_upto(m, r, dest, q, from, numbered, UINT_MAX);
 }
 
 /* ------------------------------------------------------------ source */
@@ -675,8 +684,8 @@ static void source_fail(struct nm_migration *m, struct rec *r, uint64_t now,
 	rec_free(r);
 }
 
-/* Take what the tap holds into r->evs; ship the new ones when committed. */
-static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
+/* Take what the tap holds into r->evs; returns the index of the first new one. */
+static size_t source_take(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	struct nm_mig_held h[64];
 	uint32_t n;
@@ -687,9 +696,12 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 				m->st.events_lost_nomem++; /* counted, never silent */
 		r->last_event_ms = now;
 	}
-	if (!r->committed || first_new == r->evs.n)
-		return;
-	send_events(m, r, r->target, &r->evs, first_new, true);
+	return first_new;
+}
+
+/* r->evs[first_new..) went out (committed): count them, and send Moved to their senders. */
+static void source_shipped(struct nm_migration *m, struct rec *r, size_t first_new, uint64_t now)
+{
 	stamp_once(m, &r->t.events_sent, now);
 	for (size_t i = first_new; i < r->evs.n; i++) {
 		uint64_t s = r->evs.v[i].sender;
@@ -706,6 +718,16 @@ static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 	}
 }
 
+/* Take what the tap holds; ship the new ones when committed. */
+static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
+{
+	size_t first_new = source_take(m, r, now);
+	if (!r->committed || first_new == r->evs.n)
+		return;
+	send_events(m, r, r->target, &r->evs, first_new, true);
+	source_shipped(m, r, first_new, now);
+}
+
 static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 {
 	/* The tap can refuse: its owner called the migration off first (a full hold). */
@@ -720,9 +742,22 @@ static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 	r->phase = NM_MIG_PHASE_REPLAY;
 	r->rto_ms = m->rto;
 	r->next_tx_ms = now + r->rto_ms;
+	/*
+	 * The first BufferedEvents of the hold leaves before ActivateTarget, the
+	 * rest after it. The target keeps events unprocessed until ActivateTarget
+	 * (the commit is already made here), so on it the first held events run
+	 * at once instead of one more message later; the later messages replay
+	 * as they come, after the activation as before.
+	 */
+	const size_t first = source_take(m, r, now);
+	const size_t next = send_events_upto(m, r, r->target, &r->evs, first, true, 1);
+	if (next != first)
+		stamp_once(m, &r->t.events_sent, now);
 	send_simple(m, r->target, NM_MIG_ACTIVATE_TARGET, r->origin, r->mid, r);
 	r->t.activate_sent = stamp(m, now);
-	source_collect(m, r, now);
+	send_events(m, r, r->target, &r->evs, next, true);
+	if (first != r->evs.n)
+		source_shipped(m, r, first, now);
 	r->held_at_commit = r->evs.n;
 }
 
