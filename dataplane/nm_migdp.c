@@ -20,6 +20,10 @@
 #include "nm_worker.h"
 
 #define TAKE_MAX 64
+/* Empty hold rings kept for the next migration: creating one (a named memzone)
+ * is not free, and it sat inside the source's snapshot request and the
+ * target's hold. */
+#define SPARE_RINGS 4
 
 enum hold_mode { HOLD_SOURCE = 1, HOLD_FORWARD, HOLD_TARGET };
 
@@ -60,6 +64,8 @@ struct nm_migdp {
 	unsigned n_accept;
 	uint64_t now_ms; /* of the current poll, for inbound messages */
 	unsigned n_detach; /* records with detach_pending */
+	struct rte_ring *spare[SPARE_RINGS]; /* empty hold rings, ready */
+	unsigned n_spare;
 };
 
 /* ------------------------------------------------------------ records */
@@ -69,21 +75,41 @@ static struct rec *rec_get(struct nm_migdp *md, uint64_t origin)
 	return nm_u64map_get(&md->recs, origin);
 }
 
+static struct rte_ring *ring_new(struct nm_migdp *md)
+{
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof(name), "nm_hold_%u_%u", md->dp->port.port_id, md->ring_gen++);
+	/* MP/MC: the owner enqueues; the owner (release) or the control thread (take) dequeues. */
+	return rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, RING_F_EXACT_SZ);
+}
+
+/* A hold ring: a spare one, else a new one. */
+static struct rte_ring *ring_get(struct nm_migdp *md)
+{
+	return md->n_spare > 0 ? md->spare[--md->n_spare] : ring_new(md);
+}
+
+/* An empty ring no worker refers to any more. */
+static void ring_put(struct nm_migdp *md, struct rte_ring *ring)
+{
+	if (ring != NULL && md->n_spare < SPARE_RINGS)
+		md->spare[md->n_spare++] = ring;
+	else
+		rte_ring_free(ring);
+}
+
 static struct rec *rec_new(struct nm_migdp *md, uint64_t origin, enum hold_mode mode)
 {
 	struct rec *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
-	char name[RTE_RING_NAMESIZE];
-	snprintf(name, sizeof(name), "nm_hold_%u_%u", md->dp->port.port_id, md->ring_gen++);
 	r->origin = origin;
 	r->mode = mode;
 	r->hold.target = mode == HOLD_TARGET;
 	atomic_init(&r->hold.state, mode == HOLD_SOURCE ? NM_DP_HOLD_OPEN : NM_DP_HOLD_COMMITTED);
-	/* MP/MC: the owner enqueues; the owner (release) or the control thread (take) dequeues. */
-	r->hold.ring = rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, RING_F_EXACT_SZ);
+	r->hold.ring = ring_get(md);
 	if (r->hold.ring == NULL || nm_u64map_insert(&md->recs, origin, r) < 0) {
-		rte_ring_free(r->hold.ring);
+		ring_put(md, r->hold.ring);
 		free(r);
 		return NULL;
 	}
@@ -108,7 +134,7 @@ static void rec_free(struct nm_migdp *md, struct rec *r)
 		md->dp->ctl_stats.drops[NM_DROP_MIG_HOLD_FULL]++;
 		rte_pktmbuf_free(m);
 	}
-	rte_ring_free(r->hold.ring);
+	ring_put(md, r->hold.ring); /* empty now */
 	for (struct backlog *b = r->head, *n; b != NULL; b = n) {
 		n = b->next;
 		md->st.inject_failed++;
@@ -512,6 +538,12 @@ int nm_migdp_create(const struct nm_migdp_config *cfg, struct nm_migdp **out,
 		free(md);
 		return nm_error_set(err, -ENOMEM, "migration: engine");
 	}
+	/* Rings for the first migrations each way (none: they are made when needed). */
+	for (unsigned i = 0; i < 2; i++) {
+		struct rte_ring *ring = ring_new(md);
+		if (ring != NULL)
+			ring_put(md, ring);
+	}
 	nm_dataplane_set_migration(md->dp, on_message, md);
 	*out = md;
 	return 0;
@@ -543,6 +575,8 @@ void nm_migdp_free(struct nm_migdp *md)
 		}
 		i = (size_t)-1; /* the map changed under us: start over */
 	}
+	while (md->n_spare > 0)
+		rte_ring_free(md->spare[--md->n_spare]);
 	nm_u64map_fini(&md->recs);
 	free(md);
 }
