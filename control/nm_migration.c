@@ -684,13 +684,14 @@ static void source_fail(struct nm_migration *m, struct rec *r, uint64_t now,
 	rec_free(r);
 }
 
-/* Take what the tap holds into r->evs; returns the index of the first new one. */
-static size_t source_take(struct nm_migration *m, struct rec *r, uint64_t now)
+/* Take up to `max` of what the tap holds into r->evs (in bursts of 64);
+ * returns the index of the first new one. */
+static size_t source_take(struct nm_migration *m, struct rec *r, uint64_t now, size_t max)
 {
 	struct nm_mig_held h[64];
 	uint32_t n;
 	size_t first_new = r->evs.n;
-	while ((n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0) {
+	while (r->evs.n - first_new < max && (n = m->tap->take(m->tap->ctx, r->origin, h, 64)) > 0) {
 		for (uint32_t i = 0; i < n; i++)
 			if (mevq_insert(&r->evs, h[i].mseq, h[i].sender, &h[i].ev) == -ENOMEM)
 				m->st.events_lost_nomem++; /* counted, never silent */
@@ -721,7 +722,7 @@ static void source_shipped(struct nm_migration *m, struct rec *r, size_t first_n
 /* Take what the tap holds; ship the new ones when committed. */
 static void source_collect(struct nm_migration *m, struct rec *r, uint64_t now)
 {
-	size_t first_new = source_take(m, r, now);
+	size_t first_new = source_take(m, r, now, SIZE_MAX);
 	if (!r->committed || first_new == r->evs.n)
 		return;
 	send_events(m, r, r->target, &r->evs, first_new, true);
@@ -749,12 +750,13 @@ static void source_commit(struct nm_migration *m, struct rec *r, uint64_t now)
 	 * at once instead of one more message later; the later messages replay
 	 * as they come, after the activation as before.
 	 */
-	const size_t first = source_take(m, r, now);
+	const size_t first = source_take(m, r, now, 64); /* about one message's worth */
 	const size_t next = send_events_upto(m, r, r->target, &r->evs, first, true, 1);
 	if (next != first)
 		stamp_once(m, &r->t.events_sent, now);
 	send_simple(m, r->target, NM_MIG_ACTIVATE_TARGET, r->origin, r->mid, r);
 	r->t.activate_sent = stamp(m, now);
+	source_take(m, r, now, SIZE_MAX);
 	send_events(m, r, r->target, &r->evs, next, true);
 	if (first != r->evs.n)
 		source_shipped(m, r, first, now);
