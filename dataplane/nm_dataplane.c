@@ -619,19 +619,28 @@ int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp
 	return 0;
 }
 
-int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
-			      struct nm_error *err)
+/* A target's stub, for an origin that does not run here. */
+static int target_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+		       struct nm_dp_daemon **out, struct nm_error *err)
 {
 	if (daemon_of(dp, origin) != NULL)
 		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " runs here",
 				    origin);
-	struct nm_dp_daemon *stub = stub_new(origin, dp->workers[0]->lcore, hold);
-	if (stub == NULL)
-		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	*out = stub_new(origin, dp->workers[0]->lcore, hold);
+	return *out != NULL ? 0 : nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+}
+
+int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			      struct nm_error *err)
+{
+	struct nm_dp_daemon *stub;
+	int rc = target_stub(dp, origin, hold, &stub, err);
+	if (rc < 0)
+		return rc;
 	stub->stub_live = true;
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *old = nm_u64map_remove(&dp->stubs, origin);
-	int rc = nm_u64map_insert(&dp->stubs, origin, stub);
+	rc = nm_u64map_insert(&dp->stubs, origin, stub);
 	pthread_mutex_unlock(&dp->lock);
 	if (rc < 0) {
 		rte_free(stub);
@@ -647,14 +656,12 @@ int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct n
 int nm_dataplane_mig_stub_at_attach(struct nm_dataplane *dp, uint64_t origin,
 				    struct nm_dp_hold *hold, struct nm_error *err)
 {
-	if (daemon_of(dp, origin) != NULL)
-		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " runs here",
-				    origin);
-	struct nm_dp_daemon *stub = stub_new(origin, dp->workers[0]->lcore, hold);
-	if (stub == NULL)
-		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	struct nm_dp_daemon *stub;
+	int rc = target_stub(dp, origin, hold, &stub, err);
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&dp->lock);
-	int rc = nm_u64map_insert(&dp->stubs, origin, stub); /* -EEXIST: a stub is there */
+	rc = nm_u64map_insert(&dp->stubs, origin, stub); /* -EEXIST: a stub is there */
 	pthread_mutex_unlock(&dp->lock);
 	if (rc < 0) {
 		rte_free(stub);

@@ -651,6 +651,18 @@ static void ck_ordered(const uint64_t *t, size_t n, const char *what)
 	}
 }
 
+/* A "rec" daemon on node 0 migrates to node 1 while events keep arriving (so some are held). */
+static uint64_t migrate_0_to_1_under_traffic(struct net *n)
+{
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	run(n, 20, 2);
+	start_0_to_1(n, id.origin_hash);
+	run_until_idle(n, id.origin_hash, 2); /* events arrive at the source while it holds */
+	return id.origin_hash;
+}
+
 /*
  * The per-phase stamps (docs/migration.md "Where the time goes"): every phase of a migration
  * under traffic is stamped on the node that ran it, in order, and the history entries follow
@@ -662,14 +674,8 @@ START_TEST(every_phase_is_stamped_in_order_on_both_nodes)
 	struct net *n = net_new(2, 0x7010);
 	n->log = calloc(1, sizeof(*n->log));
 	n->p.max_delay_ms = 5;
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
-	const uint64_t o = id.origin_hash;
-	run(n, 20, 2);
-	start_0_to_1(n, o);
-	run_until_idle(n, o, 2); /* events arrive at the source while it holds */
-	run(n, 2000, 0);         /* past linger_ms: forwarding ends */
+	const uint64_t o = migrate_0_to_1_under_traffic(n);
+	run(n, 2000, 0); /* past linger_ms: forwarding ends */
 	struct nm_mig_info s = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
 	struct nm_mig_info t = entry_of(n, 1, NM_MIG_AS_TARGET, s.mid);
 	ck_assert(s.ok && t.ok);
@@ -732,13 +738,7 @@ START_TEST(the_first_held_events_leave_before_activate_target)
 	ck_assert_ptr_nonnull(st);
 	n->p.ctx = st;
 	n->p.on_send = record_0_to_1;
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
-	const uint64_t o = id.origin_hash;
-	run(n, 20, 2);
-	start_0_to_1(n, o);
-	run_until_idle(n, o, 2); /* events arrive at the source while it holds */
+	const uint64_t o = migrate_0_to_1_under_traffic(n);
 	struct nm_mig_info s = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
 	ck_assert(s.ok);
 	ck_assert_uint_gt(s.held_at_commit, 0);
