@@ -829,8 +829,12 @@ START_TEST(both_nodes_are_urgent_while_the_migration_runs_and_only_then)
 	ck_assert_uint_eq(nm_mig_history(nm_migdp_engine(w.a.md), h, 1), 1);
 	ck_assert(h[0].ok);
 	ck_assert(b_was_urgent);
+	const uint64_t t0 = nm_mono_ms();
 	ck_assert(pump_until(&w, neither_urgent));
-	ck_assert(nm_migdp_busy(w.a.md)); /* still forwarding: that alone keeps no worker urgent */
+	/* A still forwards (linger_ms, 5 s): that alone keeps no worker urgent. (A stall of
+	 * seconds on a loaded machine may end the forwarding first: then nothing to check.) */
+	if (nm_mono_ms() - t0 < 4000)
+		ck_assert(nm_migdp_busy(w.a.md));
 	send_and_pump(&w, 50);
 	check_exactly_once(&w);
 	world_down(&w);
