@@ -245,6 +245,11 @@ struct nm_mig_info {
 	char reason[128];  /* history, failed: why (upstream's Display text) */
 };
 
+/* Is any migration of this node before its end (a source before ActivateAck, a
+ * target before ActivateTarget, an orchestrator's)? Then every hand-off waits on
+ * someone: the dataplane keeps its workers answering quickly meanwhile. */
+bool nm_mig_in_progress(const struct nm_migration *m);
+
 /* In-progress migrations (phase, bytes, elapsed, retries); returns how many in all. */
 size_t nm_mig_list(const struct nm_migration *m, uint64_t now_ms, struct nm_mig_info *out,
 		   size_t max);

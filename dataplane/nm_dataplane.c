@@ -23,6 +23,7 @@
 static int worker_call(struct nm_worker *w, uint32_t op, uint64_t key, void *arg)
 {
 	int rc = 0;
+	atomic_fetch_add_explicit(&w->dp->ctl_requests, 1, memory_order_relaxed);
 	int sent = nm_ctl_call(&w->ctl, op, key, arg, &rc);
 	if (sent == -ESRCH) {
 		struct nm_ctl_msg m = { .op = op, .key = key, .arg = arg };
@@ -86,7 +87,8 @@ static int exec_attach(struct nm_dataplane *dp, struct nm_exec_req *req)
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *stub = nm_u64map_get(&dp->stubs, d->origin);
 	pthread_mutex_unlock(&dp->lock);
-	if (stub != NULL && stub->stub_live)
+	/* A live stub, or a target's waiting for this attach (nm_dataplane_mig_stub_at_attach). */
+	if (stub != NULL && (stub->stub_live || stub->hold->target))
 		return attach_over_stub(dp, d, stub);
 	int rc = all_workers(dp, NM_CTL_ROUTE_ADD, NM_CTL_ROUTE_DEL, d->origin, d);
 	if (rc == 0) {
@@ -617,19 +619,28 @@ int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp
 	return 0;
 }
 
-int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
-			      struct nm_error *err)
+/* A target's stub, for an origin that does not run here. */
+static int target_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+		       struct nm_dp_daemon **out, struct nm_error *err)
 {
 	if (daemon_of(dp, origin) != NULL)
 		return nm_error_set(err, NM_EPROCESS_FAILED, "daemon 0x%" PRIx64 " runs here",
 				    origin);
-	struct nm_dp_daemon *stub = stub_new(origin, dp->workers[0]->lcore, hold);
-	if (stub == NULL)
-		return nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+	*out = stub_new(origin, dp->workers[0]->lcore, hold);
+	return *out != NULL ? 0 : nm_error_set(err, -ENOMEM, "dataplane: out of memory");
+}
+
+int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
+			      struct nm_error *err)
+{
+	struct nm_dp_daemon *stub;
+	int rc = target_stub(dp, origin, hold, &stub, err);
+	if (rc < 0)
+		return rc;
 	stub->stub_live = true;
 	pthread_mutex_lock(&dp->lock);
 	struct nm_dp_daemon *old = nm_u64map_remove(&dp->stubs, origin);
-	int rc = nm_u64map_insert(&dp->stubs, origin, stub);
+	rc = nm_u64map_insert(&dp->stubs, origin, stub);
 	pthread_mutex_unlock(&dp->lock);
 	if (rc < 0) {
 		rte_free(stub);
@@ -640,6 +651,23 @@ int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct n
 		worker_call(dp->workers[i], NM_CTL_ROUTE_REPLACE, origin, stub);
 	rte_free(old);
 	return 0;
+}
+
+int nm_dataplane_mig_stub_at_attach(struct nm_dataplane *dp, uint64_t origin,
+				    struct nm_dp_hold *hold, struct nm_error *err)
+{
+	struct nm_dp_daemon *stub;
+	int rc = target_stub(dp, origin, hold, &stub, err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&dp->lock);
+	rc = nm_u64map_insert(&dp->stubs, origin, stub); /* -EEXIST: a stub is there */
+	pthread_mutex_unlock(&dp->lock);
+	if (rc < 0) {
+		rte_free(stub);
+		return nm_error_set(err, rc, "daemon 0x%" PRIx64 ": stub exists", origin);
+	}
+	return 0; /* not on the workers (stub_live false): the attach puts host and hold there */
 }
 
 int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin)

@@ -87,7 +87,33 @@ struct nm_dataplane {
 	uint64_t frag_timeout_ns;
 	_Atomic uint32_t frag_ip_id; /* IPv4 ids of fragmented datagrams, from every sender */
 	bool launched;
+	/* Requests sent to a worker (or run in its place while stopped): each one a
+	 * round trip to it, what a migration's hand-offs are counted in. */
+	_Atomic uint64_t ctl_requests;
+	/*
+	 * Non-zero while a migration involves this node (nm_migdp sets it): each
+	 * of its hand-offs waits on a worker (a control request, a 0x0500 packet
+	 * to receive or send), so workers serve control requests every loop and
+	 * an idle one naps at most NM_IDLE_URGENT_US instead of idle_sleep_us.
+	 * Written only when it changes, read relaxed: its own cache line.
+	 */
+	_Alignas(RTE_CACHE_LINE_SIZE) _Atomic uint32_t urgent;
 };
+
+/* An idle worker's nap while the dataplane is urgent (a few us, never a spin). */
+#define NM_IDLE_URGENT_US 5u
+
+static inline bool nm_dataplane_urgent(struct nm_dataplane *dp)
+{
+	return atomic_load_explicit(&dp->urgent, memory_order_relaxed) != 0;
+}
+
+/* Control thread: a migration involves this node (on) or no longer does (off). */
+static inline void nm_dataplane_set_urgent(struct nm_dataplane *dp, bool on)
+{
+	if (nm_dataplane_urgent(dp) != on) /* no store (no cache-line bounce) when unchanged */
+		atomic_store_explicit(&dp->urgent, on ? 1u : 0u, memory_order_relaxed);
+}
 
 /*
  * The IPv4 id of a datagram sent as fragments. Shared by the workers and the
@@ -193,12 +219,19 @@ int nm_dataplane_mig_release(struct nm_dataplane *dp, uint64_t origin, struct nm
  *   - nm_dataplane_mig_stub_now: install it now, replacing any stub there
  *     (a target waiting for its restore; `hold->target` set). A host that
  *     attaches later takes the stub's place and its hold in one step.
- * nm_dataplane_mig_unstub removes either kind (NM_ENOT_FOUND without one).
+ *   - nm_dataplane_mig_stub_at_attach: a target's stub (`hold->target` set)
+ *     for an origin with no entry on the workers: none is installed now;
+ *     the host's attach (its restore) installs host and hold in the one
+ *     request it sends each worker. Events that arrive before are
+ *     daemon_unknown, as before the stub existed.
+ * nm_dataplane_mig_unstub removes any kind (NM_ENOT_FOUND without one).
  */
 int nm_dataplane_mig_stub(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
 			  struct nm_error *err);
 int nm_dataplane_mig_stub_now(struct nm_dataplane *dp, uint64_t origin, struct nm_dp_hold *hold,
 			      struct nm_error *err);
+int nm_dataplane_mig_stub_at_attach(struct nm_dataplane *dp, uint64_t origin,
+				    struct nm_dp_hold *hold, struct nm_error *err);
 int nm_dataplane_mig_unstub(struct nm_dataplane *dp, uint64_t origin);
 
 /*

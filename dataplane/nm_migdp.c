@@ -20,6 +20,10 @@
 #include "nm_worker.h"
 
 #define TAKE_MAX 64
+/* Empty hold rings kept for the next migration: creating one (a named memzone)
+ * is not free, and it sat inside the source's snapshot request and the
+ * target's hold. */
+#define SPARE_RINGS 4
 
 enum hold_mode { HOLD_SOURCE = 1, HOLD_FORWARD, HOLD_TARGET };
 
@@ -39,6 +43,8 @@ struct rec {
 	unsigned n_taken;
 	struct backlog *head, *tail;
 	bool release_pending; /* released while injected events still wait: after them */
+	bool detach_pending;  /* committed (forward): its host leaves the owner after the
+			       * engine has sent ActivateTarget (detach_committed) */
 };
 
 struct nm_migdp {
@@ -57,6 +63,9 @@ struct nm_migdp {
 	char accept_kind[NM_MIGDP_MAX_ACCEPT][NM_KIND_MAX + 1];
 	unsigned n_accept;
 	uint64_t now_ms; /* of the current poll, for inbound messages */
+	unsigned n_detach; /* records with detach_pending */
+	struct rte_ring *spare[SPARE_RINGS]; /* empty hold rings, ready */
+	unsigned n_spare;
 };
 
 /* ------------------------------------------------------------ records */
@@ -66,21 +75,41 @@ static struct rec *rec_get(struct nm_migdp *md, uint64_t origin)
 	return nm_u64map_get(&md->recs, origin);
 }
 
+static struct rte_ring *ring_new(struct nm_migdp *md)
+{
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof(name), "nm_hold_%u_%u", md->dp->port.port_id, md->ring_gen++);
+	/* MP/MC: the owner enqueues; the owner (release) or the control thread (take) dequeues. */
+	return rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, RING_F_EXACT_SZ);
+}
+
+/* A hold ring: a spare one, else a new one. */
+static struct rte_ring *ring_get(struct nm_migdp *md)
+{
+	return md->n_spare > 0 ? md->spare[--md->n_spare] : ring_new(md);
+}
+
+/* An empty ring no worker refers to any more. */
+static void ring_put(struct nm_migdp *md, struct rte_ring *ring)
+{
+	if (ring != NULL && md->n_spare < SPARE_RINGS)
+		md->spare[md->n_spare++] = ring;
+	else
+		rte_ring_free(ring);
+}
+
 static struct rec *rec_new(struct nm_migdp *md, uint64_t origin, enum hold_mode mode)
 {
 	struct rec *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
-	char name[RTE_RING_NAMESIZE];
-	snprintf(name, sizeof(name), "nm_hold_%u_%u", md->dp->port.port_id, md->ring_gen++);
 	r->origin = origin;
 	r->mode = mode;
 	r->hold.target = mode == HOLD_TARGET;
 	atomic_init(&r->hold.state, mode == HOLD_SOURCE ? NM_DP_HOLD_OPEN : NM_DP_HOLD_COMMITTED);
-	/* MP/MC: the owner enqueues; the owner (release) or the control thread (take) dequeues. */
-	r->hold.ring = rte_ring_create(name, md->hold_events, SOCKET_ID_ANY, RING_F_EXACT_SZ);
+	r->hold.ring = ring_get(md);
 	if (r->hold.ring == NULL || nm_u64map_insert(&md->recs, origin, r) < 0) {
-		rte_ring_free(r->hold.ring);
+		ring_put(md, r->hold.ring);
 		free(r);
 		return NULL;
 	}
@@ -105,7 +134,7 @@ static void rec_free(struct nm_migdp *md, struct rec *r)
 		md->dp->ctl_stats.drops[NM_DROP_MIG_HOLD_FULL]++;
 		rte_pktmbuf_free(m);
 	}
-	rte_ring_free(r->hold.ring);
+	ring_put(md, r->hold.ring); /* empty now */
 	for (struct backlog *b = r->head, *n; b != NULL; b = n) {
 		n = b->next;
 		md->st.inject_failed++;
@@ -125,6 +154,38 @@ static bool on_dataplane(struct nm_migdp *md, uint64_t origin)
 	return here || !nm_runtime_has_daemon(md->rt, origin);
 }
 
+/* Workers answer quickly while a migration of ours is before its end (or a 0x0500 message waits). */
+static void urgent_update(struct nm_migdp *md)
+{
+	nm_dataplane_set_urgent(md->dp, nm_mig_in_progress(md->engine) ||
+					       rte_ring_count(md->dp->mig_rx) != 0);
+}
+
+/*
+ * The host of a committed daemon leaves its owner (one request to it). Its hold
+ * has been COMMITTED since tap_forward, so it processes nothing here from then
+ * on; the detach only removes it, which is why the engine's ActivateTarget and
+ * held events need not wait for this round trip (docs/migration.md).
+ */
+static void detach_now(struct nm_migdp *md, struct rec *r)
+{
+	if (!r->detach_pending)
+		return;
+	r->detach_pending = false;
+	md->n_detach--;
+	/* Unregister only fails for a daemon already gone: then there is nothing to detach. */
+	nm_runtime_migration_remove(md->rt, r->origin, NULL); /* its stub takes its place */
+}
+
+static void detach_committed(struct nm_migdp *md)
+{
+	for (size_t i = 0; md->n_detach != 0 && i <= md->recs.mask; i++) {
+		struct rec *r = md->recs.slots[i].val;
+		if (r != NULL)
+			detach_now(md, r);
+	}
+}
+
 /* ------------------------------------------------------------ tap */
 
 static int tap_snapshot_hold(void *ctx, uint64_t origin, struct nm_snapshot **snap,
@@ -140,6 +201,7 @@ static int tap_snapshot_hold(void *ctx, uint64_t origin, struct nm_snapshot **sn
 	struct rec *r = rec_new(md, origin, HOLD_SOURCE);
 	if (r == NULL)
 		return nm_error_set(err, -ENOMEM, "migration: no memory for a hold");
+	nm_dataplane_set_urgent(md->dp, true); /* the owner serves the request at its next loop */
 	int rc = nm_dataplane_mig_hold(md->dp, origin, &r->hold, snap, stateless, err);
 	if (rc < 0) {
 		rec_free(md, r);
@@ -210,12 +272,13 @@ static int tap_forward(void *ctx, uint64_t origin, uint64_t target)
 	uint32_t open = NM_DP_HOLD_OPEN;
 	if (!atomic_compare_exchange_strong(&r->hold.state, &open, NM_DP_HOLD_COMMITTED))
 		return -ECANCELED;
-	struct nm_error err = { 0 };
-	int rc = nm_dataplane_mig_stub(md->dp, origin, &r->hold, &err);
-	if (rc == 0)
-		rc = nm_runtime_migration_remove(md->rt, origin, &err); /* its stub takes its place */
-	if (rc == 0)
+	/* From here the host runs nothing: every event for it goes into the hold. */
+	int rc = nm_dataplane_mig_stub(md->dp, origin, &r->hold, NULL);
+	if (rc == 0) {
 		r->mode = HOLD_FORWARD;
+		r->detach_pending = true; /* after the engine's ActivateTarget: detach_committed */
+		md->n_detach++;
+	}
 	return rc;
 }
 
@@ -225,6 +288,7 @@ static int tap_unforward(void *ctx, uint64_t origin)
 	struct rec *r = rec_get(md, origin);
 	if (r == NULL)
 		return md->rt_tap->unforward(md->rt_tap->ctx, origin);
+	detach_now(md, r); /* the stub may only go once no worker holds through the host */
 	if (r->mode != HOLD_FORWARD || rte_ring_count(r->hold.ring) != 0)
 		return -EBUSY;
 	nm_dataplane_mig_unstub(md->dp, origin);
@@ -240,9 +304,12 @@ static int tap_hold(void *ctx, uint64_t origin)
 		return md->rt_tap->hold(md->rt_tap->ctx, origin);
 	if (r != NULL && r->mode == HOLD_TARGET)
 		return 0;
+	if (r != NULL)
+		detach_now(md, r);
 	if (r != NULL && (r->mode != HOLD_FORWARD || rte_ring_count(r->hold.ring) != 0))
 		return -EBUSY;
-	if (r == NULL && (r = rec_new(md, origin, HOLD_TARGET)) == NULL)
+	const bool fresh = r == NULL;
+	if (fresh && (r = rec_new(md, origin, HOLD_TARGET)) == NULL)
 		return -ENOMEM;
 	/* It comes (back) here: hold direct arrivals until the target is active. */
 	taken_free(r);
@@ -250,7 +317,14 @@ static int tap_hold(void *ctx, uint64_t origin)
 	r->hold.target = true;
 	r->hold.mseq = 0;
 	atomic_store(&r->hold.state, NM_DP_HOLD_COMMITTED);
-	int rc = nm_dataplane_mig_stub_now(md->dp, origin, &r->hold, NULL);
+	/*
+	 * A forwarding stub here is replaced at once. With none, no event for it
+	 * reaches this node before it is restored (senders learn of it from
+	 * Moved, after the activation), so the stub waits for the restore's
+	 * attach: host and hold reach the workers in one request, not two.
+	 */
+	int rc = fresh ? nm_dataplane_mig_stub_at_attach(md->dp, origin, &r->hold, NULL)
+		       : nm_dataplane_mig_stub_now(md->dp, origin, &r->hold, NULL);
 	if (rc < 0)
 		rec_free(md, r);
 	return rc;
@@ -403,9 +477,11 @@ static void on_message(void *ctx, uint16_t peer, const uint8_t *msg, size_t len)
 		return;
 	}
 	md->st.messages_in++;
+	nm_dataplane_set_urgent(md->dp, true); /* a restore or a commit may need a worker now */
 	if (md->n_accept != 0 && len > 0 && msg[0] == NM_MIG_SNAPSHOT_READY)
 		admit(md, msg, len);
 	nm_mig_handle(md->engine, msg, len, from, md->now_ms, NULL);
+	detach_committed(md); /* a commit's ActivateTarget is out: now its host may go */
 }
 
 /* ------------------------------------------------------------ life */
@@ -462,6 +538,12 @@ int nm_migdp_create(const struct nm_migdp_config *cfg, struct nm_migdp **out,
 		free(md);
 		return nm_error_set(err, -ENOMEM, "migration: engine");
 	}
+	/* Rings for the first migrations each way (none: they are made when needed). */
+	for (unsigned i = 0; i < 2; i++) {
+		struct rte_ring *ring = ring_new(md);
+		if (ring != NULL)
+			ring_put(md, ring);
+	}
 	nm_dataplane_set_migration(md->dp, on_message, md);
 	*out = md;
 	return 0;
@@ -473,6 +555,8 @@ void nm_migdp_free(struct nm_migdp *md)
 		return;
 	nm_dataplane_set_migration(md->dp, NULL, NULL);
 	nm_mig_free(md->engine);
+	detach_committed(md); /* before any stub goes: no worker may hold through a freed hold */
+	nm_dataplane_set_urgent(md->dp, false);
 	/*
 	 * What is still held goes where it is safe: a source's hold back to its
 	 * daemon here (before the commit it never left); a target's to the
@@ -491,6 +575,8 @@ void nm_migdp_free(struct nm_migdp *md)
 		}
 		i = (size_t)-1; /* the map changed under us: start over */
 	}
+	while (md->n_spare > 0)
+		rte_ring_free(md->spare[--md->n_spare]);
 	nm_u64map_fini(&md->recs);
 	free(md);
 }
@@ -523,6 +609,8 @@ unsigned nm_migdp_poll(struct nm_migdp *md, uint64_t now_ms)
 	reap_released(md, now_ms);
 	n += backlog_drain(md);
 	nm_mig_poll(md->engine, now_ms);
+	detach_committed(md);
+	urgent_update(md);
 	return n;
 }
 

@@ -942,11 +942,13 @@ int nm_worker_main(void *arg)
 	nm_ctl_set_running(&w->ctl, true);
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		unsigned n = nm_worker_poll(w);
-		if (n == 0 || ++iter % CTL_EVERY == 0)
+		const bool urgent = nm_dataplane_urgent(w->dp); /* a migration waits on our answers */
+		if (n == 0 || urgent || ++iter % CTL_EVERY == 0)
 			n += nm_ctl_serve(&w->ctl, nm_worker_handle, w, 8);
 		idle = n == 0 ? idle + 1 : 0;
-		if (w->idle_sleep_us != 0 && idle >= NM_IDLE_POLLS)
-			nm_sleep_us(w->idle_sleep_us); /* nothing in flight: not on the packet path */
+		if (w->idle_sleep_us != 0 && idle >= NM_IDLE_POLLS) /* nothing in flight: not on the packet path */
+			nm_sleep_us(urgent && w->idle_sleep_us > NM_IDLE_URGENT_US ? NM_IDLE_URGENT_US
+										 : w->idle_sleep_us);
 	}
 	/*
 	 * No more RX (a port may never run dry): finish what was handed to us. A

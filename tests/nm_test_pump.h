@@ -97,6 +97,10 @@ struct nm_pump {
 	uint64_t too_long;
 	/* An upstream-like node: its engine's chunk acks never leave it. */
 	bool no_chunk_acks[NM_PUMP_MAX_NODES];
+	/* Optional: every message a node's engine sends to another node, in send
+	 * order, before any fault applies (tests of the protocol's order). */
+	void (*on_send)(struct nm_pump *p, int from, int to, const uint8_t *msg, size_t len);
+	void *ctx; /* the test's, for on_send */
 };
 
 /* xorshift64*: deterministic faults. */
@@ -163,6 +167,8 @@ static inline int nm_pump_send(void *ctx, uint64_t dest, const uint8_t *msg, siz
 		return -EHOSTUNREACH; /* no session to that node */
 	if (!self->alive)
 		return 0;
+	if (p->on_send != NULL && to >= 0)
+		p->on_send(p, self->idx, to, msg, len);
 	if (p->max_len && len > p->max_len) {
 		p->too_long++;
 		return -EMSGSIZE;

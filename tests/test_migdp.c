@@ -704,6 +704,143 @@ START_TEST(a_hold_overflow_is_reported_as_such_and_loses_nothing)
 }
 END_TEST
 
+/* ------------------------------------------------------------ fewer hand-offs (migfast) */
+
+/* What a node's lifecycle observer saw of one daemon during a migration. */
+struct spy {
+	struct node *n;
+	uint64_t origin;
+	uint64_t requests_at_register; /* the node's worker requests when it registered (target) */
+	uint64_t activate_sent_at_detach; /* the source's ActivateTarget stamp when it unregistered */
+	bool registered, unregistered;
+	struct nm_lifecycle_observer obs; /* installed while the spy lives */
+};
+
+static void spy_event(void *ctx, enum nm_lifecycle_event ev, const struct nm_daemon_info *d)
+{
+	struct spy *sp = ctx;
+	if (d->origin != sp->origin)
+		return;
+	if (ev == NM_LIFECYCLE_REGISTERED && !sp->registered) {
+		sp->registered = true;
+		sp->requests_at_register = atomic_load(&sp->n->dp->ctl_requests);
+	} else if (ev == NM_LIFECYCLE_UNREGISTERED && !sp->unregistered) {
+		/* The engine only (not the runtime, whose registry lock we are under). */
+		struct nm_mig_info cur[8];
+		size_t k = nm_mig_list(nm_migdp_engine(sp->n->md), nm_mono_ms(), cur, 8);
+		for (size_t i = 0; i < k && i < 8; i++)
+			if (cur[i].origin == sp->origin && cur[i].role == NM_MIG_AS_SOURCE)
+				sp->activate_sent_at_detach = cur[i].t.activate_sent;
+		sp->unregistered = true;
+	}
+}
+
+static void spy_on(struct spy *sp, struct node *n, uint64_t origin)
+{
+	*sp = (struct spy){ .n = n, .origin = origin };
+	sp->obs = (struct nm_lifecycle_observer){ .ctx = sp, .on_event = spy_event };
+	ck_assert_int_eq(nm_runtime_set_observer(n->rt, &sp->obs), 0);
+}
+
+/*
+ * The target restores into its hold with one request to its worker: the
+ * hold's stub waits for the restored host's attach, which puts both on the
+ * worker. Before, the stub went to the worker first (one round trip), then
+ * the attach replaced it (a second), each waiting for an idle worker's nap.
+ */
+START_TEST(the_target_restores_into_its_hold_with_one_worker_request)
+{
+	struct world w;
+	world_up(&w, 0);
+	uint64_t o = counter_on_a(&w);
+	send_and_pump(&w, 20);
+	struct spy sp;
+	spy_on(&sp, &w.b, o);
+	const uint64_t before = atomic_load(&w.b.dp->ctl_requests);
+	ck_assert(migrate_while_sending(&w, &w.a, &w.b, o, 2));
+	ck_assert(sp.registered);
+	ck_assert_uint_eq(sp.requests_at_register - before, 1); /* the attach, with the hold */
+	nm_runtime_set_observer(w.b.rt, NULL);
+	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
+	send_and_pump(&w, 50);
+	check_exactly_once(&w);
+	world_down(&w);
+}
+END_TEST
+
+/*
+ * The source's commit does not wait for its worker: from the commit (the
+ * hold COMMITTED) the host runs nothing, so ActivateTarget and the held
+ * events leave first and the host's detach (a round trip to its worker)
+ * follows. Before, ActivateTarget waited for the detach.
+ */
+START_TEST(activate_target_leaves_before_the_source_detaches_the_host)
+{
+	struct world w;
+	world_up(&w, 0);
+	uint64_t o = counter_on_a(&w);
+	send_and_pump(&w, 20);
+	struct spy sp;
+	spy_on(&sp, &w.a, o);
+	ck_assert(migrate_while_sending(&w, &w.a, &w.b, o, 2));
+	ck_assert(sp.unregistered);
+	ck_assert_uint_ne(sp.activate_sent_at_detach, 0);
+	nm_runtime_set_observer(w.a.rt, NULL);
+	ck_assert(lives_on(&w.b, o) && !lives_on(&w.a, o));
+	send_and_pump(&w, 50); /* G follows Moved; A's forwarded events are acked */
+	/* And back, the same way: every event once, one chain. */
+	ck_assert(migrate_while_sending(&w, &w.b, &w.a, o, 2));
+	ck_assert(lives_on(&w.a, o) && !lives_on(&w.b, o));
+	send_and_pump(&w, 50);
+	check_exactly_once(&w);
+	world_down(&w);
+}
+END_TEST
+
+static bool neither_urgent(struct world *w)
+{
+	return !nm_dataplane_urgent(w->a.dp) && !nm_dataplane_urgent(w->b.dp);
+}
+
+/*
+ * Workers answer quickly (dp->urgent) on both nodes while a migration runs,
+ * and go back to their idle naps when it has ended there: the source at
+ * ActivateAck (its forwarding may linger for seconds), the target once active.
+ */
+START_TEST(both_nodes_are_urgent_while_the_migration_runs_and_only_then)
+{
+	struct world w;
+	world_up(&w, 0);
+	uint64_t o = counter_on_a(&w);
+	send_and_pump(&w, 20);
+	ck_assert(neither_urgent(&w));
+	struct nm_error err;
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	ck_assert_int_eq(nm_mig_start(nm_migdp_engine(w.a.md), o, w.a.keys.identity.node_id,
+				      w.b.keys.identity.node_id, &opts, nm_mono_ms(), &err), 0);
+	ck_assert(nm_dataplane_urgent(w.a.dp));
+	bool b_was_urgent = false;
+	uint64_t end = nm_mono_ms() + DEADLINE_MS;
+	struct nm_mig_info h[1];
+	while (nm_mig_history(nm_migdp_engine(w.a.md), h, 1) == 0 && nm_mono_ms() < end) {
+		pump_once(&w);
+		b_was_urgent |= nm_dataplane_urgent(w.b.dp);
+	}
+	ck_assert_uint_eq(nm_mig_history(nm_migdp_engine(w.a.md), h, 1), 1);
+	ck_assert(h[0].ok);
+	ck_assert(b_was_urgent);
+	const uint64_t t0 = nm_mono_ms();
+	ck_assert(pump_until(&w, neither_urgent));
+	/* A still forwards (linger_ms, 5 s): that alone keeps no worker urgent. (A stall of
+	 * seconds on a loaded machine may end the forwarding first: then nothing to check.) */
+	if (nm_mono_ms() - t0 < 4000)
+		ck_assert(nm_migdp_busy(w.a.md));
+	send_and_pump(&w, 50);
+	check_exactly_once(&w);
+	world_down(&w);
+}
+END_TEST
+
 static Suite *migdp_suite(void)
 {
 	Suite *s = suite_create("migdp");
@@ -714,6 +851,9 @@ static Suite *migdp_suite(void)
 	tcase_add_test(tc, a_failed_return_releases_the_hold_on_the_second_node);
 	tcase_add_test(tc, a_link_outage_during_the_migration_keeps_every_event_and_the_way_back);
 	tcase_add_test(tc, a_hold_overflow_is_reported_as_such_and_loses_nothing);
+	tcase_add_test(tc, the_target_restores_into_its_hold_with_one_worker_request);
+	tcase_add_test(tc, activate_target_leaves_before_the_source_detaches_the_host);
+	tcase_add_test(tc, both_nodes_are_urgent_while_the_migration_runs_and_only_then);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -651,6 +651,18 @@ static void ck_ordered(const uint64_t *t, size_t n, const char *what)
 	}
 }
 
+/* A "rec" daemon on node 0 migrates to node 1 while events keep arriving (so some are held). */
+static uint64_t migrate_0_to_1_under_traffic(struct net *n)
+{
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	run(n, 20, 2);
+	start_0_to_1(n, id.origin_hash);
+	run_until_idle(n, id.origin_hash, 2); /* events arrive at the source while it holds */
+	return id.origin_hash;
+}
+
 /*
  * The per-phase stamps (docs/migration.md "Where the time goes"): every phase of a migration
  * under traffic is stamped on the node that ran it, in order, and the history entries follow
@@ -662,14 +674,8 @@ START_TEST(every_phase_is_stamped_in_order_on_both_nodes)
 	struct net *n = net_new(2, 0x7010);
 	n->log = calloc(1, sizeof(*n->log));
 	n->p.max_delay_ms = 5;
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
-	const uint64_t o = id.origin_hash;
-	run(n, 20, 2);
-	start_0_to_1(n, o);
-	run_until_idle(n, o, 2); /* events arrive at the source while it holds */
-	run(n, 2000, 0);         /* past linger_ms: forwarding ends */
+	const uint64_t o = migrate_0_to_1_under_traffic(n);
+	run(n, 2000, 0); /* past linger_ms: forwarding ends */
 	struct nm_mig_info s = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
 	struct nm_mig_info t = entry_of(n, 1, NM_MIG_AS_TARGET, s.mid);
 	ck_assert(s.ok && t.ok);
@@ -700,6 +706,55 @@ START_TEST(every_phase_is_stamped_in_order_on_both_nodes)
 	ck_assert_uint_eq(seen, 9);
 	k = 0;
 	ck_assert(nm_mig_time_next(&t.t, &k, &name, &ns) && strcmp(name, "snap_rx") == 0);
+	end_live_on(n, o, 1);
+}
+END_TEST
+
+/* The message types node 0 sent node 1, in send order (the_first_held_events_...). */
+struct sent_types {
+	uint8_t t[4096];
+	size_t n;
+};
+
+static void record_0_to_1(struct nm_pump *p, int from, int to, const uint8_t *msg, size_t len)
+{
+	struct sent_types *st = p->ctx;
+	if (from == 0 && to == 1 && len > 0 && st->n < sizeof(st->t))
+		st->t[st->n++] = msg[0];
+}
+
+/*
+ * At the commit the first BufferedEvents of the hold leaves before
+ * ActivateTarget (the rest after it): the target keeps them unprocessed until
+ * ActivateTarget and then runs them at once, instead of waiting one more
+ * message. Before, ActivateTarget always went first. Exactly once and the
+ * one chain are checked as in every migration test.
+ */
+START_TEST(the_first_held_events_leave_before_activate_target)
+{
+	struct net *n = net_new(2, 0x7011);
+	n->log = calloc(1, sizeof(*n->log));
+	struct sent_types *st = calloc(1, sizeof(*st));
+	ck_assert_ptr_nonnull(st);
+	n->p.ctx = st;
+	n->p.on_send = record_0_to_1;
+	const uint64_t o = migrate_0_to_1_under_traffic(n);
+	struct nm_mig_info s = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
+	ck_assert(s.ok);
+	ck_assert_uint_gt(s.held_at_commit, 0);
+	size_t activate = st->n, events = st->n;
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->t[i] == NM_MIG_ACTIVATE_TARGET && activate == st->n)
+			activate = i;
+		if (st->t[i] == NM_MIG_BUFFERED_EVENTS && events == st->n)
+			events = i;
+	}
+	ck_assert_uint_lt(activate, st->n);
+	ck_assert_msg(events < activate, "ActivateTarget (message %zu) before the held events (%zu)",
+		      activate, events);
+	n->p.on_send = NULL;
+	free(st);
+	run(n, 2000, 0);
 	end_live_on(n, o, 1);
 }
 END_TEST
@@ -2099,6 +2154,7 @@ static Suite *suite(void)
 	tcase_add_test(t, source_killed_after_cutover_daemon_lives_on_target);
 	tcase_add_test(t, source_forwards_after_an_activation_with_no_held_event);
 	tcase_add_test(t, every_phase_is_stamped_in_order_on_both_nodes);
+	tcase_add_test(t, the_first_held_events_leave_before_activate_target);
 	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
 	tcase_add_test(t, a_link_outage_at_the_start_loses_no_event_either_way);
