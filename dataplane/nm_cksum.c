@@ -8,16 +8,6 @@
 #include <immintrin.h>
 #endif
 
-/* A 64-bit one's-complement sum folded to 16 bits. */
-static inline uint16_t fold(uint64_t sum)
-{
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /*
  * 32-bit words into a 64-bit sum: a word is hi * 2^16 + lo and 2^16 = 1 in
  * one's-complement arithmetic, so this is the sum of the 16-bit words; no
@@ -45,7 +35,7 @@ static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf
 		memcpy(&last, p + i, 1);
 		sum += last;
 	}
-	return fold(sum);
+	return nm_cksum_fold(sum);
 }
 
 #if defined(__x86_64__)
@@ -83,7 +73,7 @@ __attribute__((target("avx2"))) static uint16_t cksum_avx2(const void *buf, size
 	__m128i h = _mm_add_epi64(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
 	uint64_t sum = (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
 	/* Each lane is below 2^32 * blocks: no carry is lost below 64 GiB, as in cksum_body. */
-	return fold(sum + cksum_body(p, len));
+	return nm_cksum_fold(sum + cksum_body(p, len));
 }
 
 static uint16_t cksum_base(const void *buf, size_t len)

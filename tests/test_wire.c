@@ -946,6 +946,54 @@ START_TEST(test_parse_checksums)
 }
 END_TEST
 
+/* nm_pkt_parse against nm_pkt_parse_ref: code, reason and fields, for one frame. */
+static void parse_agrees(const uint8_t *f, size_t len, unsigned rx_flags)
+{
+	struct nm_pkt_info a, b;
+	enum nm_drop wa = NM_DROP_NONE, wb = NM_DROP_NONE;
+	int ra = nm_pkt_parse(f, len, &PEER, rx_flags, &a, &wa);
+	ck_assert_int_eq(ra, nm_pkt_parse_ref(f, len, &PEER, rx_flags, &b, &wb));
+	ck_assert_int_eq(wa, wb);
+	if (ra != 0)
+		return;
+	ck_assert_int_eq(a.kind, b.kind);
+	ck_assert_bytes(a.src.mac.addr_bytes, b.src.mac.addr_bytes, 6);
+	ck_assert_uint_eq(a.src.ip, b.src.ip);
+	ck_assert_uint_eq(a.src.port, b.src.port);
+	ck_assert_uint_eq(a.dst_ip, b.dst_ip);
+	ck_assert_uint_eq(a.dst_port, b.dst_port);
+	ck_assert_uint_eq(a.l4_off, b.l4_off);
+	ck_assert_uint_eq(a.data_off, b.data_off);
+	ck_assert_uint_eq(a.data_len, b.data_len);
+}
+
+/*
+ * The one-pass path for the common frame decides as every check in order:
+ * each bit of each header byte flipped, each length, each NIC flag, and the
+ * veth "partial" checksum (the pseudo-header sum alone).
+ */
+START_TEST(test_parse_fast_agrees_with_ref)
+{
+	uint8_t f[sizeof(UDP_VEC)];
+	for (unsigned flags = 0; flags < 4; flags++) {
+		for (size_t len = 0; len <= sizeof(UDP_VEC); len++)
+			parse_agrees(UDP_VEC, len, flags);
+		for (size_t i = 0; i < NM_PKT_DATA_OFF + 2; i++)
+			for (unsigned bit = 0; bit < 8; bit++) {
+				memcpy(f, UDP_VEC, sizeof(f));
+				f[i] ^= (uint8_t)(1u << bit);
+				parse_agrees(f, sizeof(f), flags);
+			}
+		memcpy(f, UDP_VEC, sizeof(f));
+		const uint16_t phdr = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(f + 14), 0);
+		memcpy(f + 40, &phdr, 2);
+		parse_agrees(f, sizeof(f), flags);
+		struct nm_pkt_info pi;
+		ck_assert_int_eq(nm_pkt_parse(f, sizeof(f), &PEER, flags, &pi, NULL), 0);
+	}
+}
+END_TEST
+
 /* UDP_VEC, addressed to PEER, after `edit`, with the IPv4 checksum fixed. */
 static int parse_edited(uint8_t *f, size_t len, enum nm_drop *why)
 {
@@ -1324,6 +1372,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_build_parse_roundtrip);
 	tcase_add_test(tc, test_parse_udp_vector);
 	tcase_add_test(tc, test_parse_checksums);
+	tcase_add_test(tc, test_parse_fast_agrees_with_ref);
 	tcase_add_test(tc, test_arp_reply_vector);
 	tcase_add_test(tc, test_arp_request_vector);
 	tcase_add_test(tc, test_arp_reply_sender);
