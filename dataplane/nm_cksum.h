@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Sum of buf as 16-bit words in memory order, folded to 16 bits: rte_raw_cksum(buf, len). */
-uint16_t nm_cksum_raw(const void *buf, size_t len);
 
 /*
  * A one's-complement sum of 16- or 32-bit words (in memory order) kept in 64
@@ -29,6 +27,19 @@ static inline uint16_t nm_cksum_fold(uint64_t sum)
 	sum = (sum & 0xffffu) + (sum >> 16);
 	sum = (sum & 0xffffu) + (sum >> 16);
 	return (uint16_t)sum;
+}
+
+/*
+ * `sum` (a one's-complement sum of header words, below 2^48) plus buf as
+ * 16-bit words in memory order, folded to 16 bits: one fold for a pseudo-
+ * header and its datagram.
+ */
+uint16_t nm_cksum_add(const void *buf, size_t len, uint64_t sum);
+
+/* Sum of buf as 16-bit words in memory order, folded to 16 bits: rte_raw_cksum(buf, len). */
+static inline uint16_t nm_cksum_raw(const void *buf, size_t len)
+{
+	return nm_cksum_add(buf, len, 0);
 }
 
 #endif /* NM_CKSUM_H */

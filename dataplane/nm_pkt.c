@@ -80,8 +80,11 @@ static bool mac_for_us(const uint8_t *p, const struct rte_ether_addr *self)
 	return mac_is(p, self) || mac_is(p, &bcast);
 }
 
+/* Header sums are always inlined: called once per frame, their calls cost as much as they do. */
+#define HOT static inline __attribute__((always_inline))
+
 /* Sum of the IPv4 header's five 32-bit words (memory order): nm_cksum_fold gives rte_raw_cksum. */
-static inline uint64_t ip_hdr_sum(const uint8_t *f)
+HOT uint64_t ip_hdr_sum(const uint8_t *f)
 {
 	uint32_t w[5];
 	memcpy(w, f + NM_PKT_L3_OFF, sizeof(w));
@@ -89,52 +92,50 @@ static inline uint64_t ip_hdr_sum(const uint8_t *f)
 }
 
 /* The header checksum is right (or the NIC said so): rte_ipv4_cksum() == 0. */
-static inline __attribute__((always_inline)) bool ip_cksum_passes(const uint8_t *f,
-								    unsigned rx_flags)
+HOT bool ip_cksum_passes(const uint8_t *f, unsigned rx_flags)
 {
 	return (rx_flags & NM_PKT_RX_IP_CKSUM_GOOD) || nm_cksum_fold(ip_hdr_sum(f)) == 0xffff;
 }
 
 /* The IPv4 header checksum of the header in place (its checksum field 0): rte_ipv4_cksum. */
-static inline uint16_t ip_cksum_of(const uint8_t *f)
+HOT uint16_t ip_cksum_of(const uint8_t *f)
 {
 	return (uint16_t)~nm_cksum_fold(ip_hdr_sum(f));
 }
 
-/* rte_ipv4_phdr_cksum(ip, 0) of a UDP datagram of ulen bytes, from the addresses in place. */
-static inline uint16_t udp_phdr_sum(const uint8_t *f, uint16_t ulen)
+/* The pseudo-header of a UDP datagram of ulen bytes, from the addresses in place, unfolded. */
+HOT uint64_t udp_phdr_sum(const uint8_t *f, uint16_t ulen)
 {
 	const uint8_t tail[4] = { 0, IPPROTO_UDP, (uint8_t)(ulen >> 8), (uint8_t)ulen };
 	uint32_t a[2], t;
 	memcpy(a, f + NM_PKT_L3_OFF + 12, sizeof(a));
 	memcpy(&t, tail, sizeof(t));
-	return nm_cksum_fold((uint64_t)a[0] + a[1] + t);
+	return (uint64_t)a[0] + a[1] + t;
 }
 
 /* Pseudo-header and datagram (ulen bytes at the UDP header), folded: 0xffff when right. */
-static inline uint16_t udp_sum(const uint8_t *f, uint16_t ulen, uint16_t phdr)
+HOT uint16_t udp_sum(const uint8_t *f, uint16_t ulen, uint64_t phdr)
 {
-	return nm_cksum_fold((uint64_t)nm_cksum_raw(f + NM_PKT_L4_OFF, ulen) + phdr);
+	return nm_cksum_add(f + NM_PKT_L4_OFF, ulen, phdr);
 }
 
 /*
  * The UDP checksum of a datagram of ulen bytes lets it pass. A zero checksum
- * means "none" on IPv4 (RFC 768). So does one equal to the pseudo-header sum:
- * a kernel sender's unfinished CHECKSUM_PARTIAL, which veth hands to
- * af_packet as it is (DPDK 22.11's af_packet PMD does not report
- * TP_STATUS_CSUMNOTREADY). It covers nothing; what we accept after it is
- * authenticated anyway (AEAD tag, Noise MAC). The full sum is tried first:
- * it is what a well-formed frame carries.
+ * means "none" on IPv4 (RFC 768). So does one equal to the pseudo-header sum
+ * (rte_ipv4_phdr_cksum): a kernel sender's unfinished CHECKSUM_PARTIAL, which
+ * veth hands to af_packet as it is (DPDK 22.11's af_packet PMD does not
+ * report TP_STATUS_CSUMNOTREADY). It covers nothing; what we accept after it
+ * is authenticated anyway (AEAD tag, Noise MAC). The full sum is tried
+ * first: it is what a well-formed frame carries.
  */
-static inline __attribute__((always_inline)) bool udp_cksum_passes(const uint8_t *f, uint16_t ulen,
-								     unsigned rx_flags)
+HOT bool udp_cksum_passes(const uint8_t *f, uint16_t ulen, unsigned rx_flags)
 {
 	uint16_t ck;
 	memcpy(&ck, f + NM_PKT_L4_OFF + 6, sizeof(ck));
 	if (ck == 0 || (rx_flags & NM_PKT_RX_L4_CKSUM_GOOD))
 		return true;
-	const uint16_t phdr = udp_phdr_sum(f, ulen);
-	return udp_sum(f, ulen, phdr) == 0xffff || ck == phdr;
+	const uint64_t phdr = udp_phdr_sum(f, ulen);
+	return udp_sum(f, ulen, phdr) == 0xffff || ck == nm_cksum_fold(phdr);
 }
 
 /* Sets the Ethernet fields of a reply: back to the sender, from us. */
@@ -308,9 +309,9 @@ int nm_pkt_build_udp(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *s
 
 	/* The UDP sum covers the pseudo-header, so the IPv4 fields must be final first. */
 	const uint16_t ulen = (uint16_t)(NM_PKT_UDP_LEN + data_len);
-	const uint16_t phdr = udp_phdr_sum(frame, ulen);
+	const uint64_t phdr = udp_phdr_sum(frame, ulen);
 	if (tx_flags & NM_PKT_TX_UDP_CKSUM_OFFLOAD) {
-		udp->dgram_cksum = phdr;
+		udp->dgram_cksum = nm_cksum_fold(phdr);
 	} else {
 		/* rte_ipv4_udptcp_cksum: a computed 0 goes on the wire as 0xffff (RFC 768). */
 		const uint16_t c = (uint16_t)~udp_sum(frame, ulen, phdr);

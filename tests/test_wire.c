@@ -1271,6 +1271,21 @@ START_TEST(test_cksum_matches_dpdk)
 }
 END_TEST
 
+/* nm_cksum_add(buf, len, sum): sum's fold added to the datagram's, with a carry at any place. */
+START_TEST(test_cksum_add_takes_a_header_sum)
+{
+	static uint8_t buf[300];
+	fill_pseudo_random(buf, sizeof(buf));
+	const uint64_t sums[] = { 0, 1, 0xffff, 0x10000, 0x2fffd, 0xffffffffull, 0x3fffffffcull,
+				  (1ull << 47) + 12345 };
+	for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+		for (size_t len = 0; len <= sizeof(buf); len += 7) {
+			uint64_t want = (uint64_t)rte_raw_cksum(buf, len) + nm_cksum_fold(sums[i]);
+			ck_assert_uint_eq(nm_cksum_add(buf, len, sums[i]), nm_cksum_fold(want));
+		}
+}
+END_TEST
+
 /* RFC 1071 by the book, 16-bit words in memory order into 64 bits (rte_raw_cksum's 32-bit sum
  * wraps past about 128 KiB of 0xff bytes). */
 static uint16_t ref_cksum(const uint8_t *p, size_t len)
@@ -1378,6 +1393,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_arp_reply_sender);
 	tcase_add_test(tc, test_icmp_echo_reply_vector);
 	tcase_add_test(tc, test_cksum_matches_dpdk);
+	tcase_add_test(tc, test_cksum_add_takes_a_header_sum);
 	tcase_add_test(tc, test_cksum_long_buffers);
 	tcase_add_test(tc, test_udp_cksum_matches_dpdk);
 	suite_add_tcase(s, tc);
