@@ -728,14 +728,21 @@ START_TEST(test_replay_ceiling)
 END_TEST
 
 /* Against a naive model of wire.md 2.5: a set of seen counters and the highest. */
-START_TEST(test_replay_model)
+/*
+ * The window against a model of every counter seen, on a reproducible mix:
+ * mostly near the highest, late by up to 1200; with far != 0, one step in
+ * `far` jumps 900 to 1299 ahead (runs of skipped bits across words, and jumps
+ * of the whole window).
+ */
+static void replay_model(unsigned far)
 {
-	enum { SPAN = 6000 };
+	enum { SPAN = 60000 };
 	static bool model[SPAN];
 	struct nm_replay w;
 	int64_t highest = -1;
 	uint32_t x = 12345;
 
+	memset(model, 0, sizeof(model));
 	nm_replay_init(&w);
 	for (int i = 0; i < 200000; i++) {
 		uint64_t c;
@@ -744,6 +751,8 @@ START_TEST(test_replay_model)
 		x = x * 1103515245u + 12345u; /* fixed LCG: a reproducible mix of patterns */
 		c = (uint64_t)(highest < 0 ? 0 : highest) + (x >> 8) % 1400;
 		c = c >= 1200 ? c - 1200 : c;
+		if (far != 0 && (x >> 4) % far == 0)
+			c = (uint64_t)(highest < 0 ? 0 : highest) + 900 + (x >> 12) % 400;
 		if (c >= SPAN)
 			break;
 		accept = (int64_t)c > highest || (highest - (int64_t)c < NM_REPLAY_WINDOW && !model[c]);
@@ -756,6 +765,12 @@ START_TEST(test_replay_model)
 		}
 	}
 	ck_assert_int_gt(highest, 3000);
+}
+
+START_TEST(test_replay_model)
+{
+	replay_model(0);
+	replay_model(16);
 }
 END_TEST
 
