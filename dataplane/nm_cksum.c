@@ -8,26 +8,16 @@
 #include <immintrin.h>
 #endif
 
-/* A 64-bit one's-complement sum folded to 16 bits. */
-static inline uint16_t fold(uint64_t sum)
-{
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /*
  * 32-bit words into a 64-bit sum: a word is hi * 2^16 + lo and 2^16 = 1 in
  * one's-complement arithmetic, so this is the sum of the 16-bit words; no
  * carry is lost below 16 GiB, and the compiler vectorises the loop. Always
  * inlined, so each caller below gets a loop built for its own target.
  */
-static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf, size_t len)
+static inline __attribute__((always_inline)) uint64_t cksum_body(const void *buf, size_t len,
+								  uint64_t sum)
 {
 	const uint8_t *p = buf;
-	uint64_t sum = 0;
 	size_t i = 0;
 	for (; i + 4 <= len; i += 4) {
 		uint32_t w;
@@ -45,7 +35,7 @@ static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf
 		memcpy(&last, p + i, 1);
 		sum += last;
 	}
-	return fold(sum);
+	return sum;
 }
 
 #if defined(__x86_64__)
@@ -54,7 +44,7 @@ static inline __attribute__((always_inline)) uint16_t cksum_body(const void *buf
  * (GNU ifunc, written out by hand: clang 14 cannot link target_clones
  * in C, and both compilers accept this form).
  */
-typedef uint16_t nm_cksum_fn(const void *buf, size_t len);
+typedef uint16_t nm_cksum_fn(const void *buf, size_t len, uint64_t sum);
 
 /* Four 32-bit words of p, widened to 64-bit lanes: one vpmovzxdq from memory. */
 __attribute__((target("avx2"))) static inline __m256i words4(const uint8_t *p)
@@ -69,7 +59,8 @@ __attribute__((target("avx2"))) static inline __m256i words4(const uint8_t *p)
  * widening) took about twice as many. The tail (< 64 bytes, still
  * word-aligned in the datagram) goes through cksum_body.
  */
-__attribute__((target("avx2"))) static uint16_t cksum_avx2(const void *buf, size_t len)
+__attribute__((target("avx2"))) static uint16_t cksum_avx2(const void *buf, size_t len,
+							   uint64_t sum)
 {
 	const uint8_t *p = buf;
 	__m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
@@ -81,14 +72,14 @@ __attribute__((target("avx2"))) static uint16_t cksum_avx2(const void *buf, size
 	}
 	a = _mm256_add_epi64(a, b);
 	__m128i h = _mm_add_epi64(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-	uint64_t sum = (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+	sum += (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
 	/* Each lane is below 2^32 * blocks: no carry is lost below 64 GiB, as in cksum_body. */
-	return fold(sum + cksum_body(p, len));
+	return nm_cksum_fold(cksum_body(p, len, sum));
 }
 
-static uint16_t cksum_base(const void *buf, size_t len)
+static uint16_t cksum_base(const void *buf, size_t len, uint64_t sum)
 {
-	return cksum_body(buf, len);
+	return nm_cksum_fold(cksum_body(buf, len, sum));
 }
 
 /*
@@ -102,10 +93,11 @@ __attribute__((used, no_sanitize("address", "undefined"))) static nm_cksum_fn *c
 	return __builtin_cpu_supports("avx2") ? cksum_avx2 : cksum_base;
 }
 
-uint16_t nm_cksum_raw(const void *buf, size_t len) __attribute__((ifunc("cksum_resolve")));
+uint16_t nm_cksum_add(const void *buf, size_t len, uint64_t sum)
+	__attribute__((ifunc("cksum_resolve")));
 #else
-uint16_t nm_cksum_raw(const void *buf, size_t len)
+uint16_t nm_cksum_add(const void *buf, size_t len, uint64_t sum)
 {
-	return cksum_body(buf, len);
+	return nm_cksum_fold(cksum_body(buf, len, sum));
 }
 #endif

@@ -80,34 +80,62 @@ static bool mac_for_us(const uint8_t *p, const struct rte_ether_addr *self)
 	return mac_is(p, self) || mac_is(p, &bcast);
 }
 
-/* __rte_ipv4_udptcp_cksum with the fast sum over the datagram. */
-static uint16_t l4_sum(const struct rte_ipv4_hdr *ip, const void *l4)
+/* Header sums are always inlined: called once per frame, their calls cost as much as they do. */
+#define HOT static inline __attribute__((always_inline))
+
+/* Sum of the IPv4 header's five 32-bit words (memory order): nm_cksum_fold gives rte_raw_cksum. */
+HOT uint64_t ip_hdr_sum(const uint8_t *f)
 {
-	uint32_t l3_len = rte_be_to_cpu_16(ip->total_length);
-	uint32_t hdr_len = rte_ipv4_hdr_len(ip);
-	if (l3_len < hdr_len)
-		return 0;
-	uint32_t sum = (uint32_t)nm_cksum_raw(l4, l3_len - hdr_len) + rte_ipv4_phdr_cksum(ip, 0);
-	return (uint16_t)((sum >> 16) + (sum & 0xffff));
+	uint32_t w[5];
+	memcpy(w, f + NM_PKT_L3_OFF, sizeof(w));
+	return (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
 }
 
-/* rte_ipv4_udptcp_cksum: a computed 0 goes on the wire as 0xffff (RFC 768). */
-static uint16_t udp_cksum(const struct rte_ipv4_hdr *ip, const void *udp)
+/* The header checksum is right (or the NIC said so): rte_ipv4_cksum() == 0. */
+HOT bool ip_cksum_passes(const uint8_t *f, unsigned rx_flags)
 {
-	uint16_t c = (uint16_t)~l4_sum(ip, udp);
-	return c == 0 ? 0xffff : c;
+	return (rx_flags & NM_PKT_RX_IP_CKSUM_GOOD) || nm_cksum_fold(ip_hdr_sum(f)) == 0xffff;
 }
 
-/* rte_ipv4_udptcp_cksum_verify: 0 when the checksum in the datagram is right. */
-static int udp_cksum_verify(const struct rte_ipv4_hdr *ip, const void *udp)
+/* The IPv4 header checksum of the header in place (its checksum field 0): rte_ipv4_cksum. */
+HOT uint16_t ip_cksum_of(const uint8_t *f)
 {
-	return l4_sum(ip, udp) == 0xffff ? 0 : -1;
+	return (uint16_t)~nm_cksum_fold(ip_hdr_sum(f));
 }
 
-/* The checksum field holds the pseudo-header sum only: offload left unfinished. */
-static bool udp_cksum_partial(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp)
+/* The pseudo-header of a UDP datagram of ulen bytes, from the addresses in place, unfolded. */
+HOT uint64_t udp_phdr_sum(const uint8_t *f, uint16_t ulen)
 {
-	return udp->dgram_cksum == rte_ipv4_phdr_cksum(ip, 0);
+	const uint8_t tail[4] = { 0, IPPROTO_UDP, (uint8_t)(ulen >> 8), (uint8_t)ulen };
+	uint32_t a[2], t;
+	memcpy(a, f + NM_PKT_L3_OFF + 12, sizeof(a));
+	memcpy(&t, tail, sizeof(t));
+	return (uint64_t)a[0] + a[1] + t;
+}
+
+/* Pseudo-header and datagram (ulen bytes at the UDP header), folded: 0xffff when right. */
+HOT uint16_t udp_sum(const uint8_t *f, uint16_t ulen, uint64_t phdr)
+{
+	return nm_cksum_add(f + NM_PKT_L4_OFF, ulen, phdr);
+}
+
+/*
+ * The UDP checksum of a datagram of ulen bytes lets it pass. A zero checksum
+ * means "none" on IPv4 (RFC 768). So does one equal to the pseudo-header sum
+ * (rte_ipv4_phdr_cksum): a kernel sender's unfinished CHECKSUM_PARTIAL, which
+ * veth hands to af_packet as it is (DPDK 22.11's af_packet PMD does not
+ * report TP_STATUS_CSUMNOTREADY). It covers nothing; what we accept after it
+ * is authenticated anyway (AEAD tag, Noise MAC). The full sum is tried
+ * first: it is what a well-formed frame carries.
+ */
+HOT bool udp_cksum_passes(const uint8_t *f, uint16_t ulen, unsigned rx_flags)
+{
+	uint16_t ck;
+	memcpy(&ck, f + NM_PKT_L4_OFF + 6, sizeof(ck));
+	if (ck == 0 || (rx_flags & NM_PKT_RX_L4_CKSUM_GOOD))
+		return true;
+	const uint64_t phdr = udp_phdr_sum(f, ulen);
+	return udp_sum(f, ulen, phdr) == 0xffff || ck == nm_cksum_fold(phdr);
 }
 
 /* Sets the Ethernet fields of a reply: back to the sender, from us. */
@@ -120,7 +148,6 @@ static void eth_turn_around(uint8_t *f, const struct rte_ether_addr *self)
 static int parse_udp(const uint8_t *f, uint16_t tot, const struct nm_pkt_endpoint *self,
 		     unsigned rx_flags, struct nm_pkt_info *pi, enum nm_drop *why)
 {
-	const struct rte_udp_hdr *udp = udp_of(f);
 	uint16_t ulen;
 
 	if (tot < NM_PKT_IP_LEN + NM_PKT_UDP_LEN)
@@ -128,15 +155,7 @@ static int parse_udp(const uint8_t *f, uint16_t tot, const struct nm_pkt_endpoin
 	ulen = be16(f + NM_PKT_L4_OFF + 4);
 	if (ulen != tot - NM_PKT_IP_LEN)
 		return nm_drop(why, NM_DROP_UDP_LEN);
-	/*
-	 * A zero checksum means "none" on IPv4 (RFC 768). So does one equal to the
-	 * pseudo-header sum: a kernel sender's unfinished CHECKSUM_PARTIAL, which
-	 * veth hands to af_packet as it is (DPDK 22.11's af_packet PMD does not
-	 * report TP_STATUS_CSUMNOTREADY). It covers nothing; what we accept
-	 * after it is authenticated anyway (AEAD tag, Noise MAC).
-	 */
-	if (udp->dgram_cksum != 0 && !(rx_flags & NM_PKT_RX_L4_CKSUM_GOOD) &&
-	    !udp_cksum_partial(ip_of(f), udp) && udp_cksum_verify(ip_of(f), udp) != 0)
+	if (!udp_cksum_passes(f, ulen, rx_flags))
 		return nm_drop(why, NM_DROP_UDP_CKSUM);
 	pi->src.port = be16(f + NM_PKT_L4_OFF);
 	pi->dst_port = be16(f + NM_PKT_L4_OFF + 2);
@@ -165,7 +184,7 @@ static int parse_ipv4(const uint8_t *f, size_t len, const struct nm_pkt_endpoint
 	tot = be16(f + NM_PKT_L3_OFF + 2);
 	if (tot < NM_PKT_IP_LEN || tot > len - NM_PKT_ETH_LEN)
 		return nm_drop(why, NM_DROP_IP_LEN);
-	if (!(rx_flags & NM_PKT_RX_IP_CKSUM_GOOD) && rte_ipv4_cksum(ip_of(f)) != 0)
+	if (!ip_cksum_passes(f, rx_flags))
 		return nm_drop(why, NM_DROP_IP_CKSUM);
 	pi->src.ip = be32(f + NM_PKT_L3_OFF + 12);
 	pi->dst_ip = be32(f + NM_PKT_L3_OFF + 16);
@@ -187,8 +206,8 @@ static int parse_ipv4(const uint8_t *f, size_t len, const struct nm_pkt_endpoint
 	}
 }
 
-int nm_pkt_parse(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
-		 unsigned rx_flags, struct nm_pkt_info *pi, enum nm_drop *why)
+int nm_pkt_parse_ref(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
+		     unsigned rx_flags, struct nm_pkt_info *pi, enum nm_drop *why)
 {
 	uint16_t type;
 
@@ -210,6 +229,46 @@ int nm_pkt_parse(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint 
 	if (type != RTE_ETHER_TYPE_IPV4)
 		return nm_drop(why, NM_DROP_ETH_TYPE);
 	return parse_ipv4(frame, len, self, rx_flags, pi, why);
+}
+
+/*
+ * The common frame in one pass: a UDP datagram to our address and port, IPv4
+ * without options or fragments. It only says yes: every check of
+ * nm_pkt_parse_ref passes, so the order they are made in does not matter. A
+ * frame it turns down goes to nm_pkt_parse_ref, which finds the reason.
+ */
+static inline bool parse_udp_fast(const uint8_t *f, size_t len, const struct nm_pkt_endpoint *self,
+				  unsigned rx_flags, struct nm_pkt_info *pi)
+{
+	if (len < NM_PKT_DATA_OFF || !mac_for_us(f + ETH_DST, &self->mac))
+		return false;
+	const uint8_t *ip = f + NM_PKT_L3_OFF;
+	const uint16_t tot = be16(ip + 2), ulen = be16(f + NM_PKT_L4_OFF + 4);
+	/* ulen >= 8 and tot = 20 + ulen: parse_ipv4's and parse_udp's length rules at once. */
+	if (be16(f + ETH_TYPE) != RTE_ETHER_TYPE_IPV4 || ip[0] != 0x45 ||
+	    (be16(ip + 6) & IP_FRAG_MASK) != 0 || ip[9] != IPPROTO_UDP ||
+	    ulen < NM_PKT_UDP_LEN || tot != ulen + NM_PKT_IP_LEN || tot > len - NM_PKT_ETH_LEN ||
+	    be32(ip + 16) != self->ip || be16(f + NM_PKT_L4_OFF + 2) != self->port ||
+	    !ip_cksum_passes(f, rx_flags) || !udp_cksum_passes(f, ulen, rx_flags))
+		return false;
+	pi->kind = NM_PKT_UDP;
+	memcpy(pi->src.mac.addr_bytes, f + ETH_SRC, RTE_ETHER_ADDR_LEN);
+	pi->src.ip = be32(ip + 12);
+	pi->src.port = be16(f + NM_PKT_L4_OFF);
+	pi->dst_ip = self->ip;
+	pi->dst_port = self->port;
+	pi->l4_off = NM_PKT_L4_OFF;
+	pi->data_off = NM_PKT_DATA_OFF;
+	pi->data_len = (uint16_t)(ulen - NM_PKT_UDP_LEN);
+	return true;
+}
+
+int nm_pkt_parse(const uint8_t *frame, size_t len, const struct nm_pkt_endpoint *self,
+		 unsigned rx_flags, struct nm_pkt_info *pi, enum nm_drop *why)
+{
+	if (frame && self && pi && parse_udp_fast(frame, len, self, rx_flags, pi))
+		return 0;
+	return nm_pkt_parse_ref(frame, len, self, rx_flags, pi, why);
 }
 
 int nm_pkt_build_udp(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *src,
@@ -249,12 +308,17 @@ int nm_pkt_build_udp(uint8_t *frame, size_t cap, const struct nm_pkt_endpoint *s
 	udp->dgram_cksum = 0;
 
 	/* The UDP sum covers the pseudo-header, so the IPv4 fields must be final first. */
-	if (tx_flags & NM_PKT_TX_UDP_CKSUM_OFFLOAD)
-		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
-	else
-		udp->dgram_cksum = udp_cksum(ip, udp);
+	const uint16_t ulen = (uint16_t)(NM_PKT_UDP_LEN + data_len);
+	const uint64_t phdr = udp_phdr_sum(frame, ulen);
+	if (tx_flags & NM_PKT_TX_UDP_CKSUM_OFFLOAD) {
+		udp->dgram_cksum = nm_cksum_fold(phdr);
+	} else {
+		/* rte_ipv4_udptcp_cksum: a computed 0 goes on the wire as 0xffff (RFC 768). */
+		const uint16_t c = (uint16_t)~udp_sum(frame, ulen, phdr);
+		udp->dgram_cksum = c == 0 ? 0xffff : c;
+	}
 	if (!(tx_flags & NM_PKT_TX_IP_CKSUM_OFFLOAD))
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		ip->hdr_checksum = ip_cksum_of(frame);
 	return 0;
 }
 
@@ -376,7 +440,7 @@ int nm_pkt_icmp_echo_reply(uint8_t *frame, size_t len, const struct nm_pkt_endpo
 	ip->src_addr = rte_cpu_to_be_32(self->ip);
 	ip->time_to_live = NM_PKT_TTL;
 	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip->hdr_checksum = ip_cksum_of(frame);
 
 	icmp[ICMP_TYPE] = ICMP_ECHO_REPLY;
 	memset(icmp + ICMP_CKSUM, 0, 2);

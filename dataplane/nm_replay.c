@@ -4,6 +4,17 @@
 
 #include "nm_replay.h"
 
+/* Where counter c lives in the ring. */
+static inline unsigned word_of(uint64_t c)
+{
+	return (unsigned)(c / 64 % NM_REPLAY_WORDS);
+}
+
+static inline uint64_t bit_of(uint64_t c)
+{
+	return UINT64_C(1) << (c % 64);
+}
+
 void nm_replay_init(struct nm_replay *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -21,7 +32,7 @@ enum nm_replay_verdict nm_replay_classify(const struct nm_replay *w, uint64_t ct
 	age = w->next - 1 - ctr;
 	if (age >= NM_REPLAY_WINDOW)
 		return NM_REPLAY_OLD;
-	if (w->bitmap[age / 64] & (UINT64_C(1) << (age % 64)))
+	if (w->bitmap[word_of(ctr)] & bit_of(ctr))
 		return NM_REPLAY_DUP;
 	return NM_REPLAY_LATE;
 }
@@ -47,45 +58,41 @@ int nm_replay_check(const struct nm_replay *w, uint64_t ctr, enum nm_drop *why)
 	return verdict_rc(nm_replay_classify(w, ctr), why);
 }
 
-/* Age every committed counter by `shift` (1 <= shift < window). */
-static void shift_up(uint64_t *bm, unsigned shift)
+/*
+ * Forget the ring's bits for counters from..from+n-1 (n <= the window): they
+ * belonged to counters 1024 older, which the window has now left.
+ */
+static void clear_run(uint64_t *bm, uint64_t from, uint64_t n)
 {
-	unsigned words = shift / 64, bits = shift % 64;
-
-	for (int i = NM_REPLAY_WORDS - 1; i >= 0; i--) {
-		int src = i - (int)words;
-		uint64_t v = 0;
-
-		if (src >= 0) {
-			v = bm[src] << bits;
-			if (bits && src > 0)
-				v |= bm[src - 1] >> (64 - bits);
-		}
-		bm[i] = v;
+	while (n != 0) {
+		const unsigned bit = (unsigned)(from % 64);
+		const uint64_t k = n < 64 - bit ? n : 64 - bit;
+		const uint64_t run = k == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << k) - 1) << bit;
+		bm[word_of(from)] &= ~run;
+		from += k;
+		n -= k;
 	}
 }
 
 int nm_replay_commit(struct nm_replay *w, uint64_t ctr, enum nm_drop *why)
 {
 	enum nm_replay_verdict v = nm_replay_classify(w, ctr);
-	uint64_t age;
 
 	switch (v) {
 	case NM_REPLAY_JUMP:
 		memset(w->bitmap, 0, sizeof(w->bitmap));
-		w->next = ctr + 1;
-		w->bitmap[0] = 1;
-		return 0;
+		break;
 	case NM_REPLAY_FRESH:
-		shift_up(w->bitmap, (unsigned)(ctr - w->next + 1));
-		w->next = ctr + 1;
-		w->bitmap[0] |= 1;
-		return 0;
+		/* The window slides to end at ctr: next..ctr-1 were skipped, ctr is set below. */
+		clear_run(w->bitmap, w->next, ctr - w->next + 1);
+		break;
 	case NM_REPLAY_LATE:
-		age = w->next - 1 - ctr;
-		w->bitmap[age / 64] |= UINT64_C(1) << (age % 64);
+		w->bitmap[word_of(ctr)] |= bit_of(ctr);
 		return 0;
 	default:
 		return verdict_rc(v, why);
 	}
+	w->next = ctr + 1;
+	w->bitmap[word_of(ctr)] |= bit_of(ctr);
+	return 0;
 }

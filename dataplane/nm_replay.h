@@ -35,7 +35,12 @@ extern "C" {
 
 struct nm_replay {
 	uint64_t next; /* 1 + highest committed counter; 0 = nothing yet */
-	/* bit i (word i/64, bit i%64) set <=> counter next-1-i committed */
+	/*
+	 * A ring: bit c % 1024 (word c / 64 % 16, bit c % 64) set <=> counter c
+	 * committed, for c in the window [next - 1024, next). Sliding clears only
+	 * the bits of the counters it skips, so an in-order packet touches one
+	 * word instead of shifting all sixteen.
+	 */
 	uint64_t bitmap[NM_REPLAY_WORDS];
 };
 

@@ -48,16 +48,17 @@ static enum nm_rx_verdict rx_datagram(struct nm_worker *w, uint8_t *d, size_t le
 	enum nm_dgram_class cls = nm_dgram_classify(d, len);
 	if (cls != NM_DGRAM_DIRECT)
 		return rx_drop(w, nm_dgram_class_drop(cls), r);
-	struct nm_net_hdr h;
-	if (nm_hdr_parse(&h, d, len, &why) < 0)
+	/* Decoded in its burst slot (the caller made room): no copy of the header later. */
+	struct nm_rx_pending *p = &w->rx_open[w->n_rx_open];
+	if (nm_hdr_parse(&p->h, d, len, &why) < 0)
 		return rx_drop(w, why, r);
-	if (h.flags & NM_FLAG_HANDSHAKE) {
+	if (p->h.flags & NM_FLAG_HANDSHAKE) {
 		if (w->dp->slowpath_fn == NULL)
 			return rx_drop(w, NM_DROP_HANDSHAKE, r);
 		r->early = false;
 		return rx_is(NM_RX_SLOWPATH, r);
 	}
-	struct nm_session *s = nm_u64map_get(&w->sessions, h.session_id);
+	struct nm_session *s = nm_u64map_get(&w->sessions, p->h.session_id);
 	if (s == NULL)
 		return rx_unknown_session(w, src->ip, r);
 	/* A session belongs to its peer's address: no other source may use it. */
@@ -73,9 +74,12 @@ static enum nm_rx_verdict rx_datagram(struct nm_worker *w, uint8_t *d, size_t le
 	if (s->replay_window &&
 	    nm_replay_check(&s->replay, nm_get_le64(d + NM_OFF_COUNTER), &why) < 0)
 		return rx_drop(w, why, r);
-	/* Built in its burst slot (the caller made room): no copy of the header later. */
-	w->rx_open[w->n_rx_open] = (struct nm_rx_pending){ .s = s, .d = d, .len = (uint32_t)len,
-							   .h = h, .has_src = true, .src = *src };
+	p->m = NULL;
+	p->s = s;
+	p->d = d;
+	p->len = (uint32_t)len;
+	p->has_src = true;
+	p->src = *src;
 	return rx_is(NM_RX_OPEN, r);
 }
 

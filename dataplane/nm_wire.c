@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* nm_wire.c - NetHeader codec, datagram classes, AAD and nonce. */
+#include <stddef.h>
 #include <string.h>
 
 #include "nm_wire.h"
@@ -11,6 +12,9 @@ enum nm_dgram_class nm_dgram_classify(const uint8_t *d, size_t len)
 	if (!d || len < 2)
 		return NM_DGRAM_UNKNOWN;
 	magic = nm_get_le16(d);
+	/* "EN" is never another class (each test below needs another magic): tested first. */
+	if (magic == NM_MAGIC_NET)
+		return NM_DGRAM_DIRECT;
 	/* Upstream's order matters: a 72-byte datagram is a pingwave unless it is "EN". */
 	if (len == NM_KEEPALIVE_SIZE && magic == NM_MAGIC_KEEPALIVE)
 		return NM_DGRAM_KEEPALIVE;
@@ -20,8 +24,6 @@ enum nm_dgram_class nm_dgram_classify(const uint8_t *d, size_t len)
 		return NM_DGRAM_ROUTE_HOP;
 	if (magic == NM_MAGIC_ROUTED && len >= NM_ROUTING_HDR_SIZE + NM_NET_HDR_SIZE)
 		return NM_DGRAM_ROUTED;
-	if (magic == NM_MAGIC_NET)
-		return NM_DGRAM_DIRECT;
 	return NM_DGRAM_UNKNOWN;
 }
 
@@ -43,8 +45,39 @@ enum nm_drop nm_dgram_class_drop(enum nm_dgram_class c)
 	}
 }
 
+/*
+ * On a little-endian host struct nm_net_hdr is the wire layout, field for
+ * field (checked below), so the 68 bytes are one copy each way; elsewhere
+ * every field is read and written at its offset.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HDR_AT(field, off) (offsetof(struct nm_net_hdr, field) == (off))
+_Static_assert(HDR_AT(magic, NM_OFF_MAGIC) && HDR_AT(version, NM_OFF_VERSION) &&
+		       HDR_AT(flags, NM_OFF_FLAGS) && HDR_AT(priority, NM_OFF_PRIORITY) &&
+		       HDR_AT(hop_ttl, NM_OFF_HOP_TTL) && HDR_AT(hop_count, NM_OFF_HOP_COUNT) &&
+		       HDR_AT(frag_flags, NM_OFF_FRAG_FLAGS) &&
+		       HDR_AT(subprotocol_id, NM_OFF_SUBPROTOCOL) &&
+		       HDR_AT(channel_hash, NM_OFF_CHANNEL_HASH) && HDR_AT(nonce, NM_OFF_NONCE) &&
+		       HDR_AT(session_id, NM_OFF_SESSION_ID) && HDR_AT(stream_id, NM_OFF_STREAM_ID) &&
+		       HDR_AT(sequence, NM_OFF_SEQUENCE) && HDR_AT(origin_hash, NM_OFF_ORIGIN_HASH) &&
+		       HDR_AT(subnet_id, NM_OFF_SUBNET_ID) &&
+		       HDR_AT(fragment_id, NM_OFF_FRAGMENT_ID) &&
+		       HDR_AT(fragment_offset, NM_OFF_FRAGMENT_OFFSET) &&
+		       HDR_AT(payload_len, NM_OFF_PAYLOAD_LEN) &&
+		       HDR_AT(event_count, NM_OFF_EVENT_COUNT) &&
+		       sizeof(struct nm_net_hdr) >= NM_NET_HDR_SIZE,
+	       "struct nm_net_hdr is the wire layout");
+#define HDR_IS_WIRE 1
+#else
+#define HDR_IS_WIRE 0
+#endif
+
 void nm_hdr_encode(const struct nm_net_hdr *h, uint8_t out[NM_NET_HDR_SIZE])
 {
+	if (HDR_IS_WIRE) {
+		memcpy(out, h, NM_NET_HDR_SIZE);
+		return;
+	}
 	nm_put_le16(out + NM_OFF_MAGIC, h->magic);
 	out[NM_OFF_VERSION] = h->version;
 	out[NM_OFF_FLAGS] = h->flags;
@@ -70,6 +103,10 @@ int nm_hdr_decode(struct nm_net_hdr *h, const uint8_t *buf, size_t len, enum nm_
 {
 	if (!h || !buf || len < NM_NET_HDR_SIZE)
 		return nm_drop(why, NM_DROP_NET_SHORT);
+	if (HDR_IS_WIRE) {
+		memcpy(h, buf, NM_NET_HDR_SIZE);
+		return 0;
+	}
 	h->magic = nm_get_le16(buf + NM_OFF_MAGIC);
 	h->version = buf[NM_OFF_VERSION];
 	h->flags = buf[NM_OFF_FLAGS];

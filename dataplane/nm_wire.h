@@ -3,8 +3,9 @@
  * nm_wire.h - the Net datagram: class discriminator, 68-byte NetHeader, AAD, nonce.
  *
  * Bit-identical to upstream net-mesh (wire.md 1.1-1.4, 2.4). Every integer is
- * little-endian on the wire and is read and written byte by byte at the
- * offsets below, never through a packed struct. The header is 68 bytes:
+ * little-endian on the wire and is read and written at the offsets below,
+ * never through a packed struct (on a little-endian host, where struct
+ * nm_net_hdr has exactly this layout, as one copy). The header is 68 bytes:
  *
  *   off size field             off size field
  *     0  2   magic 0x4E45        24  8   session_id
@@ -86,7 +87,7 @@ extern "C" {
 #define NM_FLAG_HANDSHAKE 0x10
 #define NM_FLAG_HEARTBEAT 0x20
 
-/* The NetHeader, decoded. Field order follows the wire, layout does not matter. */
+/* The NetHeader, decoded. Fields in wire order and size: on little-endian hosts the codec copies it whole. */
 struct nm_net_hdr {
 	uint16_t magic;
 	uint8_t version;

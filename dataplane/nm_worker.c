@@ -694,33 +694,40 @@ static void deliver_packet(struct nm_worker *w, struct nm_session *s, const stru
 	dispatch(w, s, h->stream_id, w->evs, n, h->payload_len);
 }
 
-/* Its tag verified: commit the counter (only now), then liveness, MAC, events. p->m may be NULL. */
-static void rx_opened(struct nm_worker *w, const struct nm_rx_pending *p, uint64_t ctr)
+/*
+ * Its tag verified: commit the counter (only now), then liveness, MAC, events.
+ * Returns p->m for the caller to free with the burst's, or NULL when it was
+ * kept (a migration message). p->m may be NULL.
+ */
+static struct rte_mbuf *rx_opened(struct nm_worker *w, const struct nm_rx_pending *p,
+				  uint64_t ctr)
 {
 	enum nm_drop why = NM_DROP_NONE;
 	struct nm_session *s = p->s;
 	if (s->replay_window && nm_replay_commit(&s->replay, ctr, &why) < 0) {
-		drop_mbuf(w, p->m, why);
-		return;
+		drop(w, why);
+		return p->m;
 	}
 	atomic_store_explicit(&s->last_rx_ns, w->mono_ns, memory_order_relaxed);
 	/* Authenticated and fresh: replies follow its source (MAC, UDP port). */
 	if (p->has_src)
 		nm_peer_set_reply(&w->dp->peers.peers[s->peer], &p->src);
-	if (p->h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(p->h.flags & NM_FLAG_HEARTBEAT)) {
-		if (!to_migration(w, p->m, s, &p->h, p->d + NM_NET_HDR_SIZE))
-			rte_pktmbuf_free(p->m);
-		return;
-	}
+	if (p->h.subprotocol_id == NM_SUBPROTOCOL_MIGRATION && !(p->h.flags & NM_FLAG_HEARTBEAT))
+		return to_migration(w, p->m, s, &p->h, p->d + NM_NET_HDR_SIZE) ? NULL : p->m;
 	if (!(p->h.flags & NM_FLAG_HEARTBEAT))
 		deliver_packet(w, s, &p->h, p->d + NM_NET_HDR_SIZE);
-	rte_pktmbuf_free(p->m);
+	return p->m;
 }
 
-/* Open every packet that passed the replay check as one burst, then handle each in order. */
+/*
+ * Open every packet that passed the replay check as one burst, then handle
+ * each in order; their mbufs go back to the pool together at the end (their
+ * events were delivered or copied by then).
+ */
 static void rx_open_pending(struct nm_worker *w)
 {
 	struct nm_aead_op ops[NM_BURST];
+	struct rte_mbuf *done[NM_BURST];
 	const uint16_t n = w->n_rx_open;
 	if (n == 0)
 		return;
@@ -729,12 +736,15 @@ static void rx_open_pending(struct nm_worker *w)
 					      .len = w->rx_open[k].len };
 	nm_aead_open_burst(w->aead, ops, n);
 	for (uint16_t k = 0; k < n; k++) {
-		if (ops[k].rc < 0)
-			drop_mbuf(w, w->rx_open[k].m, ops[k].why);
-		else
-			rx_opened(w, &w->rx_open[k], ops[k].counter);
+		if (ops[k].rc < 0) {
+			drop(w, ops[k].why);
+			done[k] = w->rx_open[k].m;
+		} else {
+			done[k] = rx_opened(w, &w->rx_open[k], ops[k].counter);
+		}
 	}
 	w->n_rx_open = 0;
+	rte_pktmbuf_free_bulk(done, n);
 }
 
 /* nm_rx.h's functions may fill the next open slot: make sure there is one. */

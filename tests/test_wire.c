@@ -728,14 +728,21 @@ START_TEST(test_replay_ceiling)
 END_TEST
 
 /* Against a naive model of wire.md 2.5: a set of seen counters and the highest. */
-START_TEST(test_replay_model)
+/*
+ * The window against a model of every counter seen, on a reproducible mix:
+ * mostly near the highest, late by up to 1200; with far != 0, one step in
+ * `far` jumps 900 to 1299 ahead (runs of skipped bits across words, and jumps
+ * of the whole window).
+ */
+static void replay_model(unsigned far)
 {
-	enum { SPAN = 6000 };
+	enum { SPAN = 60000 };
 	static bool model[SPAN];
 	struct nm_replay w;
 	int64_t highest = -1;
 	uint32_t x = 12345;
 
+	memset(model, 0, sizeof(model));
 	nm_replay_init(&w);
 	for (int i = 0; i < 200000; i++) {
 		uint64_t c;
@@ -744,6 +751,8 @@ START_TEST(test_replay_model)
 		x = x * 1103515245u + 12345u; /* fixed LCG: a reproducible mix of patterns */
 		c = (uint64_t)(highest < 0 ? 0 : highest) + (x >> 8) % 1400;
 		c = c >= 1200 ? c - 1200 : c;
+		if (far != 0 && (x >> 4) % far == 0)
+			c = (uint64_t)(highest < 0 ? 0 : highest) + 900 + (x >> 12) % 400;
 		if (c >= SPAN)
 			break;
 		accept = (int64_t)c > highest || (highest - (int64_t)c < NM_REPLAY_WINDOW && !model[c]);
@@ -756,6 +765,12 @@ START_TEST(test_replay_model)
 		}
 	}
 	ck_assert_int_gt(highest, 3000);
+}
+
+START_TEST(test_replay_model)
+{
+	replay_model(0);
+	replay_model(16);
 }
 END_TEST
 
@@ -942,6 +957,54 @@ START_TEST(test_parse_checksums)
 		ck_assert_int_eq(nm_pkt_build_udp(g, sizeof(g), &ME, &PEER, (uint16_t)v, 2, 0), 0);
 		ck_assert_uint_ne(g[40] << 8 | g[41], 0);
 		ck_assert_int_eq(nm_pkt_parse(g, sizeof(g), &PEER, 0, &pi, &why), 0);
+	}
+}
+END_TEST
+
+/* nm_pkt_parse against nm_pkt_parse_ref: code, reason and fields, for one frame. */
+static void parse_agrees(const uint8_t *f, size_t len, unsigned rx_flags)
+{
+	struct nm_pkt_info a, b;
+	enum nm_drop wa = NM_DROP_NONE, wb = NM_DROP_NONE;
+	int ra = nm_pkt_parse(f, len, &PEER, rx_flags, &a, &wa);
+	ck_assert_int_eq(ra, nm_pkt_parse_ref(f, len, &PEER, rx_flags, &b, &wb));
+	ck_assert_int_eq(wa, wb);
+	if (ra != 0)
+		return;
+	ck_assert_int_eq(a.kind, b.kind);
+	ck_assert_bytes(a.src.mac.addr_bytes, b.src.mac.addr_bytes, 6);
+	ck_assert_uint_eq(a.src.ip, b.src.ip);
+	ck_assert_uint_eq(a.src.port, b.src.port);
+	ck_assert_uint_eq(a.dst_ip, b.dst_ip);
+	ck_assert_uint_eq(a.dst_port, b.dst_port);
+	ck_assert_uint_eq(a.l4_off, b.l4_off);
+	ck_assert_uint_eq(a.data_off, b.data_off);
+	ck_assert_uint_eq(a.data_len, b.data_len);
+}
+
+/*
+ * The one-pass path for the common frame decides as every check in order:
+ * each bit of each header byte flipped, each length, each NIC flag, and the
+ * veth "partial" checksum (the pseudo-header sum alone).
+ */
+START_TEST(test_parse_fast_agrees_with_ref)
+{
+	uint8_t f[sizeof(UDP_VEC)];
+	for (unsigned flags = 0; flags < 4; flags++) {
+		for (size_t len = 0; len <= sizeof(UDP_VEC); len++)
+			parse_agrees(UDP_VEC, len, flags);
+		for (size_t i = 0; i < NM_PKT_DATA_OFF + 2; i++)
+			for (unsigned bit = 0; bit < 8; bit++) {
+				memcpy(f, UDP_VEC, sizeof(f));
+				f[i] ^= (uint8_t)(1u << bit);
+				parse_agrees(f, sizeof(f), flags);
+			}
+		memcpy(f, UDP_VEC, sizeof(f));
+		const uint16_t phdr = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(f + 14), 0);
+		memcpy(f + 40, &phdr, 2);
+		parse_agrees(f, sizeof(f), flags);
+		struct nm_pkt_info pi;
+		ck_assert_int_eq(nm_pkt_parse(f, sizeof(f), &PEER, flags, &pi, NULL), 0);
 	}
 }
 END_TEST
@@ -1223,6 +1286,21 @@ START_TEST(test_cksum_matches_dpdk)
 }
 END_TEST
 
+/* nm_cksum_add(buf, len, sum): sum's fold added to the datagram's, with a carry at any place. */
+START_TEST(test_cksum_add_takes_a_header_sum)
+{
+	static uint8_t buf[300];
+	fill_pseudo_random(buf, sizeof(buf));
+	const uint64_t sums[] = { 0, 1, 0xffff, 0x10000, 0x2fffd, 0xffffffffull, 0x3fffffffcull,
+				  (1ull << 47) + 12345 };
+	for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+		for (size_t len = 0; len <= sizeof(buf); len += 7) {
+			uint64_t want = (uint64_t)rte_raw_cksum(buf, len) + nm_cksum_fold(sums[i]);
+			ck_assert_uint_eq(nm_cksum_add(buf, len, sums[i]), nm_cksum_fold(want));
+		}
+}
+END_TEST
+
 /* RFC 1071 by the book, 16-bit words in memory order into 64 bits (rte_raw_cksum's 32-bit sum
  * wraps past about 128 KiB of 0xff bytes). */
 static uint16_t ref_cksum(const uint8_t *p, size_t len)
@@ -1324,11 +1402,13 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_build_parse_roundtrip);
 	tcase_add_test(tc, test_parse_udp_vector);
 	tcase_add_test(tc, test_parse_checksums);
+	tcase_add_test(tc, test_parse_fast_agrees_with_ref);
 	tcase_add_test(tc, test_arp_reply_vector);
 	tcase_add_test(tc, test_arp_request_vector);
 	tcase_add_test(tc, test_arp_reply_sender);
 	tcase_add_test(tc, test_icmp_echo_reply_vector);
 	tcase_add_test(tc, test_cksum_matches_dpdk);
+	tcase_add_test(tc, test_cksum_add_takes_a_header_sum);
 	tcase_add_test(tc, test_cksum_long_buffers);
 	tcase_add_test(tc, test_udp_cksum_matches_dpdk);
 	suite_add_tcase(s, tc);
