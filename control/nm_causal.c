@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "nm_causal.h"
+#include "nm_chain.h"
 #include "nm_le.h"
 
 /* Payloads up to this size are hashed in one shot from a stack copy; larger
@@ -136,16 +137,9 @@ int nm_chain_append_framed(struct nm_chain *c, uint8_t *frame, uint32_t len, uin
 {
 	if (!c || !out || !frame || len > UINT32_MAX - NM_CAUSAL_LINK_SIZE)
 		return -EINVAL;
-	struct nm_causal_link n;
-	if (chain_next(c, horizon, &n) < 0)
+	if (nm_chain_frame(c, frame, len, horizon) < 0)
 		return -EOVERFLOW;
-	uint8_t *rec = frame + NM_CAUSAL_FRAME_HDR;
-	nm_put_le32(frame, NM_CAUSAL_LINK_SIZE + len);
-	nm_link_to_bytes(&n, rec);
-	/* The link bytes and the payload are contiguous here: one pass, as nm_parent_hash. */
-	c->next_parent = XXH3_64bits(rec, NM_CAUSAL_LINK_SIZE + (size_t)len);
-	c->head = n;
-	*out = n;
+	*out = c->head;
 	return 0;
 }
 
