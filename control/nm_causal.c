@@ -26,20 +26,11 @@ void nm_link_to_bytes(const struct nm_causal_link *l, uint8_t out[NM_CAUSAL_LINK
 	nm_put_le64(out + 24, l->parent_hash);
 }
 
-/* The 32 link bytes at p, unchecked (callers check the bounds). */
-static inline void link_decode(struct nm_causal_link *l, const uint8_t *p)
-{
-	l->origin_hash = nm_get_le64(p + 0);
-	l->horizon_encoded = nm_get_le64(p + 8);
-	l->sequence = nm_get_le64(p + 16);
-	l->parent_hash = nm_get_le64(p + 24);
-}
-
 int nm_link_from_bytes(struct nm_causal_link *l, const void *buf, size_t len)
 {
 	if (!l || !buf || len < NM_CAUSAL_LINK_SIZE)
 		return -EINVAL;
-	link_decode(l, buf);
+	nm_link_decode(l, buf);
 	return 0;
 }
 
@@ -246,22 +237,11 @@ uint32_t nm_causal_read(const uint8_t *buf, size_t len, uint32_t count, struct n
 	if ((!buf && len > 0) || !out || len == 0)
 		return 0;
 
-	/* Per frame only what the frame needs: its bounds against what is left, its fields. */
 	const uint8_t *p = buf;
 	const uint8_t *const end = buf + len;
 	const uint32_t limit = count < max ? count : max;
-	while (n < limit && (size_t)(end - p) >= NM_CAUSAL_FRAME_HDR) {
-		const uint32_t total = nm_get_le32(p);
-		if (total < NM_CAUSAL_LINK_SIZE || total > (size_t)(end - p) - NM_CAUSAL_FRAME_HDR)
-			break;
-		const uint8_t *rec = p + NM_CAUSAL_FRAME_HDR;
-		struct nm_event *ev = &out[n++];
-		link_decode(&ev->link, rec);
-		ev->payload = rec + NM_CAUSAL_LINK_SIZE;
-		ev->len = total - NM_CAUSAL_LINK_SIZE;
-		ev->received_at = now_ns;
-		p = rec + total;
-	}
+	while (n < limit && nm_causal_frame_next(&p, end, &out[n], now_ns))
+		n++;
 	if (consumed)
 		*consumed = (size_t)(p - buf);
 	return n;

@@ -1,20 +1,55 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nm_chain.h - internal: the chain's append for a payload already in its
- * 0x0400 frame, inline for the per-event path (the dataplane's host calls it
- * once per output). Part of nm_causal (nm_chain_append_framed is this plus
- * the argument checks); not installed, because it needs xxhash.h.
+ * nm_chain.h - internal: nm_causal's per-event path, inline. Reading one
+ * 0x0400 frame in place (nm_causal_read is a loop of it), and appending a
+ * payload already in its frame to a chain (nm_chain_append_framed is that
+ * plus the argument checks). The dataplane runs both once per event. Not
+ * installed, because it needs xxhash.h.
  */
 #ifndef NM_CHAIN_H
 #define NM_CHAIN_H
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <xxhash.h>
 
 #include "nm_causal.h"
 #include "nm_le.h"
+
+/* The 32 link bytes at p, unchecked (callers check the bounds). */
+static inline void nm_link_decode(struct nm_causal_link *l, const uint8_t *p)
+{
+	l->origin_hash = nm_get_le64(p + 0);
+	l->horizon_encoded = nm_get_le64(p + 8);
+	l->sequence = nm_get_le64(p + 16);
+	l->parent_hash = nm_get_le64(p + 24);
+}
+
+/*
+ * The frame at *p (end: the end of the frames) into ev, its payload pointing
+ * into the buffer, and *p past it. false, *p unchanged, when fewer than 4
+ * bytes are left or the frame is malformed (total_len < 32 or past end).
+ */
+static inline bool nm_causal_frame_next(const uint8_t **p, const uint8_t *end, struct nm_event *ev,
+					uint64_t now_ns)
+{
+	const uint8_t *f = *p;
+	if ((size_t)(end - f) < NM_CAUSAL_FRAME_HDR)
+		return false;
+	const uint32_t total = nm_get_le32(f);
+	if (total < NM_CAUSAL_LINK_SIZE || total > (size_t)(end - f) - NM_CAUSAL_FRAME_HDR)
+		return false;
+	const uint8_t *rec = f + NM_CAUSAL_FRAME_HDR;
+	nm_link_decode(&ev->link, rec);
+	ev->payload = rec + NM_CAUSAL_LINK_SIZE;
+	ev->len = total - NM_CAUSAL_LINK_SIZE;
+	ev->received_at = now_ns;
+	*p = rec + total;
+	return true;
+}
 
 /*
  * `frame` holds NM_CAUSAL_FRAME_ROOM bytes of room, then the len payload

@@ -1209,6 +1209,53 @@ START_TEST(fragments_on_two_lcores_reassemble_and_deliver)
 END_TEST
 
 /*
+ * A datagram may carry up to 225 frames (36-byte empty events in 8108 bytes):
+ * every one reaches the daemon. The worker used to read at most 128 events of
+ * a packet and count the rest as one frame_overrun.
+ */
+START_TEST(every_frame_of_a_packet_of_many_events_is_delivered)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 13, LCORE_A);
+	enum { N = 200 };
+	static uint8_t le[N][4];
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++) {
+		nm_put_le32(le[i], i);
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 }, .payload = le[i], .len = 4 };
+	}
+	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, echo.origin_hash, evs, N, 0x4343, frame, sizeof(frame));
+	inject_fragments(&f, frame, len, 1500, 1);
+
+	struct nm_frag_table *t = test_table();
+	struct chain_check c = { .prev = nm_link_genesis(echo.origin_hash, 0) };
+	unsigned frames = 0;
+	while (c.seen < N) {
+		size_t got = await_datagram(0, t, 1500, out, &frames);
+		ck_assert_msg(got != 0, "only %u of %d echoes came back", c.seen, N);
+		struct nm_net_hdr h;
+		struct nm_event back[N];
+		int n = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, N, NULL);
+		ck_assert_int_gt(n, 0);
+		for (int i = 0; i < n; i++) {
+			ck_assert_uint_eq(back[i].len, 4);
+			ck_assert_uint_eq(nm_get_le32(back[i].payload), c.seen);
+			chain_next(&c, &back[i]);
+		}
+	}
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_delivered, N);
+	ck_assert_uint_eq(s.drops[NM_DROP_FRAME_OVERRUN], 0);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
+/*
  * The sizer's outputs at one MTU: sizes[] in, every output that a datagram
  * can carry comes back (as fragments above the MTU) with an unbroken chain;
  * the one above the largest datagram fails its process() call instead.
@@ -1482,6 +1529,7 @@ static Suite *dataplane_suite(void)
 	suite_add_tcase(s, mig);
 	TCase *frag = tcase_create("frag");
 	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
+	tcase_add_test(frag, every_frame_of_a_packet_of_many_events_is_delivered);
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
 	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);
