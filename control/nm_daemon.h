@@ -196,12 +196,11 @@ static inline int nm_emit(struct nm_outputs *o, const void *payload, uint32_t le
 {
 	if (o != NULL && o->framed && payload != NULL && len <= o->max_len && o->n < o->max &&
 	    o->used <= o->cap && (size_t)len + NM_CAUSAL_FRAME_ROOM <= (size_t)(o->cap - o->used)) {
+		/* payload and len only: the host writes the link (into the frame). */
 		struct nm_event *ev = &o->ev[o->n++];
 		uint8_t *p = o->arena + o->used + NM_CAUSAL_FRAME_ROOM;
-		memset(&ev->link, 0, sizeof(ev->link)); /* the host fills the link */
 		ev->payload = p;
 		ev->len = len;
-		ev->received_at = 0;
 		o->used += NM_CAUSAL_FRAME_ROOM + len;
 		memcpy(p, payload, len);
 		return 0;
