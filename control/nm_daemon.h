@@ -153,7 +153,9 @@ struct nm_outputs {
 	 * In-place framing (the dataplane). When set, each output takes
 	 * NM_CAUSAL_FRAME_ROOM arena bytes before its payload, which the host
 	 * fills with the 0x0400 frame's length word and the link: the arena is
-	 * then the packet itself and nothing is copied to frame it.
+	 * then the packet itself and nothing is copied to frame it. The event
+	 * slots then hold each output's payload and len only (the link is in
+	 * the frame; received_at is not set).
 	 */
 	bool framed;
 	/*
