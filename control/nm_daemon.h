@@ -196,8 +196,9 @@ int nm_emit_slow(struct nm_outputs *o, const void *payload, uint32_t len);
  */
 static inline int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len)
 {
+	/* One 64-bit compare for room: used <= cap and len + room <= cap - used. */
 	if (o != NULL && o->framed && payload != NULL && len <= o->max_len && o->n < o->max &&
-	    o->used <= o->cap && (size_t)len + NM_CAUSAL_FRAME_ROOM <= (size_t)(o->cap - o->used)) {
+	    (uint64_t)o->used + len + NM_CAUSAL_FRAME_ROOM <= o->cap) {
 		/* payload and len only: the host writes the link (into the frame). */
 		struct nm_event *ev = &o->ev[o->n++];
 		uint8_t *p = o->arena + o->used + NM_CAUSAL_FRAME_ROOM;
