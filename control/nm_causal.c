@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "nm_causal.h"
+#include "nm_chain.h"
 #include "nm_le.h"
 
 /* Payloads up to this size are hashed in one shot from a stack copy; larger
@@ -25,20 +26,11 @@ void nm_link_to_bytes(const struct nm_causal_link *l, uint8_t out[NM_CAUSAL_LINK
 	nm_put_le64(out + 24, l->parent_hash);
 }
 
-/* The 32 link bytes at p, unchecked (callers check the bounds). */
-static inline void link_decode(struct nm_causal_link *l, const uint8_t *p)
-{
-	l->origin_hash = nm_get_le64(p + 0);
-	l->horizon_encoded = nm_get_le64(p + 8);
-	l->sequence = nm_get_le64(p + 16);
-	l->parent_hash = nm_get_le64(p + 24);
-}
-
 int nm_link_from_bytes(struct nm_causal_link *l, const void *buf, size_t len)
 {
 	if (!l || !buf || len < NM_CAUSAL_LINK_SIZE)
 		return -EINVAL;
-	link_decode(l, buf);
+	nm_link_decode(l, buf);
 	return 0;
 }
 
@@ -136,16 +128,9 @@ int nm_chain_append_framed(struct nm_chain *c, uint8_t *frame, uint32_t len, uin
 {
 	if (!c || !out || !frame || len > UINT32_MAX - NM_CAUSAL_LINK_SIZE)
 		return -EINVAL;
-	struct nm_causal_link n;
-	if (chain_next(c, horizon, &n) < 0)
+	if (nm_chain_frame(c, frame, len, horizon) < 0)
 		return -EOVERFLOW;
-	uint8_t *rec = frame + NM_CAUSAL_FRAME_HDR;
-	nm_put_le32(frame, NM_CAUSAL_LINK_SIZE + len);
-	nm_link_to_bytes(&n, rec);
-	/* The link bytes and the payload are contiguous here: one pass, as nm_parent_hash. */
-	c->next_parent = XXH3_64bits(rec, NM_CAUSAL_LINK_SIZE + (size_t)len);
-	c->head = n;
-	*out = n;
+	*out = c->head;
 	return 0;
 }
 
@@ -252,22 +237,11 @@ uint32_t nm_causal_read(const uint8_t *buf, size_t len, uint32_t count, struct n
 	if ((!buf && len > 0) || !out || len == 0)
 		return 0;
 
-	/* Per frame only what the frame needs: its bounds against what is left, its fields. */
 	const uint8_t *p = buf;
 	const uint8_t *const end = buf + len;
 	const uint32_t limit = count < max ? count : max;
-	while (n < limit && (size_t)(end - p) >= NM_CAUSAL_FRAME_HDR) {
-		const uint32_t total = nm_get_le32(p);
-		if (total < NM_CAUSAL_LINK_SIZE || total > (size_t)(end - p) - NM_CAUSAL_FRAME_HDR)
-			break;
-		const uint8_t *rec = p + NM_CAUSAL_FRAME_HDR;
-		struct nm_event *ev = &out[n++];
-		link_decode(&ev->link, rec);
-		ev->payload = rec + NM_CAUSAL_LINK_SIZE;
-		ev->len = total - NM_CAUSAL_LINK_SIZE;
-		ev->received_at = now_ns;
-		p = rec + total;
-	}
+	while (n < limit && nm_causal_frame_next(&p, end, &out[n], now_ns))
+		n++;
 	if (consumed)
 		*consumed = (size_t)(p - buf);
 	return n;

@@ -153,7 +153,9 @@ struct nm_outputs {
 	 * In-place framing (the dataplane). When set, each output takes
 	 * NM_CAUSAL_FRAME_ROOM arena bytes before its payload, which the host
 	 * fills with the 0x0400 frame's length word and the link: the arena is
-	 * then the packet itself and nothing is copied to frame it.
+	 * then the packet itself and nothing is copied to frame it. The event
+	 * slots then hold each output's payload and len only (the link is in
+	 * the frame; received_at is not set).
 	 */
 	bool framed;
 	/*
@@ -194,14 +196,14 @@ int nm_emit_slow(struct nm_outputs *o, const void *payload, uint32_t len);
  */
 static inline int nm_emit(struct nm_outputs *o, const void *payload, uint32_t len)
 {
+	/* One 64-bit compare for room: used <= cap and len + room <= cap - used. */
 	if (o != NULL && o->framed && payload != NULL && len <= o->max_len && o->n < o->max &&
-	    o->used <= o->cap && (size_t)len + NM_CAUSAL_FRAME_ROOM <= (size_t)(o->cap - o->used)) {
+	    (uint64_t)o->used + len + NM_CAUSAL_FRAME_ROOM <= o->cap) {
+		/* payload and len only: the host writes the link (into the frame). */
 		struct nm_event *ev = &o->ev[o->n++];
 		uint8_t *p = o->arena + o->used + NM_CAUSAL_FRAME_ROOM;
-		memset(&ev->link, 0, sizeof(ev->link)); /* the host fills the link */
 		ev->payload = p;
 		ev->len = len;
-		ev->received_at = 0;
 		o->used += NM_CAUSAL_FRAME_ROOM + len;
 		memcpy(p, payload, len);
 		return 0;

@@ -152,15 +152,9 @@ static int process_failed(struct nm_host *h, struct nm_outputs *out, uint32_t n0
 	return rc;
 }
 
-int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outputs *out,
-		    uint64_t now_ns, struct nm_error *err)
+int nm_host_deliver_failed(struct nm_host *h, struct nm_outputs *out, uint32_t n0,
+			   uint32_t used0, int rc, struct nm_error *err)
 {
-	const uint32_t n0 = out->n, used0 = out->used;
-
-	nm_horizon_observe(&h->horizon, ev->link.origin_hash);
-	if (err != NULL)
-		err->code = 0;
-	int rc = h->daemon->ops->process(h->daemon, ev, out, err);
 	if (rc >= 0 && out->too_large != 0)
 		rc = nm_error_set(err, NM_EPROCESS_FAILED,
 				  "daemon '%s' output of %" PRIu32 " bytes exceeds the largest "
@@ -171,29 +165,31 @@ int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outp
 				  "daemon '%s' outputs overflow the output buffer (%" PRIu32
 				  " events, %" PRIu32 " bytes)",
 				  nm_host_name(h), out->max, out->cap);
-	if (rc < 0)
-		return process_failed(h, out, n0, used0, rc, err);
-	h->stats.events_processed++;
+	return process_failed(h, out, n0, used0, rc, err);
+}
 
+int nm_host_seq_overflow(struct nm_host *h, struct nm_outputs *out, uint32_t n0, uint32_t used0,
+			 uint32_t appended, struct nm_error *err)
+{
+	/* Appended outputs stay in the chain but are not returned (upstream). */
+	h->stats.events_emitted += appended;
+	out->n = n0;
+	out->used = used0;
+	return nm_error_set(err, NM_EPROCESS_FAILED, "causal sequence overflow");
+}
+
+int nm_host_append_copied(struct nm_host *h, struct nm_outputs *out, uint32_t n0, uint32_t used0,
+			  uint64_t now_ns, struct nm_error *err)
+{
 	/* One horizon value for every output of this call (upstream computes it once). */
 	const uint64_t horizon = h->horizon.encoded;
 	for (uint32_t i = n0; i < out->n; i++) {
 		struct nm_event *e = &out->ev[i];
-		/* Framed: the link goes into the room before the payload, hashed where it lies. */
-		int arc = out->framed ? nm_chain_append_framed(&h->chain,
-							       (uint8_t *)(uintptr_t)e->payload -
-								       NM_CAUSAL_FRAME_ROOM,
-							       e->len, horizon, &e->link)
-				      : nm_chain_append(&h->chain, e->payload, e->len, horizon, &e->link);
-		if (arc < 0) {
-			/* Appended outputs stay in the chain but are not returned (upstream). */
-			out->n = n0;
-			out->used = used0;
-			return nm_error_set(err, NM_EPROCESS_FAILED, "causal sequence overflow");
-		}
+		if (nm_chain_append(&h->chain, e->payload, e->len, horizon, &e->link) < 0)
+			return nm_host_seq_overflow(h, out, n0, used0, i - n0, err);
 		e->received_at = now_ns;
-		h->stats.events_emitted++;
 	}
+	h->stats.events_emitted += out->n - n0;
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "nm_causal.h"
+#include "nm_chain.h"
 #include "nm_daemon.h"
 #include "nm_error.h"
 #include "nm_horizon.h"
@@ -66,14 +67,50 @@ int nm_host_from_snapshot(struct nm_daemon *d, const struct nm_identity *id,
 /* Destroy the daemon and wipe the identity. NULL is accepted. */
 void nm_host_destroy(struct nm_host *h);
 
+/* nm_host_deliver's out-of-line ends: a failed call (its outputs go, `errors`
+ * counts it); a sequence overflow after `appended` outputs; unframed outputs
+ * appended to the chain (links and received_at into their event slots). */
+int nm_host_deliver_failed(struct nm_host *h, struct nm_outputs *out, uint32_t n0,
+			   uint32_t used0, int rc, struct nm_error *err);
+int nm_host_seq_overflow(struct nm_host *h, struct nm_outputs *out, uint32_t n0, uint32_t used0,
+			 uint32_t appended, struct nm_error *err);
+int nm_host_append_copied(struct nm_host *h, struct nm_outputs *out, uint32_t n0, uint32_t used0,
+			  uint64_t now_ns, struct nm_error *err);
+
 /*
  * The hot path. Observes the event's origin, runs process(), and appends this
- * call's outputs (already in `out`, after any earlier ones) to the chain,
- * stamping received_at = now_ns. On error nothing of this call stays in `out`
- * and the chain does not move.
+ * call's outputs (already in `out`, after any earlier ones) to the chain. On
+ * error nothing of this call stays in `out` and the chain does not move.
+ * Unframed outputs get their link and received_at = now_ns in their event
+ * slots; framed ones (the dataplane's) get the link in their frame only, and
+ * their slots keep just payload and len: the worker reads nothing else.
+ * Inline: the worker runs it once per event.
  */
-int nm_host_deliver(struct nm_host *h, const struct nm_event *ev, struct nm_outputs *out,
-		    uint64_t now_ns, struct nm_error *err);
+static inline int nm_host_deliver(struct nm_host *h, const struct nm_event *ev,
+				  struct nm_outputs *out, uint64_t now_ns, struct nm_error *err)
+{
+	const uint32_t n0 = out->n, used0 = out->used;
+
+	nm_horizon_observe(&h->horizon, ev->link.origin_hash);
+	if (err != NULL)
+		err->code = 0;
+	int rc = h->daemon->ops->process(h->daemon, ev, out, err);
+	if (rc < 0 || out->too_large != 0 || out->overflow)
+		return nm_host_deliver_failed(h, out, n0, used0, rc, err);
+	h->stats.events_processed++;
+	if (!out->framed)
+		return nm_host_append_copied(h, out, n0, used0, now_ns, err);
+	/* One horizon value for every output of this call (upstream computes it once). */
+	const uint64_t horizon = h->horizon.encoded;
+	for (uint32_t i = n0; i < out->n; i++) {
+		const struct nm_event *e = &out->ev[i];
+		uint8_t *frame = (uint8_t *)(uintptr_t)e->payload - NM_CAUSAL_FRAME_ROOM;
+		if (nm_chain_frame(&h->chain, frame, e->len, horizon) < 0)
+			return nm_host_seq_overflow(h, out, n0, used0, i - n0, err);
+	}
+	h->stats.events_emitted += out->n - n0;
+	return 0;
+}
 
 /*
  * *out = NULL for a stateless daemon; otherwise a new snapshot (caller frees)

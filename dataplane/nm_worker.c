@@ -13,6 +13,7 @@
 
 #include "nm_aead.h"
 #include "nm_causal.h"
+#include "nm_chain.h"
 #include "nm_dataplane.h"
 #include "nm_exec.h"
 #include "nm_host.h"
@@ -232,6 +233,20 @@ static void out_close(struct nm_worker *w)
 	}
 }
 
+/*
+ * Where the open packet was before this call, to undo the call: taken at its
+ * first refill (out_refill), the only step that moves to another packet, so a
+ * call that stays in its packet costs one store (call_used0) to undo.
+ */
+static void out_mark(struct nm_worker *w)
+{
+	if (w->call_marked)
+		return;
+	const struct nm_out_pkt *p = &w->opkt[w->n_opkt];
+	w->call_mark = (struct nm_out_mark){ w->n_opkt, w->call_used0, p->events, p->m };
+	w->call_marked = true;
+}
+
 /* nm_outputs.refill: the open packet is full, the call's next output goes in a new one. */
 static int out_refill(void *ctx, struct nm_outputs *o, uint32_t need)
 {
@@ -239,6 +254,7 @@ static int out_refill(void *ctx, struct nm_outputs *o, uint32_t need)
 	(void)o;
 	if (!w->out_open || w->n_opkt + 2 > NM_OUT_PKTS)
 		return -ENOSPC; /* more than a call may emit between flushes: it fails */
+	out_mark(w);
 	const struct nm_out_pkt group = w->opkt[w->n_opkt];
 	out_close(w);
 	if (!out_open(w, need, &group)) {
@@ -248,23 +264,14 @@ static int out_refill(void *ctx, struct nm_outputs *o, uint32_t need)
 	return 0;
 }
 
-/* Where the open packet was before a process() call, to undo the call's outputs. */
-struct out_mark {
-	uint32_t n_opkt;
-	uint32_t used;
-	uint32_t events;
-	const struct rte_mbuf *m;
-};
-
-static void out_mark(const struct nm_worker *w, struct out_mark *mk)
-{
-	const struct nm_out_pkt *p = &w->opkt[w->n_opkt];
-	*mk = (struct out_mark){ w->n_opkt, w->out.used, p->events, p->m };
-}
-
 /* The call failed: its outputs go, packets opened for them too; the packet before is open again. */
-static void out_rollback(struct nm_worker *w, const struct out_mark *mk)
+static void out_rollback(struct nm_worker *w)
 {
+	if (!w->call_marked) {
+		w->out.used = w->call_used0; /* no refill: the same packet, as it was */
+		return;
+	}
+	const struct nm_out_mark *mk = &w->call_mark;
 	const uint32_t end = w->n_opkt + (w->out_open ? 1 : 0);
 	const uint32_t keep = mk->used != 0 ? mk->n_opkt + 1 : mk->n_opkt;
 	if (w->out_open && end == mk->n_opkt + 1 && w->opkt[mk->n_opkt].m == mk->m) {
@@ -498,27 +505,38 @@ static void hold_event(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_se
 	drop(w, why);
 }
 
-/* One process() call of d, its output packet open: outputs kept and counted, or undone. */
-static inline void run_call(struct nm_worker *w, struct nm_dp_daemon *d, const struct nm_event *ev)
+/* The call failed: its outputs are undone; the chain did not move. */
+static void call_failed(struct nm_worker *w)
 {
-	struct out_mark mk;
-	out_mark(w, &mk);
+	out_rollback(w);
+	/* An output with no mbuf to go in is the drop's reason. */
+	if (w->out_nombuf)
+		drop(w, NM_DROP_NO_MBUF);
+	else
+		w->stats.events_failed++;
+}
+
+/*
+ * One process() call of d, its output packet open: outputs kept and counted,
+ * or undone. true: it succeeded, and the open packet is still d's (a refill
+ * opens the next one for the same place).
+ */
+static inline bool run_call(struct nm_worker *w, struct nm_dp_daemon *d, const struct nm_event *ev)
+{
+	w->call_used0 = w->out.used;
+	w->call_marked = false;
+	w->out_nombuf = false;
 	w->out.n = 0; /* event slots are per call: the outputs themselves are in the packets */
 	w->out_n0 = 0;
-	w->out_nombuf = false;
 	if (nm_host_deliver(d->host, ev, &w->out, w->now_ns, &w->err) < 0) {
-		out_rollback(w, &mk);
-		/* The chain did not move; an output with no mbuf to go in is the drop's reason. */
-		if (w->out_nombuf)
-			drop(w, NM_DROP_NO_MBUF);
-		else
-			w->stats.events_failed++;
-		return;
+		call_failed(w);
+		return false;
 	}
 	w->opkt[w->n_opkt].events += w->out.n - w->out_n0; /* the open one: out_target made it */
 	w->out_n0 = w->out.n;
 	w->stats.events_delivered++;
 	w->stats.events_emitted += w->out.n;
+	return true;
 }
 
 /* Before each call: a flush once NM_OUT_FLUSH packets are complete (room for any one call). */
@@ -572,36 +590,59 @@ static void handoff_event(struct nm_worker *w, unsigned owner, const struct nm_s
 	w->stats.events_handed_off++;
 }
 
-/* Every frame of a packet goes to the daemon stream_id names: one lookup per packet. */
-static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
-		     const struct nm_event *evs, uint32_t n, uint32_t bytes)
+/* A packet's 0x0400 frames, read where they lie, one event at a time. */
+struct frames {
+	const uint8_t *p;
+	const uint8_t *end;
+	uint32_t left; /* of event_count */
+};
+
+static inline bool frames_next(const struct nm_worker *w, struct frames *f, struct nm_event *ev)
 {
+	if (f->left == 0 || !nm_causal_frame_next(&f->p, f->end, ev, w->now_ns))
+		return false;
+	f->left--;
+	return true;
+}
+
+/* Every frame of a packet goes to the daemon stream_id names: one lookup per packet. */
+static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon, struct frames *f,
+		     uint32_t bytes)
+{
+	struct nm_event ev;
 	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, daemon);
 	if (d == NULL) {
-		w->stats.drops[NM_DROP_DAEMON_UNKNOWN] += n;
+		while (frames_next(w, f, &ev))
+			w->stats.drops[NM_DROP_DAEMON_UNKNOWN]++;
 		return;
 	}
 	if (d->lcore != w->lcore) {
-		for (uint32_t i = 0; i < n; i++)
-			handoff_event(w, d->lcore, s, daemon, &evs[i]);
+		while (frames_next(w, f, &ev))
+			handoff_event(w, d->lcore, s, daemon, &ev);
 		return;
 	}
 	/* Flush before a packet rather than in its middle: full inputs make full outputs. */
 	ensure_room(w, bytes);
 	if (d->hold != NULL || d->host == NULL || d->route_session != 0) {
-		for (uint32_t i = 0; i < n; i++)
-			deliver_local(w, d, s, &evs[i], 0);
+		while (frames_next(w, f, &ev))
+			deliver_local(w, d, s, &ev, 0);
 		return;
 	}
 	/*
 	 * The common case, checked once per packet: no hold (only a control
-	 * message, between bursts, sets one), a host, replies on s. Per event
-	 * only the open packet is checked (a failed call may have closed it).
+	 * message, between bursts, sets one), a host, replies on s. The open
+	 * packet is checked only when it may not be d's: first, after a flush,
+	 * after a failed call (which may have closed it).
 	 */
-	for (uint32_t i = 0; i < n; i++) {
-		call_room(w);
-		if (out_target(w, s, d->origin, d))
-			run_call(w, d, &evs[i]);
+	bool open = false;
+	while (frames_next(w, f, &ev)) {
+		if (w->n_opkt >= NM_OUT_FLUSH) {
+			flush_outputs(w);
+			open = false;
+		}
+		if (!open && !out_target(w, s, d->origin, d))
+			continue;
+		open = run_call(w, d, &ev);
 	}
 }
 
@@ -684,14 +725,11 @@ static void deliver_packet(struct nm_worker *w, struct nm_session *s, const stru
 		drop(w, NM_DROP_SUBPROTOCOL);
 		return;
 	}
-	const uint32_t max = sizeof(w->evs) / sizeof(w->evs[0]);
-	size_t consumed = 0;
-	uint32_t n = nm_causal_read(payload, h->payload_len, h->event_count, w->evs, max,
-				    w->now_ns, &consumed);
+	struct frames f = { payload, payload + h->payload_len, h->event_count };
+	dispatch(w, s, h->stream_id, &f, h->payload_len);
 	/* Upstream delivers the well-formed prefix; the rest is counted once. */
-	if (n != h->event_count || consumed != h->payload_len)
+	if (f.left != 0 || f.p != f.end)
 		drop(w, NM_DROP_FRAME_OVERRUN);
-	dispatch(w, s, h->stream_id, w->evs, n, h->payload_len);
 }
 
 /*

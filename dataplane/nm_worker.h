@@ -162,6 +162,14 @@ struct nm_out_pkt {
 	struct nm_dp_daemon *src;  /* the emitting daemon */
 };
 
+/* Where the open packet was before a process() call that refilled (to undo it). */
+struct nm_out_mark {
+	uint32_t n_opkt;
+	uint32_t used;
+	uint32_t events;
+	const struct rte_mbuf *m;
+};
+
 struct nm_worker {
 	/* Hot, read-mostly. */
 	struct nm_dataplane *dp;
@@ -194,6 +202,9 @@ struct nm_worker {
 	uint32_t n_opkt;
 	bool out_open;
 	bool out_nombuf;       /* this call's refill found no mbuf */
+	bool call_marked;      /* call_mark holds this call's start (it refilled) */
+	uint32_t call_used0;   /* out.used when this call began */
+	struct nm_out_mark call_mark;
 	uint32_t out_n0;       /* out.n when the open packet took this call's first output */
 	uint32_t out_budget;   /* EventFrame bytes of a packet at the MTU */
 	struct rte_mbuf *spare; /* an empty packet's mbuf, kept until the flush */
@@ -209,7 +220,6 @@ struct nm_worker {
 	uint64_t now_ns;  /* wall clock at this poll: event stamps (received_at) */
 	uint64_t mono_ns; /* monotonic at this poll: session liveness, which a clock step must not end */
 	struct nm_error err; /* scratch for process() */
-	struct nm_event evs[NM_BURST * 4];
 
 	struct nm_lcore_stats stats;
 

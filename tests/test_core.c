@@ -1515,6 +1515,33 @@ START_TEST(test_outputs_framed_refill)
 }
 END_TEST
 
+/* The inline emit (a max_len set, as the dataplane's): an exact fit stays inline, one byte more refills. */
+START_TEST(test_outputs_framed_exact_fit)
+{
+	struct nm_event ev[4];
+	struct refill_ctx r = { .fail_at = 0 };
+	struct nm_outputs o;
+	static uint8_t arena[NM_CAUSAL_FRAME_ROOM + 28];
+	nm_outputs_init(&o, ev, 4, arena, sizeof(arena));
+	o.framed = true;
+	o.max_len = 1000;
+	o.refill = test_refill;
+	o.refill_ctx = &r;
+	static const uint8_t p28[28] = { 1, 2, 3 };
+	ck_assert_int_eq(nm_emit(&o, p28, sizeof(p28)), 0); /* 36 + 28 = the whole arena */
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_ptr_eq(o.ev[0].payload, arena + NM_CAUSAL_FRAME_ROOM);
+	ck_assert_uint_eq(o.used, sizeof(arena));
+	ck_assert_int_eq(nm_emit(&o, "x", 1), 0); /* no room left: the next arena */
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_ptr_eq(o.ev[1].payload, r.bufs[0] + NM_CAUSAL_FRAME_ROOM);
+	o.used = o.cap + 1; /* a corrupt used never passes the room check */
+	ck_assert_int_eq(nm_emit(&o, "y", 1), 0);
+	ck_assert_int_eq(r.calls, 2);
+	ck_assert_uint_eq(o.n, 3);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -1584,6 +1611,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_outputs_arena);
 	tcase_add_test(tc, test_outputs_reserve_and_init);
 	tcase_add_test(tc, test_outputs_framed_refill);
+	tcase_add_test(tc, test_outputs_framed_exact_fit);
 	tcase_add_test(tc, test_bytes_append);
 	suite_add_tcase(s, tc);
 

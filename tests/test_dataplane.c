@@ -1165,6 +1165,32 @@ static void chain_next(struct chain_check *c, const struct nm_event *ev)
 	c->seen++;
 }
 
+/* The echoes of sent[0..n) on TX queue 0 (at MTU 1500), in order, each chained to the one before. */
+static void await_echoes(struct fixture *f, uint64_t origin, const struct nm_event *sent,
+			 uint32_t n)
+{
+	enum { MAX = 256 };
+	static uint8_t out[NM_FRAG_MAX_FRAME];
+	struct nm_frag_table *t = test_table();
+	struct chain_check c = { .prev = nm_link_genesis(origin, 0) };
+	unsigned frames = 0;
+	while (c.seen < n) {
+		size_t got = await_datagram(0, t, 1500, out, &frames);
+		ck_assert_msg(got != 0, "only %u of %u echoes came back", c.seen, n);
+		struct nm_net_hdr h;
+		struct nm_event back[MAX];
+		int k = nm_packet_open(out, got, &f->peer, &f->peer_rx, &h, back, MAX, NULL);
+		ck_assert_int_gt(k, 0);
+		for (int i = 0; i < k; i++) {
+			ck_assert_uint_lt(c.seen, n);
+			ck_assert_uint_eq(back[i].len, sent[c.seen].len);
+			ck_assert_mem_eq(back[i].payload, sent[c.seen].payload, back[i].len);
+			chain_next(&c, &back[i]);
+		}
+	}
+	free(t);
+}
+
 START_TEST(fragments_on_two_lcores_reassemble_and_deliver)
 {
 	struct fixture f;
@@ -1178,32 +1204,46 @@ START_TEST(fragments_on_two_lcores_reassemble_and_deliver)
 		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 },
 					    .payload = (const uint8_t *)text[i], .len = 30 };
 	}
-	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	static uint8_t frame[NM_FRAG_MAX_FRAME];
 	size_t len = peer_big_packet(&f, echo.origin_hash, evs, N, 0x4242, frame, sizeof(frame));
 	ck_assert_uint_gt(len, 8000);
 	/* RSS would put the first fragment (UDP ports) and the rest on different queues. */
 	ck_assert_uint_eq(inject_fragments(&f, frame, len, 1500, N_WORKERS), 6);
-
-	struct nm_frag_table *t = test_table();
-	struct chain_check c = { .prev = nm_link_genesis(echo.origin_hash, 0) };
-	unsigned frames = 0;
-	while (c.seen < N) {
-		size_t got = await_datagram(0, t, 1500, out, &frames);
-		ck_assert_msg(got != 0, "only %u of %d echoes came back", c.seen, N);
-		struct nm_net_hdr h;
-		struct nm_event back[N];
-		int n = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, N, NULL);
-		ck_assert_int_gt(n, 0);
-		for (int i = 0; i < n; i++) {
-			ck_assert_mem_eq(back[i].payload, text[c.seen], 30);
-			chain_next(&c, &back[i]);
-		}
-	}
+	await_echoes(&f, echo.origin_hash, evs, N);
 	struct nm_lcore_stats s;
 	nm_dataplane_stats(f.dp, &s);
 	ck_assert_uint_eq(s.frag_reassembled, 1);
 	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
-	free(t);
+	fx_down(&f);
+}
+END_TEST
+
+/*
+ * A datagram may carry up to 225 frames (36-byte empty events in 8108 bytes):
+ * every one reaches the daemon. The worker used to read at most 128 events of
+ * a packet and count the rest as one frame_overrun.
+ */
+START_TEST(every_frame_of_a_packet_of_many_events_is_delivered)
+{
+	struct fixture f;
+	fx_up(&f);
+	struct nm_daemon_handle echo = spawn_on(&f, "echo", 13, LCORE_A);
+	enum { N = 200 };
+	static uint8_t le[N][4];
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++) {
+		nm_put_le32(le[i], i);
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 }, .payload = le[i], .len = 4 };
+	}
+	static uint8_t frame[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, echo.origin_hash, evs, N, 0x4343, frame, sizeof(frame));
+	inject_fragments(&f, frame, len, 1500, 1);
+	await_echoes(&f, echo.origin_hash, evs, N);
+	struct nm_lcore_stats s;
+	nm_dataplane_stats(f.dp, &s);
+	ck_assert_uint_eq(s.events_delivered, N);
+	ck_assert_uint_eq(s.drops[NM_DROP_FRAME_OVERRUN], 0);
+	ck_assert_uint_eq(nm_stats_total_drops(&s), 0);
 	fx_down(&f);
 }
 END_TEST
@@ -1482,6 +1522,7 @@ static Suite *dataplane_suite(void)
 	suite_add_tcase(s, mig);
 	TCase *frag = tcase_create("frag");
 	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
+	tcase_add_test(frag, every_frame_of_a_packet_of_many_events_is_delivered);
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
 	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);

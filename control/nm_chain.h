@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nm_chain.h - internal: nm_causal's per-event path, inline. Reading one
+ * 0x0400 frame in place (nm_causal_read is a loop of it), and appending a
+ * payload already in its frame to a chain (nm_chain_append_framed is that
+ * plus the argument checks). The dataplane runs both once per event. Not
+ * installed, because it needs xxhash.h.
+ */
+#ifndef NM_CHAIN_H
+#define NM_CHAIN_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xxhash.h>
+
+#include "nm_causal.h"
+#include "nm_le.h"
+
+/* The 32 link bytes at p, unchecked (callers check the bounds). */
+static inline void nm_link_decode(struct nm_causal_link *l, const uint8_t *p)
+{
+	l->origin_hash = nm_get_le64(p + 0);
+	l->horizon_encoded = nm_get_le64(p + 8);
+	l->sequence = nm_get_le64(p + 16);
+	l->parent_hash = nm_get_le64(p + 24);
+}
+
+/*
+ * The frame at *p (end: the end of the frames) into ev, its payload pointing
+ * into the buffer, and *p past it. false, *p unchanged, when fewer than 4
+ * bytes are left or the frame is malformed (total_len < 32 or past end).
+ */
+static inline bool nm_causal_frame_next(const uint8_t **p, const uint8_t *end, struct nm_event *ev,
+					uint64_t now_ns)
+{
+	const uint8_t *f = *p;
+	if ((size_t)(end - f) < NM_CAUSAL_FRAME_HDR)
+		return false;
+	const uint32_t total = nm_get_le32(f);
+	if (total < NM_CAUSAL_LINK_SIZE || total > (size_t)(end - f) - NM_CAUSAL_FRAME_HDR)
+		return false;
+	const uint8_t *rec = f + NM_CAUSAL_FRAME_HDR;
+	nm_link_decode(&ev->link, rec);
+	ev->payload = rec + NM_CAUSAL_LINK_SIZE;
+	ev->len = total - NM_CAUSAL_LINK_SIZE;
+	ev->received_at = now_ns;
+	*p = rec + total;
+	return true;
+}
+
+/*
+ * `frame` holds NM_CAUSAL_FRAME_ROOM bytes of room, then the len payload
+ * bytes (len <= UINT32_MAX - 32, which the callers' arenas guarantee). Writes
+ * the length word and the next link into the room, hashes link and payload
+ * where they lie (the next parent) and moves the head. -EOVERFLOW at the last
+ * sequence leaves c and frame unchanged.
+ */
+static inline int nm_chain_frame(struct nm_chain *c, uint8_t *frame, uint32_t len,
+				 uint64_t horizon)
+{
+	if (c->head.sequence == UINT64_MAX)
+		return -EOVERFLOW;
+	uint8_t *rec = frame + NM_CAUSAL_FRAME_HDR;
+	nm_put_le32(frame, NM_CAUSAL_LINK_SIZE + len);
+	nm_put_le64(rec + 0, c->head.origin_hash);
+	nm_put_le64(rec + 8, horizon);
+	nm_put_le64(rec + 16, c->head.sequence + 1);
+	nm_put_le64(rec + 24, c->next_parent);
+	c->head.horizon_encoded = horizon;
+	c->head.sequence++;
+	c->head.parent_hash = c->next_parent;
+	/* The link bytes and the payload are contiguous here: one pass, as nm_parent_hash. */
+	c->next_parent = XXH3_64bits(rec, NM_CAUSAL_LINK_SIZE + (size_t)len);
+	return 0;
+}
+
+#endif /* NM_CHAIN_H */
