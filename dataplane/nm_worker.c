@@ -417,7 +417,9 @@ static void flush_outputs(struct nm_worker *w)
  */
 static void ensure_room(struct nm_worker *w, uint32_t bytes)
 {
-	if (w->n_opkt + bytes / w->out_budget >= NM_OUT_FLUSH)
+	/* n_opkt + bytes / out_budget >= NM_OUT_FLUSH, without a division per packet */
+	if (w->n_opkt >= NM_OUT_FLUSH ||
+	    (uint64_t)bytes >= (uint64_t)(NM_OUT_FLUSH - w->n_opkt) * w->out_budget)
 		flush_outputs(w);
 }
 
