@@ -20,10 +20,7 @@ void nm_link_to_bytes(const struct nm_causal_link *l, uint8_t out[NM_CAUSAL_LINK
 {
 	if (!l || !out)
 		return;
-	nm_put_le64(out + 0, l->origin_hash);
-	nm_put_le64(out + 8, l->horizon_encoded);
-	nm_put_le64(out + 16, l->sequence);
-	nm_put_le64(out + 24, l->parent_hash);
+	nm_link_encode(out, l);
 }
 
 int nm_link_from_bytes(struct nm_causal_link *l, const void *buf, size_t len)
@@ -94,27 +91,13 @@ void nm_chain_from_head(struct nm_chain *c, const struct nm_causal_link *head,
 	c->next_parent = nm_parent_hash(head, head_payload, len);
 }
 
-/* The link after c's head: what both appends write (-EOVERFLOW at the last sequence). */
-static int chain_next(const struct nm_chain *c, uint64_t horizon, struct nm_causal_link *n)
-{
-	if (c->head.sequence == UINT64_MAX)
-		return -EOVERFLOW;
-	*n = (struct nm_causal_link){
-		.origin_hash = c->head.origin_hash,
-		.horizon_encoded = horizon,
-		.sequence = c->head.sequence + 1,
-		.parent_hash = c->next_parent,
-	};
-	return 0;
-}
-
 int nm_chain_append(struct nm_chain *c, const void *payload, size_t len, uint64_t horizon,
 		    struct nm_causal_link *out)
 {
 	if (!c || !out || (!payload && len > 0))
 		return -EINVAL;
 	struct nm_causal_link n;
-	if (chain_next(c, horizon, &n) < 0)
+	if (nm_chain_next(c, horizon, &n) < 0)
 		return -EOVERFLOW;
 	/* Hash now, while the payload is in hand; the chain never keeps it. */
 	c->next_parent = nm_parent_hash(&n, payload, len);

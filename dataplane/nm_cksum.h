@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 /*
  * A one's-complement sum of 16- or 32-bit words (in memory order) kept in 64
  * bits, folded to 16: the same value rte_raw_cksum's fold gives for the same

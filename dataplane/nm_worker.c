@@ -542,10 +542,12 @@ static inline bool run_call(struct nm_worker *w, struct nm_dp_daemon *d, const s
 }
 
 /* Before each call: a flush once NM_OUT_FLUSH packets are complete (room for any one call). */
-static inline void call_room(struct nm_worker *w)
+static inline bool call_room(struct nm_worker *w)
 {
-	if (w->n_opkt >= NM_OUT_FLUSH)
-		flush_outputs(w);
+	if (w->n_opkt < NM_OUT_FLUSH)
+		return false;
+	flush_outputs(w);
+	return true; /* the open packet is gone */
 }
 
 static void deliver_local(struct nm_worker *w, struct nm_dp_daemon *d, struct nm_session *s,
@@ -638,10 +640,8 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	 */
 	bool open = false;
 	while (frames_next(w, f, &ev)) {
-		if (w->n_opkt >= NM_OUT_FLUSH) {
-			flush_outputs(w);
+		if (call_room(w))
 			open = false;
-		}
 		if (!open && !out_target(w, s, d->origin, d))
 			continue;
 		open = run_call(w, d, &ev);
