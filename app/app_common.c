@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,12 @@ int app_read_key32(const char *path, uint8_t key[32])
 	if (rc < 0)
 		fprintf(stderr, "%s\n", err.msg[0] ? err.msg : strerror(-rc));
 	return rc;
+}
+
+void app_timer_slack(const char *prog)
+{
+	if (prctl(PR_SET_TIMERSLACK, 5000ul, 0, 0, 0) != 0)
+		fprintf(stderr, "%s: timer slack: %s (naps last 50 us longer)\n", prog, strerror(errno));
 }
 
 void app_sleep_ms(unsigned ms)

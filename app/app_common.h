@@ -36,6 +36,14 @@ int app_load_keys(const char *dir, struct nm_keys *keys);
 /* --show-identity: load (or create) the key directory and print its identity. */
 int app_show_identity(const char *dir);
 
+/*
+ * A 5 us timer slack for this thread and every thread created after it (call
+ * before rte_eal_init): a short nap (a control thread's 20 us, an idle
+ * worker's --idle-sleep-us, the wire's 20 us) must not each gain the kernel's
+ * default 50 us. A failure is printed, not fatal.
+ */
+void app_timer_slack(const char *prog);
+
 /* Sleep on the control thread without spinning (testpmd style). */
 void app_sleep_ms(unsigned ms);
 

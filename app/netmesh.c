@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -239,13 +238,6 @@ static void print_stats(struct app *a)
  */
 #define CTL_NAP_IDLE_US 1000u
 #define CTL_NAP_MIGRATING_US 20u
-/*
- * Timer slack of every thread of the appliance (set before EAL creates its
- * threads, which inherit it): a 20 us nap of the control thread, a 20 us wait
- * for a worker's reply (nm_ctl) and an idle worker's --idle-sleep-us must not
- * each gain the kernel's default 50 us.
- */
-#define APP_TIMER_SLACK_NS 5000ul
 
 static void control_loop(struct app *a)
 {
@@ -378,8 +370,7 @@ int main(int argc, char **argv)
 	int status = app_configure(&a.cfg, argc - first + 1, argv + first - 1, eal_argc, argv);
 	if (status >= 0)
 		return status;
-	if (prctl(PR_SET_TIMERSLACK, APP_TIMER_SLACK_NS, 0, 0, 0) != 0)
-		fprintf(stderr, "netmesh: timer slack: %s (naps last 50 us longer)\n", strerror(errno));
+	app_timer_slack("netmesh");
 	int used = rte_eal_init(eal_argc, argv);
 	if (used < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));

@@ -1133,6 +1133,7 @@ int main(int argc, char **argv)
 	int first;
 	if (wants_no_eal(argc, argv, &first))
 		return run_without_eal(argc, argv, first);
+	app_timer_slack("netmesh-gen");
 	int used = rte_eal_init(argc, argv);
 	if (used < 0)
 		rte_exit(EXIT_SETUP, "EAL init failed: %s\n", rte_strerror(rte_errno));

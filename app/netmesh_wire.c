@@ -558,6 +558,7 @@ int main(int argc, char **argv)
 			}
 			return client(o.control, o.cmd);
 		}
+	app_timer_slack("netmesh-wire");
 	int used = rte_eal_init(argc, argv);
 	if (used < 0)
 		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
