@@ -1965,44 +1965,56 @@ static int open_sk(const struct nm_envelope *e, const uint8_t sk[32], const stru
 	return rc;
 }
 
+/* A daemon identity, a target's X25519 key (sk, pk), another target's secret (sk2), a link. */
+struct env_fx {
+	struct nm_identity src;
+	uint8_t sk[32], pk[32], sk2[32];
+	struct nm_causal_link l;
+};
+
+static void env_fx_init(struct env_fx *f, uint64_t seq)
+{
+	ck_assert_int_eq(nm_identity_generate(&f->src), 0);
+	randombytes_buf(f->sk, 32);
+	randombytes_buf(f->sk2, 32);
+	ck_assert_int_eq(nm_x25519_public(f->sk, f->pk), 0);
+	f->l = link_at(seq);
+}
+
 START_TEST(envelope_seal_open_roundtrip_and_failures)
 {
-	struct nm_identity src, opened;
-	ck_assert_int_eq(nm_identity_generate(&src), 0);
-	uint8_t sk[32], pk[32], sk2[32];
-	randombytes_buf(sk, 32);
-	randombytes_buf(sk2, 32);
-	ck_assert_int_eq(nm_x25519_public(sk, pk), 0);
-	struct nm_causal_link l = link_at(7);
+	struct env_fx f;
+	env_fx_init(&f, 7);
+	struct nm_identity opened;
 	struct nm_envelope e;
 	struct nm_error err;
-	ck_assert_int_eq(nm_envelope_seal(&src, pk, &l, &e, &err), 0);
-	ck_assert_int_eq(open_sk(&e, sk, &l, NULL, &opened, &err), 0);
-	ck_assert(nm_entity_id_equal(nm_identity_entity_id(&opened), nm_identity_entity_id(&src)));
+	ck_assert_int_eq(nm_envelope_seal(&f.src, f.pk, &f.l, &e, &err), 0);
+	ck_assert_int_eq(open_sk(&e, f.sk, &f.l, NULL, &opened, &err), 0);
+	ck_assert(nm_entity_id_equal(nm_identity_entity_id(&opened), nm_identity_entity_id(&f.src)));
 	uint8_t sig[64];
 	ck_assert_int_eq(nm_identity_sign(&opened, "post-open", 9, sig), 0);
-	ck_assert(nm_identity_verify(nm_identity_entity_id(&src), "post-open", 9, sig));
+	ck_assert(nm_identity_verify(nm_identity_entity_id(&f.src), "post-open", 9, sig));
 	/* wrong target key */
-	ck_assert_int_eq(open_sk(&e, sk2, &l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert_int_eq(open_sk(&e, f.sk2, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
 	ck_assert_str_eq(err.msg, "identity envelope: seal_open failed (wrong target key or tampered ciphertext)");
 	/* another chain link: the attestation covers it */
 	struct nm_causal_link l8 = link_at(8);
-	ck_assert_int_eq(open_sk(&e, sk, &l8, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
+	ck_assert_int_eq(open_sk(&e, f.sk, &l8, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
 	ck_assert_str_eq(err.msg, "identity envelope: attestation signature invalid");
 	/* expected signer differs */
 	uint8_t other[32];
 	memset(other, 3, sizeof(other));
-	ck_assert_int_eq(open_sk(&e, sk, &l, other, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&e, f.sk, &f.l, other, &opened, &err), NM_EENV_INVALID_SIGNER);
 	/* signer_pub not an ed25519 point */
 	struct nm_envelope bad = e;
 	memset(bad.signer_pub, 0xFF, sizeof(bad.signer_pub));
-	ck_assert_int_eq(open_sk(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
 	ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
 	/* tampered ciphertext */
 	struct nm_envelope t = e;
 	t.sealed_seed[40] ^= 1;
-	ck_assert_int_eq(open_sk(&t, sk, &l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
-	nm_identity_wipe(&src);
+	ck_assert_int_eq(open_sk(&t, f.sk, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	nm_identity_wipe(&f.src);
 }
 END_TEST
 
@@ -2123,38 +2135,35 @@ END_TEST
 
 START_TEST(envelope_prep_is_wiped_on_every_path)
 {
-	struct nm_identity src;
-	ck_assert_int_eq(nm_identity_generate(&src), 0);
-	uint8_t sk[32], pk[32], low[32] = { 0 }; /* all zeros: a low-order X25519 point */
-	randombytes_buf(sk, 32);
-	ck_assert_int_eq(nm_x25519_public(sk, pk), 0);
-	struct nm_causal_link l = link_at(9);
+	struct env_fx f;
+	env_fx_init(&f, 9);
+	uint8_t low[32] = { 0 }; /* all zeros: a low-order X25519 point */
 	struct nm_envelope_prep p;
 	struct nm_envelope e;
 	struct nm_error err;
 	memset(&p, 0xAA, sizeof(p));
 	ck_assert_int_eq(nm_envelope_prepare(&p, low, NULL, &err), NM_EENV_SEAL_OPEN_FAILED);
 	ck_assert(all_zero(&p, sizeof(p)));
-	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &src, &l, &e, &err), -EINVAL);
-	ck_assert_int_eq(nm_envelope_seal(&src, low, &l, &e, &err), NM_EENV_SEAL_OPEN_FAILED);
-	ck_assert_int_eq(nm_envelope_prepare(&p, pk, NULL, &err), 0);
-	ck_assert_int_eq(nm_envelope_seal_prepared(&p, NULL, &l, &e, &err), NM_EENV_SOURCE_READ_ONLY);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &f.src, &f.l, &e, &err), -EINVAL);
+	ck_assert_int_eq(nm_envelope_seal(&f.src, low, &f.l, &e, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, NULL, &f.l, &e, &err), NM_EENV_SOURCE_READ_ONLY);
 	ck_assert_str_eq(err.msg, "identity envelope: source keypair is public-only; cannot attest");
 	ck_assert(all_zero(&p, sizeof(p)));
-	ck_assert_int_eq(nm_envelope_prepare(&p, pk, NULL, &err), 0);
-	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &src, NULL, &e, &err), -EINVAL);
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &f.src, NULL, &e, &err), -EINVAL);
 	ck_assert(all_zero(&p, sizeof(p)));
-	ck_assert_int_eq(nm_envelope_prepare(&p, pk, NULL, &err), 0);
-	ck_assert_int_eq(nm_snapshot_seal_prepared(NULL, &src, &p, &err), -EINVAL);
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_snapshot_seal_prepared(NULL, &f.src, &p, &err), -EINVAL);
 	ck_assert(all_zero(&p, sizeof(p)));
-	ck_assert_int_eq(nm_envelope_prepare(&p, pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
 	ck_assert(!all_zero(p.key, sizeof(p.key)));
 	nm_envelope_prep_wipe(&p);
 	ck_assert(all_zero(&p, sizeof(p)));
 	nm_envelope_prep_wipe(NULL);
-	ck_assert_int_eq(nm_envelope_prepare(NULL, pk, NULL, &err), -EINVAL);
+	ck_assert_int_eq(nm_envelope_prepare(NULL, f.pk, NULL, &err), -EINVAL);
 	ck_assert_int_eq(nm_envelope_prepare(&p, NULL, NULL, &err), -EINVAL);
-	nm_identity_wipe(&src);
+	nm_identity_wipe(&f.src);
 }
 END_TEST
 
@@ -2194,19 +2203,15 @@ static void mixed_order_sign(const uint8_t *msg, size_t len, uint8_t pk[32], uin
  */
 START_TEST(envelope_open_bad_signer_keys)
 {
-	struct nm_identity src, opened;
-	ck_assert_int_eq(nm_identity_generate(&src), 0);
-	uint8_t sk[32], pk[32], sk2[32];
-	randombytes_buf(sk, 32);
-	randombytes_buf(sk2, 32);
-	ck_assert_int_eq(nm_x25519_public(sk, pk), 0);
-	struct nm_causal_link l = link_at(11);
+	struct env_fx f;
+	env_fx_init(&f, 11);
+	struct nm_identity opened;
 	struct nm_envelope e, bad;
 	struct nm_error err;
-	ck_assert_int_eq(nm_envelope_seal(&src, pk, &l, &e, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal(&f.src, f.pk, &f.l, &e, &err), 0);
 	uint8_t t[64];
-	memcpy(t, pk, 32);
-	nm_link_to_bytes(&l, t + 32);
+	memcpy(t, f.pk, 32);
+	nm_link_to_bytes(&f.l, t + 32);
 	/* small order (the identity point) and a non-canonical encoding (y = p) */
 	static const uint8_t small[32] = { 1 };
 	uint8_t noncanon[32];
@@ -2218,30 +2223,30 @@ START_TEST(envelope_open_bad_signer_keys)
 		bad = e;
 		memcpy(bad.signer_pub, keys[i], 32);
 		ck_assert(!crypto_core_ed25519_is_valid_point(bad.signer_pub));
-		ck_assert_int_eq(open_sk(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+		ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
 		ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
-		ck_assert_int_eq(open_sk(&bad, sk, &l, keys[i], &opened, &err), NM_EENV_INVALID_SIGNER);
+		ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, keys[i], &opened, &err), NM_EENV_INVALID_SIGNER);
 	}
 	/* mixed order, with a signature the strict verify takes */
 	bad = e;
 	mixed_order_sign(t, sizeof(t), bad.signer_pub, bad.signature);
 	ck_assert(!crypto_core_ed25519_is_valid_point(bad.signer_pub));
 	ck_assert_int_eq(crypto_sign_verify_detached(bad.signature, t, sizeof(t), bad.signer_pub), 0);
-	ck_assert_int_eq(open_sk(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
 	ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
-	ck_assert_int_eq(open_sk(&bad, sk, &l, bad.signer_pub, &opened, &err), NM_EENV_INVALID_SIGNER);
-	ck_assert_int_eq(open_sk(&bad, sk2, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, bad.signer_pub, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk2, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
 	bad.sealed_seed[40] ^= 1;
-	ck_assert_int_eq(open_sk(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
 	/* a valid signer still gets each step's own error */
-	ck_assert_int_eq(open_sk(&e, sk2, &l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert_int_eq(open_sk(&e, f.sk2, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
 	bad = e;
 	bad.sealed_seed[40] ^= 1;
-	ck_assert_int_eq(open_sk(&bad, sk, &l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
 	bad = e;
 	bad.signature[0] ^= 1;
-	ck_assert_int_eq(open_sk(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
-	nm_identity_wipe(&src);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
+	nm_identity_wipe(&f.src);
 }
 END_TEST
 
