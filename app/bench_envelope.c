@@ -171,7 +171,8 @@ static double time_op(struct fix *f, op_fn fn)
 
 int bench_migration_envelope_part(void)
 {
-	static struct fix f;
+	struct fix f;
+	memset(&f, 0, sizeof(f));
 	if (sodium_init() < 0 || nm_identity_generate(&f.src) < 0)
 		bench_die("migration-envelope: libsodium", -EIO);
 	uint8_t sk[32];
