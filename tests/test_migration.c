@@ -1598,6 +1598,24 @@ START_TEST(local_source_migration_reaches_complete_and_transfers_state)
 }
 END_TEST
 
+/* The envelope is prepared before the snapshot: a target static it cannot seal to (low order)
+ * fails the start with the seal's error and leaves the daemon running, unheld. */
+START_TEST(migration_to_a_low_order_static_fails_before_the_snapshot)
+{
+	struct nm_identity id;
+	struct net *n = pair(true, &id);
+	const uint64_t o = id.origin_hash;
+	memset(n->p.nodes[1].pk, 0, 32);
+	struct nm_error e;
+	ck_assert_int_eq(start(n, 0, 0, 1, nm_mig_opts_default(), &e), NM_EMIG_STATE_FAILED);
+	ck_assert_ptr_nonnull(strstr(e.msg, "identity envelope seal failed for daemon"));
+	ck_assert(!nm_mig_in_progress(n->p.nodes[0].mig));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, o));
+	ck_assert_uint_eq(counter_deliver(n, 0, o, 1), 1); /* not held */
+	net_free(n);
+}
+END_TEST
+
 START_TEST(migration_to_unconnected_peer_fails_target_unavailable)
 {
 	struct nm_identity id;
@@ -2430,6 +2448,7 @@ static Suite *suite(void)
 	tcase_add_test(t, shutdown_clears_failure_cache);
 	tcase_add_test(t, local_source_migration_reaches_complete_and_transfers_state);
 	tcase_add_test(t, migration_to_unconnected_peer_fails_target_unavailable);
+	tcase_add_test(t, migration_to_a_low_order_static_fails_before_the_snapshot);
 	tcase_add_test(t, migration_opts_transport_identity_false_skips_envelope);
 	tcase_add_test(t, migration_to_target_without_origin_factory_surfaces_factory_not_found);
 	tcase_add_test(t, auto_retry_succeeds_after_target_becomes_ready);
