@@ -5,6 +5,7 @@
  *   netmesh-bench [EAL args] -- runtime|sessions|meshos
  *   netmesh-bench [EAL args] -- migration-drain
  *   netmesh-bench [EAL args] -- migration-total 1MiB|64MiB
+ *   netmesh-bench [EAL args] -- migration-envelope   (bench_envelope.c)
  *   netmesh-bench [EAL args] -- dataplane [CASE]    (bench_dataplane.c)
  *   netmesh-bench [EAL args] -- aead                (bench_aead.c)
  *
@@ -192,6 +193,7 @@ static void usage(void)
 	fprintf(stderr, "usage: netmesh-bench [EAL args] -- [--port NAME] runtime|sessions|meshos\n"
 			"       netmesh-bench [EAL args] -- migration-drain\n"
 			"       netmesh-bench [EAL args] -- migration-total 1MiB|64MiB\n"
+			"       netmesh-bench [EAL args] -- migration-envelope\n"
 			"       netmesh-bench [EAL args] -- dataplane [1x64|50x64]\n"
 			"       netmesh-bench [EAL args] -- aead\n"
 			"  runtime, meshos: EAL must provide the port, e.g. --vdev=net_null0 (the default)\n"
@@ -236,6 +238,8 @@ int main(int argc, char **argv)
 		rc = bench_migration_drain_part();
 	} else if (part != NULL && strcmp(part, "migration-total") == 0) {
 		rc = bench_migration_total_part(only);
+	} else if (part != NULL && strcmp(part, "migration-envelope") == 0) {
+		rc = bench_migration_envelope_part();
 	} else {
 		usage();
 		rc = EXIT_FAILURE;

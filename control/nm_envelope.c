@@ -77,6 +77,89 @@ int nm_x25519_public(const uint8_t sk[NM_X25519_LEN], uint8_t pk[NM_X25519_LEN])
 	return crypto_scalarmult_base(pk, sk) == 0 ? 0 : -EINVAL;
 }
 
+int nm_x25519_static_init(struct nm_x25519_static *k, const uint8_t sk[NM_X25519_LEN])
+{
+	if (k == NULL || sk == NULL)
+		return -EINVAL;
+	memcpy(k->sk, sk, NM_X25519_LEN);
+	int rc = nm_x25519_public(k->sk, k->pub);
+	if (rc < 0)
+		nm_x25519_static_wipe(k);
+	return rc;
+}
+
+void nm_x25519_static_wipe(struct nm_x25519_static *k)
+{
+	if (k != NULL)
+		sodium_memzero(k, sizeof(*k));
+}
+
+void nm_envelope_prep_wipe(struct nm_envelope_prep *p)
+{
+	if (p != NULL)
+		sodium_memzero(p, sizeof(*p));
+}
+
+int nm_envelope_prepare(struct nm_envelope_prep *p, const uint8_t target_pub[NM_X25519_LEN],
+			const uint8_t *eph_sk, struct nm_error *err)
+{
+	if (p == NULL || target_pub == NULL)
+		return nm_error_set(err, -EINVAL, "identity envelope: prep and target key are required");
+	nm_envelope_prep_wipe(p);
+	int rc = sodium_up(err);
+	if (rc < 0)
+		return rc;
+	uint8_t sk[32], shared[32];
+	if (eph_sk != NULL)
+		memcpy(sk, eph_sk, sizeof(sk));
+	else
+		randombytes_buf(sk, sizeof(sk)); /* crypto_box_keypair's draw */
+	if (crypto_scalarmult_base(p->eph_pk, sk) != 0 ||
+	    crypto_scalarmult(shared, sk, target_pub) != 0) {
+		rc = env_err(err, NM_EENV_SEAL_OPEN_FAILED);
+		nm_envelope_prep_wipe(p);
+	} else {
+		memcpy(p->target_pub, target_pub, NM_X25519_LEN);
+		derive(shared, p->eph_pk, target_pub, p->key, p->nonce);
+		p->ready = true;
+	}
+	sodium_memzero(sk, sizeof(sk));
+	sodium_memzero(shared, sizeof(shared));
+	return rc;
+}
+
+static int seal_with(const struct nm_envelope_prep *p, const struct nm_identity *src,
+		     const struct nm_causal_link *link, struct nm_envelope *out)
+{
+	uint8_t t[TRANSCRIPT_LEN];
+	transcript(p->target_pub, link, t);
+	memcpy(out->sealed_seed, p->eph_pk, EPH_LEN);
+	/* AAD = the chain link: the transcript's second half. */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out->sealed_seed + EPH_LEN, NULL,
+						   nm_identity_seed(src), NM_SEED_LEN,
+						   t + NM_X25519_LEN, NM_CAUSAL_LINK_SIZE, NULL,
+						   p->nonce, p->key);
+	memcpy(out->target_static_pub, p->target_pub, NM_X25519_LEN);
+	memcpy(out->signer_pub, nm_identity_entity_id(src), NM_ENTITY_ID_LEN);
+	return nm_identity_sign(src, t, sizeof(t), out->signature);
+}
+
+int nm_envelope_seal_prepared(struct nm_envelope_prep *p, const struct nm_identity *src,
+			      const struct nm_causal_link *link, struct nm_envelope *out,
+			      struct nm_error *err)
+{
+	int rc;
+	if (p == NULL || !p->ready || link == NULL || out == NULL)
+		rc = nm_error_set(err, -EINVAL,
+				  "identity envelope: a prepared seal, link and out are required");
+	else if (src == NULL)
+		rc = env_err(err, NM_EENV_SOURCE_READ_ONLY);
+	else
+		rc = seal_with(p, src, link, out);
+	nm_envelope_prep_wipe(p);
+	return rc;
+}
+
 int nm_envelope_seal(const struct nm_identity *src, const uint8_t target_pub[NM_X25519_LEN],
 		     const struct nm_causal_link *link, struct nm_envelope *out,
 		     struct nm_error *err)
@@ -85,33 +168,9 @@ int nm_envelope_seal(const struct nm_identity *src, const uint8_t target_pub[NM_
 		return nm_error_set(err, -EINVAL, "identity envelope: target key, link and out are required");
 	if (src == NULL)
 		return env_err(err, NM_EENV_SOURCE_READ_ONLY);
-	int rc = sodium_up(err);
-	if (rc < 0)
-		return rc;
-
-	uint8_t eph_sk[32], eph_pk[32], shared[32], key[32];
-	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES], aad[NM_CAUSAL_LINK_SIZE];
-	crypto_box_keypair(eph_pk, eph_sk);
-	if (crypto_scalarmult(shared, eph_sk, target_pub) != 0) {
-		rc = env_err(err, NM_EENV_SEAL_OPEN_FAILED);
-		goto out;
-	}
-	derive(shared, eph_pk, target_pub, key, nonce);
-	nm_link_to_bytes(link, aad);
-	memcpy(out->sealed_seed, eph_pk, EPH_LEN);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out->sealed_seed + EPH_LEN, NULL,
-						   nm_identity_seed(src), NM_SEED_LEN, aad,
-						   sizeof(aad), NULL, nonce, key);
-	memcpy(out->target_static_pub, target_pub, NM_X25519_LEN);
-	memcpy(out->signer_pub, nm_identity_entity_id(src), NM_ENTITY_ID_LEN);
-	uint8_t t[TRANSCRIPT_LEN];
-	transcript(target_pub, link, t);
-	rc = nm_identity_sign(src, t, sizeof(t), out->signature);
-out:
-	sodium_memzero(eph_sk, sizeof(eph_sk));
-	sodium_memzero(shared, sizeof(shared));
-	sodium_memzero(key, sizeof(key));
-	return rc;
+	struct nm_envelope_prep p;
+	int rc = nm_envelope_prepare(&p, target_pub, NULL, err);
+	return rc < 0 ? rc : nm_envelope_seal_prepared(&p, src, link, out, err);
 }
 
 void nm_envelope_encode(const struct nm_envelope *e, uint8_t out[NM_ENVELOPE_SIZE])
@@ -142,59 +201,44 @@ int nm_envelope_decode(const void *buf, size_t len, struct nm_envelope *out, str
 	return 0;
 }
 
-/* Steps 1-2 of open: who signed, and did they sign this transcript. */
-static int check_attestation(const struct nm_envelope *e, const struct nm_causal_link *link,
-			     const uint8_t *expected_signer, struct nm_error *err)
+/*
+ * An open that failed after the expected-signer check: upstream checks the
+ * signer's point before anything else, so an invalid one is the reason.
+ * dalek's VerifyingKey::from_bytes rejects what is not a point; libsodium's
+ * check also rejects small-order and mixed-order keys, which the strict
+ * verify lets through (tests: envelope_open_bad_signer_keys).
+ */
+static int open_failed(const struct nm_envelope *e, int code, struct nm_error *err)
 {
-	if (expected_signer != NULL && sodium_memcmp(expected_signer, e->signer_pub, 32) != 0)
-		return env_err(err, NM_EENV_INVALID_SIGNER);
-	/* dalek's VerifyingKey::from_bytes; libsodium also rejects small-order keys here. */
 	if (!crypto_core_ed25519_is_valid_point(e->signer_pub))
 		return env_err(err, NM_EENV_INVALID_SIGNER);
-	uint8_t t[TRANSCRIPT_LEN];
-	transcript(e->target_static_pub, link, t);
-	/* libsodium >= 1.0.16 verifies strictly (canonical S and R, no small order). */
-	if (crypto_sign_verify_detached(e->signature, t, sizeof(t), e->signer_pub) != 0)
-		return env_err(err, NM_EENV_INVALID_ATTESTATION);
-	return 0;
+	if (code == NM_EENV_SEAL_OPEN_FAILED || code == NM_EENV_INVALID_ATTESTATION)
+		return env_err(err, code);
+	return nm_error_set(err, code, "identity envelope: cannot rebuild the keypair");
 }
 
-int nm_envelope_open(const struct nm_envelope *e, const uint8_t target_sk[NM_X25519_LEN],
-		     const struct nm_causal_link *link, const uint8_t *expected_signer,
-		     struct nm_identity *out, struct nm_error *err)
+/* Steps 4-6: the target key, the AEAD (AAD = aad), the seed's identity. 0 or a code. */
+static int open_seed(const struct nm_envelope *e, const struct nm_x25519_static *target,
+		     const uint8_t aad[NM_CAUSAL_LINK_SIZE], struct nm_identity *out)
 {
-	if (e == NULL || target_sk == NULL || link == NULL || out == NULL)
-		return nm_error_set(err, -EINVAL, "identity envelope: envelope, key, link and out are required");
-	int rc = sodium_up(err);
-	if (rc < 0 || (rc = check_attestation(e, link, expected_signer, err)) < 0)
-		return rc;
-
-	uint8_t my_pub[32], shared[32], key[32], seed[CT_LEN], aad[NM_CAUSAL_LINK_SIZE];
+	uint8_t shared[32], key[32], seed[CT_LEN];
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 	unsigned long long seed_len = 0;
-	crypto_scalarmult_base(my_pub, target_sk);
-	if (sodium_memcmp(my_pub, e->target_static_pub, 32) != 0 ||
-	    crypto_scalarmult(shared, target_sk, e->sealed_seed) != 0) {
-		rc = env_err(err, NM_EENV_SEAL_OPEN_FAILED);
+	int rc = NM_EENV_SEAL_OPEN_FAILED;
+	if (sodium_memcmp(target->pub, e->target_static_pub, 32) != 0 ||
+	    crypto_scalarmult(shared, target->sk, e->sealed_seed) != 0)
 		goto out;
-	}
 	derive(shared, e->sealed_seed, e->target_static_pub, key, nonce);
-	nm_link_to_bytes(link, aad);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(seed, &seed_len, NULL, e->sealed_seed + EPH_LEN,
-						       CT_LEN, aad, sizeof(aad), nonce, key) != 0 ||
-	    seed_len != NM_SEED_LEN) {
-		rc = env_err(err, NM_EENV_SEAL_OPEN_FAILED);
+						       CT_LEN, aad, NM_CAUSAL_LINK_SIZE, nonce,
+						       key) != 0 ||
+	    seed_len != NM_SEED_LEN)
 		goto out;
-	}
 	rc = nm_identity_from_seed(out, seed);
-	if (rc < 0) {
-		rc = nm_error_set(err, rc, "identity envelope: cannot rebuild the keypair");
-		goto out;
-	}
-	if (sodium_memcmp(nm_identity_entity_id(out), e->signer_pub, 32) != 0) {
+	if (rc == 0 && sodium_memcmp(nm_identity_entity_id(out), e->signer_pub, 32) != 0)
+		rc = NM_EENV_INVALID_ATTESTATION;
+	if (rc < 0)
 		nm_identity_wipe(out);
-		rc = env_err(err, NM_EENV_INVALID_ATTESTATION);
-	}
 out:
 	sodium_memzero(shared, sizeof(shared));
 	sodium_memzero(key, sizeof(key));
@@ -202,13 +246,45 @@ out:
 	return rc;
 }
 
+int nm_envelope_open(const struct nm_envelope *e, const struct nm_x25519_static *target,
+		     const struct nm_causal_link *link, const uint8_t *expected_signer,
+		     struct nm_identity *out, struct nm_error *err)
+{
+	if (e == NULL || target == NULL || link == NULL || out == NULL)
+		return nm_error_set(err, -EINVAL, "identity envelope: envelope, key, link and out are required");
+	int rc = sodium_up(err);
+	if (rc < 0)
+		return rc;
+	if (expected_signer != NULL && sodium_memcmp(expected_signer, e->signer_pub, 32) != 0)
+		return env_err(err, NM_EENV_INVALID_SIGNER);
+	uint8_t t[TRANSCRIPT_LEN];
+	transcript(e->target_static_pub, link, t);
+	/* libsodium >= 1.0.16 verifies strictly (canonical S, R and A; R and A not of small order). */
+	if (crypto_sign_verify_detached(e->signature, t, sizeof(t), e->signer_pub) != 0)
+		return open_failed(e, NM_EENV_INVALID_ATTESTATION, err);
+	rc = open_seed(e, target, t + NM_X25519_LEN, out);
+	return rc < 0 ? open_failed(e, rc, err) : 0;
+}
+
 int nm_snapshot_seal_envelope(struct nm_snapshot *s, const struct nm_identity *kp,
 			      const uint8_t target_pub[NM_X25519_LEN], struct nm_error *err)
 {
 	if (s == NULL)
 		return nm_error_set(err, -EINVAL, "identity envelope: snapshot is required");
+	struct nm_envelope_prep p;
+	int rc = nm_envelope_prepare(&p, target_pub, NULL, err);
+	return rc < 0 ? rc : nm_snapshot_seal_prepared(s, kp, &p, err);
+}
+
+int nm_snapshot_seal_prepared(struct nm_snapshot *s, const struct nm_identity *kp,
+			      struct nm_envelope_prep *p, struct nm_error *err)
+{
+	if (s == NULL) {
+		nm_envelope_prep_wipe(p);
+		return nm_error_set(err, -EINVAL, "identity envelope: snapshot is required");
+	}
 	struct nm_envelope e;
-	int rc = nm_envelope_seal(kp, target_pub, &s->chain_link, &e, err);
+	int rc = nm_envelope_seal_prepared(p, kp, &s->chain_link, &e, err);
 	if (rc < 0)
 		return rc;
 	nm_envelope_encode(&e, s->envelope);
@@ -216,7 +292,7 @@ int nm_snapshot_seal_envelope(struct nm_snapshot *s, const struct nm_identity *k
 	return 0;
 }
 
-int nm_snapshot_open_envelope(const struct nm_snapshot *s, const uint8_t target_sk[NM_X25519_LEN],
+int nm_snapshot_open_envelope(const struct nm_snapshot *s, const struct nm_x25519_static *target,
 			      struct nm_identity *out, bool *opened, struct nm_error *err)
 {
 	if (s == NULL || out == NULL || opened == NULL)
@@ -226,7 +302,7 @@ int nm_snapshot_open_envelope(const struct nm_snapshot *s, const uint8_t target_
 		return 0;
 	struct nm_envelope e;
 	int rc = nm_envelope_decode(s->envelope, NM_ENVELOPE_SIZE, &e, err);
-	if (rc < 0 || (rc = nm_envelope_open(&e, target_sk, &s->chain_link, s->entity_id, out, err)) < 0)
+	if (rc < 0 || (rc = nm_envelope_open(&e, target, &s->chain_link, s->entity_id, out, err)) < 0)
 		return rc;
 	if (!nm_entity_id_equal(nm_identity_entity_id(out), s->entity_id)) {
 		nm_identity_wipe(out);

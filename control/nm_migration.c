@@ -130,7 +130,7 @@ struct nm_migration {
 	struct nm_runtime *rt;
 	struct nm_mig_transport tx;
 	const struct nm_mig_tap *tap;
-	uint8_t sk[32];
+	struct nm_x25519_static key; /* opens envelopes; its public half computed once */
 	bool has_sk;
 	uint64_t local;
 	uint32_t rto, rto_max, phase_timeout, discard_timeout, linger, max_msg;
@@ -839,13 +839,20 @@ static int seal_prereq(struct nm_migration *m, uint64_t origin, uint64_t target,
 	return 0;
 }
 
-/* Snapshot (holding), seal, encode, send. On error nothing is left behind. */
+static void seal_secrets_wipe(struct nm_identity *kp, struct nm_envelope_prep *prep)
+{
+	nm_identity_wipe(kp);
+	nm_envelope_prep_wipe(prep);
+}
+
+/* Prepare the envelope, snapshot (holding), seal, encode, send. On error nothing is left behind. */
 static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target, uint64_t orch,
 			uint64_t mid, const struct nm_mig_opts *opts, bool strict_identity,
 			uint64_t now, struct nm_error *err)
 {
 	uint8_t pub[32];
 	struct nm_identity kp;
+	struct nm_envelope_prep prep;
 	bool seal = opts->transport_identity;
 	int rc = 0;
 	if (seal && (rc = seal_prereq(m, origin, target, pub, &kp, err)) < 0) {
@@ -853,10 +860,17 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 			return rc;
 		seal = false; /* upstream's dispatcher path downgrades silently */
 	}
+	/* The envelope's public-key work before the hold: only its AEAD and
+	 * signature need the snapshot's chain link. */
+	if (seal && nm_envelope_prepare(&prep, pub, NULL, err) < 0) {
+		nm_identity_wipe(&kp);
+		return nm_mig_err_state_failed(err, "identity envelope seal failed for daemon 0x%" PRIx64,
+					       origin);
+	}
 	struct rec *r = rec_new(m, origin, REC_SOURCE, now);
 	if (r == NULL) {
 		if (seal)
-			nm_identity_wipe(&kp);
+			seal_secrets_wipe(&kp, &prep);
 		return nm_mig_err_state_failed(err, "too many migrations in progress (%d)", MAX_RECS);
 	}
 	bool stateless = false;
@@ -871,13 +885,13 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 		rc = nm_mig_err_state_failed(err, "%s", why);
 	}
 	if (rc == 0 && seal) {
-		rc = nm_snapshot_seal_envelope(r->snap, &kp, pub, err);
+		rc = nm_snapshot_seal_prepared(r->snap, &kp, &prep, err);
 		if (rc < 0)
 			rc = nm_mig_err_state_failed(err, "identity envelope seal failed for daemon 0x%" PRIx64,
 						     origin);
 	}
 	if (seal)
-		nm_identity_wipe(&kp);
+		seal_secrets_wipe(&kp, &prep);
 	if (rc == 0) {
 		r->snap_len = nm_snapshot_wire_size(r->snap);
 		r->snap_bytes = malloc(r->snap_len ? r->snap_len : 1);
@@ -1030,7 +1044,7 @@ static int target_restore(struct nm_migration *m, uint64_t origin, uint64_t from
 	struct nm_identity kp;
 	bool opened = false;
 	if (snap->has_envelope && m->has_sk &&
-	    (nm_snapshot_open_envelope(snap, m->sk, &kp, &opened, &e) < 0 || !opened)) {
+	    (nm_snapshot_open_envelope(snap, &m->key, &kp, &opened, &e) < 0 || !opened)) {
 		snprintf(text, sizeof(text), "identity envelope open failed: %s", e.msg);
 		why = reason_state(text);
 		goto fail;
@@ -1661,7 +1675,11 @@ struct nm_migration *nm_mig_create(const struct nm_mig_config *cfg)
 	m->tx = *cfg->tx;
 	m->tap = cfg->tap != NULL ? cfg->tap : nm_runtime_tap(cfg->rt);
 	if (cfg->static_sk != NULL) {
-		memcpy(m->sk, cfg->static_sk, 32);
+		if (nm_x25519_static_init(&m->key, cfg->static_sk) < 0) {
+			nm_mig_reasm_free(m->reasm);
+			free(m);
+			return NULL;
+		}
 		m->has_sk = true;
 	}
 	m->local = nm_node_id(nm_runtime_node(cfg->rt));
@@ -1691,7 +1709,7 @@ void nm_mig_free(struct nm_migration *m)
 	for (size_t i = 0; i < MAX_RX; i++)
 		rx_clear(&m->rx[i]);
 	nm_mig_reasm_free(m->reasm);
-	sodium_memzero(m->sk, sizeof(m->sk));
+	nm_x25519_static_wipe(&m->key);
 	free(m);
 }
 

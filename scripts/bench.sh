@@ -6,7 +6,8 @@
 #   scripts/bench.sh dataplane [1x64|50x64]   the packet path on hot-plugged net_pcap ports, one worker
 #   scripts/bench.sh aead        every ChaCha20-Poly1305 here (libsodium, ipsec-mb, OpenSSL, cryptodev)
 #   scripts/bench.sh migration   live migration: a maintenance drain of 1000 daemons, one daemon with 1 MiB and 64 MiB of state
-#                                in process (*_inproc_*), the same between two appliances (scripts/bench_migration_total.sh),
+#                                in process (*_inproc_*), the identity envelope's seal and open (CPU per call),
+#                                the same between two appliances (scripts/bench_migration_total.sh),
 #                                then the cutover pause, lost and duplicate events under 100 k events/s between two
 #                                appliances (scripts/bench_migration_pause.sh; its options after "migration")
 #   scripts/bench.sh latency [--help]   event round trips through the appliance vs an io forwarder
@@ -56,6 +57,7 @@ if [ "$part" = migration ]; then
     "-l 0 -- migration-drain"
     "-l 0 -- migration-total 1MiB"
     "-l 0 -- migration-total 64MiB"
+    "-l 0 -- migration-envelope"
   )
   for cmd in "${cmds[@]}"; do
     # shellcheck disable=SC2086

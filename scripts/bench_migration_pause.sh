@@ -20,7 +20,8 @@
 # Beside it, the direct figure: migration_hold_max_ns, per migration the hold the appliances
 # stamped themselves (migrate_driver.py: from the source's snapshot request, where the hold begins
 # at the earliest, to the target handing the first held event to its worker; both appliances read
-# this host's CLOCK_MONOTONIC), the max over the run; migration_hold_measured says of how many.
+# this host's CLOCK_MONOTONIC), the median (migration_hold_p50_ns; of the two middle ones, their
+# mean) and the max over the run; migration_hold_measured says of how many (0: both figures 0).
 # The worst round trip outside the windows is printed beside it: what the machine's scheduling
 # alone does to an event. Lost and duplicate events are the generator's final line's.
 # Prints `name: value unit` lines; progress and the EAL choice go to stderr. Exit 0 when the run
@@ -228,12 +229,19 @@ awk -v margin=$((margin_ms * 1000000)) -v p50="$(kv rtt_p50_ns "$summary")" '
         (we[i] - ws[i]) / 1e6, wmax[i] / 1e6,
         (hold[i] ~ /^[0-9]+$/ ? sprintf("%.3f ms", hold[i] / 1e6) : "unknown") > "/dev/stderr"
       if (wmax[i] > max) max = wmax[i]
-      if (hold[i] ~ /^[0-9]+$/) { nh++; if (hold[i] + 0 > hmax) hmax = hold[i] + 0 }
+      if (hold[i] ~ /^[0-9]+$/) { hs[++nh] = hold[i] + 0; if (hold[i] + 0 > hmax) hmax = hold[i] + 0 }
     }
+    for (i = 2; i <= nh; i++) { # insertion sort: a handful of holds, and mawk has no asort
+      v = hs[i]
+      for (j = i - 1; j >= 1 && hs[j] > v; j--) hs[j + 1] = hs[j]
+      hs[j + 1] = v
+    }
+    hmed = nh == 0 ? 0 : (nh % 2 ? hs[(nh + 1) / 2] : (hs[nh / 2] + hs[nh / 2 + 1]) / 2)
     printf "migration_rtt_p50_ns: %.0f ns\n", p50
     printf "migration_rtt_max_outside_ns: %.0f ns\n", omax
     printf "migration_rtt_max_in_windows_ns: %.0f ns\n", max
     printf "migration_cutover_pause_max_ns: %.0f ns\n", (max > p50 ? max - p50 : 0)
+    printf "migration_hold_p50_ns: %.0f ns\n", hmed
     printf "migration_hold_max_ns: %.0f ns\n", hmax
     printf "migration_hold_measured: %d migrations\n", nh
   }' "$tmp/windows.txt" "$tmp/series.txt"

@@ -30,7 +30,22 @@ for k in rtt_p50 rtt_max_outside rtt_max_in_windows cutover_pause_max; do
   grep -Eq "^migration_${k}_ns: [0-9]+ ns$" "$tmp/out" || fail "no migration_${k}_ns line"
 done
 grep -Eq '^migration_hold_max_ns: [0-9]+ ns$' "$tmp/out" || fail "no migration_hold_max_ns line"
+grep -Eq '^migration_hold_p50_ns: [0-9]+ ns$' "$tmp/out" || fail "no migration_hold_p50_ns line"
 grep -Eq '^migration_hold_measured: [0-9]+ migrations$' "$tmp/out" || fail "no migration_hold_measured line"
+# The median and the max against the per-migration holds (printed in us, so within 1 us).
+sed -n 's/^# migration [0-9]* .*, hold \([0-9.]*\) ms$/\1/p' "$tmp/out" | sort -n |
+  awk -v p50="$(sed -n 's/^migration_hold_p50_ns: \([0-9]*\) ns$/\1/p' "$tmp/out")" \
+      -v max="$(sed -n 's/^migration_hold_max_ns: \([0-9]*\) ns$/\1/p' "$tmp/out")" \
+      -v measured="$(sed -n 's/^migration_hold_measured: \([0-9]*\) migrations$/\1/p' "$tmp/out")" '
+  { h[++n] = $1 * 1e6 }
+  END {
+    want = n == 0 ? 0 : (n % 2 ? h[(n + 1) / 2] : (h[n / 2] + h[n / 2 + 1]) / 2)
+    top = n ? h[n] : 0
+    if (measured != n || p50 - want > 1000 || want - p50 > 1000 || max - top > 1000 || top - max > 1000) {
+      printf "%d holds (measured %s): p50 %s ns, want %.0f; max %s ns, want %.0f\n", n, measured, p50, want, max, top
+      exit 1
+    }
+  }' || fail "migration_hold_p50_ns / max_ns do not match the migrations' holds"
 # Both nodes' phases, per migration (at 500 events/s a migration may hold no event: no hold then).
 [ "$(grep -Ec '^# migrate: [0-9a-f]+ phases: A: snap_req=0 snap_taken=[0-9]+ .*activated_rx=[0-9]+.*; B: snap_rx=[0-9]+ .*activate_rx=[0-9]+' "$tmp/out")" -ge 1 ] ||
   fail "no phases of A -> B"

@@ -1598,6 +1598,24 @@ START_TEST(local_source_migration_reaches_complete_and_transfers_state)
 }
 END_TEST
 
+/* The envelope is prepared before the snapshot: a target static it cannot seal to (low order)
+ * fails the start with the seal's error and leaves the daemon running, unheld. */
+START_TEST(migration_to_a_low_order_static_fails_before_the_snapshot)
+{
+	struct nm_identity id;
+	struct net *n = pair(true, &id);
+	const uint64_t o = id.origin_hash;
+	memset(n->p.nodes[1].pk, 0, 32);
+	struct nm_error e;
+	ck_assert_int_eq(start(n, 0, 0, 1, nm_mig_opts_default(), &e), NM_EMIG_STATE_FAILED);
+	ck_assert_ptr_nonnull(strstr(e.msg, "identity envelope seal failed for daemon"));
+	ck_assert(!nm_mig_in_progress(n->p.nodes[0].mig));
+	ck_assert(nm_runtime_has_daemon(n->p.nodes[0].rt, o));
+	ck_assert_uint_eq(counter_deliver(n, 0, o, 1), 1); /* not held */
+	net_free(n);
+}
+END_TEST
+
 START_TEST(migration_to_unconnected_peer_fails_target_unavailable)
 {
 	struct nm_identity id;
@@ -1954,44 +1972,67 @@ START_TEST(envelope_wire_is_209_bytes_with_version_first)
 }
 END_TEST
 
+/* Open with the target's secret (its public half computed here, as the engine does once). */
+static int open_sk(const struct nm_envelope *e, const uint8_t sk[32], const struct nm_causal_link *l,
+		   const uint8_t *expected, struct nm_identity *out, struct nm_error *err)
+{
+	struct nm_x25519_static k;
+	ck_assert_int_eq(nm_x25519_static_init(&k, sk), 0);
+	int rc = nm_envelope_open(e, &k, l, expected, out, err);
+	nm_x25519_static_wipe(&k);
+	return rc;
+}
+
+/* A daemon identity, a target's X25519 key (sk, pk), another target's secret (sk2), a link. */
+struct env_fx {
+	struct nm_identity src;
+	uint8_t sk[32], pk[32], sk2[32];
+	struct nm_causal_link l;
+};
+
+static void env_fx_init(struct env_fx *f, uint64_t seq)
+{
+	ck_assert_int_eq(nm_identity_generate(&f->src), 0);
+	randombytes_buf(f->sk, 32);
+	randombytes_buf(f->sk2, 32);
+	ck_assert_int_eq(nm_x25519_public(f->sk, f->pk), 0);
+	f->l = link_at(seq);
+}
+
 START_TEST(envelope_seal_open_roundtrip_and_failures)
 {
-	struct nm_identity src, opened;
-	ck_assert_int_eq(nm_identity_generate(&src), 0);
-	uint8_t sk[32], pk[32], sk2[32];
-	randombytes_buf(sk, 32);
-	randombytes_buf(sk2, 32);
-	ck_assert_int_eq(nm_x25519_public(sk, pk), 0);
-	struct nm_causal_link l = link_at(7);
+	struct env_fx f;
+	env_fx_init(&f, 7);
+	struct nm_identity opened;
 	struct nm_envelope e;
 	struct nm_error err;
-	ck_assert_int_eq(nm_envelope_seal(&src, pk, &l, &e, &err), 0);
-	ck_assert_int_eq(nm_envelope_open(&e, sk, &l, NULL, &opened, &err), 0);
-	ck_assert(nm_entity_id_equal(nm_identity_entity_id(&opened), nm_identity_entity_id(&src)));
+	ck_assert_int_eq(nm_envelope_seal(&f.src, f.pk, &f.l, &e, &err), 0);
+	ck_assert_int_eq(open_sk(&e, f.sk, &f.l, NULL, &opened, &err), 0);
+	ck_assert(nm_entity_id_equal(nm_identity_entity_id(&opened), nm_identity_entity_id(&f.src)));
 	uint8_t sig[64];
 	ck_assert_int_eq(nm_identity_sign(&opened, "post-open", 9, sig), 0);
-	ck_assert(nm_identity_verify(nm_identity_entity_id(&src), "post-open", 9, sig));
+	ck_assert(nm_identity_verify(nm_identity_entity_id(&f.src), "post-open", 9, sig));
 	/* wrong target key */
-	ck_assert_int_eq(nm_envelope_open(&e, sk2, &l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert_int_eq(open_sk(&e, f.sk2, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
 	ck_assert_str_eq(err.msg, "identity envelope: seal_open failed (wrong target key or tampered ciphertext)");
 	/* another chain link: the attestation covers it */
 	struct nm_causal_link l8 = link_at(8);
-	ck_assert_int_eq(nm_envelope_open(&e, sk, &l8, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
+	ck_assert_int_eq(open_sk(&e, f.sk, &l8, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
 	ck_assert_str_eq(err.msg, "identity envelope: attestation signature invalid");
 	/* expected signer differs */
 	uint8_t other[32];
 	memset(other, 3, sizeof(other));
-	ck_assert_int_eq(nm_envelope_open(&e, sk, &l, other, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&e, f.sk, &f.l, other, &opened, &err), NM_EENV_INVALID_SIGNER);
 	/* signer_pub not an ed25519 point */
 	struct nm_envelope bad = e;
 	memset(bad.signer_pub, 0xFF, sizeof(bad.signer_pub));
-	ck_assert_int_eq(nm_envelope_open(&bad, sk, &l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
 	ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
 	/* tampered ciphertext */
 	struct nm_envelope t = e;
 	t.sealed_seed[40] ^= 1;
-	ck_assert_int_eq(nm_envelope_open(&t, sk, &l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
-	nm_identity_wipe(&src);
+	ck_assert_int_eq(open_sk(&t, f.sk, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	nm_identity_wipe(&f.src);
 }
 END_TEST
 
@@ -2003,10 +2044,13 @@ START_TEST(snapshot_envelope_opens_to_none_without_one_and_checks_entity)
 	uint8_t sk[32], pk[32];
 	randombytes_buf(sk, 32);
 	ck_assert_int_eq(nm_x25519_public(sk, pk), 0);
+	struct nm_x25519_static ks;
+	ck_assert_int_eq(nm_x25519_static_init(&ks, sk), 0);
+	ck_assert_mem_eq(ks.pub, pk, 32);
 	struct nm_causal_link head = { a.origin_hash, 0, 0, 0 };
 	struct nm_snapshot *s = nm_snapshot_new(nm_identity_entity_id(&a), &head, "x", 1, NULL, 0);
 	bool got = true;
-	ck_assert_int_eq(nm_snapshot_open_envelope(s, sk, &opened, &got, NULL), 0);
+	ck_assert_int_eq(nm_snapshot_open_envelope(s, &ks, &opened, &got, NULL), 0);
 	ck_assert(!got);
 	ck_assert_int_eq(nm_snapshot_seal_envelope(s, &a, pk, NULL), 0);
 	/* through the CDS1 wire and back (311 - 8 + 1 bytes here: a 1-byte state) */
@@ -2016,14 +2060,211 @@ START_TEST(snapshot_envelope_opens_to_none_without_one_and_checks_entity)
 	ck_assert_int_eq(nm_snapshot_encode(s, buf, sizeof(buf), NULL), 0);
 	struct nm_snapshot *d;
 	ck_assert_int_eq(nm_snapshot_decode(buf, len, &d, NULL), 0);
-	ck_assert_int_eq(nm_snapshot_open_envelope(d, sk, &opened, &got, NULL), 0);
+	ck_assert_int_eq(nm_snapshot_open_envelope(d, &ks, &opened, &got, NULL), 0);
 	ck_assert(got);
 	ck_assert(nm_entity_id_equal(nm_identity_entity_id(&opened), nm_identity_entity_id(&a)));
 	/* signed by someone else than the snapshot's entity */
 	ck_assert_int_eq(nm_snapshot_seal_envelope(s, &b, pk, NULL), 0);
-	ck_assert_int_eq(nm_snapshot_open_envelope(s, sk, &opened, &got, NULL), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(nm_snapshot_open_envelope(s, &ks, &opened, &got, NULL), NM_EENV_INVALID_SIGNER);
 	nm_snapshot_free(s);
 	nm_snapshot_free(d);
+}
+END_TEST
+
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+/* The 209 bytes nm_envelope_seal gave before the seal was split in two (libsodium's
+ * randombytes fixed to 0x11 for its ephemeral): seed 01.., target secret 02.., this link. */
+static const char envelope_golden[] =
+	"01ce8d3ad1ccb633ec7b70c17814a5c76ecd029685050d344745ba05870e587d"
+	"597b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f"
+	"13ee91336aa3a94e863a917591335a931d0e6461e36e347e0e55f6d251538731"
+	"5a61e1913162b80468a3de402a4e14e6b28a88e3dd7409f195fd52db2d3cba5d"
+	"72ca6709bf1d94121bf3748801b40f6f5c249065abd070d285f269a32bce5a02"
+	"56c813aae31d547bb934cf7943eb5d361465372957a20b43fdf6762c0a90f919"
+	"62e50e00aa7aaa95eca365ed251d83fb01";
+
+START_TEST(envelope_prepared_seal_is_the_one_shot_seal)
+{
+	uint8_t seed[32], tsk[32], eph[32], golden[NM_ENVELOPE_SIZE], got[NM_ENVELOPE_SIZE];
+	memset(seed, 0x01, 32);
+	memset(tsk, 0x02, 32);
+	memset(eph, 0x11, 32);
+	ck_assert_int_eq(sodium_hex2bin(golden, sizeof(golden), envelope_golden, strlen(envelope_golden),
+					NULL, NULL, NULL), 0);
+	struct nm_identity src, opened, opened2;
+	ck_assert_int_eq(nm_identity_from_seed(&src, seed), 0);
+	struct nm_x25519_static k;
+	ck_assert_int_eq(nm_x25519_static_init(&k, tsk), 0);
+	struct nm_causal_link l = { src.origin_hash, 3, 77, 0x0123456789abcdefULL };
+	struct nm_envelope_prep p;
+	struct nm_envelope e, one;
+	struct nm_error err;
+	ck_assert_int_eq(nm_envelope_prepare(&p, k.pub, eph, &err), 0);
+	ck_assert(p.ready);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &src, &l, &e, &err), 0);
+	ck_assert(all_zero(&p, sizeof(p)));
+	nm_envelope_encode(&e, got);
+	ck_assert_mem_eq(got, golden, sizeof(golden));
+	ck_assert_int_eq(nm_envelope_open(&e, &k, &l, nm_identity_entity_id(&src), &opened, &err), 0);
+	ck_assert_mem_eq(opened.sk, src.sk, sizeof(src.sk));
+	/* A consumed prep never seals again (its key and nonce would repeat). */
+	struct nm_envelope again = e;
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &src, &l, &again, &err), -EINVAL);
+	ck_assert_mem_eq(&again, &e, sizeof(e));
+	/* Random ephemerals: the one-shot and a prepared seal differ only in sealed_seed and
+	 * open alike. */
+	ck_assert_int_eq(nm_envelope_prepare(&p, k.pub, NULL, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &src, &l, &e, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal(&src, k.pub, &l, &one, &err), 0);
+	ck_assert_mem_eq(e.target_static_pub, one.target_static_pub, 32);
+	ck_assert_mem_eq(e.signer_pub, one.signer_pub, 32);
+	ck_assert_mem_eq(e.signature, one.signature, 64);
+	ck_assert_mem_ne(e.sealed_seed, one.sealed_seed, 32);
+	ck_assert_int_eq(nm_envelope_open(&e, &k, &l, NULL, &opened, &err), 0);
+	ck_assert_int_eq(nm_envelope_open(&one, &k, &l, NULL, &opened2, &err), 0);
+	ck_assert_mem_eq(opened.sk, opened2.sk, sizeof(opened.sk));
+	ck_assert_uint_eq(opened.origin_hash, opened2.origin_hash);
+	/* The same through a snapshot. */
+	struct nm_snapshot *s = nm_snapshot_new(nm_identity_entity_id(&src), &l, "x", 1, NULL, 0);
+	bool got_id = false;
+	ck_assert_int_eq(nm_envelope_prepare(&p, k.pub, eph, &err), 0);
+	ck_assert_int_eq(nm_snapshot_seal_prepared(s, &src, &p, &err), 0);
+	ck_assert(all_zero(&p, sizeof(p)));
+	ck_assert_mem_eq(s->envelope, golden, sizeof(golden));
+	ck_assert_int_eq(nm_snapshot_open_envelope(s, &k, &opened, &got_id, &err), 0);
+	ck_assert(got_id);
+	nm_snapshot_free(s);
+	nm_identity_wipe(&src);
+	nm_identity_wipe(&opened);
+	nm_identity_wipe(&opened2);
+	nm_x25519_static_wipe(&k);
+	ck_assert(all_zero(&k, sizeof(k)));
+}
+END_TEST
+
+START_TEST(envelope_prep_is_wiped_on_every_path)
+{
+	struct env_fx f;
+	env_fx_init(&f, 9);
+	uint8_t low[32] = { 0 }; /* all zeros: a low-order X25519 point */
+	struct nm_envelope_prep p;
+	struct nm_envelope e;
+	struct nm_error err;
+	memset(&p, 0xAA, sizeof(p));
+	ck_assert_int_eq(nm_envelope_prepare(&p, low, NULL, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert(all_zero(&p, sizeof(p)));
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &f.src, &f.l, &e, &err), -EINVAL);
+	ck_assert_int_eq(nm_envelope_seal(&f.src, low, &f.l, &e, &err), NM_EENV_SEAL_OPEN_FAILED);
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, NULL, &f.l, &e, &err), NM_EENV_SOURCE_READ_ONLY);
+	ck_assert_str_eq(err.msg, "identity envelope: source keypair is public-only; cannot attest");
+	ck_assert(all_zero(&p, sizeof(p)));
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_envelope_seal_prepared(&p, &f.src, NULL, &e, &err), -EINVAL);
+	ck_assert(all_zero(&p, sizeof(p)));
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert_int_eq(nm_snapshot_seal_prepared(NULL, &f.src, &p, &err), -EINVAL);
+	ck_assert(all_zero(&p, sizeof(p)));
+	ck_assert_int_eq(nm_envelope_prepare(&p, f.pk, NULL, &err), 0);
+	ck_assert(!all_zero(p.key, sizeof(p.key)));
+	nm_envelope_prep_wipe(&p);
+	ck_assert(all_zero(&p, sizeof(p)));
+	nm_envelope_prep_wipe(NULL);
+	ck_assert_int_eq(nm_envelope_prepare(NULL, f.pk, NULL, &err), -EINVAL);
+	ck_assert_int_eq(nm_envelope_prepare(&p, NULL, NULL, &err), -EINVAL);
+	nm_identity_wipe(&f.src);
+}
+END_TEST
+
+/*
+ * A key with a torsion component, A + T (T of order 8), and a signature of
+ * msg that libsodium's strict verify accepts: [S]B - [h]A' = R + [h]T = R
+ * once h = 0 mod 8.
+ */
+static void mixed_order_sign(const uint8_t *msg, size_t len, uint8_t pk[32], uint8_t sig[64])
+{
+	static const uint8_t t8[32] = { 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+					0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+					0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 };
+	uint8_t a[32], A[32], r[32], h64[64], h[32], ha[32];
+	crypto_core_ed25519_scalar_random(a);
+	ck_assert_int_eq(crypto_scalarmult_ed25519_base_noclamp(A, a), 0);
+	ck_assert_int_eq(crypto_core_ed25519_add(pk, A, t8), 0);
+	do {
+		crypto_hash_sha512_state st;
+		crypto_core_ed25519_scalar_random(r);
+		ck_assert_int_eq(crypto_scalarmult_ed25519_base_noclamp(sig, r), 0);
+		crypto_hash_sha512_init(&st);
+		crypto_hash_sha512_update(&st, sig, 32);
+		crypto_hash_sha512_update(&st, pk, 32);
+		crypto_hash_sha512_update(&st, msg, len);
+		crypto_hash_sha512_final(&st, h64);
+		crypto_core_ed25519_scalar_reduce(h, h64);
+	} while ((h[0] & 7) != 0);
+	crypto_core_ed25519_scalar_mul(ha, h, a);
+	crypto_core_ed25519_scalar_add(sig + 32, r, ha);
+}
+
+/*
+ * Whether the point check is redundant with the strict verify: it is not for
+ * a mixed-order key, which the verify accepts; every bad signer is
+ * NM_EENV_INVALID_SIGNER, whatever else is wrong with the envelope.
+ */
+START_TEST(envelope_open_bad_signer_keys)
+{
+	struct env_fx f;
+	env_fx_init(&f, 11);
+	struct nm_identity opened;
+	struct nm_envelope e, bad;
+	struct nm_error err;
+	ck_assert_int_eq(nm_envelope_seal(&f.src, f.pk, &f.l, &e, &err), 0);
+	uint8_t t[64];
+	memcpy(t, f.pk, 32);
+	nm_link_to_bytes(&f.l, t + 32);
+	/* small order (the identity point) and a non-canonical encoding (y = p) */
+	static const uint8_t small[32] = { 1 };
+	uint8_t noncanon[32];
+	memset(noncanon, 0xFF, 32);
+	noncanon[0] = 0xED;
+	noncanon[31] = 0x7F;
+	const uint8_t *keys[] = { small, noncanon };
+	for (size_t i = 0; i < 2; i++) {
+		bad = e;
+		memcpy(bad.signer_pub, keys[i], 32);
+		ck_assert(!crypto_core_ed25519_is_valid_point(bad.signer_pub));
+		ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+		ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
+		ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, keys[i], &opened, &err), NM_EENV_INVALID_SIGNER);
+	}
+	/* mixed order, with a signature the strict verify takes */
+	bad = e;
+	mixed_order_sign(t, sizeof(t), bad.signer_pub, bad.signature);
+	ck_assert(!crypto_core_ed25519_is_valid_point(bad.signer_pub));
+	ck_assert_int_eq(crypto_sign_verify_detached(bad.signature, t, sizeof(t), bad.signer_pub), 0);
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_str_eq(err.msg, "identity envelope: signer_pub is not a valid ed25519 point");
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, bad.signer_pub, &opened, &err), NM_EENV_INVALID_SIGNER);
+	ck_assert_int_eq(open_sk(&bad, f.sk2, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	bad.sealed_seed[40] ^= 1;
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_SIGNER);
+	/* a valid signer still gets each step's own error */
+	ck_assert_int_eq(open_sk(&e, f.sk2, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	bad = e;
+	bad.sealed_seed[40] ^= 1;
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_SEAL_OPEN_FAILED);
+	bad = e;
+	bad.signature[0] ^= 1;
+	ck_assert_int_eq(open_sk(&bad, f.sk, &f.l, NULL, &opened, &err), NM_EENV_INVALID_ATTESTATION);
+	nm_identity_wipe(&f.src);
 }
 END_TEST
 
@@ -2207,6 +2448,7 @@ static Suite *suite(void)
 	tcase_add_test(t, shutdown_clears_failure_cache);
 	tcase_add_test(t, local_source_migration_reaches_complete_and_transfers_state);
 	tcase_add_test(t, migration_to_unconnected_peer_fails_target_unavailable);
+	tcase_add_test(t, migration_to_a_low_order_static_fails_before_the_snapshot);
 	tcase_add_test(t, migration_opts_transport_identity_false_skips_envelope);
 	tcase_add_test(t, migration_to_target_without_origin_factory_surfaces_factory_not_found);
 	tcase_add_test(t, auto_retry_succeeds_after_target_becomes_ready);
@@ -2225,6 +2467,9 @@ static Suite *suite(void)
 	tcase_add_test(t, envelope_wire_is_209_bytes_with_version_first);
 	tcase_add_test(t, envelope_seal_open_roundtrip_and_failures);
 	tcase_add_test(t, snapshot_envelope_opens_to_none_without_one_and_checks_entity);
+	tcase_add_test(t, envelope_prepared_seal_is_the_one_shot_seal);
+	tcase_add_test(t, envelope_prep_is_wiped_on_every_path);
+	tcase_add_test(t, envelope_open_bad_signer_keys);
 	suite_add_tcase(s, t);
 	return s;
 }
