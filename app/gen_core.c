@@ -539,6 +539,34 @@ bool gen_drain_done(const struct gen *g, uint64_t quiet_ns, uint64_t elapsed_ns,
 	return gen_outstanding(g) == 0 || quiet_ns >= quiet_max_ns || elapsed_ns >= max_ns;
 }
 
+#define PACE_NS_PER_S 1000000000ull
+
+uint64_t gen_pace_due(uint64_t start_ns, uint64_t now_ns, uint64_t rate)
+{
+	if (now_ns <= start_ns)
+		return 0;
+	const uint64_t t = now_ns - start_ns;
+	/* Whole seconds and the rest apart: no overflow below 18 G packets/s. */
+	return t / PACE_NS_PER_S * rate + t % PACE_NS_PER_S * rate / PACE_NS_PER_S;
+}
+
+uint64_t gen_pace_next_ns(uint64_t start_ns, uint64_t rate, uint64_t done)
+{
+	if (rate == 0)
+		return start_ns;
+	/* The least t with floor(t * rate / 1 s) >= done + 1, i.e. ceil((done + 1) s / rate). */
+	const uint64_t n = done + 1, q = n / rate, r = n % rate;
+	return start_ns + q * PACE_NS_PER_S + (r * PACE_NS_PER_S + rate - 1) / rate;
+}
+
+uint32_t gen_pace_sleep_us(uint64_t now_ns, uint64_t next_ns, bool busy, uint64_t rate,
+			   uint32_t max_us)
+{
+	if (max_us == 0 || rate == 0 || busy || next_ns < now_ns + GEN_PACE_MIN_AHEAD_NS)
+		return 0;
+	return max_us;
+}
+
 uint64_t gen_lost_events(const struct gen *g)
 {
 	uint64_t lost = 0;

@@ -364,6 +364,30 @@ int gen_reflect_session(struct gen *g, unsigned p, const uint8_t key[32], uint64
 int gen_series_start(struct gen *g, uint64_t start_ns, uint64_t slot_ns);
 
 /*
+ * Pacing at `rate` packets/s from start_ns, in integers: packets due by
+ * now_ns are floor(elapsed * rate / 1 s), so the offered rate is exact
+ * whenever the sender wakes, and a late wake sends what fell due meanwhile
+ * in one burst. gen_pace_next_ns: when packet number `done` (0-based) falls
+ * due, the earliest now_ns with gen_pace_due() > done.
+ */
+uint64_t gen_pace_due(uint64_t start_ns, uint64_t now_ns, uint64_t rate);
+uint64_t gen_pace_next_ns(uint64_t start_ns, uint64_t rate, uint64_t done);
+
+/*
+ * The send loop's nap when it is ahead of its rate (--idle-sleep-us max_us):
+ * not busy (nothing arrived this round, nothing waits in the TX queue),
+ * nothing was due, and the next packet is due
+ * GEN_PACE_MIN_AHEAD_NS or more from now. Then it sleeps max_us, past that
+ * packet's time if need be (one wake per max_us, not per packet: each wake
+ * costs about 15 us of CPU on a shared VM, a send every 10 us would cost more
+ * than spinning), and the wake sends what fell due. Returns us to sleep, 0 to
+ * poll on; always 0 for max_us 0 (busy-poll) or no rate.
+ */
+#define GEN_PACE_MIN_AHEAD_NS 5000u /* the timer slack: a shorter nap is not one */
+uint32_t gen_pace_sleep_us(uint64_t now_ns, uint64_t next_ns, bool busy, uint64_t rate,
+			   uint32_t max_us);
+
+/*
  * Retry schedule for ARP and the handshake: send, wait `wait_ms`, back off
  * `backoff_ms` x attempt, send again, up to `attempts` sends; FAIL after the
  * last wait or at the overall deadline. Pure: the caller supplies the time.

@@ -93,7 +93,11 @@ static void usage(const char *prog)
 	       "  --count N               stop after N packets (0: no limit; default 0)\n"
 	       "  --stats-period SEC      a stats line every SEC seconds (0: off; default 1)\n"
 	       "  --split-keys            session keys from Noise Split(), as the appliance's option\n"
-	       "  --idle-sleep-us N       after %d idle loops, sleep N us per loop (default 0: spin)\n"
+	       "  --idle-sleep-us N       sleep N us when idle (default 0: busy-poll): at a --rate,\n"
+	       "                          whenever we are ahead of it and nothing arrived (the\n"
+	       "                          packets due on waking go in one burst; a reply that came\n"
+	       "                          meanwhile is timed up to N us late); else after %d\n"
+	       "                          idle loops\n"
 	       "  --session-timeout-ms N  a session that heard nothing authenticated for N ms is\n"
 	       "                          dead: handshake again, in rounds, until one succeeds\n"
 	       "                          (default %u: three of the appliance's heartbeats; 0: never)\n"
@@ -808,6 +812,12 @@ struct run {
 	unsigned idle;               /* loop iterations in a row with nothing to do */
 };
 
+/* Packets the rate schedule has dealt with: sent, or skipped for want of a session. */
+static uint64_t paced(const struct ctx *c)
+{
+	return c->g->st.tx_packets + c->g->st.no_session_packets;
+}
+
 /* How many packets may be built now: the rate, the count, the queue. */
 static uint64_t tx_allowed(const struct ctx *c, const struct run *r, uint64_t now)
 {
@@ -816,10 +826,8 @@ static uint64_t tx_allowed(const struct ctx *c, const struct run *r, uint64_t no
 	if (c->o.count != 0)
 		room = RTE_MIN(room, c->o.count - RTE_MIN(c->o.count, st->tx_packets));
 	if (c->o.rate != 0) {
-		double due = (double)(now - r->start_ns) * (double)c->o.rate / (double)NS_PER_S;
-		const uint64_t done = st->tx_packets + st->no_session_packets;
-		uint64_t want = (uint64_t)due > done ? (uint64_t)due - done : 0;
-		room = RTE_MIN(room, want);
+		const uint64_t due = gen_pace_due(r->start_ns, now, c->o.rate), done = paced(c);
+		room = RTE_MIN(room, due > done ? due - done : 0);
 	}
 	return room;
 }
@@ -864,10 +872,21 @@ static void tick(struct ctx *c, struct run *r, uint64_t now)
 			tx_build(c, TX_HEARTBEAT, i, now);
 }
 
-/* --idle-sleep-us: after IDLE_POLLS empty iterations, yield the CPU until traffic returns. */
-static void idle_wait(const struct ctx *c, struct run *r, bool busy)
+/*
+ * --idle-sleep-us: at a rate, sleep whenever we are ahead of it and nothing
+ * arrived (gen_pace_sleep_us: the wake sends what fell due in one burst);
+ * otherwise after IDLE_POLLS empty iterations, until traffic returns.
+ */
+static void idle_wait(const struct ctx *c, struct run *r, bool arrived, bool built)
 {
-	r->idle = busy ? 0 : r->idle + (r->idle < IDLE_POLLS);
+	const uint64_t next = gen_pace_next_ns(r->start_ns, c->o.rate, paced(c));
+	const uint32_t us = gen_pace_sleep_us(nm_mono_ns(), next, arrived || c->n_txq != 0,
+					      c->o.rate, c->o.idle_sleep_us);
+	if (us != 0) {
+		nm_sleep_us(us);
+		return;
+	}
+	r->idle = arrived || built ? 0 : r->idle + (r->idle < IDLE_POLLS);
 	if (c->o.idle_sleep_us != 0 && r->idle >= IDLE_POLLS)
 		nm_sleep_us(c->o.idle_sleep_us);
 }
@@ -888,7 +907,7 @@ static void send_loop(struct ctx *c, struct run *r)
 		if (got < BURST)
 			rehs_step(c, nm_mono_ns());
 		tick(c, r, now);
-		idle_wait(c, r, got > 0 || built > 0);
+		idle_wait(c, r, got > 0, built > 0);
 	}
 }
 

@@ -154,11 +154,33 @@ static bool on_dataplane(struct nm_migdp *md, uint64_t origin)
 	return here || !nm_runtime_has_daemon(md->rt, origin);
 }
 
-/* Workers answer quickly while a migration of ours is before its end (or a 0x0500 message waits). */
+/* Events wait for the control thread: in a forwarding hold, or injected and refused. */
+static bool events_to_move(const struct nm_migdp *md)
+{
+	for (size_t i = 0; md->recs.count != 0 && i <= md->recs.mask; i++) {
+		const struct rec *r = md->recs.slots[i].val;
+		if (r != NULL && (r->head != NULL ||
+				  (r->mode == HOLD_FORWARD && rte_ring_count(r->hold.ring) != 0)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Does a hand-off wait for this node's threads? A migration of ours before
+ * its end (a source before ActivateAck, a target before ActivateTarget), a
+ * 0x0500 message waiting, or events to move. Not the idle forwarding linger.
+ */
+static bool hands_wanted(const struct nm_migdp *md)
+{
+	return nm_mig_in_progress(md->engine) || rte_ring_count(md->dp->mig_rx) != 0 ||
+	       events_to_move(md);
+}
+
+/* Workers answer quickly while a hand-off waits. */
 static void urgent_update(struct nm_migdp *md)
 {
-	nm_dataplane_set_urgent(md->dp, nm_mig_in_progress(md->engine) ||
-					       rte_ring_count(md->dp->mig_rx) != 0);
+	nm_dataplane_set_urgent(md->dp, hands_wanted(md));
 }
 
 /*
@@ -616,7 +638,7 @@ unsigned nm_migdp_poll(struct nm_migdp *md, uint64_t now_ms)
 
 bool nm_migdp_busy(const struct nm_migdp *md)
 {
-	return md->recs.count != 0 || rte_ring_count(md->dp->mig_rx) != 0;
+	return hands_wanted(md);
 }
 
 void nm_migdp_stats(const struct nm_migdp *md, struct nm_migdp_stats *out)

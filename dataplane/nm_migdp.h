@@ -62,7 +62,14 @@ struct nm_migration *nm_migdp_engine(struct nm_migdp *md);
 /* Inbound messages, then the engine's timers and hand-overs. Returns work done. */
 unsigned nm_migdp_poll(struct nm_migdp *md, uint64_t now_ms);
 
-/* Anything in flight (the control loop polls without sleeping meanwhile). */
+/*
+ * A hand-off waits for this node: a migration of ours before its end
+ * (nm_mig_in_progress), a 0x0500 message not yet handled, or events that the
+ * control thread must move (in a forwarding hold, or injected and refused by
+ * the owner's ring). The control loop naps short only then, and the workers
+ * are urgent by the same test. Not while a source's forwarding idles
+ * through its linger (seconds after every migration).
+ */
 bool nm_migdp_busy(const struct nm_migdp *md);
 
 struct nm_migdp_stats {

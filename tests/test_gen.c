@@ -768,6 +768,92 @@ START_TEST(test_retry_schedule)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ pacing */
+
+#define SEC (1000 * MS)
+
+START_TEST(test_pace_due_is_exact)
+{
+	const uint64_t t0 = 123 * SEC + 456;
+	ck_assert_uint_eq(gen_pace_due(t0, t0, 100000), 0);
+	ck_assert_uint_eq(gen_pace_due(t0, t0 - 1, 100000), 0); /* a clock before the start */
+	ck_assert_uint_eq(gen_pace_due(t0, t0 + 9999, 100000), 0);
+	ck_assert_uint_eq(gen_pace_due(t0, t0 + 10000, 100000), 1);
+	ck_assert_uint_eq(gen_pace_due(t0, t0 + SEC, 100000), 100000);
+	ck_assert_uint_eq(gen_pace_due(t0, t0 + 10 * SEC + 5000, 100000), 1000000);
+	ck_assert_uint_eq(gen_pace_due(t0, t0 + SEC / 3, 3), 0);
+	ck_assert_uint_eq(gen_pace_due(t0, t0 + SEC / 3 + 1, 3), 1);
+	/* 10 G packets/s for an hour: no overflow on the way. */
+	ck_assert_uint_eq(gen_pace_due(0, 3600 * SEC, 10000000000ULL), 36000000000000ULL);
+	/* The next packet's time is the first instant it is due, for any rate and count. */
+	const uint64_t rates[] = { 1, 3, 7, 500, 100000, 999983, 14880952 };
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		for (uint64_t done = 0; done < 3000000; done = done * 3 + 1) {
+			const uint64_t t = gen_pace_next_ns(t0, rates[i], done);
+			ck_assert_uint_gt(gen_pace_due(t0, t, rates[i]), done);
+			ck_assert_uint_le(gen_pace_due(t0, t - 1, rates[i]), done);
+		}
+}
+END_TEST
+
+START_TEST(test_pace_sleep_only_when_ahead)
+{
+	const uint64_t now = 5 * SEC;
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now + 8000, false, 100000, 100), 100);
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now + GEN_PACE_MIN_AHEAD_NS, false, 100000, 100),
+			  100);
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now + GEN_PACE_MIN_AHEAD_NS - 1, false, 100000, 100),
+			  0);                                               /* due too soon */
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now - 1, false, 100000, 100), 0); /* due: send */
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now + 8000, true, 100000, 100), 0); /* busy */
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now + 8000, false, 100000, 0), 0);  /* busy-poll */
+	ck_assert_uint_eq(gen_pace_sleep_us(now, now + 8000, false, 0, 100), 0);     /* no rate */
+}
+END_TEST
+
+/*
+ * The send loop's pacing on a simulated clock: each poll costs 300 ns, each
+ * sleep lasts its length plus 0..30 us of lateness. The rate stays exact
+ * (never ahead of the schedule, never behind it after a wake's burst), the
+ * loop sleeps about once per --idle-sleep-us (not per packet), and a burst
+ * holds what fell due in one sleep.
+ */
+static void paced_run(uint64_t rate, uint32_t max_us, uint64_t secs)
+{
+	const uint64_t t0 = 7 * SEC, end = t0 + secs * SEC;
+	uint64_t now = t0, sent = 0, sleeps = 0, max_burst = 0, rng = 0x9E3779B97F4A7C15ULL;
+	while (now < end) {
+		const uint64_t due = gen_pace_due(t0, now, rate);
+		ck_assert_uint_ge(due, sent); /* never sent ahead of the schedule */
+		max_burst = due - sent > max_burst ? due - sent : max_burst;
+		sent = due; /* the burst */
+		const uint32_t us = gen_pace_sleep_us(now, gen_pace_next_ns(t0, rate, sent), false,
+						      rate, max_us);
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		now += us != 0 ? (uint64_t)us * 1000 + rng % 30000 : 300;
+		sleeps += us != 0;
+	}
+	/* The wake after the end sends what fell due: the rate's count, exactly. */
+	sent = gen_pace_due(t0, now, rate);
+	ck_assert_uint_eq(sent, (uint64_t)((long double)(now - t0) * rate / SEC));
+	ck_assert_uint_ge(sent, secs * rate);
+	const uint64_t wake_ns = (uint64_t)max_us * 1000;
+	ck_assert_uint_le(sent - secs * rate, (wake_ns + 30000) * rate / SEC + 1);
+	ck_assert_uint_le(max_burst, (wake_ns + 30000) * rate / SEC + 1);
+	ck_assert_uint_le(sleeps, secs * SEC / wake_ns + 1);
+	ck_assert_uint_gt(sleeps, secs * SEC / (wake_ns + 30000 + GEN_PACE_MIN_AHEAD_NS) / 2);
+}
+
+START_TEST(test_pace_loop_keeps_the_rate)
+{
+	paced_run(100000, 100, 2); /* the pause benchmark: 100 k/s, --idle-sleep-us 100 */
+	paced_run(500, 100, 3);    /* its test: 500/s */
+	paced_run(1000, 50, 2);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ several appliances */
 
 /* Two appliances: f->r (APP_NODE, peers[0]) and f->r2 (APP2_NODE, peers[1]). */
@@ -1673,6 +1759,12 @@ static Suite *gen_suite(void)
 	tcase_add_test(tc, test_handshake_prologue_uses_node_ids);
 	tcase_add_test(tc, test_handshake_bad_msg2_keeps_attempt);
 	tcase_add_test(tc, test_retry_schedule);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pacing");
+	tcase_add_test(tc, test_pace_due_is_exact);
+	tcase_add_test(tc, test_pace_sleep_only_when_ahead);
+	tcase_add_test(tc, test_pace_loop_keeps_the_rate);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("traffic");

@@ -710,6 +710,45 @@ START_TEST(every_phase_is_stamped_in_order_on_both_nodes)
 }
 END_TEST
 
+/*
+ * nm_mig_in_progress, what the appliance's control loop naps short for (with nm_migdp's
+ * 0x0500 and forwarded-events tests, nm_migdp_busy) and what keeps its workers urgent: the
+ * source until ActivateAck, the target until ActivateTarget; never the source's forwarding
+ * linger after it, not even while it forwards events.
+ */
+START_TEST(in_progress_until_activate_ack_not_through_the_forwarding)
+{
+	struct net *n = net_new(2, 0x7020);
+	n->log = calloc(1, sizeof(*n->log));
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	const uint64_t o = id.origin_hash;
+	struct nm_migration *src = n->p.nodes[0].mig, *dst = n->p.nodes[1].mig;
+	run(n, 20, 2);
+	ck_assert(!nm_mig_in_progress(src) && !nm_mig_in_progress(dst));
+	start_0_to_1(n, o);
+	ck_assert(nm_mig_in_progress(src));
+	bool target_in_progress = false;
+	for (int g = 0; g < 20000 && !last_ok(n, 0, o); g++) {
+		ck_assert(nm_mig_in_progress(src));
+		run(n, 1, 1);
+		target_in_progress |= nm_mig_in_progress(dst);
+	}
+	ck_assert(last_ok(n, 0, o));
+	ck_assert(target_in_progress);
+	ck_assert(!nm_mig_in_progress(src)); /* ActivateAck in: only forwarding is left */
+	ck_assert(!nm_mig_in_progress(dst)); /* it acked ActivateTarget: active */
+	run(n, 100, 2);                      /* events still reach the source: forwarded */
+	ck_assert_uint_eq(entry_of(n, 0, NM_MIG_AS_SOURCE, 0).t.fwd_end, 0); /* still lingers */
+	ck_assert(!nm_mig_in_progress(src) && !nm_mig_in_progress(dst));
+	run(n, 2000, 0); /* past linger_ms */
+	ck_assert_uint_ne(entry_of(n, 0, NM_MIG_AS_SOURCE, 0).t.fwd_end, 0);
+	ck_assert(!nm_mig_in_progress(src) && !nm_mig_in_progress(dst));
+	end_live_on(n, o, 1);
+}
+END_TEST
+
 /* The message types node 0 sent node 1, in send order (the_first_held_events_...). */
 struct sent_types {
 	uint8_t t[4096];
@@ -2395,6 +2434,7 @@ static Suite *suite(void)
 	tcase_add_test(t, source_killed_after_cutover_daemon_lives_on_target);
 	tcase_add_test(t, source_forwards_after_an_activation_with_no_held_event);
 	tcase_add_test(t, every_phase_is_stamped_in_order_on_both_nodes);
+	tcase_add_test(t, in_progress_until_activate_ack_not_through_the_forwarding);
 	tcase_add_test(t, the_first_held_events_leave_before_activate_target);
 	tcase_add_test(t, link_down_during_replay_completes_after_link_returns);
 	tcase_add_test(t, link_down_past_discard_timeout_reverts_to_source);
