@@ -223,8 +223,10 @@ uint32_t nm_causal_read(const uint8_t *buf, size_t len, uint32_t count, struct n
 	const uint8_t *p = buf;
 	const uint8_t *const end = buf + len;
 	const uint32_t limit = count < max ? count : max;
-	while (n < limit && nm_causal_frame_next(&p, end, &out[n], now_ns))
+	while (n < limit && nm_causal_frame_next(&p, end, &out[n])) {
+		out[n].received_at = now_ns;
 		n++;
+	}
 	if (consumed)
 		*consumed = (size_t)(p - buf);
 	return n;

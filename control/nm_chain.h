@@ -54,12 +54,13 @@ static inline int nm_chain_next(const struct nm_chain *c, uint64_t horizon,
 }
 
 /*
- * The frame at *p (end: the end of the frames) into ev, its payload pointing
- * into the buffer, and *p past it. false, *p unchanged, when fewer than 4
- * bytes are left or the frame is malformed (total_len < 32 or past end).
+ * The frame at *p (end: the end of the frames) into ev's link, payload
+ * (pointing into the buffer) and len, and *p past it; received_at is the
+ * caller's (one value per packet: the worker stores it once, not per frame).
+ * false, *p unchanged, when fewer than 4 bytes are left or the frame is
+ * malformed (total_len < 32 or past end).
  */
-static inline bool nm_causal_frame_next(const uint8_t **p, const uint8_t *end, struct nm_event *ev,
-					uint64_t now_ns)
+static inline bool nm_causal_frame_next(const uint8_t **p, const uint8_t *end, struct nm_event *ev)
 {
 	const uint8_t *f = *p;
 	if ((size_t)(end - f) < NM_CAUSAL_FRAME_HDR)
@@ -71,7 +72,6 @@ static inline bool nm_causal_frame_next(const uint8_t **p, const uint8_t *end, s
 	nm_link_decode(&ev->link, rec);
 	ev->payload = rec + NM_CAUSAL_LINK_SIZE;
 	ev->len = total - NM_CAUSAL_LINK_SIZE;
-	ev->received_at = now_ns;
 	*p = rec + total;
 	return true;
 }

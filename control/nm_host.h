@@ -95,7 +95,8 @@ static inline int nm_host_deliver(struct nm_host *h, const struct nm_event *ev,
 	if (err != NULL)
 		err->code = 0;
 	int rc = h->daemon->ops->process(h->daemon, ev, out, err);
-	if (rc < 0 || out->too_large != 0 || out->overflow)
+	/* An output refused by max_len sets overflow too (nm_daemon.h): one test for both. */
+	if (rc < 0 || out->overflow)
 		return nm_host_deliver_failed(h, out, n0, used0, rc, err);
 	h->stats.events_processed++;
 	if (!out->framed)

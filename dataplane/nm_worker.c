@@ -601,9 +601,10 @@ struct frames {
 	uint32_t left; /* of event_count */
 };
 
-static inline bool frames_next(const struct nm_worker *w, struct frames *f, struct nm_event *ev)
+/* The next frame into ev (its received_at is set once per packet, by dispatch). */
+static inline bool frames_next(struct frames *f, struct nm_event *ev)
 {
-	if (f->left == 0 || !nm_causal_frame_next(&f->p, f->end, ev, w->now_ns))
+	if (f->left == 0 || !nm_causal_frame_next(&f->p, f->end, ev))
 		return false;
 	f->left--;
 	return true;
@@ -613,22 +614,22 @@ static inline bool frames_next(const struct nm_worker *w, struct frames *f, stru
 static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon, struct frames *f,
 		     uint32_t bytes)
 {
-	struct nm_event ev;
+	struct nm_event ev = { .received_at = w->now_ns }; /* the packet's frames: one arrival time */
 	struct nm_dp_daemon *d = nm_u64map_get(&w->daemons, daemon);
 	if (d == NULL) {
-		while (frames_next(w, f, &ev))
+		while (frames_next(f, &ev))
 			w->stats.drops[NM_DROP_DAEMON_UNKNOWN]++;
 		return;
 	}
 	if (d->lcore != w->lcore) {
-		while (frames_next(w, f, &ev))
+		while (frames_next(f, &ev))
 			handoff_event(w, d->lcore, s, daemon, &ev);
 		return;
 	}
 	/* Flush before a packet rather than in its middle: full inputs make full outputs. */
 	ensure_room(w, bytes);
 	if (d->hold != NULL || d->host == NULL || d->route_session != 0) {
-		while (frames_next(w, f, &ev))
+		while (frames_next(f, &ev))
 			deliver_local(w, d, s, &ev, 0);
 		return;
 	}
@@ -639,7 +640,7 @@ static void dispatch(struct nm_worker *w, struct nm_session *s, uint64_t daemon,
 	 * after a failed call (which may have closed it).
 	 */
 	bool open = false;
-	while (frames_next(w, f, &ev)) {
+	while (frames_next(f, &ev)) {
 		if (call_room(w))
 			open = false;
 		if (!open && !out_target(w, s, d->origin, d))

@@ -326,12 +326,12 @@ static const struct nm_daemon_ops spill_ops = {
 	.name = "spill", .process = spill_process, .destroy = spill_destroy,
 };
 
-static struct nm_daemon *spill_new(void *ctx)
+/* A factory for a daemon with no state of its own: ctx is its ops. */
+static struct nm_daemon *plain_new(void *ctx)
 {
-	(void)ctx;
 	struct nm_daemon *d = calloc(1, sizeof(*d));
 	if (d != NULL)
-		d->ops = &spill_ops;
+		d->ops = ctx;
 	return d;
 }
 
@@ -340,7 +340,7 @@ START_TEST(a_failed_call_undoes_the_packets_it_filled)
 {
 	struct fixture f;
 	fx_up(&f);
-	ck_assert_int_eq(nm_runtime_register_factory(f.rt, "spill", spill_new, NULL, NULL), 0);
+	ck_assert_int_eq(nm_runtime_register_factory(f.rt, "spill", plain_new, (void *)&spill_ops, NULL), 0);
 	struct nm_daemon_handle d = spawn_on(&f, "spill", 13, LCORE_A);
 	inject(0, peer_packet(&f, d.origin_hash, "ok", 1));
 	inject(0, peer_packet(&f, d.origin_hash, "fail", 1));
@@ -1248,6 +1248,62 @@ START_TEST(every_frame_of_a_packet_of_many_events_is_delivered)
 }
 END_TEST
 
+/* A daemon that answers each event with the received_at it was given (8 bytes LE). */
+static int stamp_process(struct nm_daemon *d, const struct nm_event *ev, struct nm_outputs *out,
+			 struct nm_error *err)
+{
+	(void)d, (void)err;
+	uint8_t *p = nm_emit_reserve(out, 8);
+	if (p == NULL)
+		return -ENOSPC;
+	nm_put_le64(p, ev->received_at);
+	return 0;
+}
+
+static const struct nm_daemon_ops stamp_ops = {
+	.name = "stamp", .process = stamp_process, .destroy = spill_destroy,
+};
+
+/* The worker stores a packet's arrival time once: every frame of it still carries it. */
+START_TEST(every_event_of_a_packet_has_its_arrival_time)
+{
+	struct fixture f;
+	fx_up(&f);
+	ck_assert_int_eq(nm_runtime_register_factory(f.rt, "stamp", plain_new, (void *)&stamp_ops, NULL), 0);
+	struct nm_daemon_handle d = spawn_on(&f, "stamp", 14, LCORE_A);
+	enum { N = 5 };
+	static const uint8_t pay[N] = { 1, 2, 3, 4, 5 };
+	struct nm_event evs[N];
+	for (uint32_t i = 0; i < N; i++)
+		evs[i] = (struct nm_event){ .link = { 0xFEED, 0, i + 1, 0 }, .payload = &pay[i], .len = 1 };
+	static uint8_t frame[NM_FRAG_MAX_FRAME], out[NM_FRAG_MAX_FRAME];
+	size_t len = peer_big_packet(&f, d.origin_hash, evs, N, 0x5151, frame, sizeof(frame));
+	ck_assert_uint_eq(inject_fragments(&f, frame, len, 1500, 1), 1); /* one packet */
+	struct nm_frag_table *t = test_table();
+	uint64_t first = 0;
+	unsigned seen = 0, frames = 0;
+	while (seen < N) {
+		size_t got = await_datagram(0, t, 1500, out, &frames);
+		ck_assert_msg(got != 0, "only %u of %d outputs came back", seen, N);
+		struct nm_net_hdr h;
+		struct nm_event back[N];
+		int k = nm_packet_open(out, got, &f.peer, &f.peer_rx, &h, back, N, NULL);
+		ck_assert_int_gt(k, 0);
+		for (int i = 0; i < k; i++, seen++) {
+			ck_assert_uint_lt(seen, N);
+			ck_assert_uint_eq(back[i].len, 8);
+			const uint64_t at = nm_get_le64(back[i].payload);
+			if (seen == 0)
+				first = at;
+			ck_assert_uint_ne(at, 0);
+			ck_assert_uint_eq(at, first); /* one arrival time per packet */
+		}
+	}
+	free(t);
+	fx_down(&f);
+}
+END_TEST
+
 /*
  * The sizer's outputs at one MTU: sizes[] in, every output that a datagram
  * can carry comes back (as fragments above the MTU) with an unbroken chain;
@@ -1523,6 +1579,7 @@ static Suite *dataplane_suite(void)
 	TCase *frag = tcase_create("frag");
 	tcase_add_test(frag, fragments_on_two_lcores_reassemble_and_deliver);
 	tcase_add_test(frag, every_frame_of_a_packet_of_many_events_is_delivered);
+	tcase_add_test(frag, every_event_of_a_packet_has_its_arrival_time);
 	tcase_add_test(frag, outputs_above_the_mtu_leave_as_fragments_and_chain);
 	tcase_add_test(frag, control_thread_sends_datagrams_above_the_mtu);
 	tcase_add_test(frag, control_frames_wait_while_the_port_is_full);
