@@ -142,7 +142,7 @@ start_app() { # start_app NAME PORT OTHER CONNECT [options]
   shift 4
   # shellcheck disable=SC2046
   "$app_bin" $(eal "$n") "${quiet[@]}" --lcores "0@0,1@$cpu_b" \
-    "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
+    "--vdev=net_memif0,role=client,socket=$sock-$i,$NM_MEMIF_RING" -- \
     --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" --peer "127.0.0.2,node=$gen_node" \
     --peer "${ips[1 - i]},node=${node[$o]},static=${static[$o]}$conn" --accept echo:1 \
     --idle-sleep-us "$idle_us" --stats-period 0 --mbufs 32767 "$@" > "$tmp/$n.log" 2>&1 &
@@ -174,7 +174,7 @@ echo "# $rate events/s ($epp per packet) to echo $echo_origin on A; $migrations 
   "one every $period s after $warmup s" >&2
 # shellcheck disable=SC2046
 "$gen_bin" $(eal gen) "${quiet[@]}" --no-telemetry --lcores 0@0 \
-  "--vdev=net_memif0,role=client,socket=$sock-2" -- \
+  "--vdev=net_memif0,role=client,socket=$sock-2,$NM_MEMIF_RING" -- \
   --ip 127.0.0.2 --peer-ip "${ips[0]}" --keys "$tmp/keys-gen" --psk-file "$tmp/psk" \
   --peer-node "${node[A]}" --peer-static "${static[A]}" \
   --also-peer "${ips[1]},node=${node[B]},static=${static[B]}" --daemon "$echo_origin" \

@@ -140,7 +140,7 @@ start_app() { # start_app NAME PORT OTHER CONNECT [options]
   shift 4
   # shellcheck disable=SC2046
   "$app_bin" $(eal "$n") "${quiet[@]}" --lcores "0@0,1@$cpu_b" \
-    "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
+    "--vdev=net_memif0,role=client,socket=$sock-$i,$NM_MEMIF_RING" -- \
     --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" --peer "127.0.0.2,node=$gen_node" \
     --peer "${ips[1 - i]},node=${node[$o]},static=${static[$o]}$conn" "${accept_opts[@]}" \
     --idle-sleep-us 200 --stats-period 0 --ctl-socket "$tmp/$n.sock" "$@" > "$tmp/$n.log" 2>&1 &
@@ -262,7 +262,7 @@ gen_phase() {
   [ "$n" = A ] || i=1
   # shellcheck disable=SC2046
   "$gen_bin" $(eal gen) "${quiet[@]}" --no-telemetry --lcores 0@0 \
-    "--vdev=net_memif0,role=client,socket=$sock-2" -- \
+    "--vdev=net_memif0,role=client,socket=$sock-2,$NM_MEMIF_RING" -- \
     --ip 127.0.0.2 --peer-ip "${ips[$i]}" --keys "$tmp/keys-gen" --psk-file "$tmp/psk" \
     --peer-node "${node[$n]}" --peer-static "${static[$n]}" --daemon "$o" \
     --rate "$events" --duration 1 --idle-sleep-us 100 > "$tmp/gen-$name.log" 2>&1 &

@@ -158,7 +158,7 @@ for i in 0 1 2; do
   daemons=()
   [ "$n" != A ] || daemons=(--daemon "echo:$tmp/echo.seed:1" --daemon "counter:$tmp/counter.seed:1")
   "$app_bin" --no-huge -m 256 "${quiet[@]}" --file-prefix "$prefix-$n" --lcores "0@0,1@$cpu_b" \
-    "--vdev=net_memif0,role=client,socket=$sock-$i" -- \
+    "--vdev=net_memif0,role=client,socket=$sock-$i,$NM_MEMIF_RING" -- \
     --ip "${ips[$i]}" --keys "$tmp/keys-$n" --psk-file "$tmp/psk" "${peers[@]}" "${daemons[@]}" \
     --accept echo:1 --accept counter:1 --idle-sleep-us 200 --stats-period 5 --mbufs 32767 \
     > "$tmp/$n.log" 2>&1 &
@@ -202,7 +202,7 @@ fi
 drain_quiet_ms=3000
 [ "$loss" = 0 ] && [ "$loss_all" = 0 ] || drain_quiet_ms=15000
 "$gen_bin" --no-huge -m 128 "${quiet[@]}" --no-telemetry --file-prefix "$prefix-gen" --lcores 0@0 \
-  "--vdev=net_memif0,role=client,socket=$sock-3" -- \
+  "--vdev=net_memif0,role=client,socket=$sock-3,$NM_MEMIF_RING" -- \
   --ip 127.0.0.2 --peer-ip "${ips[0]}" --keys "$tmp/keys-gen" --psk-file "$tmp/psk" \
   --peer-node "${node[A]}" --peer-static "${static[A]}" \
   --also-peer "${ips[1]},node=${node[B]},static=${static[B]}" \
