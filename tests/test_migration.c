@@ -1101,7 +1101,7 @@ static int start(struct net *n, int src_node, int from, int to, struct nm_mig_op
 
 static struct nm_mig_opts opts_of(bool identity, uint32_t retry_ms)
 {
-	struct nm_mig_opts o = { identity, retry_ms };
+	struct nm_mig_opts o = { identity, retry_ms, 0 };
 	return o;
 }
 
