@@ -438,6 +438,7 @@ static int tel_migrate(const char *cmd, const char *params, struct rte_tel_data 
 		} else {
 			struct nm_mig_opts o = nm_mig_opts_default();
 			o.transport_identity = sealed;
+			o.prepare_ms = app_tel.src.mig_prepare_ms;
 			struct nm_migration *m = nm_migdp_engine(app_tel.src.md);
 			if (nm_mig_start(m, origin, nm_mig_local_node(m), node, &o, nm_mono_ms(),
 					 &err) < 0)
