@@ -976,9 +976,7 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 static int source_prepare(struct nm_migration *m, uint64_t origin, uint64_t target,
 			  const struct nm_mig_opts *opts, uint64_t now, struct nm_error *err)
 {
-	if (!nm_runtime_has_daemon(m->rt, origin))
-		return nm_mig_err_daemon_not_found(err, origin);
-	if (opts->transport_identity) {
+	if (opts->transport_identity) { /* first, as in source_snapshot: the same error wins */
 		uint8_t pub[32];
 		struct nm_identity kp;
 		int rc = seal_prereq(m, origin, target, pub, &kp, err);
@@ -986,6 +984,8 @@ static int source_prepare(struct nm_migration *m, uint64_t origin, uint64_t targ
 			return rc;
 		nm_identity_wipe(&kp);
 	}
+	if (!nm_runtime_has_daemon(m->rt, origin))
+		return nm_mig_err_daemon_not_found(err, origin);
 	struct rec *r = source_rec(m, origin, target, m->local, 0, opts, now, err);
 	if (r == NULL)
 		return NM_EMIG_STATE_FAILED;

@@ -2636,6 +2636,47 @@ START_TEST(a_failure_after_the_prepare_is_reported_and_nothing_stays_held)
 }
 END_TEST
 
+/* A prepared start refuses at once, with the same error, what an immediate one refuses. */
+START_TEST(a_prepared_start_refuses_what_an_immediate_one_refuses)
+{
+	struct nm_identity id;
+	struct net *n = pair(false, &id);
+	struct nm_mig_opts now = opts_of(true, 0), prep = now;
+	prep.prepare_ms = 50;
+	struct nm_error e1, e2;
+	/* The peer's static unknown (sealed), before the daemon's own absence. */
+	n->p.knows_static[0][1] = false;
+	n->origin = 0xDEAD;
+	ck_assert_int_eq(start(n, 0, 0, 1, now, &e1), NM_EMIG_STATE_FAILED);
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), NM_EMIG_STATE_FAILED);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	ck_assert_ptr_nonnull(strstr(e2.msg, "peer X25519 static"));
+	/* No such daemon. */
+	n->p.knows_static[0][1] = true;
+	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), &e1), NM_EMIG_DAEMON_NOT_FOUND);
+	prep.transport_identity = false;
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), NM_EMIG_DAEMON_NOT_FOUND);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	/* No session to the target. */
+	n->origin = id.origin_hash;
+	now.transport_identity = false;
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, n->origin, nid(n, 0), 0x77, &now, n->p.now, &e1),
+			 NM_EMIG_TARGET_UNAVAILABLE);
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, n->origin, nid(n, 0), 0x77, &prep, n->p.now, &e2),
+			 NM_EMIG_TARGET_UNAVAILABLE);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	/* Already migrating: the preparing record counts. */
+	prep.transport_identity = true;
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), 0);
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), NM_EMIG_ALREADY_MIGRATING);
+	ck_assert_uint_eq(nm_mig_phase_of(n->p.nodes[0].mig, n->origin), NM_MIG_PHASE_SNAPSHOT);
+	struct nm_mig_stats st;
+	nm_mig_stats(n->p.nodes[0].mig, &st);
+	ck_assert_uint_eq(st.prepares_sent, 1);
+	net_free(n);
+}
+END_TEST
+
 START_TEST(exactly_once_two_nodes_lossy_prepared)
 {
 	back_and_forth(2, "rec", true, 0x4321, 12, 25);
@@ -2730,6 +2771,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("prepare");
 	tcase_add_test(t, a_prepared_start_snapshots_only_after_prepared);
+	tcase_add_test(t, a_prepared_start_refuses_what_an_immediate_one_refuses);
 	tcase_add_test(t, a_silent_target_gets_the_snapshot_after_prepare_ms);
 	tcase_add_test(t, a_lost_prepared_still_migrates);
 	tcase_add_test(t, an_abandoned_prepare_ends_after_the_bound);
