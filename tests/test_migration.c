@@ -2487,6 +2487,28 @@ static struct nm_mig_info until_snapshot(struct net *n)
 	return (struct nm_mig_info){ 0 };
 }
 
+/* The snapshot when prepare_ms (from t0) ran out, no Prepared seen, and never later. */
+static void snapshot_after_prepare_ms(struct net *n, uint64_t t0, uint32_t prepare_ms)
+{
+	struct nm_mig_info r = until_snapshot(n);
+	ck_assert_uint_eq(r.t.prepared_rx, 0);
+	ck_assert_uint_ge(r.t.snap_req, (t0 + prepare_ms) * 1000000ull);
+	ck_assert_uint_le(r.t.snap_req, (t0 + prepare_ms + 2 * NM_PUMP_STEP_MS) * 1000000ull);
+}
+
+/* The migration completes, the target expects nothing any more, and after a quiet spell the
+ * daemon lives on node 1 only with every event run once; frees the net. The source's entry. */
+static struct nm_mig_info migrated_to_1(struct net *n, uint64_t o)
+{
+	run_until_idle(n, o, 2);
+	ck_assert(last_ok(n, 0, o));
+	struct nm_mig_info h = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
+	ck_assert(!nm_mig_in_progress(n->p.nodes[1].mig)); /* its SnapshotReady came */
+	run(n, 2000, 0); /* quiet: forwarding drains, every ack lands */
+	end_live_on(n, o, 1);
+	return h;
+}
+
 START_TEST(a_prepared_start_snapshots_only_after_prepared)
 {
 	struct net *n = net_new(2, 0x7030);
@@ -2507,14 +2529,9 @@ START_TEST(a_prepared_start_snapshots_only_after_prepared)
 	ck_assert_uint_eq(st.prepares_sent, 1);
 	ck_assert_uint_eq(st.prepared_received, 1);
 	ck_assert_uint_eq(st.prepare_timeouts, 0);
-	run_until_idle(n, o, 2);
-	ck_assert(last_ok(n, 0, o));
-	struct nm_mig_info h = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
+	struct nm_mig_info h = migrated_to_1(n, o);
 	ck_assert_uint_ne(h.t.prep_sent, 0);
 	ck_assert_uint_le(h.t.prep_sent, h.t.snap_req);
-	ck_assert(!nm_mig_in_progress(n->p.nodes[1].mig)); /* its SnapshotReady came: expectation over */
-	run(n, 2000, 0); /* quiet: forwarding drains, every ack lands */
-	end_live_on(n, o, 1);
 }
 END_TEST
 
@@ -2525,17 +2542,11 @@ START_TEST(a_silent_target_gets_the_snapshot_after_prepare_ms)
 	const uint64_t o = prepared_start(n, 40);
 	const uint64_t t0 = n->p.now;
 	ck_assert_int_eq(drop_queued(n, 0, 1, NM_MIG_PREPARE), 1);
-	struct nm_mig_info r = until_snapshot(n);
-	ck_assert_uint_eq(r.t.prepared_rx, 0);
-	ck_assert_uint_ge(r.t.snap_req, (t0 + 40) * 1000000ull);
-	ck_assert_uint_le(r.t.snap_req, (t0 + 40 + 2 * NM_PUMP_STEP_MS) * 1000000ull); /* never longer */
+	snapshot_after_prepare_ms(n, t0, 40);
 	struct nm_mig_stats st;
 	nm_mig_stats(n->p.nodes[0].mig, &st);
 	ck_assert_uint_eq(st.prepare_timeouts, 1);
-	run_until_idle(n, o, 2);
-	ck_assert(last_ok(n, 0, o));
-	run(n, 2000, 0); /* quiet: forwarding drains, every ack lands */
-	end_live_on(n, o, 1);
+	migrated_to_1(n, o);
 }
 END_TEST
 
@@ -2547,14 +2558,8 @@ START_TEST(a_lost_prepared_still_migrates)
 	net_step(n);
 	ck_assert(nm_mig_in_progress(n->p.nodes[1].mig));
 	ck_assert_int_eq(drop_queued(n, 1, 0, NM_MIG_PREPARED), 1);
-	struct nm_mig_info r = until_snapshot(n);
-	ck_assert_uint_eq(r.t.prepared_rx, 0);
-	ck_assert_uint_ge(r.t.snap_req, (t0 + 40) * 1000000ull);
-	run_until_idle(n, o, 2);
-	ck_assert(last_ok(n, 0, o));
-	ck_assert(!nm_mig_in_progress(n->p.nodes[1].mig));
-	run(n, 2000, 0); /* quiet: forwarding drains, every ack lands */
-	end_live_on(n, o, 1);
+	snapshot_after_prepare_ms(n, t0, 40);
+	migrated_to_1(n, o);
 }
 END_TEST
 
