@@ -352,6 +352,8 @@ static const struct u64_field mig_fields[] = {
 	MG(events_undeliverable), MG(events_too_large), MG(events_skipped), MG(moved_sent),
 	MG(chunks_sent), MG(chunks_resent),
 	MG(chunk_acks_sent), MG(chunk_acks_received),
+	MG(prepares_sent), MG(prepared_received), MG(prepare_timeouts),
+	MG(prepares_answered), MG(prepare_expired),
 };
 
 /* The dataplane side's, named apart: both have a send_failed. */
