@@ -756,6 +756,7 @@ static int cmd_migrate(struct app_cmds *c, unsigned argc, char **argv, FILE *out
 	if (argc == 3 && strcmp(argv[2], "unsealed") != 0)
 		return nm_error_set(err, -EINVAL, "'%.40s': the only option word is unsealed", argv[2]);
 	o.transport_identity = argc < 3; /* unsealed: the target must hold the keypair already */
+	o.prepare_ms = c->env.cfg != NULL ? c->env.cfg->migrate_prepare_ms : 0;
 	struct nm_migration *m = nm_migdp_engine(c->env.md);
 	int rc = nm_mig_start(m, origin, nm_mig_local_node(m), node, &o, nm_mono_ms(), err);
 	if (rc < 0)

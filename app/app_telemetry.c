@@ -352,6 +352,8 @@ static const struct u64_field mig_fields[] = {
 	MG(events_undeliverable), MG(events_too_large), MG(events_skipped), MG(moved_sent),
 	MG(chunks_sent), MG(chunks_resent),
 	MG(chunk_acks_sent), MG(chunk_acks_received),
+	MG(prepares_sent), MG(prepared_received), MG(prepare_timeouts),
+	MG(prepares_answered), MG(prepare_expired),
 };
 
 /* The dataplane side's, named apart: both have a send_failed. */
@@ -438,6 +440,7 @@ static int tel_migrate(const char *cmd, const char *params, struct rte_tel_data 
 		} else {
 			struct nm_mig_opts o = nm_mig_opts_default();
 			o.transport_identity = sealed;
+			o.prepare_ms = app_tel.src.mig_prepare_ms;
 			struct nm_migration *m = nm_migdp_engine(app_tel.src.md);
 			if (nm_mig_start(m, origin, nm_mig_local_node(m), node, &o, nm_mono_ms(),
 					 &err) < 0)

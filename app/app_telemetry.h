@@ -37,6 +37,7 @@ struct app_telemetry_src {
 	struct nm_runtime *rt;  /* may be NULL */
 	struct nm_meshos *mos;  /* may be NULL */
 	struct nm_migdp *md;    /* may be NULL */
+	uint32_t mig_prepare_ms; /* /netmesh/migrate's nm_mig_opts.prepare_ms */
 };
 
 /*

@@ -181,7 +181,8 @@ static int app_meshos_init(struct app *a)
 	uint32_t n = 0;
 	for (unsigned i = 0; i < a->cfg.n_peers && n < NM_EVAC_MAX_PEERS; i++)
 		peers[n++] = (struct nm_evac_peer){ .node = a->cfg.peers[i].node_id };
-	const struct nm_mig_opts opts = nm_mig_opts_default();
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	opts.prepare_ms = a->cfg.migrate_prepare_ms;
 	nm_evac_migrator_of(nm_migdp_engine(a->md), &opts, &a->evac_engine, &mc.migrator);
 	mc.evac = (struct nm_evac_config){ .peers = peers, .n_peers = n };
 	int rc = nm_meshos_start(&mc, NULL, &a->mos);
@@ -317,7 +318,8 @@ static int app_frontends_init(struct app *a)
 static int app_telemetry_init_from(struct app *a)
 {
 	struct app_telemetry_src src = { .mesh = a->mesh, .dp = a->dp, .sm = a->sm, .rt = a->rt,
-					 .mos = a->mos, .md = a->md };
+					 .mos = a->mos, .md = a->md,
+					 .mig_prepare_ms = a->cfg.migrate_prepare_ms };
 	int rc = app_telemetry_init(&src);
 	if (rc < 0)
 		nm_log(NM_LT_APP, NM_LV_ERR, "telemetry: cannot register /netmesh commands: %s",

@@ -378,7 +378,7 @@ struct opt {
 enum opt_id {
 	O_IP, O_PORT, O_UDP_PORT, O_QUEUES, O_WORKER_LCORES, O_MTU, O_MBUFS, O_RXD, O_TXD,
 	O_BURST, O_STATS_PERIOD, O_PSK_FILE, O_KEYS, O_STATE_DIR, O_SNAPSHOT_INTERVAL,
-	O_SPLIT_KEYS, O_DAEMON, O_PEER, O_ACCEPT, O_IDLE_SLEEP_US, O_INTERACTIVE, O_CMDLINE_FILE,
+	O_SPLIT_KEYS, O_DAEMON, O_PEER, O_ACCEPT, O_IDLE_SLEEP_US, O_MIGRATE_PREPARE_MS, O_INTERACTIVE, O_CMDLINE_FILE,
 	O_CTL_SOCKET, O_CONFIG, O_CHECK_CONFIG, O_SHOW_IDENTITY, O_HELP, O_COUNT
 };
 _Static_assert(O_COUNT <= NM_CONFIG_N_OPTIONS, "origins[] too small");
@@ -423,6 +423,10 @@ static const struct opt OPTS[O_COUNT] = {
 	[O_IDLE_SLEEP_US] = { "idle-sleep-us", "US",
 			      "an idle worker sleeps US per loop (0: busy-poll; default 0)", 0, 0,
 			      100000 },
+	[O_MIGRATE_PREPARE_MS] = { "migrate-prepare-ms", "MS",
+				   "a migration started here wakes its target first (MigrationPrepare) "
+				   "and snapshots on its answer or after MS (0: at once; default 5)",
+				   0, 0, 1000 },
 	[O_INTERACTIVE] = { "interactive", NULL,
 			    "the netmesh> prompt: commands with help, completion and history (-i)",
 			    F_FLAG | F_ARGV, 0, 0 },
@@ -487,6 +491,7 @@ static int set_value(struct nm_app_config *c, int id, const struct place *p)
 	case O_PEER: return add_peer(c, p);
 	case O_ACCEPT: return add_accept(c, p);
 	case O_IDLE_SLEEP_US: return set_num(p, id, NULL, &c->idle_sleep_us);
+	case O_MIGRATE_PREPARE_MS: return set_num(p, id, NULL, &c->migrate_prepare_ms);
 	case O_INTERACTIVE: return set_flag(p, &c->interactive);
 	case O_CMDLINE_FILE: return set_path(c, p, c->cmdline_file);
 	case O_CTL_SOCKET: return set_ctl_socket(c, p);
@@ -511,6 +516,7 @@ void nm_config_init(struct nm_app_config *cfg)
 	cfg->tx_desc = 1024;
 	cfg->burst = NM_BURST;
 	cfg->stats_period = 1;
+	cfg->migrate_prepare_ms = 5; /* ~4x the worst idle nap of a target (1 ms + a worker's) */
 	cfg->source = cfg->n_sources = 1; /* direct nm_config_apply calls */
 }
 
@@ -1191,6 +1197,7 @@ void nm_config_print(const struct nm_app_config *c, FILE *out)
 		put(out, O_ACCEPT, v);
 	}
 	put_u(out, O_IDLE_SLEEP_US, c->idle_sleep_us);
+	put_u(out, O_MIGRATE_PREPARE_MS, c->migrate_prepare_ms);
 	if (c->cmdline_file[0] != '\0')
 		put(out, O_CMDLINE_FILE, c->cmdline_file);
 	if (c->ctl_socket[0] != '\0')

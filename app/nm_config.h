@@ -110,6 +110,7 @@ struct nm_app_config {
 	struct nm_config_accept accepts[NM_CONFIG_MAX_ACCEPT];
 	unsigned n_accepts;
 	unsigned idle_sleep_us;        /* 0: workers busy-poll */
+	unsigned migrate_prepare_ms;   /* nm_mig_opts.prepare_ms of the starts here; 0: none */
 	/* Operator front ends (app_console.h, app_ctlsock.h). */
 	bool interactive;                        /* -i: the netmesh> prompt (command line only) */
 	char cmdline_file[NM_CONFIG_PATH_MAX];   /* commands run at start; "": none */

@@ -359,6 +359,7 @@ static int eng_start(void *ctx, uint64_t origin, uint64_t target, uint64_t now_m
 	if (e->has_opts) {
 		o.transport_identity = e->opts_transport_identity;
 		o.retry_not_ready_ms = e->opts_retry_not_ready_ms;
+		o.prepare_ms = e->opts_prepare_ms;
 	}
 	int rc = nm_mig_start(e->mig, origin, nm_mig_local_node(e->mig), target, &o, now_ms, err);
 	/* The engine's record table is full (finished migrations linger while they forward). */
@@ -393,6 +394,7 @@ void nm_evac_migrator_of(struct nm_migration *m, const struct nm_mig_opts *opts,
 	if (opts != NULL) {
 		store->opts_transport_identity = opts->transport_identity;
 		store->opts_retry_not_ready_ms = opts->retry_not_ready_ms;
+		store->opts_prepare_ms = opts->prepare_ms;
 	}
 	*out = (struct nm_meshos_migrator){ .ctx = store, .start = eng_start, .status = eng_status,
 					    .accept = eng_accept };

@@ -147,6 +147,7 @@ struct nm_evac_engine {
 	bool has_opts;
 	bool opts_transport_identity;
 	uint32_t opts_retry_not_ready_ms;
+	uint32_t opts_prepare_ms;
 };
 void nm_evac_migrator_of(struct nm_migration *m, const struct nm_mig_opts *opts,
 			 struct nm_evac_engine *store, struct nm_meshos_migrator *out);

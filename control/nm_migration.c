@@ -40,6 +40,7 @@
 #define HOLD_OVERFLOW_TEXT "hold overflow: the held events ran at the source"
 #define MAX_SENDERS (UINT16_MAX / 8) /* one SENDERS TLV */
 #define MIN_MESSAGE 7168u            /* max_msg floor: a 7000-byte chunk or event fits */
+#define MAX_EXPECT 256               /* target: Prepares awaiting their SnapshotReady */
 
 /* One migrated event, owned by the engine; or (target, skip > 0) a run of
  * mseqs the source will never send (no payload). */
@@ -85,6 +86,8 @@ struct rec {
 	uint64_t bytes_sent, events;
 	/* source */
 	struct nm_mig_opts opts;
+	bool preparing;           /* Prepare sent, no snapshot yet (phase Snapshot, nothing held) */
+	uint64_t prep_until;      /* ... snapshot at the latest then (opts.prepare_ms) */
 	struct nm_snapshot *snap; /* kept until ActivateAck: a proven discard reverts from it */
 	uint8_t *snap_bytes;
 	size_t snap_len;
@@ -112,6 +115,12 @@ struct rx {
 	uint64_t serial, last_ms;
 	uint64_t first_ns; /* the first chunk's arrival (nm_mig_times.snap_rx) */
 	uint8_t *bits;
+};
+
+/* Target: a Prepare announced origin's SnapshotReady; in progress until it
+ * comes or until_ms passes (nothing else is kept: a lost one leaks nothing). */
+struct expect {
+	uint64_t origin, until_ms;
 };
 
 struct loop_msg {
@@ -144,6 +153,8 @@ struct nm_migration {
 	size_t hist_n, hist_next;
 	struct fail_entry fails[MAX_FAILS];
 	struct rx rx[MAX_RX];
+	struct expect expect[MAX_EXPECT]; /* [0, exp_n) used, unordered */
+	size_t exp_n;
 	struct nm_mig_reasm *reasm;
 	struct loop_msg loopq[LOOP_CAP];
 	size_t loop_n;
@@ -679,7 +690,8 @@ static void source_fail(struct nm_migration *m, struct rec *r, uint64_t now,
 	if (r->orch != m->local)
 		send_failed(m, r->orch, r->origin, r->orch_mid, why);
 	/* Before the commit the source is authoritative: the held events run here. */
-	m->tap->release(m->tap->ctx, r->origin);
+	if (!r->preparing)
+		m->tap->release(m->tap->ctx, r->origin);
 	history_add(m, r, now, false, why);
 	rec_free(r);
 }
@@ -845,16 +857,42 @@ static void seal_secrets_wipe(struct nm_identity *kp, struct nm_envelope_prep *p
 	nm_envelope_prep_wipe(prep);
 }
 
-/* Prepare the envelope, snapshot (holding), seal, encode, send. On error nothing is left behind. */
-static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target, uint64_t orch,
-			uint64_t mid, const struct nm_mig_opts *opts, bool strict_identity,
-			uint64_t now, struct nm_error *err)
+/* The source record before its snapshot: phase Snapshot, a fresh id. */
+static struct rec *source_rec(struct nm_migration *m, uint64_t origin, uint64_t target,
+			      uint64_t orch, uint64_t mid, const struct nm_mig_opts *opts,
+			      uint64_t now, struct nm_error *err)
 {
+	struct rec *r = rec_new(m, origin, REC_SOURCE, now);
+	if (r == NULL) {
+		nm_mig_err_state_failed(err, "too many migrations in progress (%d)", MAX_RECS);
+		return NULL;
+	}
+	/* Never the orchestrator's id: a retry of a failed attempt must not meet its old restore. */
+	r->mid = now_mid();
+	r->orch_mid = mid;
+	r->source = m->local;
+	r->target = target;
+	r->orch = orch;
+	r->opts = *opts;
+	r->phase = NM_MIG_PHASE_SNAPSHOT;
+	return r;
+}
+
+/*
+ * Prepare the envelope, snapshot (holding), seal, encode, send for record r.
+ * On error the hold is released and r is left for the caller to free (a
+ * start: nothing left behind; after a Prepare: into the history).
+ */
+static int source_snapshot(struct nm_migration *m, struct rec *r, bool strict_identity,
+			   uint64_t now, struct nm_error *err)
+{
+	const uint64_t origin = r->origin, target = r->target;
 	uint8_t pub[32];
 	struct nm_identity kp;
 	struct nm_envelope_prep prep;
-	bool seal = opts->transport_identity;
+	bool seal = r->opts.transport_identity;
 	int rc = 0;
+	r->preparing = false;
 	if (seal && (rc = seal_prereq(m, origin, target, pub, &kp, err)) < 0) {
 		if (strict_identity)
 			return rc;
@@ -866,12 +904,6 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 		nm_identity_wipe(&kp);
 		return nm_mig_err_state_failed(err, "identity envelope seal failed for daemon 0x%" PRIx64,
 					       origin);
-	}
-	struct rec *r = rec_new(m, origin, REC_SOURCE, now);
-	if (r == NULL) {
-		if (seal)
-			seal_secrets_wipe(&kp, &prep);
-		return nm_mig_err_state_failed(err, "too many migrations in progress (%d)", MAX_RECS);
 	}
 	bool stateless = false;
 	r->t.snap_req = stamp(m, now);
@@ -901,34 +933,92 @@ static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target
 	if (rc < 0) {
 		if (r->snap != NULL)
 			m->tap->release(m->tap->ctx, origin);
-		rec_free(r);
 		return rc;
 	}
-	/* Never the orchestrator's id: a retry of a failed attempt must not meet its old restore. */
-	r->mid = now_mid();
-	r->orch_mid = mid;
-	r->source = m->local;
-	r->target = target;
-	r->orch = orch;
-	r->opts = *opts;
 	r->flags = stateless ? NM_MIG_XF_STATELESS : 0;
 	r->phase = NM_MIG_PHASE_TRANSFER;
 	r->attempts = 1;
-	r->budget_end = now + opts->retry_not_ready_ms;
+	r->last_heard_ms = now; /* the phase timeout runs from the snapshot */
+	r->budget_end = now + r->opts.retry_not_ready_ms;
 	r->next_tx_ms = now + r->rto_ms;
 	if (chunks_reset(r) < 0) {
 		m->tap->release(m->tap->ctx, origin);
-		rec_free(r);
 		return nm_error_set(err, -ENOMEM, "migration: out of memory");
 	}
 	if (send_chunks(m, r, now, false) < 0 && r->ch.hi == 0) {
 		/* No session to the target: roll back (upstream's TargetUnavailable).
 		 * A refusal after the first chunk is a full queue: the poll resumes. */
 		m->tap->release(m->tap->ctx, origin);
-		rec_free(r);
 		return nm_mig_err_target_unavailable(err, target);
 	}
 	return 0;
+}
+
+/* Snapshot now (a start, a TakeSnapshot). On error nothing is left behind. */
+static int source_begin(struct nm_migration *m, uint64_t origin, uint64_t target, uint64_t orch,
+			uint64_t mid, const struct nm_mig_opts *opts, bool strict_identity,
+			uint64_t now, struct nm_error *err)
+{
+	struct rec *r = source_rec(m, origin, target, orch, mid, opts, now, err);
+	if (r == NULL)
+		return NM_EMIG_STATE_FAILED;
+	int rc = source_snapshot(m, r, strict_identity, now, err);
+	if (rc < 0)
+		rec_free(r);
+	return rc;
+}
+
+/*
+ * A local start with opts->prepare_ms: what the snapshot would refuse now is
+ * refused now (daemon, identity prerequisites, the target's session), then
+ * Prepare goes out and nothing is held until source_prepared.
+ */
+static int source_prepare(struct nm_migration *m, uint64_t origin, uint64_t target,
+			  const struct nm_mig_opts *opts, uint64_t now, struct nm_error *err)
+{
+	if (opts->transport_identity) { /* first, as in source_snapshot: the same error wins */
+		uint8_t pub[32];
+		struct nm_identity kp;
+		int rc = seal_prereq(m, origin, target, pub, &kp, err);
+		if (rc < 0)
+			return rc;
+		nm_identity_wipe(&kp);
+	}
+	if (!nm_runtime_has_daemon(m->rt, origin))
+		return nm_mig_err_daemon_not_found(err, origin);
+	struct rec *r = source_rec(m, origin, target, m->local, 0, opts, now, err);
+	if (r == NULL)
+		return NM_EMIG_STATE_FAILED;
+	r->preparing = true;
+	r->prep_until = now + opts->prepare_ms;
+	struct nm_mig_msg msg = { .type = NM_MIG_PREPARE, .daemon_origin = origin,
+				  .prepare.target_node = target };
+	r->t.prep_sent = stamp(m, now);
+	if (send_msg(m, target, &msg, NULL, r->mid, r) < 0) {
+		rec_free(r);
+		return nm_mig_err_target_unavailable(err, target);
+	}
+	m->st.prepares_sent++;
+	return 0;
+}
+
+/* Prepared came (or prepare_ms passed): the snapshot. A failure now is a
+ * failed migration like any (history, reason); nothing was held. */
+static int source_prepared(struct nm_migration *m, struct rec *r, uint64_t now,
+			   struct nm_error *err)
+{
+	struct nm_error e = { 0 };
+	int rc = source_snapshot(m, r, true, now, &e);
+	if (rc < 0) {
+		struct nm_mig_reason why = reason_state(e.msg);
+		if (r->t.prepared_rx != 0) /* a netmesh target: it stops expecting the snapshot */
+			send_failed(m, r->target, r->origin, r->mid, &why);
+		history_add(m, r, now, false, &why);
+		rec_free(r);
+		if (err != NULL)
+			*err = e;
+	}
+	return rc;
 }
 
 /* ------------------------------------------------------------ target */
@@ -1136,6 +1226,81 @@ static int wrong_peer(struct nm_migration *m, uint64_t origin, uint64_t from, ui
 	return nm_mig_err_wrong_peer(err, origin, from, expected);
 }
 
+/* ------------------------------------------------------------ Prepare (target) */
+
+static void expect_clear(struct nm_migration *m, uint64_t origin)
+{
+	for (size_t i = 0; i < m->exp_n; i++)
+		if (m->expect[i].origin == origin) {
+			m->expect[i] = m->expect[--m->exp_n];
+			return;
+		}
+}
+
+/* Expect origin's snapshot until until_ms. Full: the soonest to end makes room
+ * (an expectation only shortens naps; losing one costs a nap, never a daemon). */
+static void expect_add(struct nm_migration *m, uint64_t origin, uint64_t until_ms)
+{
+	size_t slot = m->exp_n;
+	for (size_t i = 0; i < m->exp_n && slot == m->exp_n; i++)
+		if (m->expect[i].origin == origin)
+			slot = i;
+	if (slot == MAX_EXPECT) {
+		slot = 0;
+		for (size_t i = 1; i < m->exp_n; i++)
+			if (m->expect[i].until_ms < m->expect[slot].until_ms)
+				slot = i;
+	} else if (slot == m->exp_n) {
+		m->exp_n++;
+	}
+	m->expect[slot] = (struct expect){ origin, until_ms };
+}
+
+static void expect_expire(struct nm_migration *m, uint64_t now)
+{
+	for (size_t i = 0; i < m->exp_n;)
+		if (now >= m->expect[i].until_ms) {
+			m->expect[i] = m->expect[--m->exp_n];
+			m->st.prepare_expired++;
+		} else {
+			i++;
+		}
+}
+
+/* A source announces a snapshot: be awake for it, and say so at once. Whether
+ * this node can take the daemon is decided on the SnapshotReady, as without it. */
+static int on_prepare(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t mid,
+		      uint64_t from, uint64_t now)
+{
+	if (msg->prepare.target_node != m->local) {
+		m->st.stale++; /* meant for another node: no reply, the source's timer covers it */
+		return 0;
+	}
+	expect_add(m, msg->daemon_origin, now + NM_MIG_PREPARE_EXPECT_MS);
+	struct nm_mig_msg rep = { .type = NM_MIG_PREPARED, .daemon_origin = msg->daemon_origin,
+				  .prepared.mid = mid };
+	if (send_msg(m, from, &rep, NULL, 0, NULL) == 0)
+		m->st.prepares_answered++;
+	return 0;
+}
+
+/* The source's side: Prepared for the current attempt starts the snapshot. */
+static int on_prepared(struct nm_migration *m, const struct nm_mig_msg *msg, uint64_t from,
+		       uint64_t now, struct nm_error *err)
+{
+	const uint64_t o = msg->daemon_origin;
+	struct rec *r = rec_find(m, o, REC_SOURCE);
+	if (r == NULL || !r->preparing || r->mid != msg->prepared.mid) {
+		m->st.stale++; /* late (prepare_ms passed), or another attempt's */
+		return 0;
+	}
+	if (from != r->target)
+		return wrong_peer(m, o, from, r->target, err);
+	m->st.prepared_received++;
+	r->t.prepared_rx = stamp(m, now);
+	return source_prepared(m, r, now, err);
+}
+
 /* ------------------------------------------------------------ chunk acks */
 
 static struct rx *rx_find(struct nm_migration *m, uint64_t origin)
@@ -1272,6 +1437,7 @@ static int on_snapshot_ready(struct nm_migration *m, const struct nm_mig_msg *ms
 	const uint64_t o = msg->daemon_origin;
 	struct rec *r = rec_find(m, o, REC_TARGET);
 	uint64_t bound;
+	expect_clear(m, o); /* what a Prepare announced is here */
 	if (r != NULL && ((r->active && !nm_runtime_has_daemon(m->rt, o)) || r->discarded) &&
 	    !same_attempt(r, mid)) {
 		/* It left since (or never came): that record gates nothing now, but its
@@ -1433,6 +1599,10 @@ static int on_source_reply(struct nm_migration *m, const struct nm_mig_msg *msg,
 	}
 	if (from != r->target)
 		return wrong_peer(m, o, from, r->target, err);
+	if (r->preparing && msg->type != NM_MIG_FAILED) {
+		m->st.stale++; /* nothing sent yet that this could answer */
+		return 0;
+	}
 	r->last_heard_ms = now;
 	if (has_ext && NM_MIG_EXT_HAS(ext, NM_MIG_TLV_EVENTS_ACK)) {
 		if (r->committed && ext->events_ack > r->acked) {
@@ -1593,6 +1763,7 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 		return on_orch_reply(m, &msg, mid, from, now, err);
 	case NM_MIG_FAILED: {
 		struct rec *r;
+		expect_clear(m, o); /* whatever was announced is not coming */
 		if ((r = rec_find(m, o, REC_SOURCE)) != NULL && from == r->target)
 			return on_source_reply(m, &msg, &ext, has_ext, mid, from, now, err);
 		if (r != NULL && from == r->orch && from != m->local && !r->committed) {
@@ -1613,6 +1784,10 @@ static int dispatch(struct nm_migration *m, const uint8_t *buf, size_t len, uint
 		nm_mig_reasm_forget(m->reasm, o);
 		return 0;
 	}
+	case NM_MIG_PREPARE:
+		return on_prepare(m, &msg, mid, from, now);
+	case NM_MIG_PREPARED:
+		return on_prepared(m, &msg, from, now, err);
 	case NM_MIG_MOVED:
 		if (m->tx.moved != NULL)
 			m->tx.moved(m->tx.ctx, o, msg.moved.new_node);
@@ -1718,6 +1893,7 @@ static const struct {
 	const char *name;
 	size_t off;
 } time_fields[] = {
+	TIME_FIELD(prep_sent),	 TIME_FIELD(prepared_rx),
 	TIME_FIELD(snap_req),	 TIME_FIELD(snap_taken),    TIME_FIELD(snap_sent),
 	TIME_FIELD(restored_rx), TIME_FIELD(commit),	    TIME_FIELD(activate_sent),
 	TIME_FIELD(events_sent), TIME_FIELD(activated_rx),  TIME_FIELD(fwd_end),
@@ -1793,6 +1969,8 @@ int nm_mig_start(struct nm_migration *m, uint64_t origin, uint64_t source, uint6
 		if (old != NULL) { /* only its forwarding remains: it ends once drained */
 			source_collect(m, old, now_ms);
 			rc = nm_mig_err_already_migrating(err, origin);
+		} else if (o.prepare_ms > 0) {
+			rc = source_prepare(m, origin, target, &o, now_ms, err);
 		} else {
 			rc = source_begin(m, origin, target, m->local, 0, &o, true, now_ms, err);
 		}
@@ -1833,6 +2011,13 @@ static bool target_recently_heard(struct nm_migration *m, uint64_t origin, uint6
 
 static void poll_source(struct nm_migration *m, struct rec *r, uint64_t now)
 {
+	if (r->preparing) {
+		if (now >= r->prep_until) { /* an upstream target, or a Prepare(d) lost */
+			m->st.prepare_timeouts++;
+			source_prepared(m, r, now, NULL);
+		}
+		return;
+	}
 	if (!r->committed) {
 		if (r->retry_at != 0) {
 			if (now < r->retry_at)
@@ -1925,6 +2110,7 @@ void nm_mig_poll(struct nm_migration *m, uint64_t now_ms)
 		else if (r->kind == REC_ORCH)
 			poll_orch(m, r, now_ms);
 	}
+	expect_expire(m, now_ms);
 	nm_mig_reasm_sweep(m->reasm, now_ms * 1000000ull, NM_MIG_MAX_PENDING_AGE_NS);
 	for (size_t i = 0; i < MAX_RX; i++) /* what the reassembler dropped is no longer acked */
 		if (m->rx[i].bits != NULL && nm_mig_reasm_pending_bytes(m->reasm, m->rx[i].origin) == 0)
@@ -1956,6 +2142,11 @@ int nm_mig_cancel_for(struct nm_migration *m, uint64_t origin, enum nm_mig_cance
 	}
 	if (r->committed)
 		return nm_mig_err_wrong_phase(err, NM_MIG_PHASE_TRANSFER, r->phase);
+	if (r->preparing) { /* nothing held, nothing sent but the Prepare: the record just ends */
+		history_add(m, r, now_ms, false, &why);
+		rec_free(r);
+		return 0;
+	}
 	source_fail(m, r, now_ms, &why);
 	drain_loopback(m, now_ms);
 	return 0;
@@ -1975,6 +2166,8 @@ static bool rec_in_progress(const struct rec *r)
 
 bool nm_mig_in_progress(const struct nm_migration *m)
 {
+	if (m->exp_n > 0)
+		return true;
 	for (size_t i = 0; i < m->recs_hi; i++)
 		if (rec_in_progress(&m->recs[i]))
 			return true;

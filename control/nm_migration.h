@@ -123,14 +123,25 @@ struct nm_mig_config {
 struct nm_mig_opts {
 	bool transport_identity;     /* seal the keypair to the target (upstream default true) */
 	uint32_t retry_not_ready_ms; /* NotReady retry budget; 0: surface NotReady at once */
+	/*
+	 * netmesh: a local start sends MigrationPrepare to the target and takes
+	 * the snapshot when MigrationPrepared comes back, or after prepare_ms at
+	 * the latest (an upstream target never answers): the target leaves its
+	 * idle naps before the hold starts. 0: snapshot at once (upstream).
+	 */
+	uint32_t prepare_ms;
 };
 
-/* Upstream's defaults: transport_identity true, retry_not_ready 30 s. */
+/* Upstream's defaults: transport_identity true, retry_not_ready 30 s, no Prepare. */
 static inline struct nm_mig_opts nm_mig_opts_default(void)
 {
-	struct nm_mig_opts o = { true, 30000 };
+	struct nm_mig_opts o = { true, 30000, 0 };
 	return o;
 }
+
+/* Target: how long a MigrationPrepare keeps this node in progress without
+ * the SnapshotReady it announces (an abandoned Prepare ends there). */
+#define NM_MIG_PREPARE_EXPECT_MS 3000u
 
 struct nm_migration;
 
@@ -144,7 +155,9 @@ uint64_t nm_mig_local_node(const struct nm_migration *m);
 
 /*
  * Start migrating `origin` from `source` to `target`. A local source
- * snapshots and holds now and sends SnapshotReady; a remote one gets
+ * snapshots and holds now and sends SnapshotReady (with opts->prepare_ms:
+ * validates now, sends MigrationPrepare, and snapshots on Prepared or after
+ * prepare_ms; a failure then goes to the history); a remote one gets
  * TakeSnapshot. Errors (nothing left behind): NM_ENOT_READY,
  * NM_EMIG_ALREADY_MIGRATING, NM_EMIG_DAEMON_NOT_FOUND, NM_EMIG_STATE_FAILED
  * ("identity transport requested but peer X25519 static for 0x.. is unknown
@@ -197,6 +210,8 @@ enum nm_mig_role_local {
  */
 struct nm_mig_times {
 	/* source */
+	uint64_t prep_sent;     /* MigrationPrepare sent (opts.prepare_ms; before the hold) */
+	uint64_t prepared_rx;   /* MigrationPrepared received (0: prepare_ms ran out) */
 	uint64_t snap_req;      /* snapshot + hold requested from the daemon's owner */
 	uint64_t snap_taken;    /* ... its reply: the hold runs since (at most) snap_req */
 	uint64_t snap_sent;     /* every SnapshotReady chunk sent once */
@@ -246,8 +261,9 @@ struct nm_mig_info {
 };
 
 /* Is any migration of this node before its end (a source before ActivateAck, a
- * target before ActivateTarget, an orchestrator's)? Then every hand-off waits on
- * someone: the dataplane keeps its workers answering quickly meanwhile. */
+ * target before ActivateTarget, an orchestrator's, a target between a Prepare
+ * and its SnapshotReady)? Then every hand-off waits on someone: the dataplane
+ * keeps its workers answering quickly meanwhile. */
 bool nm_mig_in_progress(const struct nm_migration *m);
 
 /* In-progress migrations (phase, bytes, elapsed, retries); returns how many in all. */
@@ -277,6 +293,11 @@ struct nm_mig_stats {
 	/* SnapshotReady chunks sent (retransmissions included), and of them resent. */
 	uint64_t chunks_sent, chunks_resent;
 	uint64_t chunk_acks_sent, chunk_acks_received;
+	/* Source: Prepares sent, Prepared received, snapshots after prepare_ms
+	 * without one. Target: Prepares answered, and expectations that ran out
+	 * (NM_MIG_PREPARE_EXPECT_MS) without their SnapshotReady. */
+	uint64_t prepares_sent, prepared_received, prepare_timeouts;
+	uint64_t prepares_answered, prepare_expired;
 };
 void nm_mig_stats(const struct nm_migration *m, struct nm_mig_stats *out);
 

@@ -31,6 +31,10 @@ const char *nm_mig_type_name(uint8_t type)
 		return "MigrationQuery";
 	case NM_MIG_STATUS:
 		return "MigrationStatus";
+	case NM_MIG_PREPARE:
+		return "MigrationPrepare";
+	case NM_MIG_PREPARED:
+		return "MigrationPrepared";
 	default:
 		return NULL;
 	}
@@ -323,6 +327,12 @@ static int body_size(const struct nm_mig_msg *m, size_t *size, struct nm_error *
 		return 0;
 	case NM_MIG_STATUS:
 		*size = NM_MIG_STATUS_SIZE;
+		return 0;
+	case NM_MIG_PREPARE:
+		*size = NM_MIG_PREPARE_SIZE;
+		return 0;
+	case NM_MIG_PREPARED:
+		*size = NM_MIG_PREPARED_SIZE;
 		return 0;
 	default:
 		return nm_error_set(err, -EINVAL, "unknown message type: %u", (unsigned)m->type);
@@ -625,6 +635,10 @@ static uint8_t *put_body(const struct nm_mig_msg *m, uint8_t *p)
 		return put64(p, m->moved.new_node);
 	case NM_MIG_QUERY:
 		return put64(p, m->query.nonce);
+	case NM_MIG_PREPARE:
+		return put64(p, m->prepare.target_node);
+	case NM_MIG_PREPARED:
+		return put64(p, m->prepared.mid);
 	case NM_MIG_STATUS:
 		p = put64(p, m->status.nonce);
 		*p++ = m->status.role;
@@ -869,6 +883,8 @@ static size_t fixed_need(uint8_t type)
 	case NM_MIG_ACTIVATE_ACK:
 	case NM_MIG_MOVED:
 	case NM_MIG_QUERY:
+	case NM_MIG_PREPARE:
+	case NM_MIG_PREPARED:
 		return 16;
 	case NM_MIG_SNAPSHOT_READY:
 		return 28;
@@ -920,6 +936,12 @@ static int decode_body(struct rd *r, struct nm_mig_msg *m, struct nm_error *err)
 		return 0;
 	case NM_MIG_QUERY:
 		m->query.nonce = get64(r);
+		return 0;
+	case NM_MIG_PREPARE:
+		m->prepare.target_node = get64(r);
+		return 0;
+	case NM_MIG_PREPARED:
+		m->prepared.mid = get64(r);
 		return 0;
 	case NM_MIG_STATUS:
 		m->status.nonce = get64(r);

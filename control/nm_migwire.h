@@ -70,6 +70,8 @@ enum nm_mig_type {
 	NM_MIG_MOVED = 0x80,  /* redirect: "daemon_origin now lives on new_node" */
 	NM_MIG_QUERY = 0x81,  /* status probe for daemon_origin */
 	NM_MIG_STATUS = 0x82, /* reply to NM_MIG_QUERY */
+	NM_MIG_PREPARE = 0x83,  /* source -> target: a snapshot follows, wake up */
+	NM_MIG_PREPARED = 0x84, /* target -> source: awake, take the snapshot now */
 };
 
 #define NM_MIG_EXT_TYPE_MIN 0x80 /* first netmesh-only type */
@@ -79,10 +81,14 @@ enum nm_mig_type {
  *   Moved  (17): daemon_origin u64, new_node u64
  *   Query  (17): daemon_origin u64, nonce u64
  *   Status (35): daemon_origin u64, nonce u64, role u8, phase u8, seq u64, node u64
+ *   Prepare  (17): daemon_origin u64, target_node u64
+ *   Prepared (17): daemon_origin u64, mid u64 (the Prepare's migration id TLV, 0 none)
  */
 #define NM_MIG_MOVED_SIZE 17u
 #define NM_MIG_QUERY_SIZE 17u
 #define NM_MIG_STATUS_SIZE 35u
+#define NM_MIG_PREPARE_SIZE 17u
+#define NM_MIG_PREPARED_SIZE 17u
 
 /* Upstream MigrationPhase (Debug names from nm_mig_phase_name). */
 enum nm_mig_phase {
@@ -95,8 +101,8 @@ enum nm_mig_phase {
 	NM_MIG_PHASE_NONE = 0xff, /* netmesh: no migration record (NM_MIG_STATUS) */
 };
 
-/* "TakeSnapshot", ..., "ActivateAck", "Moved", "MigrationQuery", "MigrationStatus";
- * NULL if unknown. */
+/* "TakeSnapshot", ..., "ActivateAck", "Moved", "MigrationQuery", "MigrationStatus",
+ * "MigrationPrepare", "MigrationPrepared"; NULL if unknown. */
 const char *nm_mig_type_name(uint8_t type);
 /* "Snapshot" .. "Complete", "None"; "?" for any other value. */
 const char *nm_mig_phase_name(enum nm_mig_phase p);
@@ -290,6 +296,12 @@ struct nm_mig_msg {
 			uint64_t nonce;
 		} query;                     /* netmesh */
 		struct nm_mig_status status; /* netmesh */
+		struct {
+			uint64_t target_node;
+		} prepare; /* netmesh */
+		struct {
+			uint64_t mid;
+		} prepared; /* netmesh */
 	};
 	/* Encode: trailer to append (NULL or nothing present: none). Decode: set
 	 * to the caller's ext when a well-formed trailer was found, else NULL. */
@@ -329,7 +341,7 @@ int nm_mig_encode(const struct nm_mig_msg *m, uint8_t *buf, size_t cap, size_t *
  * payload", the BufferedEvents "exceeds bound" / per-event cap / truncation
  * errors, and the failure-reason errors. netmesh-only types decode the same
  * way ("truncated Moved", "truncated MigrationQuery", "truncated
- * MigrationStatus").
+ * MigrationStatus", "truncated MigrationPrepare", "truncated MigrationPrepared").
  */
 int nm_mig_decode(const uint8_t *buf, size_t len, struct nm_mig_msg *m, struct nm_mig_ext *ext,
 		  struct nm_error *err);

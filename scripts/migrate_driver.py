@@ -37,7 +37,8 @@ the migration's hold (below; `-` when unknown).
 After each migration it prints the phases both nodes stamped (`phases:` lines, us after the
 source's snapshot request; docs/migration.md "Where the time goes") and the hold: from the
 source's snapshot request (the hold starts there at the earliest) to the target handing the first
-held event to its worker, `hold_us`. The two nodes' stamps are compared, which is meaningful
+held event to its worker, `hold_us`. A prepared start (--migrate-prepare-ms) adds prep_sent and
+prepared_rx at the end of the source's list, negative (before the snapshot request). The two nodes' stamps are compared, which is meaningful
 because the appliances share the host's CLOCK_MONOTONIC; across hosts only each node's own
 differences are.
 """
@@ -106,8 +107,10 @@ def newest_done(mig, origin, role):
     return None
 
 
+# prep_sent / prepared_rx (a prepared start, --migrate-prepare-ms) come before the snapshot
+# request: negative, printed last so that the line still starts at snap_req=0.
 SOURCE_PHASES = ("snap_req", "snap_taken", "snap_sent", "restored_rx", "commit", "activate_sent",
-                 "events_sent", "activated_rx", "fwd_end")
+                 "events_sent", "activated_rx", "fwd_end", "prep_sent", "prepared_rx")
 TARGET_PHASES = ("snap_rx", "reassembled", "opened", "restored", "restored_sent", "activate_rx",
                  "first_replay", "last_replay")
 

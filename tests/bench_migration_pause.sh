@@ -49,6 +49,10 @@ sed -n 's/^# migration [0-9]* .*, hold \([0-9.]*\) ms$/\1/p' "$tmp/out" | sort -
 # Both nodes' phases, per migration (at 500 events/s a migration may hold no event: no hold then).
 [ "$(grep -Ec '^# migrate: [0-9a-f]+ phases: A: snap_req=0 snap_taken=[0-9]+ .*activated_rx=[0-9]+.*; B: snap_rx=[0-9]+ .*activate_rx=[0-9]+' "$tmp/out")" -ge 1 ] ||
   fail "no phases of A -> B"
+# The appliances' default --migrate-prepare-ms 5: the source woke B (MigrationPrepare) before
+# its snapshot request, so prep_sent is stamped before snap_req (negative).
+grep -Eq '^# migrate: [0-9a-f]+ phases: A: snap_req=0 .* prep_sent=-[0-9]+' "$tmp/out" ||
+  fail "no MigrationPrepare before the snapshot (prep_sent)"
 grep -Eq '^# migration 1 A -> B completed: window .*, hold ([0-9.]+ ms|unknown)$' "$tmp/out" || fail "no hold per migration"
 grep -Eq '^migration_offered_events_per_s: [1-9][0-9]* events/s$' "$tmp/out" || fail "no offered rate"
 # The generator sleeps when ahead of its rate (--idle-sleep-us 100 here): the rate stays 500/s.

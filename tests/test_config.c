@@ -161,6 +161,22 @@ START_TEST(numbers_are_decimal)
 }
 END_TEST
 
+/* The Prepare before a migration's snapshot: 5 ms unless set (0: off, upstream's way). */
+START_TEST(migrate_prepare_ms)
+{
+	nm_config_init(&cfg);
+	ck_assert_uint_eq(cfg.migrate_prepare_ms, 5);
+	ck_assert_int_eq(parse(&cfg, "migrate-prepare-ms 0\n"), 0);
+	ck_assert_uint_eq(cfg.migrate_prepare_ms, 0);
+	nm_config_init(&cfg);
+	ck_assert_int_eq(parse(&cfg, "migrate-prepare-ms 1000\n"), 0);
+	ck_assert_uint_eq(cfg.migrate_prepare_ms, 1000);
+	nm_config_init(&cfg);
+	ck_error(parse(&cfg, "\nmigrate-prepare-ms 1001\n"),
+		 "t.conf:2: migrate-prepare-ms '1001': a decimal number in 0..1000");
+}
+END_TEST
+
 /* ---- names, duplicates, sources ---- */
 
 START_TEST(unknown_and_misplaced_keys)
@@ -687,6 +703,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, long_peer_and_lcores_are_not_cut);
 	tcase_add_test(tc, over_long_values_are_rejected);
 	tcase_add_test(tc, numbers_are_decimal);
+	tcase_add_test(tc, migrate_prepare_ms);
 	tcase_add_test(tc, unknown_and_misplaced_keys);
 	tcase_add_test(tc, duplicates);
 	tcase_add_test(tc, command_line_overrides_the_file);

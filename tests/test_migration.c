@@ -454,7 +454,7 @@ static void end_live_on(struct net *n, uint64_t o, int node)
 
 /* Many migrations back and forth under 5% loss both ways, duplication and reordering. */
 static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_t seed,
-			   int migrations)
+			   int migrations, uint32_t prepare_ms)
 {
 	struct net *n = net_new(n_nodes, seed);
 	n->log = calloc(1, sizeof(*n->log));
@@ -470,6 +470,7 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 	for (int k = 0; k < migrations; k++) {
 		int to = (host + 1 + (int)(rnd(n) % (uint32_t)(n_nodes - 1))) % n_nodes;
 		struct nm_mig_opts opts = nm_mig_opts_default();
+		opts.prepare_ms = prepare_ms;
 		struct nm_error e;
 		/* With 3 nodes every third one is orchestrated by the node that is neither. */
 		int by = n_nodes == 3 && k % 3 == 2 ? 3 - host - to : host;
@@ -498,12 +499,15 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 	/* Quiet: let forwarding drain and every ack land. */
 	run(n, 3000, 0);
 	check_exactly_once(n, o, stateful);
+	uint64_t prepares = 0;
 	for (int i = 0; i < n_nodes; i++) {
 		struct nm_mig_stats st;
 		nm_mig_stats(n->p.nodes[i].mig, &st);
 		ck_assert_uint_eq(st.events_undeliverable, 0);
 		ck_assert_uint_eq(st.events_lost_nomem, 0);
+		prepares += st.prepares_sent;
 	}
+	ck_assert(prepare_ms == 0 || prepares > 0); /* the prepared starts went through a Prepare */
 	ck_assert_int_ge(completed, migrations / 2);
 	ck_assert_uint_gt(n->moved_seen, 0);
 	net_free(n);
@@ -511,13 +515,13 @@ static void back_and_forth(int n_nodes, const char *kind, bool stateful, uint64_
 
 START_TEST(exactly_once_two_nodes_lossy)
 {
-	back_and_forth(2, "rec", true, 0x1234, 12);
+	back_and_forth(2, "rec", true, 0x1234, 12, 0);
 }
 END_TEST
 
 START_TEST(exactly_once_three_nodes_lossy)
 {
-	back_and_forth(3, "rec", true, 0xBEEF, 12);
+	back_and_forth(3, "rec", true, 0xBEEF, 12, 0);
 }
 END_TEST
 
@@ -528,13 +532,14 @@ START_TEST(exactly_once_many_seeds)
 	int first = getenv("NM_SEED0") ? atoi(getenv("NM_SEED0")) : 0;
 	int k = getenv("NM_SEEDS") ? atoi(getenv("NM_SEEDS")) : 110; /* 21 and 105 found bugs */
 	for (int i = first; i < k; i++)
-		back_and_forth(2 + i % 2, i % 3 ? "rec" : "srec", i % 3 != 0, 1000 + (uint64_t)i, 10);
+		back_and_forth(2 + i % 2, i % 3 ? "rec" : "srec", i % 3 != 0, 1000 + (uint64_t)i, 10,
+			       i % 2 ? 25 : 0);
 }
 END_TEST
 
 START_TEST(stateless_daemon_migrates_exactly_once)
 {
-	back_and_forth(2, "srec", false, 0x5151, 8);
+	back_and_forth(2, "srec", false, 0x5151, 8, 0);
 }
 END_TEST
 
@@ -1101,7 +1106,7 @@ static int start(struct net *n, int src_node, int from, int to, struct nm_mig_op
 
 static struct nm_mig_opts opts_of(bool identity, uint32_t retry_ms)
 {
-	struct nm_mig_opts o = { identity, retry_ms };
+	struct nm_mig_opts o = { identity, retry_ms, 0 };
 	return o;
 }
 
@@ -2418,6 +2423,271 @@ START_TEST(finished_migrations_leave_room_for_new_ones)
 }
 END_TEST
 
+/* ------------------------------------------------------------ netmesh: Prepare / Prepared */
+
+/* Remove the queued messages from `from` to `to` of `type` (a loss of exactly those); how many. */
+static int drop_queued(struct net *n, int from, int to, uint8_t type)
+{
+	int c = 0;
+	for (size_t i = 0; i < n->p.nq;) {
+		struct nm_pump_msg *q = &n->p.q[i];
+		if (q->from == from && q->to == to && q->len > 0 && q->buf[0] == type) {
+			free(q->buf);
+			*q = n->p.q[--n->p.nq];
+			c++;
+		} else {
+			i++;
+		}
+	}
+	return c;
+}
+
+/* The source's current record (it must have one). */
+static struct nm_mig_info current(struct net *n, int i)
+{
+	struct nm_mig_info r[1];
+	ck_assert_uint_eq(nm_mig_list(n->p.nodes[i].mig, n->p.now, r, 1), 1);
+	return r[0];
+}
+
+/* A "rec" daemon on node 0 under a little traffic, started towards node 1 with prepare_ms. */
+static uint64_t prepared_start(struct net *n, uint32_t prepare_ms)
+{
+	n->log = calloc(1, sizeof(*n->log));
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	run(n, 20, 2);
+	struct nm_mig_opts opts = nm_mig_opts_default();
+	opts.prepare_ms = prepare_ms;
+	struct nm_error e;
+	ck_assert_msg(nm_mig_start(n->p.nodes[0].mig, id.origin_hash, nid(n, 0), nid(n, 1), &opts,
+				   n->p.now, &e) == 0, "%s", e.msg);
+	/* Validated and announced, nothing held yet: phase Snapshot, its own stamp. */
+	struct nm_mig_info r = current(n, 0);
+	ck_assert_uint_eq(r.phase, NM_MIG_PHASE_SNAPSHOT);
+	ck_assert_uint_ne(r.t.prep_sent, 0);
+	ck_assert_uint_eq(r.t.snap_req, 0);
+	ck_assert_int_eq(queued(n, 0, 1, NM_MIG_PREPARE), 1);
+	ck_assert_int_eq(queued(n, 0, 1, NM_MIG_SNAPSHOT_READY), 0);
+	ck_assert(nm_mig_in_progress(n->p.nodes[0].mig));
+	return id.origin_hash;
+}
+
+/* Step (with traffic) until node 0 asked for the snapshot; returns its record then. */
+static struct nm_mig_info until_snapshot(struct net *n)
+{
+	for (int g = 0; g < 2000; g++) {
+		struct nm_mig_info r[1];
+		if (nm_mig_list(n->p.nodes[0].mig, n->p.now, r, 1) == 1 && r[0].t.snap_req != 0)
+			return r[0];
+		run(n, 1, 1);
+	}
+	ck_abort_msg("the source never took its snapshot");
+	return (struct nm_mig_info){ 0 };
+}
+
+/* The snapshot when prepare_ms (from t0) ran out, no Prepared seen, and never later. */
+static void snapshot_after_prepare_ms(struct net *n, uint64_t t0, uint32_t prepare_ms)
+{
+	struct nm_mig_info r = until_snapshot(n);
+	ck_assert_uint_eq(r.t.prepared_rx, 0);
+	ck_assert_uint_ge(r.t.snap_req, (t0 + prepare_ms) * 1000000ull);
+	ck_assert_uint_le(r.t.snap_req, (t0 + prepare_ms + 2 * NM_PUMP_STEP_MS) * 1000000ull);
+}
+
+/* The migration completes, the target expects nothing any more, and after a quiet spell the
+ * daemon lives on node 1 only with every event run once; frees the net. The source's entry. */
+static struct nm_mig_info migrated_to_1(struct net *n, uint64_t o)
+{
+	run_until_idle(n, o, 2);
+	ck_assert(last_ok(n, 0, o));
+	struct nm_mig_info h = entry_of(n, 0, NM_MIG_AS_SOURCE, 0);
+	ck_assert(!nm_mig_in_progress(n->p.nodes[1].mig)); /* its SnapshotReady came */
+	run(n, 2000, 0); /* quiet: forwarding drains, every ack lands */
+	end_live_on(n, o, 1);
+	return h;
+}
+
+START_TEST(a_prepared_start_snapshots_only_after_prepared)
+{
+	struct net *n = net_new(2, 0x7030);
+	const uint64_t t0 = n->p.now + 20 * NM_PUMP_STEP_MS; /* after prepared_start's traffic */
+	const uint64_t o = prepared_start(n, 500);
+	ck_assert_uint_eq(n->p.now, t0);
+	ck_assert(!nm_mig_in_progress(n->p.nodes[1].mig));
+	net_step(n); /* the Prepare lands: the target is awake, Prepared is on its way */
+	ck_assert(nm_mig_in_progress(n->p.nodes[1].mig));
+	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_PREPARED), 1);
+	ck_assert_uint_eq(current(n, 0).t.snap_req, 0); /* still nothing held */
+	struct nm_mig_info r = until_snapshot(n);
+	ck_assert_uint_ne(r.t.prepared_rx, 0);
+	ck_assert_uint_ge(r.t.snap_req, r.t.prepared_rx);
+	ck_assert_uint_lt(r.t.snap_req, (t0 + 500) * 1000000ull); /* long before prepare_ms */
+	struct nm_mig_stats st;
+	nm_mig_stats(n->p.nodes[0].mig, &st);
+	ck_assert_uint_eq(st.prepares_sent, 1);
+	ck_assert_uint_eq(st.prepared_received, 1);
+	ck_assert_uint_eq(st.prepare_timeouts, 0);
+	struct nm_mig_info h = migrated_to_1(n, o);
+	ck_assert_uint_ne(h.t.prep_sent, 0);
+	ck_assert_uint_le(h.t.prep_sent, h.t.snap_req);
+}
+END_TEST
+
+/* An upstream target (or a lost Prepare): no answer, the snapshot after prepare_ms. */
+START_TEST(a_silent_target_gets_the_snapshot_after_prepare_ms)
+{
+	struct net *n = net_new(2, 0x7031);
+	const uint64_t o = prepared_start(n, 40);
+	const uint64_t t0 = n->p.now;
+	ck_assert_int_eq(drop_queued(n, 0, 1, NM_MIG_PREPARE), 1);
+	snapshot_after_prepare_ms(n, t0, 40);
+	struct nm_mig_stats st;
+	nm_mig_stats(n->p.nodes[0].mig, &st);
+	ck_assert_uint_eq(st.prepare_timeouts, 1);
+	migrated_to_1(n, o);
+}
+END_TEST
+
+START_TEST(a_lost_prepared_still_migrates)
+{
+	struct net *n = net_new(2, 0x7032);
+	const uint64_t o = prepared_start(n, 40);
+	const uint64_t t0 = n->p.now;
+	net_step(n);
+	ck_assert(nm_mig_in_progress(n->p.nodes[1].mig));
+	ck_assert_int_eq(drop_queued(n, 1, 0, NM_MIG_PREPARED), 1);
+	snapshot_after_prepare_ms(n, t0, 40);
+	migrated_to_1(n, o);
+}
+END_TEST
+
+/* A Prepare whose snapshot never comes keeps the target urgent only for the bound. */
+START_TEST(an_abandoned_prepare_ends_after_the_bound)
+{
+	struct net *n = net_new(2, 0x7033);
+	struct nm_migration *dst = n->p.nodes[1].mig;
+	const uint64_t t0 = n->p.now;
+	/* Meant for another node: ignored, no reply, nothing expected. */
+	struct nm_mig_msg m = { .type = NM_MIG_PREPARE, .daemon_origin = 0xAB,
+				.prepare.target_node = nid(n, 0) };
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
+	ck_assert(!nm_mig_in_progress(dst));
+	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_PREPARED), 0);
+	m.prepare.target_node = nid(n, 1);
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
+	ck_assert(nm_mig_in_progress(dst));
+	ck_assert_int_eq(queued(n, 1, 0, NM_MIG_PREPARED), 1);
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0); /* a duplicate: one expectation */
+	ck_assert_uint_eq(nm_mig_phase_of(dst, 0xAB), NM_MIG_PHASE_NONE); /* no record was made */
+	nm_mig_poll(dst, t0 + NM_MIG_PREPARE_EXPECT_MS - 1);
+	ck_assert(nm_mig_in_progress(dst));
+	nm_mig_poll(dst, t0 + NM_MIG_PREPARE_EXPECT_MS);
+	ck_assert(!nm_mig_in_progress(dst));
+	struct nm_mig_stats st;
+	nm_mig_stats(dst, &st);
+	ck_assert_uint_eq(st.prepares_answered, 2);
+	ck_assert_uint_eq(st.prepare_expired, 1);
+	/* A MigrationFailed for the origin ends an expectation at once. */
+	ck_assert_int_eq(inject_msg(n, 1, nid(n, 0), &m, NULL), 0);
+	ck_assert(nm_mig_in_progress(dst));
+	struct nm_mig_msg f = { .type = NM_MIG_FAILED, .daemon_origin = 0xAB,
+				.failed.code = NM_MIG_FAIL_NOT_READY };
+	inject_msg(n, 1, nid(n, 0), &f, NULL);
+	ck_assert(!nm_mig_in_progress(dst));
+	net_free(n);
+}
+END_TEST
+
+/* Cancel while preparing ends the record: nothing held, a late Prepared starts nothing. */
+START_TEST(cancel_while_preparing_just_ends_the_record)
+{
+	struct net *n = net_new(2, 0x7034);
+	const uint64_t o = prepared_start(n, 500);
+	ck_assert_int_eq(nm_mig_cancel(n->p.nodes[0].mig, o, n->p.now, NULL), 0);
+	struct nm_mig_info h = last(n, 0);
+	ck_assert(!h.ok);
+	ck_assert_ptr_nonnull(strstr(h.reason, "cancel requested"));
+	ck_assert_uint_eq(h.t.snap_req, 0);
+	ck_assert(!nm_mig_in_progress(n->p.nodes[0].mig));
+	run(n, 200, 2); /* the Prepared comes back late: stale */
+	struct nm_mig_stats st;
+	nm_mig_stats(n->p.nodes[0].mig, &st);
+	ck_assert_uint_ge(st.stale, 1);
+	ck_assert_uint_eq(st.chunks_sent, 0);
+	ck_assert_uint_eq(nm_mig_phase_of(n->p.nodes[0].mig, o), NM_MIG_PHASE_NONE);
+	end_live_on(n, o, 0); /* every event ran on the source, once */
+}
+END_TEST
+
+/* What the snapshot refuses after the Prepare is a failed migration in the history. */
+START_TEST(a_failure_after_the_prepare_is_reported_and_nothing_stays_held)
+{
+	struct net *n = net_new(2, 0x7035);
+	const uint64_t o = prepared_start(n, 500);
+	n->p.knows_static[0][1] = false; /* the session to the target was rekeyed meanwhile */
+	for (int g = 0; g < 200 && nm_mig_in_progress(n->p.nodes[0].mig); g++)
+		run(n, 1, 1);
+	struct nm_mig_info h = last(n, 0);
+	ck_assert(!h.ok);
+	ck_assert_ptr_nonnull(strstr(h.reason, "peer X25519 static"));
+	ck_assert_uint_ne(h.t.prepared_rx, 0);
+	struct nm_mig_reason why;
+	ck_assert(nm_mig_last_failure(n->p.nodes[0].mig, o, &why));
+	run(n, 20, 2); /* the target was told: it expects nothing now */
+	ck_assert(!nm_mig_in_progress(n->p.nodes[1].mig));
+	end_live_on(n, o, 0);
+}
+END_TEST
+
+/* A prepared start refuses at once, with the same error, what an immediate one refuses. */
+START_TEST(a_prepared_start_refuses_what_an_immediate_one_refuses)
+{
+	struct nm_identity id;
+	struct net *n = pair(false, &id);
+	struct nm_mig_opts now = opts_of(true, 0), prep = now;
+	prep.prepare_ms = 50;
+	struct nm_error e1, e2;
+	/* The peer's static unknown (sealed), before the daemon's own absence. */
+	n->p.knows_static[0][1] = false;
+	n->origin = 0xDEAD;
+	ck_assert_int_eq(start(n, 0, 0, 1, now, &e1), NM_EMIG_STATE_FAILED);
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), NM_EMIG_STATE_FAILED);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	ck_assert_ptr_nonnull(strstr(e2.msg, "peer X25519 static"));
+	/* No such daemon. */
+	n->p.knows_static[0][1] = true;
+	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(false, 0), &e1), NM_EMIG_DAEMON_NOT_FOUND);
+	prep.transport_identity = false;
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), NM_EMIG_DAEMON_NOT_FOUND);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	/* No session to the target. */
+	n->origin = id.origin_hash;
+	now.transport_identity = false;
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, n->origin, nid(n, 0), 0x77, &now, n->p.now, &e1),
+			 NM_EMIG_TARGET_UNAVAILABLE);
+	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, n->origin, nid(n, 0), 0x77, &prep, n->p.now, &e2),
+			 NM_EMIG_TARGET_UNAVAILABLE);
+	ck_assert_str_eq(e1.msg, e2.msg);
+	/* Already migrating: the preparing record counts. */
+	prep.transport_identity = true;
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), 0);
+	ck_assert_int_eq(start(n, 0, 0, 1, prep, &e2), NM_EMIG_ALREADY_MIGRATING);
+	ck_assert_uint_eq(nm_mig_phase_of(n->p.nodes[0].mig, n->origin), NM_MIG_PHASE_SNAPSHOT);
+	struct nm_mig_stats st;
+	nm_mig_stats(n->p.nodes[0].mig, &st);
+	ck_assert_uint_eq(st.prepares_sent, 1);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(exactly_once_two_nodes_lossy_prepared)
+{
+	back_and_forth(2, "rec", true, 0x4321, 12, 25);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("migration");
@@ -2427,6 +2697,7 @@ static Suite *suite(void)
 	tcase_add_test(t, exactly_once_three_nodes_lossy);
 	tcase_add_test(t, stateless_daemon_migrates_exactly_once);
 	tcase_add_test(t, exactly_once_many_seeds);
+	tcase_add_test(t, exactly_once_two_nodes_lossy_prepared);
 	suite_add_tcase(s, t);
 	t = tcase_create("faults");
 	tcase_set_timeout(t, 120);
@@ -2502,6 +2773,15 @@ static Suite *suite(void)
 	tcase_add_test(t, transport_identity_strict_rejects_when_peer_static_unknown);
 	tcase_add_test(t, transport_identity_false_proceeds_unsealed_under_nkpsk0_responder_source);
 	tcase_add_test(t, start_migration_clears_stale_failure_cache_entry);
+	suite_add_tcase(s, t);
+	t = tcase_create("prepare");
+	tcase_add_test(t, a_prepared_start_snapshots_only_after_prepared);
+	tcase_add_test(t, a_prepared_start_refuses_what_an_immediate_one_refuses);
+	tcase_add_test(t, a_silent_target_gets_the_snapshot_after_prepare_ms);
+	tcase_add_test(t, a_lost_prepared_still_migrates);
+	tcase_add_test(t, an_abandoned_prepare_ends_after_the_bound);
+	tcase_add_test(t, cancel_while_preparing_just_ends_the_record);
+	tcase_add_test(t, a_failure_after_the_prepare_is_reported_and_nothing_stays_held);
 	suite_add_tcase(s, t);
 	t = tcase_create("envelope");
 	tcase_add_test(t, envelope_wire_is_209_bytes_with_version_first);

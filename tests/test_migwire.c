@@ -1168,6 +1168,8 @@ static const char *const VEC_MOVED = "80 cccc000000000000 2222000000000000";
 static const char *const VEC_QUERY = "81 cccc000000000000 0201000000000000";
 static const char *const VEC_STATUS =
     "82 cccc000000000000 0201000000000000 03 02 0900000000000000 2222000000000000";
+static const char *const VEC_PREPARE = "83 cccc000000000000 2222000000000000";
+static const char *const VEC_PREPARED = "84 cccc000000000000 0807060504030201";
 
 static const struct nm_event vec_events[2] = {
 	{ { 0xBBBB, 0, 1, 0x1234 }, (const uint8_t *)"ab", 2, 100 },
@@ -1212,6 +1214,12 @@ static struct nm_mig_msg vec_msg(const char *v)
 	} else if (v == VEC_QUERY) {
 		m = (struct nm_mig_msg){ .type = NM_MIG_QUERY, .daemon_origin = 0xCCCC };
 		m.query.nonce = 0x0102;
+	} else if (v == VEC_PREPARE) {
+		m = (struct nm_mig_msg){ .type = NM_MIG_PREPARE, .daemon_origin = 0xCCCC };
+		m.prepare.target_node = 0x2222;
+	} else if (v == VEC_PREPARED) {
+		m = (struct nm_mig_msg){ .type = NM_MIG_PREPARED, .daemon_origin = 0xCCCC };
+		m.prepared.mid = 0x0102030405060708;
 	} else if (v == VEC_STATUS) {
 		m = (struct nm_mig_msg){ .type = NM_MIG_STATUS, .daemon_origin = 0xCCCC };
 		m.status = (struct nm_mig_status){ 0x0102, NM_MIG_ROLE_TARGET, NM_MIG_PHASE_RESTORE,
@@ -1237,7 +1245,7 @@ static struct nm_mig_msg vec_msg(const char *v)
 /* (The vectors are not constant expressions in C, so the table is filled here.) */
 static const char *const *all_vectors(size_t *n)
 {
-	static const char *vs[19];
+	static const char *vs[21];
 	vs[0] = VEC_TAKE_SNAPSHOT;
 	vs[1] = VEC_SNAPSHOT_READY;
 	vs[2] = VEC_RESTORE_COMPLETE;
@@ -1257,6 +1265,8 @@ static const char *const *all_vectors(size_t *n)
 	vs[16] = VEC_MOVED;
 	vs[17] = VEC_QUERY;
 	vs[18] = VEC_STATUS;
+	vs[19] = VEC_PREPARE;
+	vs[20] = VEC_PREPARED;
 	*n = sizeof(vs) / sizeof(vs[0]);
 	return vs;
 }
@@ -1322,6 +1332,12 @@ static void assert_same_msg(const struct nm_mig_msg *d, const struct nm_mig_msg 
 		break;
 	case NM_MIG_QUERY:
 		ck_assert_uint_eq(d->query.nonce, w->query.nonce);
+		break;
+	case NM_MIG_PREPARE:
+		ck_assert_uint_eq(d->prepare.target_node, w->prepare.target_node);
+		break;
+	case NM_MIG_PREPARED:
+		ck_assert_uint_eq(d->prepared.mid, w->prepared.mid);
 		break;
 	case NM_MIG_STATUS:
 		ck_assert_uint_eq(d->status.nonce, w->status.nonce);
@@ -1391,9 +1407,15 @@ START_TEST(decode_error_texts)
 	expect_decode_err(&t, 1, "truncated MigrationQuery");
 	t = NM_MIG_STATUS;
 	expect_decode_err(&t, 1, "truncated MigrationStatus");
+	t = NM_MIG_PREPARE;
+	expect_decode_err(&t, 1, "truncated MigrationPrepare");
+	t = NM_MIG_PREPARED;
+	expect_decode_err(&t, 1, "truncated MigrationPrepared");
+	expect_decode_err_hex("83 0000000000000000 00000000000000", "truncated MigrationPrepare");
+	expect_decode_err_hex("84 0000000000000000 00000000000000", "truncated MigrationPrepared");
 	expect_decode_err_hex("0a", "unknown message type: 10");
 	expect_decode_err_hex("7f 0000000000000000 0000000000000000", "unknown message type: 127");
-	expect_decode_err_hex("83", "unknown message type: 131");
+	expect_decode_err_hex("85", "unknown message type: 133");
 	expect_decode_err_hex("ff", "unknown message type: 255");
 	/* One byte short of each fixed layout. */
 	expect_decode_err_hex("00 0000000000000000 00000000000000", "truncated TakeSnapshot");
@@ -2065,9 +2087,25 @@ START_TEST(netmesh_types_roundtrip)
 	ck_assert_uint_eq(len, NM_MIG_QUERY_SIZE);
 	decode_ok(buf, len, &d, NULL);
 	assert_same_msg(&d, &m);
+	m = (struct nm_mig_msg){ .type = NM_MIG_PREPARE, .daemon_origin = UINT64_MAX };
+	m.prepare.target_node = 0xBEEF;
+	len = encode_ok(&m, buf, sizeof(buf));
+	ck_assert_uint_eq(len, NM_MIG_PREPARE_SIZE);
+	decode_ok(buf, len, &d, NULL);
+	assert_same_msg(&d, &m);
+	m = (struct nm_mig_msg){ .type = NM_MIG_PREPARED, .daemon_origin = 0xD };
+	m.prepared.mid = UINT64_MAX;
+	len = encode_ok(&m, buf, sizeof(buf));
+	ck_assert_uint_eq(len, NM_MIG_PREPARED_SIZE);
+	decode_ok(buf, len, &d, NULL);
+	assert_same_msg(&d, &m);
+	ck_assert_int_eq(nm_mig_encode(&m, buf, NM_MIG_PREPARED_SIZE - 1, &len, NULL), -ENOSPC);
 	ck_assert_str_eq(nm_mig_type_name(NM_MIG_MOVED), "Moved");
 	ck_assert_str_eq(nm_mig_type_name(NM_MIG_QUERY), "MigrationQuery");
 	ck_assert_str_eq(nm_mig_type_name(NM_MIG_STATUS), "MigrationStatus");
+	ck_assert_str_eq(nm_mig_type_name(NM_MIG_PREPARE), "MigrationPrepare");
+	ck_assert_str_eq(nm_mig_type_name(NM_MIG_PREPARED), "MigrationPrepared");
+	ck_assert_ptr_null(nm_mig_type_name(0x85));
 	ck_assert_str_eq(nm_mig_type_name(NM_MIG_ACTIVATE_ACK), "ActivateAck");
 	ck_assert_ptr_null(nm_mig_type_name(10));
 	ck_assert_str_eq(nm_mig_phase_name(NM_MIG_PHASE_NONE), "None");

@@ -286,7 +286,7 @@ void fuzz_seeds(void)
 	x.nsenders = 2;
 	x.kind = "counter";
 	x.kind_len = 7;
-	struct nm_mig_msg m[13] = {
+	struct nm_mig_msg m[15] = {
 		{ .type = NM_MIG_TAKE_SNAPSHOT, .daemon_origin = 1, .take_snapshot = { 2 } },
 		{ .type = NM_MIG_RESTORE_COMPLETE, .daemon_origin = 1, .restore_complete = { 3 } },
 		{ .type = NM_MIG_REPLAY_COMPLETE,
@@ -308,11 +308,13 @@ void fuzz_seeds(void)
 		{ .type = NM_MIG_ACTIVATE_ACK, .daemon_origin = 1, .activate_ack = { 4 } },
 		{ .type = NM_MIG_MOVED, .daemon_origin = 1, .moved = { 3 } },
 		{ .type = NM_MIG_QUERY, .daemon_origin = 1, .query = { 9 } },
+		{ .type = NM_MIG_PREPARE, .daemon_origin = 1, .prepare = { 2 } },
+		{ .type = NM_MIG_PREPARED, .daemon_origin = 1, .prepared = { 7 } },
 		{ .type = NM_MIG_STATUS,
 		  .daemon_origin = 1,
 		  .status = { 9, NM_MIG_ROLE_TARGET, NM_MIG_PHASE_REPLAY, 4, 3 } },
 	};
-	for (size_t i = 0; i < 13; i++) {
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		add(0, &m[i]);
 		if (i % 4 == 3)
 			flush();
