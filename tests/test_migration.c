@@ -393,6 +393,16 @@ static struct nm_daemon_handle spawn_on(struct net *n, int i, const char *kind,
 	return h;
 }
 
+/* Node 0 logs, and runs a fresh "rec" daemon: its origin. */
+static uint64_t logged_rec_on_0(struct net *n)
+{
+	n->log = calloc(1, sizeof(*n->log));
+	struct nm_identity id;
+	ck_assert_int_eq(nm_identity_generate(&id), 0);
+	spawn_on(n, 0, "rec", &id);
+	return id.origin_hash;
+}
+
 static struct nm_mig_info last(struct net *n, int i)
 {
 	struct nm_mig_info h[1] = { 0 };
@@ -724,11 +734,7 @@ END_TEST
 START_TEST(in_progress_until_activate_ack_not_through_the_forwarding)
 {
 	struct net *n = net_new(2, 0x7020);
-	n->log = calloc(1, sizeof(*n->log));
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
-	const uint64_t o = id.origin_hash;
+	const uint64_t o = logged_rec_on_0(n);
 	struct nm_migration *src = n->p.nodes[0].mig, *dst = n->p.nodes[1].mig;
 	run(n, 20, 2);
 	ck_assert(!nm_mig_in_progress(src) && !nm_mig_in_progress(dst));
@@ -1007,11 +1013,7 @@ START_TEST(garbage_and_forged_messages_change_nothing)
 	 * party to anything: counted (decode error, wrong peer, stale), never a crash,
 	 * and the daemon keeps running where it is, every event once. */
 	struct net *n = net_new(2, 0x6A6B);
-	n->log = calloc(1, sizeof(*n->log));
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
-	const uint64_t o = id.origin_hash;
+	const uint64_t o = logged_rec_on_0(n);
 	run(n, 10, 2);
 	/* Real messages to mutate: one migration's worth, captured from the queue. */
 	ck_assert_int_eq(nm_mig_start(n->p.nodes[0].mig, o, nid(n, 0), nid(n, 1), NULL, n->p.now, NULL), 0);
@@ -1353,11 +1355,7 @@ START_TEST(drain_continues_past_a_failing_event)
 	/* netmesh: an event whose process() fails is processed (counted as the daemon's
 	 * error), like it would have been on the source; the replay goes on. */
 	struct net *n = net_new(2, 0x47);
-	n->log = calloc(1, sizeof(*n->log));
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
-	const uint64_t o = id.origin_hash;
+	const uint64_t o = logged_rec_on_0(n);
 	ck_assert_int_eq(start(n, 0, 0, 1, opts_of(true, 0), NULL), 0);
 	uint8_t bad[3] = { 1, 2, 3 };
 	struct nm_event ev = { .link = { 0xABCD, 0, 99, 0 }, .payload = bad, .len = 3 };
@@ -2453,15 +2451,12 @@ static struct nm_mig_info current(struct net *n, int i)
 /* A "rec" daemon on node 0 under a little traffic, started towards node 1 with prepare_ms. */
 static uint64_t prepared_start(struct net *n, uint32_t prepare_ms)
 {
-	n->log = calloc(1, sizeof(*n->log));
-	struct nm_identity id;
-	ck_assert_int_eq(nm_identity_generate(&id), 0);
-	spawn_on(n, 0, "rec", &id);
+	const uint64_t o = logged_rec_on_0(n);
 	run(n, 20, 2);
 	struct nm_mig_opts opts = nm_mig_opts_default();
 	opts.prepare_ms = prepare_ms;
 	struct nm_error e;
-	ck_assert_msg(nm_mig_start(n->p.nodes[0].mig, id.origin_hash, nid(n, 0), nid(n, 1), &opts,
+	ck_assert_msg(nm_mig_start(n->p.nodes[0].mig, o, nid(n, 0), nid(n, 1), &opts,
 				   n->p.now, &e) == 0, "%s", e.msg);
 	/* Validated and announced, nothing held yet: phase Snapshot, its own stamp. */
 	struct nm_mig_info r = current(n, 0);
@@ -2471,7 +2466,7 @@ static uint64_t prepared_start(struct net *n, uint32_t prepare_ms)
 	ck_assert_int_eq(queued(n, 0, 1, NM_MIG_PREPARE), 1);
 	ck_assert_int_eq(queued(n, 0, 1, NM_MIG_SNAPSHOT_READY), 0);
 	ck_assert(nm_mig_in_progress(n->p.nodes[0].mig));
-	return id.origin_hash;
+	return o;
 }
 
 /* Step (with traffic) until node 0 asked for the snapshot; returns its record then. */
