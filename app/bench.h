@@ -3,8 +3,13 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include <stddef.h>
+
 /* Monotonic seconds, for timing a loop. */
 double bench_now_s(void);
+
+/* The median of v[0..n) (n > 0), which it sorts. */
+double bench_median(double *v, size_t n);
 
 /* Print a fatal benchmark error and exit. */
 void bench_die(const char *what, int rc);

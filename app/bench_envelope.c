@@ -48,12 +48,6 @@ static double cpu_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 typedef int (*op_fn)(struct fix *f);
 
 static int op_seal(struct fix *f)
@@ -165,8 +159,7 @@ static double time_op(struct fix *f, op_fn fn)
 		}
 		runs[r] = (cpu_ns() - t0) / ITER;
 	}
-	qsort(runs, RUNS, sizeof(runs[0]), cmp_double);
-	return runs[RUNS / 2];
+	return bench_median(runs, RUNS);
 }
 
 int bench_migration_envelope_part(void)

@@ -32,18 +32,6 @@
 #define RUNS 21
 
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 /* A daemon that only counts what on_control hands it. */
 struct tally {
 	struct nm_daemon base;
@@ -167,7 +155,7 @@ static double fanout_ms(struct bench *b)
 	double v[RUNS];
 	for (int r = 0; r < RUNS; r++)
 		v[r] = one_transition(b, N_DAEMONS, 0);
-	return median(v, RUNS);
+	return bench_median(v, RUNS);
 }
 
 /* Route 8 events to each daemon (filling its channel), then empty them untimed. */
@@ -219,7 +207,7 @@ static int worker_fanout(const char *port)
 	double v[RUNS];
 	for (int r = 0; r < RUNS; r++)
 		v[r] = one_transition(&b, N_DAEMONS, N_DAEMONS);
-	printf("drain_start_on_worker_10k_ns: %.0f ns\n", median(v, RUNS) * 1e6);
+	printf("drain_start_on_worker_10k_ns: %.0f ns\n", bench_median(v, RUNS) * 1e6);
 	bench_down(&b);
 	return 0;
 }

@@ -57,12 +57,6 @@
 #define RUNS 5
 #define MAX_STEPS 200000
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* N counters on node 0, each expected by node 1 (its factory slot), poked once. */
 static void spawn_counters(struct nm_pump *p, struct nm_outputs *out)
 {
@@ -153,19 +147,16 @@ static double drain_once(uint32_t prepare_ms, uint64_t *virt_ms, double *cpu)
 
 int bench_migration_drain_part(void)
 {
-	double v[RUNS], c[RUNS], pv[RUNS], pc[RUNS];
+	double v[RUNS], c[RUNS], pv[RUNS], pc;
 	uint64_t virt = 0, pvirt = 0;
 	for (int i = 0; i < RUNS; i++) { /* alternating; the virtual duration is deterministic */
 		v[i] = drain_once(0, &virt, &c[i]);
-		pv[i] = drain_once(5, &pvirt, &pc[i]);
+		pv[i] = drain_once(5, &pvirt, &pc); /* its CPU time is not a figure */
 	}
-	qsort(v, RUNS, sizeof(v[0]), cmp_double);
-	qsort(c, RUNS, sizeof(c[0]), cmp_double);
-	qsort(pv, RUNS, sizeof(pv[0]), cmp_double);
-	printf("drain_1000_daemons_ns: %.0f ns\n", v[RUNS / 2] * 1e9);
-	printf("drain_1000_daemons_cpu_ns: %.0f ns\n", c[RUNS / 2] * 1e9);
+	printf("drain_1000_daemons_ns: %.0f ns\n", bench_median(v, RUNS) * 1e9);
+	printf("drain_1000_daemons_cpu_ns: %.0f ns\n", bench_median(c, RUNS) * 1e9);
 	printf("drain_1000_daemons_virtual_ms: %" PRIu64 " ms\n", virt);
-	printf("drain_1000_daemons_prepared_ns: %.0f ns\n", pv[RUNS / 2] * 1e9);
+	printf("drain_1000_daemons_prepared_ns: %.0f ns\n", bench_median(pv, RUNS) * 1e9);
 	printf("drain_1000_daemons_prepared_virtual_ms: %" PRIu64 " ms\n", pvirt);
 	return 0;
 }
@@ -244,11 +235,10 @@ int bench_migration_total_part(const char *size)
 	uint64_t virt = 0;
 	for (int i = 0; i < runs; i++)
 		v[i] = total_once(kind, &virt, &c[i]);
-	qsort(v, (size_t)runs, sizeof(v[0]), cmp_double);
-	qsort(c, (size_t)runs, sizeof(c[0]), cmp_double);
 	const char *name = big ? "64MiB" : "1MiB";
-	printf("migration_total_%s_inproc_ns: %.0f ns\n", name, v[runs / 2] * 1e9);
-	printf("migration_total_%s_inproc_cpu_ns: %.0f ns\n", name, c[runs / 2] * 1e9);
+	printf("migration_total_%s_inproc_ns: %.0f ns\n", name, bench_median(v, (size_t)runs) * 1e9);
+	printf("migration_total_%s_inproc_cpu_ns: %.0f ns\n", name,
+	       bench_median(c, (size_t)runs) * 1e9);
 	printf("migration_total_%s_inproc_virtual_ms: %" PRIu64 " ms\n", name, virt);
 	return 0;
 }

@@ -33,6 +33,18 @@ double bench_now_s(void)
 	return (double)nm_mono_ns() * 1e-9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
 static void die(const char *what, int rc, const struct nm_error *err)
 {
 	fprintf(stderr, "netmesh-bench: %s: %s%s%s\n", what, nm_strerror(rc),

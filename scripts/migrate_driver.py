@@ -38,9 +38,9 @@ After each migration it prints the phases both nodes stamped (`phases:` lines, u
 source's snapshot request; docs/migration.md "Where the time goes") and the hold: from the
 source's snapshot request (the hold starts there at the earliest) to the target handing the first
 held event to its worker, `hold_us`. A prepared start (--migrate-prepare-ms) adds prep_sent and
-prepared_rx at the end of the source's list, negative (before the snapshot request). The two nodes' stamps are compared, which is meaningful
-because the appliances share the host's CLOCK_MONOTONIC; across hosts only each node's own
-differences are.
+prepared_rx at the end of the source's list, negative (before the snapshot request). The two
+nodes' stamps are compared, which is meaningful because the appliances share the host's
+CLOCK_MONOTONIC; across hosts only each node's own differences are.
 """
 import argparse
 import subprocess

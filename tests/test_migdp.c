@@ -841,9 +841,10 @@ START_TEST(both_nodes_are_urgent_while_the_migration_runs_and_only_then)
 	/*
 	 * A still forwards (linger_ms, 5 s): that alone keeps no worker urgent and
 	 * leaves neither control thread busy (long naps). An event that reaches A's
-	 * stub makes A busy until it has moved on. (A stall of seconds on a loaded
-	 * machine may end the forwarding first: then nothing to check; no poll of
-	 * A's engine below may end it.)
+	 * stub makes A busy until it has moved on. On a loaded machine a stall of
+	 * seconds can end the forwarding before this point, and then there is no
+	 * stub to send to, so the check is skipped; the loop below polls only A's
+	 * worker, never its engine, so it cannot end the forwarding itself.
 	 */
 	if (!a_forwards_nothing(&w)) {
 		ck_assert(!nm_migdp_busy(w.a.md) && !nm_migdp_busy(w.b.md));
