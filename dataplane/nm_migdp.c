@@ -166,12 +166,8 @@ static bool events_to_move(const struct nm_migdp *md)
 	return false;
 }
 
-/*
- * Does a hand-off wait for this node's threads? A migration of ours before
- * its end (a source before ActivateAck, a target before ActivateTarget), a
- * 0x0500 message waiting, or events to move. Not the idle forwarding linger.
- */
-static bool hands_wanted(const struct nm_migdp *md)
+/* The test is in nm_migdp.h: a hand-off waits for this node's threads. */
+bool nm_migdp_busy(const struct nm_migdp *md)
 {
 	return nm_mig_in_progress(md->engine) || rte_ring_count(md->dp->mig_rx) != 0 ||
 	       events_to_move(md);
@@ -180,7 +176,7 @@ static bool hands_wanted(const struct nm_migdp *md)
 /* Workers answer quickly while a hand-off waits. */
 static void urgent_update(struct nm_migdp *md)
 {
-	nm_dataplane_set_urgent(md->dp, hands_wanted(md));
+	nm_dataplane_set_urgent(md->dp, nm_migdp_busy(md));
 }
 
 /*
@@ -634,11 +630,6 @@ unsigned nm_migdp_poll(struct nm_migdp *md, uint64_t now_ms)
 	detach_committed(md);
 	urgent_update(md);
 	return n;
-}
-
-bool nm_migdp_busy(const struct nm_migdp *md)
-{
-	return hands_wanted(md);
 }
 
 void nm_migdp_stats(const struct nm_migdp *md, struct nm_migdp_stats *out)
